@@ -1,0 +1,80 @@
+# Replik: the front door. Every target creates .venv and installs the project on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PELICAN := $(BIN)/pelican
+INPUTDIR := content
+OUTPUTDIR := output
+CONFFILE := pelicanconf.py
+PUBLISHCONF := publishconf.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SSH_HOST ?= localhost
+SSH_PORT ?= 22
+SSH_USER ?= root
+SSH_TARGET_DIR ?= /var/www
+S3_BUCKET ?= my_s3_bucket
+PYTEST_ARGS ?=
+
+.PHONY: help html clean regenerate serve devserver publish rsync_upload s3_upload test bench lint venv
+
+help:
+	@echo 'Replik — a commentary blog on Pelican with moderated comments'
+	@echo ''
+	@echo 'Usage:'
+	@echo '   make html             (re)build the site into $(OUTPUTDIR)/'
+	@echo '   make clean            remove the generated files'
+	@echo '   make regenerate       rebuild on every change to content/ or theme/'
+	@echo '   make serve            build, then serve site + comment intake + moderation'
+	@echo '                         on http://$(HOST):$(PORT)'
+	@echo '   make devserver        serve and rebuild on changes (same server)'
+	@echo '   make publish          build with publishconf.py for production'
+	@echo '   make rsync_upload     publish and upload via rsync over SSH'
+	@echo '   make s3_upload        publish and upload to S3'
+	@echo '   make test             run the test suite'
+	@echo '   make bench            run the benchmarks'
+	@echo '   make lint             ruff'
+	@echo ''
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+html: $(STAMP)
+	$(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE)
+
+clean:
+	rm -rf $(OUTPUTDIR) .replik-cache
+
+regenerate: $(STAMP)
+	$(PELICAN) -r $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE)
+
+serve: html
+	$(BIN)/replik serve --host $(HOST) --port $(PORT)
+
+devserver: html
+	$(BIN)/replik serve --host $(HOST) --port $(PORT) --reload
+
+publish: $(STAMP)
+	$(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(PUBLISHCONF)
+
+rsync_upload: publish
+	rsync -e "ssh -p $(SSH_PORT)" -P -rvzc --include tags --cvs-exclude --delete \
+		"$(OUTPUTDIR)"/ "$(SSH_USER)@$(SSH_HOST):$(SSH_TARGET_DIR)"
+
+s3_upload: publish
+	aws s3 sync "$(OUTPUTDIR)"/ s3://$(S3_BUCKET) --delete
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check plugins tests
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks

@@ -1,0 +1,53 @@
+"""The one configuration file: site, theme, comments and social channels.
+
+Secrets are never set here: they come from the environment (see README).
+"""
+
+AUTHOR = "Redaktion"
+SITENAME = "Dialogfeld"
+SITESUBTITLE = "Ein Blog über Unternehmen, ihre Kundschaft und die sozialen Medien"
+# Local address for `make serve`; publishconf.py sets the real one.
+SITEURL = "http://127.0.0.1:8000"
+RELATIVE_URLS = False
+
+PATH = "content"
+OUTPUT_PATH = "output"
+THEME = "theme"
+TIMEZONE = "Europe/Berlin"
+DEFAULT_LANG = "de"
+DEFAULT_DATE_FORMAT = "%d.%m.%Y"
+DEFAULT_PAGINATION = 10
+SUMMARY_MAX_LENGTH = 50
+
+STATIC_PATHS = ["images"]
+ARTICLE_URL = "{date:%Y}/{slug}/"
+ARTICLE_SAVE_AS = "{date:%Y}/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+
+# Post feeds (Atom and RSS), all posts and per category.
+FEED_DOMAIN = SITEURL
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+FEED_ALL_RSS = "feeds/all.rss.xml"
+CATEGORY_FEED_ATOM = "feeds/category/{slug}.atom.xml"
+CATEGORY_FEED_RSS = "feeds/category/{slug}.rss.xml"
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+TRANSLATION_FEED_RSS = None
+
+PLUGIN_PATHS = ["plugins"]
+PLUGINS = ["replik", "social_badges"]
+
+# --- Replik: comments --------------------------------------------------------
+REPLIK_STORE = "comments"
+REPLIK_MAX_DEPTH = 5
+REPLIK_CLOSE_AFTER_DAYS = 0  # 0 = comments never close by age
+REPLIK_HOLD_LINKS = 2
+REPLIK_MODERATION_KEYS: list[str] = []
+REPLIK_DISALLOWED_KEYS: list[str] = []
+REPLIK_AUTO_APPROVE_KNOWN = False
+REPLIK_ANSWER_WITHIN = 24
+
+# --- The company's social channels ------------------------------------------
+SOCIAL_CHANNELS: list[dict] = []

@@ -1,0 +1,87 @@
+"""The Pelican plugin: approved entries onto articles, and the comment feeds.
+
+After ``article_generator_finalized`` every article carries:
+``comments`` (top-level nodes with ``children``), ``comments_flat`` (date order),
+``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
+Any theme can use them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pelican import signals
+
+from . import i18n
+from .feeds import CommentFeedGenerator
+from .settings import store_path, with_defaults
+from .store import Entry, Store
+from .thread import build_thread
+
+log = logging.getLogger(__name__)
+
+
+def comments_open(article: Any, settings: dict[str, Any], now: datetime | None = None) -> bool:
+    """Closed by ``Comments: closed`` metadata, or by age (REPLIK_CLOSE_AFTER_DAYS)."""
+    flag = str(article.metadata.get("comments", "open")).strip().lower()
+    if flag in ("closed", "off", "no", "false"):
+        return False
+    days = int(settings.get("REPLIK_CLOSE_AFTER_DAYS") or 0)
+    if days > 0:
+        published = article.date
+        if published.tzinfo is None:
+            published = published.replace(tzinfo=UTC)
+        if (now or datetime.now(UTC)) - published > timedelta(days=days):
+            return False
+    return True
+
+
+def initialized(pelican: Any) -> None:
+    merged = with_defaults(pelican.settings)
+    pelican.settings.clear()
+    pelican.settings.update(merged)
+
+
+def attach_comments(generator: Any) -> None:
+    settings = with_defaults(generator.settings)
+    store = Store(store_path(settings))
+    grouped = store.approved_by_article()
+    articles = list(generator.articles) + list(getattr(generator, "translations", []))
+    articles += list(getattr(generator, "drafts", []))
+    known = {a.slug for a in articles}
+    for slug, entries in grouped.items():
+        if slug not in known:
+            log.warning(
+                "replik: %s holds %d approved entries for an unknown article %r; they are"
+                " not shown", store.root / "approved" / slug, len(entries), slug,
+            )
+    locale = str(settings.get("DEFAULT_LANG") or "de")
+    timezone = str(settings.get("TIMEZONE") or "UTC")
+    depth = int(settings["REPLIK_MAX_DEPTH"])
+    for article in articles:
+        entries: list[Entry] = grouped.get(article.slug, [])
+        lang = getattr(article, "lang", locale) or locale
+        top, flat = build_thread(
+            entries, depth, lang, timezone, origin=f"{store.root}/approved/{article.slug}/"
+        )
+        article.comments = top
+        article.comments_flat = flat
+        article.comment_count = len(flat)
+        article.reply_count = sum(1 for n in flat if not n.is_linkback)
+        article.linkback_count = len(flat) - article.reply_count
+        article.comments_open = comments_open(article, settings)
+        article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
+        article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
+
+
+def get_generators(_pelican: Any) -> type:
+    return CommentFeedGenerator
+
+
+def register() -> None:
+    signals.initialized.connect(initialized)
+    signals.generator_init.connect(i18n.install_translations)
+    signals.article_generator_finalized.connect(attach_comments)
+    signals.get_generators.connect(get_generators)

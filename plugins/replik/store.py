@@ -1,0 +1,449 @@
+"""The comment store: one file per entry, state is the folder (Maildir's protocol).
+
+This module is the only code that touches files under ``comments/``. A new entry
+is written to ``tmp/``, fsync'd and renamed into its state folder; a moderation
+decision is a single ``rename``. Both are atomic, so many server processes and a
+CLI can work on the same store at once without locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "approved", "spam", "trash")
+TYPES = ("comment", "pingback", "trackback", "webmention")
+LINKBACK_TYPES = ("pingback", "trackback", "webmention")
+#: Fields that identify a person and must never reach any output.
+PRIVATE_FIELDS = ("email", "ip", "user_agent", "referrer")
+SUFFIX = ".txt"
+_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")
+_SLUG_RE = re.compile(r"^[^/\\\x00]+$")
+# A file edited in place is first "held" in tmp/; its name says where it came from.
+_HELD_MARK = ".held."
+
+
+class StoreError(Exception):
+    """A store operation that cannot be done; the message says why."""
+
+
+class EntryNotFound(StoreError):
+    def __init__(self, entry_id: str) -> None:
+        super().__init__(f"no entry with id {entry_id!r} in the comment store")
+        self.entry_id = entry_id
+
+
+class BadEntryFile(StoreError):
+    """A file in the store that cannot be read as an entry."""
+
+
+def new_id(when: datetime | None = None, token: str | None = None) -> str:
+    """A unique id that sorts by time: ``20260305T114700123456Z-1a2b3c4d``.
+
+    ``token`` (8 hex digits) makes the id reproducible, e.g. for imports.
+    """
+    when = (when or datetime.now(UTC)).astimezone(UTC)
+    token = token or secrets.token_hex(4)
+    return f"{when:%Y%m%dT%H%M%S%f}Z-{token}"
+
+
+def is_valid_id(entry_id: str) -> bool:
+    return bool(_ID_RE.match(entry_id))
+
+
+@dataclass
+class Entry:
+    """One comment, pingback, trackback or webmention."""
+
+    id: str
+    article: str
+    body: str
+    date: datetime
+    type: str = "comment"
+    author: str = ""
+    url: str = ""
+    reply_to: str = ""
+    staff: bool = False
+    title: str = ""  # linkbacks: the linking post's title
+    source: str = ""  # linkbacks: the linking post's URL
+    spam_verdict: str = ""  # ham | spam | discard | unchecked | ""
+    spam_reason: str = ""
+    email: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    referrer: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    # Where the entry lives; derived from its path, never written into the file.
+    state: str = field(default="pending", compare=False)
+
+    @property
+    def is_linkback(self) -> bool:
+        return self.type in LINKBACK_TYPES
+
+    def public(self) -> Entry:
+        """A copy without the private fields."""
+        return replace(self, **{name: "" for name in PRIVATE_FIELDS})
+
+
+# Header name in the file -> attribute, in the order they are written.
+_HEADERS = {
+    "Id": "id",
+    "Article": "article",
+    "Type": "type",
+    "Date": "date",
+    "Author": "author",
+    "Url": "url",
+    "Reply-To": "reply_to",
+    "Staff": "staff",
+    "Title": "title",
+    "Source": "source",
+    "Spam-Verdict": "spam_verdict",
+    "Spam-Reason": "spam_reason",
+    "Email": "email",
+    "Ip": "ip",
+    "User-Agent": "user_agent",
+    "Referrer": "referrer",
+}
+_ATTR_TO_HEADER = {attr: name for name, attr in _HEADERS.items()}
+_HEADER_LOOKUP = {name.lower(): attr for name, attr in _HEADERS.items()}
+
+
+def _escape(value: str) -> str:
+    # Header values are single lines; keep any newline losslessly.
+    return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _unescape(value: str) -> str:
+    out: list[str] = []
+    chars = iter(value)
+    for ch in chars:
+        if ch != "\\":
+            out.append(ch)
+            continue
+        nxt = next(chars, "")
+        out.append({"n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
+    return "".join(out)
+
+
+def serialize(entry: Entry) -> bytes:
+    lines = []
+    for attr, header in _ATTR_TO_HEADER.items():
+        value = getattr(entry, attr)
+        if attr == "date":
+            value = value.isoformat()
+        elif attr == "staff":
+            if not value:
+                continue
+            value = "yes"
+        elif not value and attr not in ("id", "article", "type"):
+            continue
+        lines.append(f"{header}: {_escape(str(value))}")
+    for key, value in sorted(entry.extra.items()):
+        lines.append(f"{key}: {_escape(value)}")
+    return ("\n".join(lines) + "\n\n" + entry.body).encode("utf-8")
+
+
+def parse(data: bytes, state: str = "pending", origin: str = "<bytes>") -> Entry:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadEntryFile(f"{origin}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    head, sep, body = text.partition("\n\n")
+    if not sep:
+        raise BadEntryFile(f"{origin}: no blank line between the header and the body")
+    values: dict[str, object] = {}
+    extra: dict[str, str] = {}
+    for number, line in enumerate(head.split("\n"), start=1):
+        key, colon, value = line.partition(":")
+        if not colon or not key.strip() or " " in key.strip():
+            raise BadEntryFile(f"{origin}: header line {number} is not 'Key: value': {line[:60]!r}")
+        key, value = key.strip(), _unescape(value.strip())
+        attr = _HEADER_LOOKUP.get(key.lower())
+        if attr is None:
+            extra[key] = value
+        else:
+            values[attr] = value
+    for required in ("id", "article", "date"):
+        if not values.get(required):
+            raise BadEntryFile(f"{origin}: header {_ATTR_TO_HEADER[required]!r} is missing")
+    try:
+        date = datetime.fromisoformat(str(values["date"]))
+    except ValueError:
+        raise BadEntryFile(f"{origin}: Date {values['date']!r} is not an ISO 8601 date") from None
+    if date.tzinfo is None:
+        raise BadEntryFile(f"{origin}: Date {values['date']!r} has no time zone")
+    values["date"] = date
+    values["staff"] = str(values.get("staff", "")).lower() in ("yes", "true", "1")
+    entry_type = str(values.get("type") or "comment")
+    if entry_type not in TYPES:
+        raise BadEntryFile(f"{origin}: unknown Type {entry_type!r} (expected one of {TYPES})")
+    values["type"] = entry_type
+    return Entry(body=body, extra=extra, state=state, **values)  # type: ignore[arg-type]
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Located:
+    entry: Entry
+    path: Path
+
+
+class Store:
+    """The comment store rooted at ``root`` (usually ``comments/``)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # -- layout -----------------------------------------------------------
+    def ensure(self) -> None:
+        for name in ("tmp", *STATES):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def _state_dir(self, state: str, article: str = "") -> Path:
+        if state not in STATES:
+            raise StoreError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
+        if state == "approved":
+            if not article or not _SLUG_RE.match(article) or article in (".", ".."):
+                raise StoreError(f"cannot file an approved entry under article {article!r}")
+            return self.root / "approved" / article
+        return self.root / state
+
+    def _path(self, entry_id: str, state: str, article: str = "") -> Path:
+        return self._state_dir(state, article) / f"{entry_id}{SUFFIX}"
+
+    # -- writing ----------------------------------------------------------
+    def _write_tmp(self, data: bytes, name: str) -> Path:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def add(self, entry: Entry, state: str = "pending") -> Entry:
+        """Write a new entry durably into ``state``; returns it with its state set.
+
+        Raises StoreError if an entry with the same id exists already.
+        """
+        if not is_valid_id(entry.id):
+            raise StoreError(f"invalid entry id {entry.id!r}")
+        if self.find(entry.id) is not None:
+            raise StoreError(f"an entry with id {entry.id} exists already")
+        target = self._path(entry.id, state, entry.article)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._write_tmp(serialize(entry), entry.id)
+        try:
+            # link() refuses to overwrite, so two writers of one id cannot both win.
+            os.link(tmp, target)
+        except FileExistsError:
+            raise StoreError(f"an entry with id {entry.id} exists already") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        entry.state = state
+        return entry
+
+    # -- reading ----------------------------------------------------------
+    def read(self, path: Path, state: str) -> Entry:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadEntryFile(f"{path}: cannot be read ({exc.strerror})") from None
+        entry = parse(data, state, str(path))
+        if path.stem != entry.id:
+            raise BadEntryFile(f"{path}: file name does not match its Id {entry.id!r}")
+        return entry
+
+    def find(self, entry_id: str) -> Located | None:
+        if not is_valid_id(entry_id):
+            return None
+        name = f"{entry_id}{SUFFIX}"
+        for state in ("pending", "spam", "trash"):
+            path = self.root / state / name
+            if path.exists():
+                return Located(self.read(path, state), path)
+        approved = self.root / "approved"
+        if approved.is_dir():
+            with os.scandir(approved) as slugs:
+                for slug in slugs:
+                    path = Path(slug.path) / name
+                    if path.exists():
+                        return Located(self.read(path, "approved"), path)
+        return None
+
+    def get(self, entry_id: str) -> Entry:
+        found = self.find(entry_id)
+        if found is None:
+            raise EntryNotFound(entry_id)
+        return found.entry
+
+    def _files(self, state: str, article: str = "") -> Iterator[Path]:
+        if state == "approved" and not article:
+            base = self.root / "approved"
+            if not base.is_dir():
+                return
+            for slug in sorted(os.listdir(base)):
+                yield from self._files("approved", slug)
+            return
+        folder = self._state_dir(state, article)
+        if not folder.is_dir():
+            return
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(SUFFIX) and not name.startswith("."):
+                yield folder / name
+
+    def entries(
+        self, state: str, article: str = "", *, on_error: str = "warn"
+    ) -> Iterator[Entry]:
+        """Entries in ``state`` (optionally of one article), oldest first.
+
+        A file that cannot be read is reported with a warning naming it and skipped
+        (``on_error="raise"`` raises instead).
+        """
+        for path in self._files(state, article):
+            try:
+                yield self.read(path, state)
+            except FileNotFoundError:
+                continue  # moved away while we listed; it shows up in its new state
+            except BadEntryFile as exc:
+                if on_error == "raise":
+                    raise
+                log.warning("replik: skipping unreadable comment file: %s", exc)
+
+    def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
+        for state in STATES:
+            yield from self.entries(state, on_error=on_error)
+
+    def approved_by_article(self) -> dict[str, list[Entry]]:
+        """All approved entries grouped by article slug, oldest first (for the build)."""
+        grouped: dict[str, list[Entry]] = {}
+        base = self.root / "approved"
+        if not base.is_dir():
+            return grouped
+        for slug in sorted(os.listdir(base)):
+            if (base / slug).is_dir():
+                items = list(self.entries("approved", slug))
+                if items:
+                    grouped[slug] = items
+        return grouped
+
+    # -- changing ---------------------------------------------------------
+    def move(self, entry_id: str, state: str) -> Entry:
+        """Move an entry to ``state`` with one atomic rename; returns the entry."""
+        for _attempt in range(5):
+            found = self.find(entry_id)
+            if found is None:
+                raise EntryNotFound(entry_id)
+            if found.entry.state == state:
+                return found.entry
+            target = self._path(entry_id, state, found.entry.article)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(found.path, target)
+            except FileNotFoundError:
+                continue  # someone else moved it first; look again
+            _fsync_dir(target.parent)
+            found.entry.state = state
+            return found.entry
+        raise StoreError(f"entry {entry_id} keeps moving; try again")
+
+    def update(self, entry: Entry) -> Entry:
+        """Rewrite an entry's content in place (its id and state stay).
+
+        The old file is first renamed into tmp/ (only one writer can win that), the
+        new content is written and renamed into the state folder, then the held copy
+        is removed. A crash in between leaves the held copy, which sweep() puts back.
+        """
+        found = self.find(entry.id)
+        if found is None:
+            raise EntryNotFound(entry.id)
+        state = found.entry.state
+        origin = state if state != "approved" else f"approved~{found.entry.article}"
+        held = self.root / "tmp" / f"{entry.id}{SUFFIX}{_HELD_MARK}{origin}"
+        try:
+            os.rename(found.path, held)
+        except FileNotFoundError:
+            raise StoreError(f"entry {entry.id} changed while editing; try again") from None
+        try:
+            target = self._path(entry.id, state, entry.article)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._write_tmp(serialize(entry), entry.id)
+            os.rename(tmp, target)
+            _fsync_dir(target.parent)
+        except BaseException:
+            os.rename(held, found.path)
+            raise
+        held.unlink()
+        entry.state = state
+        return entry
+
+    def delete(self, entry_id: str) -> Entry:
+        found = self.find(entry_id)
+        if found is None:
+            raise EntryNotFound(entry_id)
+        try:
+            found.path.unlink()
+        except FileNotFoundError:
+            raise StoreError(f"entry {entry_id} moved while deleting; try again") from None
+        _fsync_dir(found.path.parent)
+        return found.entry
+
+    def sweep(self, max_age_seconds: float = 36 * 3600) -> list[Path]:
+        """Remove stale half-written files from tmp/ and put back held edits."""
+        tmp_dir = self.root / "tmp"
+        if not tmp_dir.is_dir():
+            return []
+        now = time.time()
+        swept: list[Path] = []
+        for path in tmp_dir.iterdir():
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if _HELD_MARK in path.name:
+                if age < 60:
+                    continue  # an edit in progress
+                name, _, origin = path.name.partition(_HELD_MARK)
+                state, _, article = origin.partition("~")
+                target = self._state_dir(state, article) / name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(path, target)
+                else:
+                    path.unlink(missing_ok=True)
+                swept.append(path)
+            elif age > max_age_seconds:
+                path.unlink(missing_ok=True)
+                swept.append(path)
+        return swept
+
+
+ENTRY_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("extra", "state"))

@@ -1,0 +1,97 @@
+"""Approved entries of one article arranged as a thread for the templates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup
+
+from .render import format_datetime_local, render_body, render_excerpt
+from .store import Entry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CommentNode:
+    """One entry as a template sees it: public fields only, HTML ready."""
+
+    entry: Entry
+    html: Markup
+    date_text: str
+    depth: int = 1
+    number: int = 0
+    children: list[CommentNode] = field(default_factory=list)
+    parent: CommentNode | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def anchor(self) -> str:
+        return f"comment-{self.entry.id}"
+
+    @property
+    def is_linkback(self) -> bool:
+        return self.entry.is_linkback
+
+    @property
+    def author(self) -> str:
+        # A linkback shows the linking post's title (or its site's name) as its author.
+        if self.entry.is_linkback:
+            return self.entry.title or self.entry.author or self.entry.source or self.entry.url
+        return self.entry.author
+
+    @property
+    def url(self) -> str:
+        return (self.entry.source or self.entry.url) if self.entry.is_linkback else self.entry.url
+
+    def __getattr__(self, name: str) -> Any:
+        # Templates may ask for entry fields directly (node.type, node.staff, node.date …).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.entry, name)
+
+
+def render_node(entry: Entry, locale: str, timezone: str) -> CommentNode:
+    public = entry.public()
+    html = render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body)
+    return CommentNode(
+        entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
+    )
+
+
+def build_thread(
+    entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
+    origin: str = "",
+) -> tuple[list[CommentNode], list[CommentNode]]:
+    """Return (top-level nodes with children, all nodes in date order).
+
+    Replies deeper than ``max_depth`` attach at the deepest level; a reply whose
+    parent is not approved is shown at the top level with a warning.
+    """
+    ordered = sorted(entries, key=lambda e: (e.date, e.id))
+    nodes = {e.id: render_node(e, locale, timezone) for e in ordered}
+    top: list[CommentNode] = []
+    for number, entry in enumerate(ordered, start=1):
+        node = nodes[entry.id]
+        node.number = number
+        parent = nodes.get(entry.reply_to) if entry.reply_to else None
+        if entry.reply_to and parent is None:
+            log.warning(
+                "replik: %s%s replies to %s, which is not approved on this article;"
+                " showing it at the top level", origin, entry.id, entry.reply_to,
+            )
+        while parent is not None and parent.depth >= max_depth:
+            parent = parent.parent
+        if parent is None or parent is node:
+            node.depth = 1
+            top.append(node)
+            continue
+        node.depth = parent.depth + 1
+        node.parent = parent
+        parent.children.append(node)
+    return top, [nodes[e.id] for e in ordered]
