@@ -1,7 +1,8 @@
 """Gettext catalogs for the theme, the feeds, the server and the CLI.
 
-Catalogs are the theme's ``translations/<lang>/LC_MESSAGES/messages.po`` files,
-read with Babel at start (no compiled .mo files to keep in sync). The site's
+Catalogs are the theme's ``translations/<lang>/LC_MESSAGES/*.po`` files (one per
+part of the project: ``theme.po``, ``server.po`` …, merged in name order), read
+with Babel at start (no compiled .mo files to keep in sync). The site's
 language is ``DEFAULT_LANG``; a missing catalog falls back to the source strings
 (English).
 """
@@ -28,13 +29,21 @@ def translations_dir(settings: dict[str, Any]) -> Path:
 
 @lru_cache(maxsize=32)
 def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
-    po_file = Path(directory) / lang / "LC_MESSAGES" / "messages.po"
-    if not po_file.is_file():
+    po_files = sorted((Path(directory) / lang / "LC_MESSAGES").glob("*.po"))
+    if not po_files:
         return gettext.NullTranslations()
-    with open(po_file, "rb") as handle:
-        catalog = read_po(handle, locale=lang)
+    merged = None
+    for po_file in po_files:
+        with open(po_file, "rb") as handle:
+            catalog = read_po(handle, locale=lang)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id and message.string:
+                merged[message.id] = message
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, merged)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
 
