@@ -70,16 +70,20 @@ def _make_markdown() -> markdown.Markdown:
 _md = _make_markdown()
 
 
+_cleaner = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=URL_SCHEMES,
+    # A relative link in a comment would point into our own site: never useful.
+    url_relative="deny",
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+
 def sanitize(html: str) -> str:
     """The last gate: keep only the allowlisted tags, attributes and URL schemes."""
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel=LINK_REL,
-        strip_comments=True,
-    )
+    return _cleaner.clean(html)
 
 
 @lru_cache(maxsize=4096)

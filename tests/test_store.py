@@ -1,0 +1,215 @@
+"""The comment store: formats, every state change, many processes, crashes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from replik.store import (
+    BadEntryFile,
+    Entry,
+    EntryNotFound,
+    Store,
+    StoreError,
+    is_valid_id,
+    new_id,
+    parse,
+    serialize,
+)
+
+PLUGINS = str(Path(__file__).resolve().parents[1] / "plugins")
+
+
+def make_entry(article: str = "post", body: str = "Hallo", **fields) -> Entry:
+    fields.setdefault("author", "Anna")
+    return Entry(id=new_id(), article=article, body=body,
+                 date=datetime(2010, 3, 5, 10, 47, tzinfo=UTC), **fields)
+
+
+def test_ids_are_unique_and_sort_by_time():
+    early = new_id(datetime(2020, 1, 1, tzinfo=UTC))
+    late = new_id(datetime(2020, 1, 1, 0, 0, 1, tzinfo=UTC))
+    assert is_valid_id(early) and is_valid_id(late)
+    assert early < late
+    assert len({new_id() for _ in range(1000)}) == 1000
+    assert new_id(datetime(2020, 1, 1, tzinfo=UTC), "0badcafe").endswith("Z-0badcafe")
+
+
+def test_serialize_round_trip_keeps_everything_exactly():
+    entry = make_entry(
+        body="Zeile 1\r\n\r\nZeile 2 mit Umlauten äöü und <script>\n",
+        author="Name mit\nZeilenumbruch \\ und Backslash",
+        email="anna@example.org", ip="203.0.113.5", user_agent="UA/1.0",
+        referrer="https://example.org/x", reply_to=new_id(), staff=True,
+        spam_verdict="ham", spam_reason="akismet", extra={"Webmention-Kind": "reply"},
+    )
+    again = parse(serialize(entry), "pending")
+    assert again == entry
+    assert again.body == entry.body
+
+
+def test_file_format_is_headers_blank_line_body():
+    entry = make_entry(body="Der Text.")
+    text = serialize(entry).decode()
+    head, body = text.split("\n\n", 1)
+    assert body == "Der Text."
+    assert f"Id: {entry.id}" in head.splitlines()
+    assert "Date: 2010-03-05T10:47:00+00:00" in head.splitlines()
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"Id: x\nArticle: a\n", "no blank line"),
+    (b"Id: x\nArticle: a\nnot a header\n\nbody", "header line 3"),
+    (b"Article: a\nDate: 2010-03-05T10:47:00+00:00\n\nbody", "'Id' is missing"),
+    (b"Id: x\nArticle: a\nDate: yesterday\n\nbody", "not an ISO 8601 date"),
+    (b"Id: x\nArticle: a\nDate: 2010-03-05T10:47:00\n\nbody", "no time zone"),
+    (b"Id: x\nArticle: a\nType: like\nDate: 2010-03-05T10:47:00+00:00\n\nb", "unknown Type"),
+    (b"Id: x\nArticle: a\nDate: 2010-03-05T10:47:00+00:00\n\n\xff\xfe", "not UTF-8"),
+])
+def test_bad_files_give_clear_errors(data, message):
+    with pytest.raises(BadEntryFile, match=message):
+        parse(data, origin="comments/pending/x.txt")
+
+
+def test_every_state_change(tmp_path):
+    store = Store(tmp_path)
+    entry = store.add(make_entry())
+    assert (tmp_path / "pending" / f"{entry.id}.txt").exists()
+    assert store.get(entry.id).state == "pending"
+    store.move(entry.id, "approved")
+    assert (tmp_path / "approved" / "post" / f"{entry.id}.txt").exists()
+    assert not (tmp_path / "pending" / f"{entry.id}.txt").exists()
+    for state in ("spam", "trash", "pending", "approved"):
+        assert store.move(entry.id, state).state == state
+        assert store.get(entry.id).state == state
+        assert len(list(tmp_path.rglob(f"{entry.id}.txt"))) == 1
+    changed = store.get(entry.id)
+    changed.body = "Neuer Text"
+    store.update(changed)
+    assert store.get(entry.id).body == "Neuer Text"
+    assert store.get(entry.id).state == "approved"
+    store.delete(entry.id)
+    with pytest.raises(EntryNotFound):
+        store.get(entry.id)
+    assert list(tmp_path.rglob(f"{entry.id}*")) == []
+
+
+def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path):
+    store = Store(tmp_path)
+    entry = store.add(make_entry())
+    with pytest.raises(StoreError, match="exists already"):
+        store.add(Entry(**{**entry.__dict__}))
+    with pytest.raises(StoreError, match="unknown state"):
+        store.move(entry.id, "published")
+    with pytest.raises(StoreError, match="article"):
+        store.add(make_entry(article="../etc"), "approved")
+    with pytest.raises(EntryNotFound):
+        store.move(new_id(), "approved")
+
+
+def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
+    store = Store(tmp_path)
+    good = store.add(make_entry(), "approved")
+    bad = tmp_path / "approved" / "post" / "20100101T000000000000Z-deadbeef.txt"
+    bad.write_text("garbage without header\n")
+    entries = list(store.entries("approved"))
+    assert [e.id for e in entries] == [good.id]
+    assert str(bad) in caplog.text
+
+
+def _writer(root: str, worker: int, count: int, queue) -> None:
+    store = Store(root)
+    ids = []
+    rng = random.Random(worker)
+    for n in range(count):
+        entry = store.add(make_entry(article=f"post-{n % 3}", body=f"w{worker} n{n}"))
+        ids.append(entry.id)
+        # Move some entries around while the other processes do the same.
+        if rng.random() < 0.5:
+            victim = rng.choice(ids)
+            try:
+                store.move(victim, rng.choice(["approved", "spam", "trash", "pending"]))
+            except (EntryNotFound, StoreError):
+                pass
+    queue.put(ids)
+
+
+def test_many_processes_write_and_move_at_once(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), w, 150, queue)) for w in range(4)]
+    for proc in procs:
+        proc.start()
+    written = [i for _ in procs for i in queue.get(timeout=60)]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    store = Store(tmp_path)
+    on_disk = [e.id for e in store.all_entries(on_error="raise")]
+    assert sorted(on_disk) == sorted(written)  # every entry exactly once
+    assert len(set(written)) == 4 * 150
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+CRASH_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {plugins!r})
+    from datetime import UTC, datetime
+    from replik import store as S
+    where = sys.argv[2]
+    real_fsync, real_link = os.fsync, os.link
+    def crash(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if where == "before-fsync":
+        S.os.fsync = crash  # the data is written but not yet flushed
+    else:
+        S.os.link = crash   # flushed, but not yet renamed into its state
+    s = S.Store(sys.argv[1])
+    s.add(S.Entry(id=S.new_id(), article="post", body="x" * 100000,
+                  date=datetime.now(UTC)))
+""")
+
+
+@pytest.mark.parametrize("where", ["before-fsync", "before-rename"])
+def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where):
+    script = tmp_path / "crash.py"
+    script.write_text(CRASH_SCRIPT.format(plugins=PLUGINS))
+    store_root = tmp_path / "comments"
+    result = subprocess.run([sys.executable, str(script), str(store_root), where])
+    assert result.returncode == -9
+    store = Store(store_root)
+    assert list(store.all_entries(on_error="raise")) == []
+    leftovers = list((store_root / "tmp").iterdir())
+    assert len(leftovers) == 1  # only the stray temporary file
+    old = (datetime.now() - timedelta(days=3)).timestamp()
+    os.utime(leftovers[0], (old, old))
+    assert store.sweep() == leftovers
+    assert list((store_root / "tmp").iterdir()) == []
+
+
+def test_an_interrupted_edit_is_put_back_by_sweep(tmp_path):
+    store = Store(tmp_path)
+    entry = store.add(make_entry(), "approved")
+    found = store.find(entry.id)
+    held = tmp_path / "tmp" / f"{entry.id}.txt.held.approved~post"
+    os.rename(found.path, held)  # what update() does first; then the process dies
+    old = (datetime.now() - timedelta(minutes=5)).timestamp()
+    os.utime(held, (old, old))
+    store.sweep()
+    assert store.get(entry.id).state == "approved"
+
+
+def test_public_copy_drops_private_fields():
+    entry = make_entry(email="a@example.org", ip="198.51.100.1", user_agent="UA",
+                       referrer="https://r.example/")
+    public = entry.public()
+    assert (public.email, public.ip, public.user_agent, public.referrer) == ("", "", "", "")
+    assert public.author == "Anna"
