@@ -53,6 +53,8 @@ def build_feed(
     """A feed of comment nodes; ``items`` are (article, node) pairs, newest first."""
     _ = gettext_for(settings)
     feed = FeedGenerator()
+    # RSS's <author> must be an email address, which we never publish: use dc:creator.
+    feed.load_extension("dc", atom=False, rss=True)
     feed.id(self_url)
     feed.title(title)
     # RSS takes the channel link from the last link() added, so rel=self comes first.
@@ -74,6 +76,7 @@ def build_feed(
         else:
             entry.title(_("%(author)s on %(title)s") % {"author": author, "title": article.title})
         entry.author(name=author)
+        entry.dc.dc_creator(author)
         entry.published(node.entry.date)
         entry.updated(node.entry.date)
         entry.content(str(node.html), type="html")

@@ -1,7 +1,8 @@
 """Gettext catalogs for the theme, the feeds, the server and the CLI.
 
-Catalogs are the theme's ``translations/<lang>/LC_MESSAGES/*.po`` files (one per
-part of the project: ``theme.po``, ``server.po`` …, merged in name order), read
+Catalogs are ``translations/<lang>/LC_MESSAGES/*.po`` files (one per part of the
+project: ``theme.po``, ``server.po`` …), first the package's own (beside this
+file), then the theme's, which win where both translate a string. They are read
 with Babel at start (no compiled .mo files to keep in sync). The site's
 language is ``DEFAULT_LANG``; a missing catalog falls back to the source strings
 (English).
@@ -27,9 +28,16 @@ def translations_dir(settings: dict[str, Any]) -> Path:
     return Path(str(settings.get("THEME") or "theme")) / "translations"
 
 
+PACKAGE_TRANSLATIONS = Path(__file__).parent / "translations"
+
+
 @lru_cache(maxsize=32)
 def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
-    po_files = sorted((Path(directory) / lang / "LC_MESSAGES").glob("*.po"))
+    po_files = [
+        po
+        for base in (PACKAGE_TRANSLATIONS, Path(directory))
+        for po in sorted((base / lang / "LC_MESSAGES").glob("*.po"))
+    ]
     if not po_files:
         return gettext.NullTranslations()
     merged = None

@@ -1,0 +1,154 @@
+"""The Pelican plugin in a real build: threads, counts, dates, closing, feeds."""
+
+from __future__ import annotations
+
+import logging
+
+import feedparser
+import pytest
+from lxml import html as lxml_html
+from sitebuilder import add_entry, build, utc, write_conf, write_post, write_theme
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    write_theme(root)
+    write_post(root, "offen", "Offener Beitrag", "2010-03-01 09:00")
+    write_post(root, "zu", "Geschlossener Beitrag", "2010-02-01 09:00", "Comments: closed\n")
+    write_post(root, "alt", "Alter Beitrag", "2001-01-01 09:00")
+    write_conf(root, REPLIK_MAX_DEPTH=3, REPLIK_CLOSE_AFTER_DAYS=3650 * 2)
+    e = {}
+    e["first"] = add_entry(root, "offen", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
+                           author="Anna", url="https://anna.example/", email="anna@secret.example",
+                           ip="203.0.113.77", user_agent="SecretAgent/1.0")
+    e["reply"] = add_entry(root, "offen", "Danke!", utc(2010, 3, 5, 12, 0), author="Redaktion",
+                           reply_to=e["first"].id, staff=True)
+    e["d3"] = add_entry(root, "offen", "Ebene drei", utc(2010, 3, 6, 8, 0), author="Bernd",
+                        reply_to=e["reply"].id)
+    e["d4"] = add_entry(root, "offen", "Ebene vier", utc(2010, 3, 6, 9, 0), author="Clara",
+                        reply_to=e["d3"].id)
+    e["ping"] = add_entry(root, "offen", "Sie schreiben, dass Kunden antworten.",
+                          utc(2010, 4, 1, 9, 0), type="pingback", title="Ein anderer Blog",
+                          source="https://other.example/post", author="Other")
+    e["orphan"] = add_entry(root, "offen", "Waise", utc(2010, 4, 2, 9, 0), author="Dora",
+                            reply_to="20000101T000000000000Z-00000000")
+    e["pending"] = add_entry(root, "offen", "Wartet noch", utc(2010, 4, 3, 9, 0),
+                             state="pending", author="Egon")
+    e["spam"] = add_entry(root, "offen", "Billige Uhren", utc(2010, 4, 3, 9, 0),
+                          state="spam", author="Spammer")
+    e["ghost"] = add_entry(root, "gibt-es-nicht", "Wohin?", utc(2010, 4, 3, 9, 0),
+                           author="Geist")
+    (root / "comments" / "approved" / "offen" / "20100101T000000000000Z-bad00bad.txt").write_text(
+        "kaputt")
+    warnings = _Collect()
+    logging.getLogger("replik").addHandler(warnings)
+    try:
+        out = build(root)
+    finally:
+        logging.getLogger("replik").removeHandler(warnings)
+    page = (out / "offen" / "index.html").read_text()
+    return {"root": root, "out": out, "page": page, "doc": lxml_html.fromstring(page), "e": e,
+            "warnings": "\n".join(warnings.messages)}
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_entries_in_order_with_german_dates(site):
+    doc, e = site["doc"], site["e"]
+    ids = [li.get("id") for li in doc.xpath("//li[contains(@class,'entry')]")]
+    assert ids == [f"comment-{e[k].id}" for k in ("first", "reply", "d3", "d4", "ping", "orphan")]
+    first = doc.get_element_by_id(f"comment-{e['first'].id}")
+    assert first.xpath(".//span[@class='date']")[0].text == "5. März 2010 um 11:47"
+    assert first.xpath(".//div[@class='body']/p/em")[0].text == "Kommentar"
+    assert first.xpath(".//a")[0].get("rel") == "nofollow ugc"
+    # The test theme has no catalog of its own: its strings stay in the source language.
+    assert "Comments (6)" in site["page"]
+
+
+def test_threading_caps_depth(site):
+    doc, e = site["doc"], site["e"]
+
+    def depth(key):
+        return doc.get_element_by_id(f"comment-{site['e'][key].id}").get("class")
+
+    assert "depth-1" in depth("first") and "depth-2" in depth("reply")
+    assert "depth-3" in depth("d3")
+    assert "depth-3" in depth("d4")  # deeper than REPLIK_MAX_DEPTH: attached at the deepest level
+    d4 = doc.get_element_by_id(f"comment-{e['d4'].id}")
+    assert d4.getparent().getparent().get("id") == f"comment-{e['reply'].id}"
+    assert "depth-1" in depth("orphan")  # parent missing: top level
+
+
+def test_staff_and_linkbacks(site):
+    doc, e = site["doc"], site["e"]
+    assert "staff" in doc.get_element_by_id(f"comment-{e['reply'].id}").get("class")
+    ping = doc.get_element_by_id(f"comment-{e['ping'].id}")
+    assert "type-pingback" in ping.get("class")
+    link = ping.xpath(".//span[@class='author']/a")[0]
+    assert (link.text, link.get("href")) == ("Ein anderer Blog", "https://other.example/post")
+    assert ping.xpath("string(.//div[@class='body'])") == (
+        "[…] Sie schreiben, dass Kunden antworten. […]")
+
+
+def test_pending_spam_and_private_fields_never_reach_output(site):
+    everything = "".join(p.read_text(errors="replace") for p in site["out"].rglob("*")
+                         if p.is_file())
+    for secret in ("Wartet noch", "Billige Uhren", "anna@secret.example", "203.0.113.77",
+                   "SecretAgent"):
+        assert secret not in everything
+
+
+def test_comment_counts_on_the_index(site):
+    index = lxml_html.fromstring((site["out"] / "index.html").read_text())
+    counts = {p.get("data-slug"): p.text.rsplit(": ", 1)[1] for p in index.xpath("//p")}
+    assert counts == {"offen": "6", "zu": "0", "alt": "0"}
+
+
+def test_closed_by_metadata_and_by_age(site):
+    assert site["doc"].xpath("//form[@class='comment-form']")
+    for slug in ("zu", "alt"):
+        page = (site["out"] / slug / "index.html").read_text()
+        assert 'class="closed"' in page and "comment-form" not in page
+
+
+def test_bad_files_and_unknown_articles_warn_but_build(site):
+    text = site["warnings"]
+    assert "20100101T000000000000Z-bad00bad.txt" in text
+    assert "gibt-es-nicht" in text
+    assert "20000101T000000000000Z-00000000" in text
+
+
+def test_comment_feeds(site):
+    out, e = site["out"], site["e"]
+    for name in ("offen.atom.xml", "offen.rss.xml"):
+        feed = feedparser.parse((out / "feeds" / "comments" / name).read_bytes())
+        assert not feed.bozo, feed.bozo_exception
+        assert len(feed.entries) == 6
+        newest = feed.entries[0]
+        assert newest.link == f"http://blog.test/offen/#comment-{e['orphan'].id}"
+        assert newest.author == "Dora"
+        assert feed.entries[-1].link.endswith(f"#comment-{e['first'].id}")
+    atom = feedparser.parse((out / "feeds" / "comments" / "offen.atom.xml").read_bytes())
+    assert atom.feed.title == "Kommentare zu „Offener Beitrag“"
+    assert atom.feed.updated.startswith("2010-04-02")
+    latest = feedparser.parse((out / "feeds" / "comments.atom.xml").read_bytes())
+    assert len(latest.entries) == 6
+    empty = feedparser.parse((out / "feeds" / "comments" / "zu.rss.xml").read_bytes())
+    assert not empty.bozo and empty.entries == []
+    raw = b"".join(p.read_bytes() for p in (out / "feeds").rglob("*.xml"))
+    assert b"anna@secret.example" not in raw and b"203.0.113.77" not in raw
+
+
+def test_feeds_are_reproducible(site):
+    before = {p: p.read_bytes() for p in (site["out"] / "feeds").rglob("*.xml")}
+    build(site["root"])
+    after = {p: p.read_bytes() for p in (site["out"] / "feeds").rglob("*.xml")}
+    assert before == after
