@@ -1,0 +1,110 @@
+"""A small blog of its own for the desk, report and rebuild tests (helpers, no tests)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from replik.settings import load_settings
+from replik.store import Entry, Store, new_id
+
+INDEX = """{% extends "!simple/base.html" %}
+{% block content %}
+{% for article in articles_page.object_list %}
+<article><h2><a href="{{ SITEURL }}/{{ article.url }}">{{ article.title }}</a></h2>
+<p class="count">{{ article.comment_count }} comments</p></article>
+{% endfor %}
+{% if articles_page.has_other_pages() %}{% include 'pagination.html' %}{% endif %}
+{% endblock %}
+"""
+
+ARTICLE = """{% extends "!simple/base.html" %}
+{% macro show(node) %}
+<li id="{{ node.anchor }}" class="{{ 'staff' if node.staff else 'reader' }}">
+<p class="author">{% if node.url %}<a href="{{ node.url }}" rel="nofollow ugc">{{ node.author }}</a>
+{% else %}{{ node.author }}{% endif %}{% if node.staff %} (Team){% endif %}</p>
+<div class="body">{{ node.html }}</div><p class="date">{{ node.date_text }}</p>
+{% if node.children %}<ol>{% for child in node.children %}{{ show(child) }}{% endfor %}</ol>
+{% endif %}
+</li>
+{% endmacro %}
+{% block content %}
+<article><h1>{{ article.title }}</h1>{{ article.content }}
+<section id="comments"><h2>{{ article.comment_count }} comments</h2>
+<ol>{% for node in article.comments %}{{ show(node) }}{% endfor %}</ol>
+<a href="{{ SITEURL }}/{{ article.comment_feed_atom }}">feed</a></section></article>
+{% endblock %}
+"""
+
+CONF = """
+AUTHOR = "Redaktion"
+SITENAME = "Testblog"
+SITEURL = "http://127.0.0.1:8000"
+RELATIVE_URLS = False
+PATH = "content"
+OUTPUT_PATH = "output"
+THEME = "theme"
+TIMEZONE = "Europe/Berlin"
+DEFAULT_LANG = "de"
+DEFAULT_PAGINATION = 3
+ARTICLE_URL = "{{date:%Y}}/{{slug}}/"
+ARTICLE_SAVE_AS = "{{date:%Y}}/{{slug}}/index.html"
+FEED_DOMAIN = SITEURL
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+CATEGORY_FEED_ATOM = "feeds/category/{{slug}}.atom.xml"
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+PLUGINS = ["replik"]
+CACHE_CONTENT = False
+LOAD_CONTENT_CACHE = False
+REPLIK_STORE = "comments"
+REPLIK_MODERATORS = {moderators!r}
+REPLIK_PUBLISH_HOOK = {hook!r}
+"""
+
+BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def make_site(root: Path, posts: int = 8, moderators: dict | None = None,
+              hook: str = "") -> Path:
+    """Write content, a minimal theme and pelicanconf.py under ``root``; return the conf."""
+    (root / "content").mkdir(parents=True, exist_ok=True)
+    for number in range(posts):
+        date = BASE - timedelta(days=posts - number)
+        (root / "content" / f"post-{number}.md").write_text(
+            f"Title: Beitrag {number}\nDate: {date:%Y-%m-%d %H:%M}\n"
+            f"Category: {'Alpha' if number % 2 else 'Beta'}\nTags: t{number % 3}, all\n"
+            f"Slug: post-{number}\n\nText des Beitrags {number}.\n",
+            encoding="utf-8",
+        )
+    templates = root / "theme" / "templates"
+    templates.mkdir(parents=True, exist_ok=True)
+    (templates / "index.html").write_text(INDEX, encoding="utf-8")
+    (templates / "article.html").write_text(ARTICLE, encoding="utf-8")
+    conf = root / "pelicanconf.py"
+    conf.write_text(CONF.format(moderators=moderators or {}, hook=hook), encoding="utf-8")
+    Store(root / "comments").ensure()
+    return conf
+
+
+def settings_for(conf: Path) -> dict:
+    return load_settings(conf)
+
+
+def add_entry(store: Store, article: str, state: str = "pending", *, when: datetime,
+              author: str = "Leser", body: str = "Ein Kommentar.", **fields) -> Entry:
+    entry = Entry(id=new_id(when), article=article, body=body, date=when, author=author,
+                  **fields)
+    return store.add(entry, state)
+
+
+def random_entries(store: Store, rng: random.Random, count: int, posts: int) -> list[Entry]:
+    made = []
+    for number in range(count):
+        when = BASE + timedelta(minutes=number * 7 + rng.randint(0, 5))
+        made.append(add_entry(store, f"post-{rng.randrange(posts)}", when=when,
+                              author=f"Leser {number}", body=f"Kommentar **{number}**",
+                              email=f"r{number}@example.org"))
+    return made

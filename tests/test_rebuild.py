@@ -1,0 +1,141 @@
+"""Approve-to-live: the fast path writes exactly what a full Pelican build writes."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from pelican import Pelican
+from test_desk_site import add_entry, make_site, random_entries, settings_for
+
+from replik.moderation import Moderation
+from replik.rebuild import Rebuilder, SiteBuilder, is_live, read_status
+from replik.settings import load_settings
+from replik.store import Store
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def full_build(conf: Path, output: Path) -> dict[str, bytes]:
+    Pelican(load_settings(conf, override={"OUTPUT_PATH": str(output)})).run()
+    return tree(output)
+
+
+def assert_same(fast: dict[str, bytes], full: dict[str, bytes]) -> None:
+    assert sorted(fast) == sorted(full)
+    differing = [name for name in full if fast[name] != full[name]]
+    assert differing == []
+
+
+def test_fast_path_equals_full_build_over_random_decisions(tmp_path: Path) -> None:
+    conf = make_site(tmp_path / "site", posts=8)
+    settings = settings_for(conf)
+    store = Store(tmp_path / "site" / "comments")
+    rng = random.Random(5)
+    entries = random_entries(store, rng, 30, 8)
+    builder = SiteBuilder(settings)
+    builder.sync()  # the first sync is a full build
+    moderation = Moderation(settings, actor="anna")
+    output = Path(settings["OUTPUT_PATH"])
+    for step in range(24):
+        entry = rng.choice(entries)
+        state = store.get(entry.id).state
+        if state == "pending":
+            action = rng.choice(["approve", "approve", "trash"])
+        elif state == "approved":
+            action = rng.choice(["trash", "reply", "edit", "reply"])
+        else:
+            action = rng.choice(["restore", "delete"])
+        if action == "reply":
+            moderation.reply(entry.id, f"Danke, Antwort {step}!")
+        elif action == "edit":
+            moderation.edit(entry.id, f"Geänderter Text {step}")
+        else:
+            moderation.decide(action, entry.id)
+        if action == "delete":
+            entries.remove(entry)
+        written = builder.sync()
+        after = store.find(entry.id)
+        touched_live = "approved" in (state, after.entry.state if after else "")
+        assert bool(written) == touched_live, f"{action} from {state}: {written}"
+        if step % 8 == 7:
+            assert_same(tree(output), full_build(conf, tmp_path / f"full-{step}"))
+
+
+def test_only_affected_pages_are_rendered(tmp_path: Path) -> None:
+    conf = make_site(tmp_path / "site", posts=12)
+    settings = settings_for(conf)
+    store = Store(tmp_path / "site" / "comments")
+    builder = SiteBuilder(settings)
+    builder.sync()
+    entry = add_entry(store, "post-11", when=settings_time())
+    Moderation(settings, "anna").decide("approve", entry.id)
+    written = {str(Path(p).relative_to(settings["OUTPUT_PATH"])) for p in builder.sync()}
+    assert "2026/post-11/index.html" in written
+    assert "index.html" in written  # the newest post is on the first index page
+    assert "index2.html" not in written and "2026/post-0/index.html" not in written
+    assert "feeds/comments/post-11.atom.xml" in written
+    assert "feeds/comments.atom.xml" in written
+    assert builder.sync() == []  # nothing changed since
+
+
+def settings_time():
+    from datetime import UTC, datetime
+
+    return datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def test_rebuilder_batches_runs_hook_and_reports_live(tmp_path: Path) -> None:
+    marker = tmp_path / "hook-runs"
+    conf = make_site(tmp_path / "site", posts=4, hook=f"echo run >> {marker}")
+    settings = settings_for(conf)
+    store = Store(tmp_path / "site" / "comments")
+    rebuilder = Rebuilder(settings, debounce=0.2)
+    rebuilder.start()
+    try:
+        deadline = time.time() + 30
+        while not read_status(settings).get("ok_finished") and time.time() < deadline:
+            time.sleep(0.05)
+        runs_before = marker.read_text().count("run")
+        moderation = Moderation(settings, "anna")
+        asked = []
+        for number in range(3):
+            entry = add_entry(store, "post-1", when=settings_time(), author=f"L{number}")
+            moderation.decide("approve", entry.id)
+            asked.append(rebuilder.request())
+        while not is_live(settings, asked[-1]) and time.time() < deadline:
+            time.sleep(0.05)
+        assert is_live(settings, asked[0])
+        page = (Path(settings["OUTPUT_PATH"]) / "2026/post-1/index.html").read_text()
+        assert "3 comments" in page
+        # Three decisions inside the debounce window make one rebuild, one hook run.
+        assert marker.read_text().count("run") == runs_before + 1
+    finally:
+        rebuilder.stop()
+
+
+def test_failed_rebuild_is_recorded_and_retried(tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    flag.write_text("x")
+    conf = make_site(tmp_path / "site", posts=2, hook=f"test ! -e {flag}")
+    settings = settings_for(conf)
+    rebuilder = Rebuilder(settings, debounce=0.01, retry_delays=(0.2,))
+    asked = rebuilder.request()
+    try:
+        deadline = time.time() + 30
+        while "publish hook" not in read_status(settings).get("error", "") \
+                and time.time() < deadline:
+            time.sleep(0.05)
+        assert "publish hook exited with 1" in read_status(settings)["error"]
+        assert not is_live(settings, asked)
+        flag.unlink()
+        while not is_live(settings, asked) and time.time() < deadline:
+            time.sleep(0.05)
+        assert is_live(settings, asked)
+        assert read_status(settings)["error"] == ""
+    finally:
+        rebuilder.stop()
