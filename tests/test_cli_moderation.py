@@ -1,0 +1,148 @@
+"""The moderation commands of `replik`, through click's runner on a real store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sitebuilder import add_entry, utc, write_conf, write_post, write_theme
+
+from replik import audit
+from replik.cli import main
+from replik.store import Store
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    write_theme(tmp_path)
+    write_post(tmp_path, "beitrag", "Ein Beitrag", "2010-03-01 09:00")
+    write_conf(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    entries = {
+        "old": add_entry(tmp_path, "beitrag", "Alt und freigegeben", utc(2010, 3, 2, 9, 0),
+                         author="Anna", email="anna@example.org"),
+        "pending": add_entry(tmp_path, "beitrag", "Bitte freischalten", utc(2010, 3, 3, 9, 0),
+                             state="pending", author="Bernd", email="bernd@example.org",
+                             ip="198.51.100.4"),
+        "ping": add_entry(tmp_path, "beitrag", "Auszug", utc(2010, 3, 4, 9, 0), state="pending",
+                          type="pingback", title="Fremder Beitrag",
+                          source="https://other.example/p"),
+    }
+    return tmp_path, entries
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_list_shows_the_queue_newest_first(project):
+    _, e = project
+    result = run("list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[1].startswith(e["ping"].id) and lines[2].startswith(e["pending"].id)
+    assert "Fremder Beitrag" in result.output
+    assert e["old"].id not in result.output
+
+
+def test_list_filters_and_json(project):
+    _, e = project
+    data = json.loads(run("list", "--state", "all", "--json").output)
+    assert [d["id"] for d in data] == [e["ping"].id, e["pending"].id, e["old"].id]
+    assert data[1]["email"] == "bernd@example.org"
+    only = json.loads(run("list", "--type", "pingback", "--json").output)
+    assert [d["id"] for d in only] == [e["ping"].id]
+    assert json.loads(run("list", "--article", "nichts", "--json").output) == []
+    assert run("list", "--state", "spam").output.strip() == "No spam entries."
+
+
+def test_show_prints_fields_body_and_history(project):
+    _, e = project
+    result = run("show", e["pending"].id)
+    assert "Bitte freischalten" in result.output and "bernd@example.org" in result.output
+    run("approve", e["pending"].id, "--as", "anna")
+    data = json.loads(run("show", e["pending"].id, "--json").output)
+    assert data["state"] == "approved"
+    assert [(a["actor"], a["action"], a["from"], a["to"]) for a in data["audit"]] == [
+        ("anna", "approve", "pending", "approved")]
+
+
+def test_unknown_ids_are_clear_errors(project):
+    result = CliRunner().invoke(main, ["show", "20990101T000000000000Z-00000000"])
+    assert result.exit_code == 1
+    assert "no entry with id '20990101T000000000000Z-00000000'" in result.output
+    result = CliRunner().invoke(main, ["approve", "nope"])
+    assert result.exit_code == 1 and "no entry with id 'nope'" in result.output
+    result = CliRunner().invoke(main, ["delete", "nope", "--yes"])
+    assert result.exit_code == 1 and "nothing deleted" in result.output
+
+
+def test_approve_trash_restore_cycle(project):
+    root, e = project
+    store = Store(root / "comments")
+    result = run("approve", e["pending"].id, e["ping"].id)
+    assert result.exit_code == 0
+    assert f"{e['pending'].id}: pending → approved" in result.output
+    assert "make html" in result.output
+    assert store.get(e["ping"].id).state == "approved"
+    run("trash", e["ping"].id)
+    assert store.get(e["ping"].id).state == "trash"
+    run("restore", e["ping"].id)
+    assert store.get(e["ping"].id).state == "approved"  # back where it came from
+    result = CliRunner().invoke(main, ["restore", e["ping"].id])
+    assert result.exit_code == 1 and "not in the trash" in result.output
+
+
+def test_delete_asks_unless_yes(project):
+    root, e = project
+    store = Store(root / "comments")
+    result = CliRunner().invoke(main, ["delete", e["old"].id], input="n\n")
+    assert result.exit_code == 1 and store.find(e["old"].id) is not None
+    result = CliRunner().invoke(main, ["delete", e["old"].id], input="y\n")
+    assert result.exit_code == 0 and store.find(e["old"].id) is None
+    run("delete", e["ping"].id, "--yes")
+    assert store.find(e["ping"].id) is None
+    actions = [a["action"] for a in audit.read(root / "comments")]
+    assert actions == ["delete", "delete"]
+
+
+def test_reply_as_staff_approves_the_parent(project):
+    root, e = project
+    store = Store(root / "comments")
+    result = run("reply", e["pending"].id, "--text", "Danke für den Hinweis!", "--as", "anna",
+                 "--name", "Anna (Redaktion)", "--json")
+    outcome = json.loads(result.output)[0]
+    reply = store.get(outcome["id"])
+    assert reply.state == "approved" and reply.staff and reply.reply_to == e["pending"].id
+    assert reply.author == "Anna (Redaktion)" and reply.body == "Danke für den Hinweis!"
+    assert store.get(e["pending"].id).state == "approved"
+    result = CliRunner().invoke(main, ["reply", e["pending"].id, "--text", "   "])
+    assert result.exit_code == 1 and "empty" in result.output
+
+
+def test_edit_changes_the_text_and_keeps_the_state(project, monkeypatch):
+    root, e = project
+    store = Store(root / "comments")
+    run("edit", e["old"].id, "--text", "Korrigiert")
+    assert store.get(e["old"].id).body == "Korrigiert"
+    assert store.get(e["old"].id).state == "approved"
+    monkeypatch.setattr("click.edit", lambda text, **kw: text.replace("Korrigiert", "Per Editor"))
+    run("edit", e["old"].id)
+    assert store.get(e["old"].id).body == "Per Editor"
+    assert "No change." in run("edit", e["old"].id, "--text", "Per Editor").output
+
+
+def test_build_option_rebuilds_the_site(project):
+    root, e = project
+    result = run("approve", e["pending"].id, "--build")
+    assert result.exit_code == 0, result.output
+    page = (root / "output" / "beitrag" / "index.html").read_text()
+    assert "Bitte freischalten" in page
+
+
+def test_missing_settings_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 1
+    assert "pelicanconf.py not found" in result.output
