@@ -280,9 +280,11 @@ def _decoded(chunks: Iterator[bytes], encoding: str, limit: int) -> Iterator[byt
 def _read_body(response: httpx.Response, max_bytes: int, deadline: float, url: str) -> bytes:
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
-        raise FetchError(f"{url} is {int(length)} bytes, more than the limit of {max_bytes}")
+        raise FetchError(
+            f"{url} is {int(length)} bytes, more than the limit of {max_bytes} bytes: refused"
+        )
     body = bytearray()
-    raw = response.iter_raw(chunk_size=16384)
+    raw = response.iter_raw()  # no chunk_size: httpx would buffer up to it
     for chunk in _decoded(raw, response.headers.get("content-encoding", ""), max_bytes):
         body += chunk
         if len(body) > max_bytes:
