@@ -1,0 +1,335 @@
+"""The build benchmark: our Pelican build with every comment against plain Pelican.
+
+A generated site (1,000 posts, 20,000 approved comments by default, see
+``sitegen``) is built in fresh processes, alternating:
+
+* ``plain`` — the same posts with plain Pelican: no plugins, no comments;
+* ``replik-cold`` — our settings, theme and plugins, without a render cache;
+* ``replik-warm`` — the same again keeping the render cache of the cold build
+  (only when the plugin writes one into ``REPLIK_CACHE``).
+
+Each build's wall time and peak RSS are measured; the medians and the ratios
+to plain Pelican go into the report. Every comment is then checked to be on
+its article's page and in its comment feed.
+
+Run it alone with ``python -m benchmarks.build --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import pstats
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pelican
+
+from . import sitegen
+from .measure import Measurement, run_measured, summarize
+
+TARGET_TIME_RATIO = 1.5
+AIM_TIME_RATIO = 1.3
+TARGET_MEMORY_RATIO = 1.5
+DEFAULT_WORKDIR = sitegen.PROJECT_ROOT / "bench-out"
+
+
+# Plain Pelican's own default theme, for when ours does not render without our plugin.
+PELICAN_THEME = Path(pelican.__file__).parent / "themes" / "notmyidea"
+
+
+def pelican_argv(site: sitegen.Site, conf: Path, output: Path, theme: Path | None = None
+                 ) -> list[str]:
+    argv = [
+        sys.executable, "-m", "pelican", str(site.content), "-o", str(output),
+        "-s", str(conf), "--fatal", "errors", "--log-handler", "plain",
+    ]
+    return argv + (["-t", str(theme)] if theme else [])
+
+
+def build_once(site: sitegen.Site, variant: str, log_dir: Path, plain_theme: Path | None = None
+               ) -> Measurement:
+    """One build of ``variant`` (plain, replik-cold, replik-warm) in a fresh process."""
+    output = site.root / ("output-plain" if variant == "plain" else "output")
+    shutil.rmtree(output, ignore_errors=True)
+    if variant == "replik-cold":
+        shutil.rmtree(site.root / ".replik-cache", ignore_errors=True)
+    conf = site.plain_conf if variant == "plain" else site.conf
+    theme = plain_theme if variant == "plain" else None
+    log = log_dir / f"{variant}.log"
+    result = run_measured(pelican_argv(site, conf, output, theme), site.root, log)
+    if result.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"the {variant} build failed (exit {result.returncode}):\n{tail}")
+    return result
+
+
+def choose_plain_theme(site: sitegen.Site, log_dir: Path) -> tuple[Path | None, str]:
+    """Our theme for plain Pelican if it renders without our plugin, else Pelican's own."""
+    try:
+        build_once(site, "plain", log_dir)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1][:200]
+        build_once(site, "plain", log_dir, PELICAN_THEME)
+        return PELICAN_THEME, f"our theme fails without the plugin: {reason}"
+    return None, "our theme renders without the plugin"
+
+
+def has_render_cache(site: sitegen.Site) -> bool:
+    cache = site.root / ".replik-cache"
+    return cache.is_dir() and any(cache.iterdir())
+
+
+# --- checking the output ---------------------------------------------------------
+def _pages_by_slug(output: Path) -> dict[str, Path]:
+    pages: dict[str, Path] = {}
+    for path in output.rglob("*.html"):
+        key = path.parent.name if path.name == "index.html" else path.stem
+        pages.setdefault(key, path)
+    return pages
+
+
+def check_output(site: sitegen.Site, output: Path, with_comments: bool) -> dict[str, Any]:
+    """Count posts and comments that made it into the built pages and feeds."""
+    pages = _pages_by_slug(output)
+    store = site.store
+    found_posts = 0
+    on_pages = 0
+    in_feeds = 0
+    expected = 0
+    missing: list[str] = []
+    anchor = re.compile(r'id="comment-([0-9]{8}T[0-9]{12}Z-[0-9a-f]{8})"')
+    for post in site.posts:
+        page = pages.get(post.slug)
+        if page is None:
+            missing.append(f"no page for post {post.slug}")
+            continue
+        found_posts += 1
+        text = page.read_text(encoding="utf-8")
+        if not with_comments:
+            on_pages += len(anchor.findall(text))
+            continue
+        ids = {e.id for e in store.entries("approved", post.slug)}
+        expected += len(ids)
+        shown = set(anchor.findall(text))
+        on_pages += len(ids & shown)
+        if ids - shown:
+            missing.append(f"{len(ids - shown)} comments missing on {page}")
+        feed = output / "feeds" / "comments" / f"{post.slug}.atom.xml"
+        if feed.is_file():
+            body = html.unescape(feed.read_text(encoding="utf-8"))
+            in_feeds += sum(1 for i in ids if f"#comment-{i}" in body)
+        elif ids:
+            missing.append(f"no comment feed {feed}")
+    return {
+        "posts_expected": len(site.posts), "posts_built": found_posts,
+        "comments_expected": expected, "comments_on_pages": on_pages,
+        "comments_in_feeds": in_feeds, "problems": missing[:10],
+        "problem_count": len(missing),
+    }
+
+
+# --- profiling ---------------------------------------------------------------------
+# Pieces of the build whose cumulative time is reported (file name part, function).
+PROFILE_PIECES: list[tuple[str, str, str]] = [
+    ("pelican: read + parse posts (Markdown)", "pelican/readers.py", "read_file"),
+    ("pelican: write all pages (Jinja)", "pelican/writers.py", "write_file"),
+    ("pelican: post feeds", "pelican/writers.py", "write_feed"),
+    ("replik: attach_comments (signal)", "replik/plugin.py", "attach_comments"),
+    ("replik:   store.approved_by_article", "replik/store.py", "approved_by_article"),
+    ("replik:   build_thread", "replik/thread.py", "build_thread"),
+    ("replik:     render_body (Markdown+nh3)", "replik/render.py", "render_body"),
+    ("replik:       markdown convert", "markdown/core.py", "convert"),
+    ("replik:       nh3 sanitize", "replik/render.py", "sanitize"),
+    ("replik:     render_excerpt", "replik/render.py", "render_excerpt"),
+    ("replik:     format_datetime_local", "replik/render.py", "format_datetime_local"),
+    ("replik:   Entry.public()", "replik/store.py", "public"),
+    ("replik: comment feeds (feedgen)", "replik/feeds.py", "write_comment_feeds"),
+    ("replik:   build_feed", "replik/feeds.py", "build_feed"),
+    ("replik:   feedgen atom_str", "feedgen/feed.py", "atom_str"),
+    ("replik:   feedgen rss_str", "feedgen/feed.py", "rss_str"),
+    ("replik: CommentNode.__getattr__ (templates)", "replik/thread.py", "__getattr__"),
+]
+
+
+def profile_build(site: sitegen.Site, conf: Path, output: Path, target: Path) -> dict[str, Any]:
+    """Build once under cProfile (in a fresh process) and break the time down."""
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.rmtree(site.root / ".replik-cache", ignore_errors=True)
+    pelican_args = pelican_argv(site, conf, output)[1:]
+    argv = [sys.executable, "-m", "cProfile", "-o", str(target), *pelican_args]
+    log = target.with_suffix(".log")
+    result = run_measured(argv, site.root, log)
+    if result.returncode != 0:
+        raise RuntimeError(f"the profiled build failed; see {log}")
+    return profile_breakdown(target)
+
+
+def profile_breakdown(path: Path) -> dict[str, Any]:
+    stats = pstats.Stats(str(path))
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = max(ct for (_cc, _nc, _tt, ct, _callers) in raw.values())
+    pieces: dict[str, dict[str, float]] = {}
+    for label, file_part, func in PROFILE_PIECES:
+        cum = 0.0
+        calls = 0
+        for (filename, _line, name), (_cc, nc, _tt, ct, _callers) in raw.items():
+            if name == func and filename.replace(os.sep, "/").endswith(file_part):
+                cum += ct
+                calls += nc
+        if calls:
+            pieces[label] = {"seconds": round(cum, 3), "share": round(cum / total, 3),
+                             "calls": calls}
+    own: list[tuple[float, str]] = []
+    for (filename, line, name), (_cc, _nc, tt, _ct, _callers) in raw.items():
+        own.append((tt, f"{Path(filename).name}:{line}({name})"))
+    own.sort(reverse=True)
+    return {
+        "profile": str(path), "total_seconds": round(total, 3), "pieces": pieces,
+        "top_own_time": [{"function": f, "seconds": round(t, 3)} for t, f in own[:15]],
+    }
+
+
+# --- the benchmark -------------------------------------------------------------------
+def run(
+    report: dict[str, Any], *, posts: int = 1000, comments: int = 20000, runs: int = 3,
+    workdir: Path | None = None, seed: int = sitegen.DEFAULT_SEED, profile: bool = False,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run the build benchmark and store its results under ``report["build"]``."""
+    workdir = Path(workdir or DEFAULT_WORKDIR)
+    workdir.mkdir(parents=True, exist_ok=True)
+    site_dir = workdir / f"site-{posts}-{comments}-{seed}"
+    say(f"build: generating (or reusing) {posts} posts / {comments} comments in {site_dir}")
+    site = sitegen.ensure_site(site_dir, posts=posts, comments=comments, seed=seed)
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+
+    # An untimed first build (also warming the file cache) decides the baseline's theme.
+    plain_theme, theme_note = choose_plain_theme(site, logs)
+    say(f"build: plain Pelican uses {plain_theme or 'our theme'} ({theme_note})")
+    times: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
+    memory: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
+    warm = False
+    for round_number in range(1, runs + 1):
+        variants = ["plain", "replik-cold"] + (["replik-warm"] if warm else [])
+        for variant in variants:
+            result = build_once(site, variant, logs, plain_theme)
+            times[variant].append(result.seconds)
+            memory[variant].append(result.peak_rss_mb)
+            say(f"build: round {round_number} {variant:12s} {result.seconds:7.2f} s"
+                f" {result.peak_rss_mb:7.1f} MB")
+            if variant == "replik-cold" and round_number == 1 and has_render_cache(site):
+                warm = True
+                result = build_once(site, "replik-warm", logs)
+                times["replik-warm"].append(result.seconds)
+                memory["replik-warm"].append(result.peak_rss_mb)
+                say(f"build: round {round_number} {'replik-warm':12s} {result.seconds:7.2f} s"
+                    f" {result.peak_rss_mb:7.1f} MB")
+
+    checks = {
+        "replik": check_output(site, site.output, with_comments=True),
+        "plain": check_output(site, site.root / "output-plain", with_comments=False),
+    }
+    section: dict[str, Any] = {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "site": {"posts": posts, "comments": site.total_comments, "seed": seed,
+                 "path": str(site.root)},
+        "runs": runs,
+        "theme": str(sitegen.PROJECT_ROOT / "theme"),
+        "plain_theme": str(plain_theme or sitegen.PROJECT_ROOT / "theme"),
+        "plain_theme_note": theme_note,
+        "time_seconds": {k: summarize(v) for k, v in times.items() if v},
+        "peak_rss_mb": {k: summarize(v) for k, v in memory.items() if v},
+        "checks": checks,
+    }
+    plain_t = section["time_seconds"]["plain"]["median"]
+    plain_m = section["peak_rss_mb"]["plain"]["median"]
+    ratios: dict[str, dict[str, float]] = {}
+    for variant in ("replik-cold", "replik-warm"):
+        if variant in section["time_seconds"]:
+            ratios[variant] = {
+                "time": round(section["time_seconds"][variant]["median"] / plain_t, 3),
+                "memory": round(section["peak_rss_mb"][variant]["median"] / plain_m, 3),
+            }
+    section["ratios"] = ratios
+    section["targets"] = {"time": TARGET_TIME_RATIO, "time_aim": AIM_TIME_RATIO,
+                          "memory": TARGET_MEMORY_RATIO}
+    cold = ratios["replik-cold"]
+    section["meets_targets"] = (
+        cold["time"] <= TARGET_TIME_RATIO and cold["memory"] <= TARGET_MEMORY_RATIO
+        and checks["replik"]["problem_count"] == 0
+        and checks["replik"]["comments_on_pages"] == site.total_comments
+    )
+    if profile:
+        say("build: profiling one replik build and one plain build under cProfile")
+        section["profile"] = {
+            "replik": profile_build(site, site.conf, site.output, workdir / "build-replik.prof"),
+            "plain": profile_build(site, site.plain_conf, site.root / "output-plain",
+                                   workdir / "build-plain.prof"),
+        }
+    section["summary"] = summary_lines(section)
+    report["build"] = section
+
+
+def summary_lines(section: dict[str, Any]) -> list[str]:
+    site = section["site"]
+    t, m, checks = section["time_seconds"], section["peak_rss_mb"], section["checks"]
+    lines = [
+        f"site: {site['posts']} posts, {site['comments']} approved comments"
+        f" (seed {site['seed']}), {section['runs']} runs each, medians",
+    ]
+    for variant in t:
+        ratio = section["ratios"].get(variant)
+        extra = f"  ×{ratio['time']:.2f} time  ×{ratio['memory']:.2f} memory" if ratio else ""
+        lines.append(f"{variant:12s} {t[variant]['median']:7.2f} s  {m[variant]['median']:7.1f} MB"
+                     f"{extra}")
+    rc = checks["replik"]
+    lines.append(
+        f"checked: {rc['posts_built']}/{rc['posts_expected']} posts, {rc['comments_on_pages']}"
+        f"/{rc['comments_expected']} comments on their pages, {rc['comments_in_feeds']} in"
+        f" their comment feeds, {rc['problem_count']} problems"
+    )
+    lines.append(
+        f"targets: time ≤ ×{section['targets']['time']} (aim ×{section['targets']['time_aim']}),"
+        f" memory ≤ ×{section['targets']['memory']}:"
+        f" {'met' if section['meets_targets'] else 'NOT met'}"
+    )
+    for name, prof in section.get("profile", {}).items():
+        lines.append(f"profile ({name}, cProfile, {prof['total_seconds']:.1f} s total):")
+        for label, piece in prof["pieces"].items():
+            lines.append(f"  {label:45s} {piece['seconds']:7.2f} s  {piece['share']:6.1%}"
+                         f"  {piece['calls']} calls")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .__main__ import merge_report
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=sitegen.DEFAULT_SEED)
+    parser.add_argument("--profile", action="store_true",
+                        help="also build once under cProfile and break the time down")
+    parser.add_argument("--out", type=Path, default=DEFAULT_WORKDIR,
+                        help="work folder and report location (default: bench-out/)")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {}
+    run(report, posts=args.posts, comments=args.comments, runs=args.runs,
+        workdir=args.out, seed=args.seed, profile=args.profile)
+    print("\n".join(report["build"]["summary"]))
+    merge_report(args.out / "report.json", report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Run a command in a fresh process and measure its wall time and peak memory."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_measured(argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
+                 ) -> Measurement:
+    """Spawn ``argv`` with output to ``log``; wait4() gives this one child's peak RSS.
+
+    (RUSAGE_CHILDREN would report the maximum over every child this process ever
+    waited for, so the second build would inherit the first one's peak.)
+    """
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    old_cwd = os.getcwd()
+    os.chdir(cwd)  # posix_spawn has no cwd argument (before Python 3.13)
+    try:
+        start = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, env if env is not None else dict(os.environ),
+                             file_actions=actions)
+        _pid, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - start
+    finally:
+        os.chdir(old_cwd)
+    # Linux reports ru_maxrss in KiB.
+    return Measurement(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "runs": [round(v, 3) for v in values],
+    }
