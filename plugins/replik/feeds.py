@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from feedgen.feed import FeedGenerator
 
 from .i18n import gettext_for
-from .settings import with_defaults
+from .settings import cache_path, with_defaults
 from .thread import CommentNode
 
 log = logging.getLogger(__name__)
+FEEDGEN_VERSION = version("feedgen")
 
 
 def site_url(settings: dict[str, Any]) -> str:
@@ -42,49 +47,127 @@ def atomic_write(path: Path, data: bytes) -> bool:
     return True
 
 
-def build_feed(
+@dataclass(frozen=True)
+class FeedItem:
+    link: str
+    title: str
+    author: str
+    date: datetime
+    html: str
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Everything a comment feed's bytes depend on (so it can key a cache)."""
+
+    title: str
+    description: str
+    language: str
+    page_url: str
+    self_url: str
+    updated: datetime
+    items: tuple[FeedItem, ...]
+
+    def key(self, fmt: str) -> str:
+        text = repr((fmt, FEEDGEN_VERSION, self))
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def make_spec(
     settings: dict[str, Any],
     title: str,
     page_url: str,
     self_url: str,
     items: Iterable[tuple[Any, CommentNode]],
     fallback_updated: datetime,
-) -> FeedGenerator:
+) -> FeedSpec:
     """A feed of comment nodes; ``items`` are (article, node) pairs, newest first."""
     _ = gettext_for(settings)
+    base = site_url(settings)
+    feed_items = []
+    newest = fallback_updated
+    for article, node in items:
+        author = node.author or _("Anonymous")
+        if node.is_linkback:
+            entry_title = _("Linkback from %(source)s on %(title)s") % {
+                "source": author, "title": article.title}
+        else:
+            entry_title = _("%(author)s on %(title)s") % {"author": author, "title": article.title}
+        feed_items.append(FeedItem(
+            f"{base}/{article.url}#{node.anchor}", entry_title, author, node.entry.date,
+            str(node.html),
+        ))
+        newest = max(newest, node.entry.date)
+    return FeedSpec(
+        title=title,
+        description=_("Comments on %(site)s") % {"site": settings.get("SITENAME", "")},
+        language=str(settings.get("DEFAULT_LANG") or "de"),
+        page_url=page_url,
+        self_url=self_url,
+        # The newest entry's date, not "now", so that builds are reproducible.
+        updated=newest,
+        items=tuple(feed_items),
+    )
+
+
+def render_feed(spec: FeedSpec, fmt: str) -> bytes:
     feed = FeedGenerator()
     # RSS's <author> must be an email address, which we never publish: use dc:creator.
     feed.load_extension("dc", atom=False, rss=True)
-    feed.id(self_url)
-    feed.title(title)
+    feed.id(spec.self_url)
+    feed.title(spec.title)
     # RSS takes the channel link from the last link() added, so rel=self comes first.
-    feed.link(href=self_url, rel="self")
-    feed.link(href=page_url, rel="alternate")
-    feed.description(_("Comments on %(site)s") % {"site": settings.get("SITENAME", "")})
-    feed.language(str(settings.get("DEFAULT_LANG") or "de"))
-    newest = fallback_updated
-    base = site_url(settings)
-    for article, node in items:
+    feed.link(href=spec.self_url, rel="self")
+    feed.link(href=spec.page_url, rel="alternate")
+    feed.description(spec.description)
+    feed.language(spec.language)
+    for item in spec.items:
         entry = feed.add_entry(order="append")
-        link = f"{base}/{article.url}#{node.anchor}"
-        entry.id(link)
-        entry.link(href=link)
-        author = node.author or _("Anonymous")
-        if node.is_linkback:
-            entry.title(_("Linkback from %(source)s on %(title)s") % {
-                "source": author, "title": article.title})
-        else:
-            entry.title(_("%(author)s on %(title)s") % {"author": author, "title": article.title})
-        entry.author(name=author)
-        entry.dc.dc_creator(author)
-        entry.published(node.entry.date)
-        entry.updated(node.entry.date)
-        entry.content(str(node.html), type="html")
-        newest = max(newest, node.entry.date)
-    # Set from the newest entry so that builds are reproducible.
-    feed.updated(newest)
-    feed.lastBuildDate(newest)
-    return feed
+        entry.id(item.link)
+        entry.link(href=item.link)
+        entry.title(item.title)
+        entry.author(name=item.author)
+        entry.dc.dc_creator(item.author)
+        entry.published(item.date)
+        entry.updated(item.date)
+        entry.content(item.html, type="html")
+    feed.updated(spec.updated)
+    feed.lastBuildDate(spec.updated)
+    return feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
+
+
+class FeedCache:
+    """Remembers which inputs produced each feed file, to skip unchanged feeds.
+
+    Only a cache: a missing or unreadable file means every feed is generated.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path = folder / "feeds.json" if folder else None
+        self.keys: dict[str, str] = {}
+        self.dirty = False
+        if self.path is not None and self.path.exists():
+            try:
+                self.keys = dict(json.loads(self.path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                self.keys = {}
+
+    def write(self, target: Path, spec: FeedSpec, fmt: str) -> None:
+        key = spec.key(fmt)
+        name = str(target)
+        if self.keys.get(name) == key and target.exists():
+            return
+        atomic_write(target, render_feed(spec, fmt))
+        self.keys[name] = key
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        try:
+            atomic_write(self.path, json.dumps(self.keys, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            log.warning("replik: could not write the feed cache %s (%s)", self.path, exc)
 
 
 class CommentFeedGenerator:
@@ -103,12 +186,12 @@ class CommentFeedGenerator:
         write_comment_feeds(self.context.get("articles", []), self.settings, self.output_path)
 
 
-def article_feed(article: Any, settings: dict[str, Any], fmt: str) -> bytes:
+def article_spec(article: Any, settings: dict[str, Any], fmt: str) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
     path = article.comment_feed_atom if fmt == "atom" else article.comment_feed_rss
     nodes = sorted(article.comments_flat, key=lambda n: (n.entry.date, n.id), reverse=True)
-    feed = build_feed(
+    return make_spec(
         settings,
         _("Comments on %(title)s") % {"title": article.title},
         f"{base}/{article.url}",
@@ -116,10 +199,9 @@ def article_feed(article: Any, settings: dict[str, Any], fmt: str) -> bytes:
         ((article, node) for node in nodes),
         _aware(article.date),
     )
-    return feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
 
 
-def latest_feed(articles: list[Any], settings: dict[str, Any], fmt: str) -> bytes:
+def latest_spec(articles: list[Any], settings: dict[str, Any], fmt: str) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
     pairs = [(a, n) for a in articles for n in getattr(a, "comments_flat", [])]
@@ -127,7 +209,7 @@ def latest_feed(articles: list[Any], settings: dict[str, Any], fmt: str) -> byte
     pairs = pairs[: int(settings["REPLIK_FEED_LATEST_COUNT"])]
     path = settings["REPLIK_FEED_LATEST"] if fmt == "atom" else settings["REPLIK_FEED_LATEST_RSS"]
     oldest = min((_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
-    feed = build_feed(
+    return make_spec(
         settings,
         _("Latest comments on %(site)s") % {"site": settings.get("SITENAME", "")},
         f"{base}/",
@@ -135,12 +217,15 @@ def latest_feed(articles: list[Any], settings: dict[str, Any], fmt: str) -> byte
         pairs,
         oldest,
     )
-    return feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
 
 
 def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
                         only: set[str] | None = None) -> list[Path]:
-    """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed."""
+    """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
+
+    A feed whose inputs are unchanged since it was last written is not generated again.
+    """
+    cache = FeedCache(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
     written: list[Path] = []
     for article in articles:
         if not hasattr(article, "comments_flat"):
@@ -149,10 +234,11 @@ def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: P
             continue
         for fmt, path in (("atom", article.comment_feed_atom), ("rss", article.comment_feed_rss)):
             target = output / path
-            atomic_write(target, article_feed(article, settings, fmt))
+            cache.write(target, article_spec(article, settings, fmt), fmt)
             written.append(target)
     for fmt, key in (("atom", "REPLIK_FEED_LATEST"), ("rss", "REPLIK_FEED_LATEST_RSS")):
         target = output / settings[key]
-        atomic_write(target, latest_feed(articles, settings, fmt))
+        cache.write(target, latest_spec(articles, settings, fmt), fmt)
         written.append(target)
+    cache.save()
     return written

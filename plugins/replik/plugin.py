@@ -16,7 +16,8 @@ from pelican import signals
 
 from . import i18n
 from .feeds import CommentFeedGenerator
-from .settings import store_path, with_defaults
+from .rendercache import RenderCache
+from .settings import cache_path, store_path, with_defaults
 from .store import Entry, Store
 from .thread import build_thread
 
@@ -60,11 +61,13 @@ def attach_comments(generator: Any) -> None:
     locale = str(settings.get("DEFAULT_LANG") or "de")
     timezone = str(settings.get("TIMEZONE") or "UTC")
     depth = int(settings["REPLIK_MAX_DEPTH"])
+    cache = RenderCache.load(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
     for article in articles:
         entries: list[Entry] = grouped.get(article.slug, [])
         lang = getattr(article, "lang", locale) or locale
         top, flat = build_thread(
-            entries, depth, lang, timezone, origin=f"{store.root}/approved/{article.slug}/"
+            entries, depth, lang, timezone, origin=f"{store.root}/approved/{article.slug}/",
+            cache=cache,
         )
         article.comments = top
         article.comments_flat = flat
@@ -74,6 +77,7 @@ def attach_comments(generator: Any) -> None:
         article.comments_open = comments_open(article, settings)
         article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
         article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
+    cache.save()
 
 
 def get_generators(_pelican: Any) -> type:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import xml.etree.ElementTree as etree
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -119,11 +119,22 @@ def _datetime_pattern(locale: str) -> str:
     return pattern.replace("'", "")
 
 
+@lru_cache(maxsize=8192)
+def _date_part(day: date, locale: str) -> str:
+    return format_date(day, "long", locale=locale)
+
+
+@lru_cache(maxsize=2048)
+def _time_part(hour: int, minute: int, locale: str) -> str:
+    return format_time(time(hour, minute), "short", locale=locale)
+
+
 def format_datetime_local(when: datetime, locale: str = "de", timezone: str = "UTC") -> str:
     """Date and time as the site's language writes them: "5. März 2010 um 11:47"."""
     local = when.astimezone(ZoneInfo(timezone))
-    date_part = format_date(local, "long", locale=locale)
-    time_part = format_time(local, "short", locale=locale)
+    # Babel is slow per call; a thread has few distinct days and minutes.
+    date_part = _date_part(local.date(), locale)
+    time_part = _time_part(local.hour, local.minute, locale)
     return _datetime_pattern(locale).replace("{1}", date_part).replace("{0}", time_part)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from .render import format_datetime_local, render_body, render_excerpt
+from .rendercache import RenderCache
 from .store import Entry
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,13 @@ class CommentNode:
         return getattr(self.entry, name)
 
 
-def render_node(entry: Entry, locale: str, timezone: str) -> CommentNode:
+def render_node(entry: Entry, locale: str, timezone: str,
+                cache: RenderCache | None = None) -> CommentNode:
     public = entry.public()
-    html = render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body)
+    if cache is not None:
+        html = cache.render(entry.body, entry.is_linkback)
+    else:
+        html = render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body)
     return CommentNode(
         entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
     )
@@ -66,7 +71,7 @@ def render_node(entry: Entry, locale: str, timezone: str) -> CommentNode:
 
 def build_thread(
     entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
-    origin: str = "",
+    origin: str = "", cache: RenderCache | None = None,
 ) -> tuple[list[CommentNode], list[CommentNode]]:
     """Return (top-level nodes with children, all nodes in date order).
 
@@ -74,7 +79,7 @@ def build_thread(
     parent is not approved is shown at the top level with a warning.
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
-    nodes = {e.id: render_node(e, locale, timezone) for e in ordered}
+    nodes = {e.id: render_node(e, locale, timezone, cache) for e in ordered}
     top: list[CommentNode] = []
     for number, entry in enumerate(ordered, start=1):
         node = nodes[entry.id]

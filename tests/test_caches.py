@@ -1,0 +1,83 @@
+"""The render and feed caches: derived, invisible in the output, safe to delete."""
+
+from __future__ import annotations
+
+import shutil
+
+from sitebuilder import add_entry, build, utc, write_conf, write_post, write_theme
+
+from replik.render import render_body, render_excerpt
+from replik.rendercache import RenderCache
+from replik.store import Store
+
+
+def test_render_cache_round_trip_and_pruning(tmp_path):
+    cache = RenderCache.load(tmp_path)
+    assert cache.render("Hallo *Welt*") == render_body("Hallo *Welt*")
+    assert cache.render("Auszug", linkback=True) == render_excerpt("Auszug")
+    cache.save()
+    again = RenderCache.load(tmp_path)
+    assert len(again.items) == 2
+    again.items[next(iter(again.items))] = "<p>from the cache</p>"
+    # A cached body is served from the cache, not rendered again.
+    assert "from the cache" in again.render("Hallo *Welt*") + again.render("Auszug", True)
+    again.save()
+    pruned = RenderCache.load(tmp_path)
+    pruned.render("Nur dieser")
+    pruned.dirty = True
+    pruned.save()
+    assert len(RenderCache.load(tmp_path).items) == 1
+
+
+def test_unreadable_cache_is_ignored(tmp_path):
+    (tmp_path / RenderCache.load(tmp_path).path.name).write_text("{kaputt")
+    assert RenderCache.load(tmp_path).items == {}
+
+
+def _project(root):
+    write_theme(root)
+    write_post(root, "eins", "Eins", "2010-03-01 09:00")
+    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
+    write_conf(root)
+    add_entry(root, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
+    add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
+
+
+def _snapshot(out):
+    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_output_is_the_same_with_and_without_caches(tmp_path):
+    cached, plain = tmp_path / "cached", tmp_path / "plain"
+    for root in (cached, plain):
+        root.mkdir()
+        _project(root)
+    shutil.rmtree(plain / "comments")
+    shutil.copytree(cached / "comments", plain / "comments")
+    write_conf(plain, REPLIK_CACHE="")
+    build(cached)
+    first = _snapshot(cached / "output")
+    build(cached)  # now from warm caches
+    assert _snapshot(cached / "output") == first
+    build(plain)
+    assert _snapshot(plain / "output") == first
+    assert not (plain / ".replik-cache").exists()
+    assert (cached / ".replik-cache" / "feeds.json").exists()
+
+
+def test_unchanged_feeds_are_not_rewritten_changed_ones_are(tmp_path):
+    _project(tmp_path)
+    out = build(tmp_path)
+    eins = out / "feeds" / "comments" / "eins.atom.xml"
+    zwei = out / "feeds" / "comments" / "zwei.atom.xml"
+    stamps = eins.stat().st_mtime_ns, zwei.stat().st_mtime_ns
+    new = add_entry(tmp_path, "zwei", "Noch einer", utc(2010, 3, 7, 10, 0), state="pending",
+                    author="Clara")
+    Store(tmp_path / "comments").move(new.id, "approved")
+    build(tmp_path)
+    assert eins.stat().st_mtime_ns == stamps[0]
+    assert zwei.stat().st_mtime_ns != stamps[1]
+    assert b"Noch einer" in zwei.read_bytes()
+    eins.unlink()  # a deleted output file is written again
+    build(tmp_path)
+    assert b"Erster" in eins.read_bytes()
