@@ -58,26 +58,29 @@ def attach_comments(generator: Any) -> None:
                 "replik: %s holds %d approved entries for an unknown article %r; they are"
                 " not shown", store.root / "approved" / slug, len(entries), slug,
             )
-    locale = str(settings.get("DEFAULT_LANG") or "de")
-    timezone = str(settings.get("TIMEZONE") or "UTC")
-    depth = int(settings["REPLIK_MAX_DEPTH"])
     cache = RenderCache.load(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
     for article in articles:
-        entries: list[Entry] = grouped.get(article.slug, [])
-        lang = getattr(article, "lang", locale) or locale
-        top, flat = build_thread(
-            entries, depth, lang, timezone, origin=f"{store.root}/approved/{article.slug}/",
-            cache=cache,
-        )
-        article.comments = top
-        article.comments_flat = flat
-        article.comment_count = len(flat)
-        article.reply_count = sum(1 for n in flat if not n.is_linkback)
-        article.linkback_count = len(flat) - article.reply_count
-        article.comments_open = comments_open(article, settings)
-        article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
-        article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
+        attach_thread(article, grouped.get(article.slug, []), settings, store.root, cache)
     cache.save()
+
+
+def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
+                  store_root: Any, cache: RenderCache | None = None) -> None:
+    """Give one article its thread, counts, open/closed state and feed paths."""
+    locale = str(settings.get("DEFAULT_LANG") or "de")
+    lang = getattr(article, "lang", locale) or locale
+    top, flat = build_thread(
+        entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
+        origin=f"{store_root}/approved/{article.slug}/", cache=cache,
+    )
+    article.comments = top
+    article.comments_flat = flat
+    article.comment_count = len(flat)
+    article.reply_count = sum(1 for n in flat if not n.is_linkback)
+    article.linkback_count = len(flat) - article.reply_count
+    article.comments_open = comments_open(article, settings)
+    article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
+    article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
 
 
 def get_generators(_pelican: Any) -> type:
