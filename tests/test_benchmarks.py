@@ -1,0 +1,108 @@
+"""The benchmark tools at a tiny scale: the site generator and the build benchmark."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from replik.store import STATES, Store
+
+# benchmarks/ is a top-level folder of the project, not part of the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import __main__ as bench_main  # noqa: E402
+from benchmarks import build, sitegen  # noqa: E402
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_generator_is_deterministic_and_realistic(tmp_path: Path) -> None:
+    one = sitegen.generate(tmp_path / "one", posts=15, comments=200, seed=7)
+    two = sitegen.generate(tmp_path / "two", posts=15, comments=200, seed=7)
+    assert _tree(one.content) == _tree(two.content)
+    assert _tree(one.root / "comments") == _tree(two.root / "comments")
+
+    assert len(one.posts) == 15 and len(list(one.content.rglob("posts/*/*.md"))) == 15
+    assert one.total_comments == 200
+    entries = list(one.store.entries("approved", on_error="raise"))
+    assert len(entries) == 200
+    for state in STATES:
+        if state != "approved":
+            assert not list(one.store.entries(state))
+    by_id = {e.id: e for e in entries}
+    replies = [e for e in entries if e.reply_to]
+    assert replies and all(by_id[e.reply_to].article == e.article for e in replies)
+    assert any(e.staff and e.reply_to for e in entries)
+    assert any(e.is_linkback and e.title and e.source for e in entries)
+    assert any("](" in e.body or "https://" in e.body for e in entries)  # links
+    assert any("\n> " in "\n" + e.body for e in entries)  # quotes
+    per_post = {p.slug: len(list(one.store.entries("approved", p.slug))) for p in one.posts}
+    assert per_post == one.comment_counts
+
+    # A complete site is reused; other parameters regenerate it.
+    marker = one.content / "marker"
+    marker.write_text("kept")
+    assert sitegen.ensure_site(one.root, posts=15, comments=200, seed=7).posts == one.posts
+    assert marker.exists()
+    sitegen.ensure_site(one.root, posts=15, comments=201, seed=7)
+    assert not marker.exists()
+    assert sitegen.load_site(one.root).total_comments == 201  # type: ignore[union-attr]
+
+
+def test_new_comment_goes_into_the_store(tmp_path: Path) -> None:
+    site = sitegen.generate(tmp_path / "site", posts=3, comments=5, seed=1)
+    entry = sitegen.new_comment(site, site.posts[0].slug, seed=3)
+    Store(site.root / "comments").add(entry, "pending")
+    assert site.store.get(entry.id).state == "pending"
+    assert entry.body and entry.author and entry.article == site.posts[0].slug
+
+
+def test_comments_need_posts(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least one post"):
+        sitegen.generate(tmp_path / "site", posts=0, comments=3)
+
+
+def test_build_benchmark_at_tiny_scale(tmp_path: Path) -> None:
+    report: dict = {}
+    build.run(report, posts=12, comments=90, runs=1, workdir=tmp_path, say=lambda _line: None)
+    section = report["build"]
+    ours, plain = section["checks"]["replik"], section["checks"]["plain"]
+    assert ours["posts_built"] == plain["posts_built"] == 12
+    assert ours["comments_expected"] == ours["comments_on_pages"] == 90
+    assert ours["comments_in_feeds"] == 90
+    assert ours["problem_count"] == 0
+    assert plain["comments_on_pages"] == 0
+    for variant in ("plain", "replik-cold"):
+        assert section["time_seconds"][variant]["median"] > 0
+        assert section["peak_rss_mb"][variant]["median"] > 10  # a Python process, in MB
+    cold = section["ratios"]["replik-cold"]
+    assert cold["time"] > 0 and cold["memory"] > 0
+    assert any("comments on their pages" in line for line in section["summary"])
+    # Every output page of ours comes from a real build on the generated site.
+    assert (tmp_path / "site-12-90-20100305" / "output" / "index.html").is_file()
+
+
+def test_profile_breakdown_names_the_plugin(tmp_path: Path) -> None:
+    site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
+    result = build.profile_build(site, site.conf, site.output, tmp_path / "p.prof")
+    assert result["total_seconds"] > 0
+    assert "replik: attach_comments (signal)" in result["pieces"]
+    assert "replik: comment feeds (feedgen)" in result["pieces"]
+
+
+def test_main_rejects_unknown_names_and_merges_reports(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        bench_main.main(["nonsense", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "unknown benchmark nonsense" in capsys.readouterr().err
+
+    target = tmp_path / "report.json"
+    bench_main.merge_report(target, {"intake": {"rps": 10}})
+    bench_main.merge_report(target, {"build": {"summary": ["x"]}})
+    data = json.loads(target.read_text())
+    assert data["intake"] == {"rps": 10} and data["build"] == {"summary": ["x"]}
+    assert "python" in data["machine"]
