@@ -50,4 +50,15 @@ REPLIK_AUTO_APPROVE_KNOWN = False
 REPLIK_ANSWER_WITHIN = 24
 
 # --- The company's social channels ------------------------------------------
-SOCIAL_CHANNELS: list[dict] = []
+SOCIAL_CHANNELS: list[dict] = [
+    # network, then handle or url; optional: label, cta, name, icon, color,
+    # followers + followers_date. Counts: data/social_counts.json (`replik social`).
+    {"network": "mastodon", "handle": "@dialogfeld@social.example",
+     "cta": "Folgen Sie uns auf Mastodon"},
+    {"network": "bluesky", "handle": "dialogfeld.example"},
+    {"network": "linkedin", "handle": "company/dialogfeld"},
+    {"network": "youtube", "handle": "@dialogfeld"},
+    {"network": "rss", "label": "RSS-Feed"},
+    {"network": "newsletter", "url": "https://newsletter.example/dialogfeld",
+     "cta": "Jeden Freitag die besten Dialoge"},
+]
