@@ -10,8 +10,6 @@ from typing import Any
 import click
 from flask import Flask, Response, abort, redirect, send_from_directory
 
-from .cli import load
-
 
 def add_static_site(app: Flask, output: Path) -> None:
     """Serve the built site from ``output`` for every path no feature route claims."""
@@ -74,6 +72,8 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     """
     from werkzeug.serving import run_simple
 
+    from .cli import load  # here, not at import: cli imports this module
+
     settings = load(ctx)
     if not os.environ.get("REPLIK_SECRET_KEY"):
         # One process: a key made now signs sessions and links until it stops.
@@ -96,6 +96,7 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
 @click.pass_context
 def recheck(ctx: click.Context, include_all: bool) -> None:
     """Ask Akismet again about pending entries it could not check before."""
+    from .cli import load
     from .spam import akismet_client
     from .spam import recheck as run_recheck
 

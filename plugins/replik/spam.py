@@ -83,13 +83,17 @@ def akismet_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None,
     return cls(config=akismet.Config(key=key, url=url), http_client=http), "on"
 
 
-_clients: dict[int, tuple[akismet.SyncClient | None, str]] = {}
+_clients: dict[tuple, tuple[akismet.SyncClient | None, str]] = {}
 _clients_lock = threading.Lock()
 
 
 def _cached_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None, str]:
+    """One client per configuration and process (its HTTP connections are reused)."""
+    key = (
+        repr(settings.get("REPLIK_AKISMET_CLIENT")), secret(KEY_ENV), secret(URL_ENV),
+        settings.get("REPLIK_AKISMET_TIMEOUT"), settings.get("SITEURL"),
+    )
     with _clients_lock:
-        key = id(settings)
         if key not in _clients:
             _clients[key] = akismet_client(settings)
         return _clients[key]

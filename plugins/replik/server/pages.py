@@ -21,7 +21,8 @@ from ..render import format_datetime_local, render_body
 from ..store import Entry
 from ..thread import build_thread
 
-_envs: dict[int, Environment] = {}
+# Keyed by id(); the settings dict is kept so its id cannot be reused by another.
+_envs: dict[int, tuple[dict[str, Any], Environment]] = {}
 _lock = threading.Lock()
 
 
@@ -37,9 +38,9 @@ def environment(settings: dict[str, Any]) -> Environment:
     """One Jinja environment per settings dict, built like Pelican builds its own."""
     key = id(settings)
     with _lock:
-        env = _envs.get(key)
-        if env is not None:
-            return env
+        cached = _envs.get(key)
+        if cached is not None and cached[0] is settings:
+            return cached[1]
         options = dict(settings.get("JINJA_ENVIRONMENT") or {})
         extensions = list(options.pop("extensions", []))
         options.pop("loader", None)
@@ -56,7 +57,7 @@ def environment(settings: dict[str, Any]) -> Environment:
         env.tests.update(settings.get("JINJA_TESTS") or {})
         env.filters.setdefault("render_comment", render_body)
         i18n.install_into(env, settings)
-        _envs[key] = env
+        _envs[key] = (settings, env)
         return env
 
 

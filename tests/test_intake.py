@@ -1,0 +1,388 @@
+"""The comment intake through a real HTTP server on loopback: every success and error path."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from test_intake_support import approved, client, form, live_server, make_settings
+
+from replik.server.app import create_app
+from replik.store import Store
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHON_AKISMET_API_KEY", raising=False)
+    monkeypatch.delenv("PYTHON_AKISMET_BLOG_URL", raising=False)
+    monkeypatch.delenv("REPLIK_SMTP_HOST", raising=False)
+    return tmp_path
+
+
+def serve(site: Path, **overrides):
+    settings = make_settings(site, **overrides)
+    return settings, live_server(create_app(settings=settings))
+
+
+def stored(site: Path, state: str = "pending"):
+    return list(Store(site / "comments").entries(state))
+
+
+def test_form_post_stores_and_redirects_to_thanks(site):
+    _settings, server = serve(site)
+    body = "Zeile eins  \r\nZeile <b>zwei</b> & \"drei\" 😀\n"
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(body=body, url="beispiel.de"),
+                               headers={"User-Agent": "TestAgent/1.0",
+                                        "Referer": base + "/2026/offene-debatte/"})
+            assert answer.status_code == 303
+            assert answer.headers["Location"].startswith("/replik/thanks?article=offene-debatte")
+            thanks = http.get(answer.headers["Location"])
+    assert thanks.status_code == 200
+    assert "Danke für Ihren Kommentar!" in thanks.text
+    assert "wartet auf Freigabe" in thanks.text
+    assert "/2026/offene-debatte/" in thanks.text
+    assert '<html lang="de">' in thanks.text and 'class="site-header"' in thanks.text
+    [entry] = stored(site)
+    assert entry.body == body  # exactly as typed
+    assert entry.author == "Erika Muster"
+    assert entry.email == "erika@example.org"
+    assert entry.url == "https://beispiel.de"
+    assert entry.ip == "127.0.0.1"
+    assert entry.user_agent == "TestAgent/1.0"
+    assert entry.referrer == base + "/2026/offene-debatte/"
+    assert entry.date.tzinfo is not None and entry.date.utcoffset().total_seconds() == 0
+    assert entry.date.tzinfo == UTC
+    assert entry.spam_verdict == "ham"
+    assert "local rules only" in entry.spam_reason
+    assert not list((site / "comments" / "tmp").iterdir())
+
+
+def test_json_api_returns_201_and_field_errors(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            ok = http.post("/replik/comment", json=form(), headers=JSON)
+            bad = http.post("/replik/comment", json=form(author="", body="", email="x@"),
+                            headers=JSON)
+            form_json = http.post("/replik/comment", data=form(author=""), headers=JSON)
+    assert ok.status_code == 201
+    assert ok.json()["ok"] is True and ok.json()["state"] == "pending"
+    assert ok.json()["id"] == stored(site)[0].id
+    assert bad.status_code == 422
+    errors = bad.json()["errors"]
+    assert set(errors) == {"author", "body", "email"}
+    assert errors["author"] == "Bitte ausfüllen: Name."
+    assert form_json.status_code == 422 and "author" in form_json.json()["errors"]
+
+
+def test_missing_fields_show_the_form_again_with_text_kept(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment",
+                               data=form(author="", body="Mein <langer> Text", consent=""))
+    assert answer.status_code == 422
+    page = answer.text
+    assert "Bitte ausfüllen: Name." in page
+    assert "Bitte willigen Sie in die Speicherung Ihrer Daten ein." in page
+    assert "Mein &lt;langer&gt; Text</textarea>" in page  # kept and escaped
+    assert 'value="erika@example.org"' in page
+    assert 'id="respond"' in page and 'class="site-header"' in page
+    assert stored(site) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"email": "keine-adresse"}, "email", "keine E-Mail-Adresse"),
+        ({"url": "javascript:alert(1)"}, "url", "http://"),
+        ({"url": "ftp://example.org/x"}, "url", "http://"),
+        ({"author": "x" * 101}, "author", "zu lang"),
+        ({"body": "y" * 10001}, "body", "zu lang"),
+        ({"body": "Steuer\x00zeichen"}, "body", "unzulässige Zeichen"),
+        ({"article": "gibt-es-nicht"}, "article", "gibt es nicht"),
+        ({"article": "geschlossen"}, "article", "geschlossen"),
+        ({"reply_to": "20260101T000000000000Z-deadbeef"}, "reply_to", "nicht auf dieser Seite"),
+    ],
+)
+def test_invalid_fields_are_refused_with_422(site, values, field, message):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(**values), headers=JSON)
+    assert answer.status_code == 422
+    assert message in answer.json()["errors"][field]
+    assert stored(site) == [] and stored(site, "spam") == []
+
+
+def test_reply_must_point_to_an_approved_entry_of_the_same_article(site):
+    parent = approved(site / "comments", "offene-debatte")
+    other = approved(site / "comments", "geschlossen", body="anderswo")
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            good = http.post("/replik/comment", data=form(reply_to=parent.id, body="Antwort"),
+                             headers=JSON)
+            pending_id = good.json()["id"]
+            to_pending = http.post("/replik/comment",
+                                   data=form(reply_to=pending_id, body="Antwort 2"), headers=JSON)
+            cross = http.post("/replik/comment", data=form(reply_to=other.id, body="Quer"),
+                              headers=JSON)
+    assert good.status_code == 201
+    assert Store(site / "comments").get(pending_id).reply_to == parent.id
+    assert to_pending.status_code == 422 and "reply_to" in to_pending.json()["errors"]
+    assert cross.status_code == 422 and "reply_to" in cross.json()["errors"]
+
+
+def test_only_utf8_is_accepted(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            latin1 = http.post(
+                "/replik/comment", content=b"article=offene-debatte&author=J%FCrgen&body=Gr%FC%DFe"
+                b"&consent=yes",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            raw_json = http.post("/replik/comment", content=b'{"author": "J\xfcrgen"}',
+                                 headers={"Content-Type": "application/json"})
+            utf8 = http.post(
+                "/replik/comment", content=b"article=offene-debatte&author=J%C3%BCrgen&body="
+                b"Gr%C3%BC%C3%9Fe&consent=yes",
+                headers={"Content-Type": "application/x-www-form-urlencoded", **JSON})
+    assert latin1.status_code == 400 and "UTF-8" in latin1.text
+    assert raw_json.status_code == 400
+    assert utf8.status_code == 201
+    assert stored(site)[0].author == "Jürgen" and stored(site)[0].body == "Grüße"
+
+
+def test_other_origins_are_refused(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            evil = http.post("/replik/comment", data=form(),
+                             headers={"Origin": "https://evil.example"})
+            null = http.post("/replik/comment", data=form(), headers={"Origin": "null"})
+            referer = httpx_post_without_origin(base, {"Referer": "https://evil.example/x"})
+            site_origin = http.post("/replik/comment", data=form(body="vom Blog"),
+                                    headers={"Origin": "http://127.0.0.1:8000"})
+            plain = httpx_post_without_origin(base, {})
+    assert evil.status_code == 403 and null.status_code == 403 and referer.status_code == 403
+    assert "<html" in evil.text and "Traceback" not in evil.text
+    assert site_origin.status_code == 303  # SITEURL's origin
+    assert plain.status_code == 303  # no browser, no CSRF
+    assert len(stored(site)) == 2
+
+
+def httpx_post_without_origin(base: str, headers: dict):
+    import httpx
+
+    return httpx.post(base + "/replik/comment", data=form(body=f"ohne Origin {headers}"),
+                      headers=headers, timeout=10)
+
+
+def test_too_large_request_gives_413(site):
+    _settings, server = serve(site, REPLIK_MAX_REQUEST_BYTES=20000)
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(body="z" * 30000))
+            json_answer = http.post("/replik/comment", data=form(body="z" * 30000), headers=JSON)
+    assert answer.status_code == 413 and "Traceback" not in answer.text
+    assert json_answer.status_code == 413 and json_answer.json()["ok"] is False
+    assert stored(site) == []
+
+
+def test_flood_control_per_ip_and_email_gives_429(site):
+    _settings, server = serve(site, REPLIK_FLOOD_PER_MINUTE=2)
+    with server as (base, _):
+        with client(base) as http:
+            codes = [http.post("/replik/comment", data=form(body=f"Nummer {n}"),
+                               headers=JSON).status_code for n in range(3)]
+            last = http.post("/replik/comment", data=form(body="noch einer"))
+    assert codes == [201, 201, 429]
+    assert last.status_code == 429 and int(last.headers["Retry-After"]) >= 1
+    assert "zu schnell" in last.text and "noch einer</textarea>" in last.text
+    assert len(stored(site)) == 2
+
+
+def test_duplicate_text_on_the_same_article_is_refused(site):
+    approved(site / "comments", "offene-debatte", body="Schon  da")
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            first = http.post("/replik/comment", data=form(body="Gleicher Text"), headers=JSON)
+            again = http.post("/replik/comment", data=form(body="gleicher   text"), headers=JSON)
+            old = http.post("/replik/comment", data=form(body="schon da"), headers=JSON)
+            page = http.post("/replik/comment", data=form(body="Gleicher Text"))
+    assert first.status_code == 201
+    assert again.status_code == 409 and "bereits gesendet" in again.json()["message"]
+    assert old.status_code == 409
+    assert page.status_code == 409 and "bereits gesendet" in page.text
+    assert len(stored(site)) == 1
+
+
+def test_unwritable_store_gives_503_and_nothing_half_written(site):
+    settings, server = serve(site)
+    with server as (base, _):
+        tmp = site / "comments" / "tmp"
+        os.rmdir(tmp)
+        tmp.write_text("not a folder")  # every write now fails, even as root
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(body="Wichtig"))
+            json_answer = http.post("/replik/comment", data=form(body="Wichtig"), headers=JSON)
+        tmp.unlink()
+        tmp.mkdir()
+        with client(base) as http:
+            retry = http.post("/replik/comment", data=form(body="Wichtig"), headers=JSON)
+    assert answer.status_code == 503 and "nicht gespeichert" in answer.text
+    assert "Wichtig</textarea>" in answer.text
+    assert json_answer.status_code == 503 and "Retry-After" in json_answer.headers
+    # The duplicate reservation was given back, so the retry is accepted.
+    assert retry.status_code == 201
+    assert [e.body for e in stored(site)] == ["Wichtig"]
+
+
+def test_local_spam_rules(site):
+    approved(site / "comments", "offene-debatte", author="Stammgast", email="stamm@example.org")
+    _settings, server = serve(
+        site, REPLIK_DISALLOWED_KEYS=["casino"], REPLIK_MODERATION_KEYS=["Anwalt"],
+        REPLIK_AUTO_APPROVE_KNOWN=True, REPLIK_FLOOD_PER_MINUTE=0,
+    )
+    with server as (base, _):
+        with client(base) as http:
+            def post(**values):
+                answer = http.post("/replik/comment", data=form(**values), headers=JSON)
+                assert answer.status_code == 201, answer.text
+                return Store(site / "comments").get(answer.json()["id"])
+
+            honeypot = post(body="Bot", homepage="http://spam.example")
+            banned = post(body="Bestes CASINO online")
+            held_key = post(body="Mein Anwalt sagt", author="Stammgast", email="stamm@example.org")
+            links = post(body="Siehe http://a.example und www.b.example")
+            known = post(body="Wieder ich", author="Stammgast", email="STAMM@example.org")
+            stranger = post(body="Neu hier")
+    assert (honeypot.state, honeypot.spam_reason) == ("spam", "honeypot field filled in")
+    assert banned.state == "spam" and "casino" in banned.spam_reason
+    assert held_key.state == "pending" and "Anwalt" in held_key.spam_reason
+    assert links.state == "pending" and "2 links" in links.spam_reason
+    assert known.state == "approved" and "known author" in known.spam_reason
+    assert stranger.state == "pending"
+
+
+def test_articles_are_reread_when_content_changes(site):
+    _settings, server = serve(site, REPLIK_CONTENT_POLL=0)
+    with server as (base, _):
+        with client(base) as http:
+            before = http.post("/replik/comment", data=form(article="ganz-neu"), headers=JSON)
+            (site / "content" / "neu.md").write_text(
+                "Title: Ganz neu\nDate: 2026-04-01 10:00\nSlug: ganz-neu\n\nText.\n")
+            after = http.post("/replik/comment", data=form(article="ganz-neu"), headers=JSON)
+    assert before.status_code == 422
+    assert after.status_code == 201
+
+
+def test_preview_renders_like_the_site(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/preview", headers=JSON, data=form(
+                body="**fett** <script>alert(1)</script> http://example.org"))
+            evil = http.post("/replik/preview", data=form(),
+                             headers={"Origin": "https://evil.example"})
+    assert answer.status_code == 200
+    data = answer.json()
+    assert "<strong>fett</strong>" in data["body_html"]
+    assert "<script>" not in data["html"] and "&lt;script&gt;" in data["html"]
+    assert 'rel="nofollow ugc"' in data["html"]
+    assert 'class="comment"' in data["html"] and "Erika Muster" in data["html"]
+    assert "comment-reply" not in data["html"]
+    assert evil.status_code == 403
+
+
+def test_get_form_page_and_unknown_routes(site):
+    parent = approved(site / "comments", "offene-debatte")
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            page = http.get(f"/replik/comment?article=offene-debatte&reply_to={parent.id}")
+            missing = http.get("/replik/comment?article=nope")
+            wrong_method = http.put("/replik/comment")
+    assert page.status_code == 200
+    assert f'name="reply_to" value="{parent.id}"' in page.text
+    assert missing.status_code == 404 and "Traceback" not in missing.text
+    assert wrong_method.status_code == 405
+
+
+def test_one_click_links(site, monkeypatch):
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "test-secret")
+    from replik import notify
+
+    settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            entry_id = http.post("/replik/comment", data=form(), headers=JSON).json()["id"]
+            token = notify.make_token(settings, "approve", entry_id)
+            path = "/replik/action/" + token
+            confirm = http.get(path)
+            assert Store(site / "comments").get(entry_id).state == "pending"  # GET changes nothing
+            done = http.post(path)
+            again = http.post(path)
+            again_get = http.get(path)
+            expired = notify.make_token(settings, "spam", entry_id, ttl_seconds=-1)
+            old = http.get("/replik/action/" + expired)
+            tampered = http.get(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
+            cross = http.post("/replik/action/" + notify.make_token(settings, "spam", entry_id),
+                              headers={"Origin": "https://evil.example"})
+    assert confirm.status_code == 200 and "<form method=\"post\"" in confirm.text
+    assert "Diesen Kommentar freigeben" in confirm.text
+    assert "erika@example.org" not in confirm.text  # private fields stay private
+    assert done.status_code == 200 and "freigegeben" in done.text
+    assert Store(site / "comments").get(entry_id).state == "approved"
+    assert again.status_code == 410 and again_get.status_code == 410
+    assert old.status_code == 410 and "abgelaufen" in old.text
+    assert tampered.status_code == 404
+    assert cross.status_code == 403
+    assert Store(site / "comments").get(entry_id).state == "approved"
+
+
+def test_token_expiry_default_is_seven_days(site, monkeypatch):
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
+    from replik import notify
+
+    settings = make_settings(site)
+    now = time.time()
+    token = notify.make_token(settings, "spam", "20260101T000000000000Z-deadbeef", now=now)
+    assert notify.read_token(settings, token, now=now + 7 * 86400 - 5).action == "spam"
+    with pytest.raises(notify.TokenError) as caught:
+        notify.read_token(settings, token, now=now + 7 * 86400 + 5)
+    assert caught.value.reason == "expired"
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "another key")
+    with pytest.raises(notify.TokenError) as caught:
+        notify.read_token(settings, token, now=now)
+    assert caught.value.reason == "invalid"
+
+
+def test_serve_app_serves_the_built_site(site):
+    from test_intake_support import build_site
+
+    from replik.cli_server import build_local_app
+
+    settings = make_settings(site)
+    build_site(settings)
+    with live_server(build_local_app(settings)) as (base, _):
+        with client(base) as http:
+            home = http.get("/")
+            article = http.get("/2026/offene-debatte/")
+            redirect = http.get("/2026/offene-debatte")
+            outside = http.get("/../pelicanconf.py")
+            post = http.post("/replik/comment", data=form())
+    assert home.status_code == 200 and "Offene Debatte" in home.text
+    assert article.status_code == 200 and 'id="respond"' in article.text
+    assert redirect.status_code == 301
+    assert outside.status_code == 404
+    assert post.status_code == 303
