@@ -13,6 +13,7 @@ import click
 # Modules that define ``commands``: a list of click commands or groups.
 COMMAND_MODULES = [
     "replik.cli_moderation",
+    "replik.cli_io",
     "replik.cli_server",
 ]
 

@@ -103,7 +103,7 @@ class Summary:
                 out.append(f"    kept (use --overwrite to replace): {path}")
         total = sum(self.entries.values())
         out.append(
-            f"  comments: {total} in the file, {self.new_entries} new, "
+            f"  comments: {total} read, {self.new_entries} new, "
             f"{self.existing_entries} already in the store"
         )
         by_type: Counter[str] = Counter()
