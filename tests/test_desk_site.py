@@ -108,3 +108,81 @@ def random_entries(store: Store, rng: random.Random, count: int, posts: int) -> 
                               author=f"Leser {number}", body=f"Kommentar **{number}**",
                               email=f"r{number}@example.org"))
     return made
+
+
+# -- a real server on loopback ------------------------------------------------------
+PASSWORD = "korrekt-Pferd-Batterie"
+
+
+class Served:
+    """The Flask app (desk + intake) and the built site, on one loopback port."""
+
+    def __init__(self, root: Path, posts: int = 8, **overrides) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        from replik.server.app import create_app
+
+        self.root = root
+        self.conf = make_site(root, posts=posts, moderators={"anna": "REPLIK_TEST_HASH_ANNA"})
+        self.settings = settings_for(self.conf)
+        self._app = None
+
+        def dispatch(environ, start_response):
+            return self._app(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.settings["SITEURL"] = self.url
+        self.settings["FEED_DOMAIN"] = self.url
+        self.settings.update({"REPLIK_LOGIN_DELAY": 0.01, "REPLIK_REBUILD_DEBOUNCE": 0.02})
+        self.settings.update(overrides)
+        self.app = create_app(settings=self.settings)
+        self._app = static_site(Path(self.settings["OUTPUT_PATH"]), self.app)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.store = Store(root / "comments")
+
+    def wait_built(self, timeout: float = 30) -> None:
+        import time
+
+        from replik.rebuild import read_status
+
+        deadline = time.time() + timeout
+        while not read_status(self.settings).get("ok_finished"):
+            if time.time() > deadline:
+                raise AssertionError(f"no build: {read_status(self.settings)}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        worker = self.app.extensions.get("replik_rebuilder")
+        if worker is not None:
+            worker.stop()
+
+
+def static_site(output: Path, app):
+    """Serve the built site's files; everything else goes to the app."""
+    import mimetypes
+
+    def serve(environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if not path.startswith(("/moderate", "/replik")):
+            target = (output / path.lstrip("/")).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if target.is_file() and target.is_relative_to(output.resolve()):
+                kind = mimetypes.guess_type(str(target))[0] or "application/octet-stream"
+                start_response("200 OK", [("Content-Type", kind)])
+                return [target.read_bytes()]
+        return app(environ, start_response)
+
+    return serve
+
+
+def hash_env(monkeypatch) -> None:
+    from replik.server.auth import make_hash
+
+    monkeypatch.setenv("REPLIK_TEST_HASH_ANNA", make_hash(PASSWORD))
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "test-secret-" + "x" * 40)

@@ -1,0 +1,218 @@
+"""The moderation desk over real HTTP: access, CSRF, lockout, headers, decisions."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from test_desk_site import PASSWORD, Served, add_entry, hash_env
+
+from replik import audit
+
+
+@pytest.fixture
+def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site", REPLIK_LOGIN_MAX_FAILURES=3)
+    served.wait_built()
+    yield served
+    served.close()
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def logged_in(desk: Served) -> httpx.Client:
+    client = httpx.Client(base_url=desk.url, follow_redirects=True, timeout=20)
+    page = client.get("/moderate/login")
+    answer = client.post("/moderate/login", data={
+        "csrf": csrf(page.text), "name": "anna", "password": PASSWORD, "next": "/moderate/"})
+    assert answer.status_code == 200 and "Log out" in answer.text
+    return client
+
+
+def when(minutes: int = 0) -> datetime:
+    return datetime(2026, 3, 1, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+def test_no_session_means_login(desk: Served) -> None:
+    with httpx.Client(base_url=desk.url, timeout=20) as client:
+        for path in ("/moderate/", "/moderate/queue", "/moderate/report.json"):
+            answer = client.get(path)
+            assert answer.status_code == 302
+            assert answer.headers["location"].startswith("/moderate/login?next=")
+        entry = add_entry(desk.store, "post-1", when=when())
+        page = client.get("/moderate/login").text
+        answer = client.post(f"/moderate/entry/{entry.id}/act",
+                             data={"csrf": csrf(page), "action": "approve"})
+        assert answer.status_code == 403
+        assert desk.store.get(entry.id).state == "pending"
+
+
+def test_headers_on_every_desk_page(desk: Served) -> None:
+    client = logged_in(desk)
+    for path in ("/moderate/login", "/moderate/", "/moderate/queue", "/moderate/nowhere"):
+        answer = client.get(path)
+        assert answer.headers["x-frame-options"] == "DENY"
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert answer.headers["x-robots-tag"].startswith("noindex")
+        assert answer.headers["referrer-policy"] == "same-origin"
+        assert answer.headers["cache-control"] == "no-store"
+    cookie = next(h for h in client.get("/moderate/queue").headers.get_list("set-cookie")
+                  if h.startswith("replik_desk="))
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_csrf_missing_or_wrong_is_403_and_changes_nothing(desk: Served) -> None:
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-1", when=when())
+    for data in ({"action": "approve"}, {"action": "approve", "csrf": "forged"}):
+        answer = client.post(f"/moderate/entry/{entry.id}/act", data=data)
+        assert answer.status_code == 403
+    answer = client.post("/moderate/bulk", data={"action": "trash", "ids": [entry.id]})
+    assert answer.status_code == 403
+    answer = client.post(f"/moderate/entry/{entry.id}/reply", data={"body": "Hallo"})
+    assert answer.status_code == 403
+    assert desk.store.get(entry.id).state == "pending"
+    assert list(audit.read(desk.store.root)) == []
+
+
+def test_lockout_after_failures_even_with_the_right_password(desk: Served) -> None:
+    client = httpx.Client(base_url=desk.url, timeout=20)
+    token = csrf(client.get("/moderate/login").text)
+    for _attempt in range(3):
+        answer = client.post("/moderate/login",
+                             data={"csrf": token, "name": "anna", "password": "falsch"})
+        assert answer.status_code == 401
+    answer = client.post("/moderate/login",
+                         data={"csrf": token, "name": "anna", "password": PASSWORD})
+    assert answer.status_code == 429 and "Too many failed logins" in answer.text
+    # Another account from the same address is locked as well.
+    answer = client.post("/moderate/login",
+                         data={"csrf": token, "name": "bert", "password": PASSWORD})
+    assert answer.status_code == 429
+
+
+def test_failures_slow_down(desk: Served) -> None:
+    desk.app.config["REPLIK"]["REPLIK_LOGIN_DELAY"] = 0.3
+    client = httpx.Client(base_url=desk.url, timeout=20)
+    token = csrf(client.get("/moderate/login").text)
+    took = []
+    for _attempt in range(2):
+        started = time.monotonic()
+        client.post("/moderate/login", data={"csrf": token, "name": "x", "password": "y"})
+        took.append(time.monotonic() - started)
+    assert took[0] >= 0.3 and took[1] >= took[0] + 0.25
+
+
+def test_wrong_name_and_unknown_account(desk: Served) -> None:
+    client = httpx.Client(base_url=desk.url, timeout=20)
+    token = csrf(client.get("/moderate/login").text)
+    answer = client.post("/moderate/login", data={"csrf": token, "name": "nobody",
+                                                  "password": PASSWORD})
+    assert answer.status_code == 401 and "Wrong name or password" in answer.text
+    answer = client.post("/moderate/login", data={"name": "anna", "password": PASSWORD})
+    assert answer.status_code == 403
+
+
+def test_idle_session_ends(desk: Served) -> None:
+    client = logged_in(desk)
+    desk.app.config["REPLIK"]["REPLIK_DESK_IDLE_MINUTES"] = 0.0001
+    time.sleep(0.05)
+    answer = client.get("/moderate/queue")
+    assert "Log in to the moderation desk" in answer.text
+    assert "without activity" in answer.text
+
+
+def test_login_does_not_redirect_elsewhere(desk: Served) -> None:
+    client = httpx.Client(base_url=desk.url, timeout=20)
+    token = csrf(client.get("/moderate/login").text)
+    answer = client.post("/moderate/login", data={
+        "csrf": token, "name": "anna", "password": PASSWORD, "next": "//evil.example/x"})
+    assert answer.status_code == 302 and answer.headers["location"] == "/moderate/"
+
+
+def test_queue_filters_history_and_decisions(desk: Served) -> None:
+    client = logged_in(desk)
+    old = add_entry(desk.store, "post-2", "approved", when=when(-100), author="Carla",
+                    email="carla@example.org")
+    first = add_entry(desk.store, "post-2", when=when(1), author="Carla",
+                      email="carla@example.org", body="Noch eine Frage")
+    other = add_entry(desk.store, "post-3", when=when(2), author="Dieter", type="webmention",
+                      source="https://blog.example/post", title="Ein Blog", body="Auszug")
+    page = client.get("/moderate/queue").text
+    assert first.id in page and other.id in page and old.id not in page
+    assert "1 approved, 0 spam" in page.replace("\n", " ").replace("  ", " ") or \
+        re.search(r"1\s+approved,\s+0\s+spam", page)
+    assert other.id not in client.get("/moderate/queue", params={"type": "comment"}).text
+    assert first.id not in client.get("/moderate/queue", params={"article": "post-3"}).text
+    found = client.get("/moderate/queue", params={"q": "carla@example", "state": "all"}).text
+    assert first.id in found and old.id in found and other.id not in found
+    token = csrf(page)
+    client.post(f"/moderate/entry/{first.id}/act", data={"csrf": token, "action": "approve"})
+    assert desk.store.get(first.id).state == "approved"
+    client.post("/moderate/bulk", data={"csrf": token, "action": "trash",
+                                        "ids": [other.id, first.id]})
+    assert desk.store.get(other.id).state == "trash"
+    trail = client.get(f"/moderate/entry/{first.id}").text
+    assert "anna" in trail and trail.count("<tr>") == 3  # header + approve + trash
+
+
+def test_reply_edit_and_delete_with_confirmation(desk: Served) -> None:
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-4", when=when(), author="Erika", body="Warum?")
+    page = client.get(f"/moderate/entry/{entry.id}").text
+    token = csrf(page)
+    answer = client.post(f"/moderate/entry/{entry.id}/reply",
+                         data={"csrf": token, "body": "Darum, liebe Erika."})
+    assert answer.status_code == 200
+    replies = [e for e in desk.store.entries("approved", "post-4") if e.staff]
+    assert len(replies) == 1 and replies[0].reply_to == entry.id
+    assert replies[0].author == "anna"
+    assert desk.store.get(entry.id).state == "approved"
+    client.post(f"/moderate/entry/{entry.id}/edit", data={"csrf": token, "body": "Wieso?"})
+    assert desk.store.get(entry.id).body == "Wieso?"
+    confirm = client.get(f"/moderate/entry/{entry.id}/delete")
+    assert "Delete this entry forever?" in confirm.text
+    assert desk.store.find(entry.id) is not None
+    client.post(f"/moderate/entry/{entry.id}/delete", data={"csrf": token})
+    assert desk.store.find(entry.id) is not None  # not without the confirming field
+    client.post(f"/moderate/entry/{entry.id}/delete", data={"csrf": token, "confirm": "yes"})
+    assert desk.store.find(entry.id) is None
+
+
+def test_bad_input_gets_clear_errors(desk: Served) -> None:
+    client = logged_in(desk)
+    token = csrf(client.get("/moderate/queue").text)
+    assert client.get("/moderate/entry/nonsense").status_code == 404
+    assert client.get("/moderate/queue", params={"state": "x"}).status_code == 400
+    assert client.get("/moderate/", params={"since": "gestern"}).status_code == 400
+    answer = client.post("/moderate/entry/20260301T000000000000Z-00000000/act",
+                         data={"csrf": token, "action": "approve"})
+    assert answer.status_code == 200 and "no longer exists" in answer.text
+    answer = client.post("/moderate/bulk", data={"csrf": token, "action": "format"})
+    assert answer.status_code == 400
+
+
+def test_approve_goes_live(desk: Served) -> None:
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-5", when=when(), author="Fritz", body="Live!")
+    token = csrf(client.get("/moderate/queue").text)
+    client.post(f"/moderate/entry/{entry.id}/act", data={"csrf": token, "action": "approve"})
+    deadline = time.time() + 20
+    while not client.get("/moderate/live").json()["live"]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    page = httpx.get(f"{desk.url}/2026/post-5/", timeout=10).text
+    assert f'id="comment-{entry.id}"' in page and "Live!" in page
+    view = client.get(f"/moderate/entry/{entry.id}").text
+    assert f"/2026/post-5/#comment-{entry.id}" in view
