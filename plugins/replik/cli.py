@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "replik.cli_moderation",
     "replik.cli_io",
     "replik.cli_server",
+    "replik.cli_social",
 ]
 
 
