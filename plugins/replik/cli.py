@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "replik.cli_io",
     "replik.cli_server",
     "replik.cli_social",
+    "replik.cli_linkbacks",
 ]
 
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 BLUEPRINT_MODULES: list[str] = [
     "replik.server.intake",
     "replik.server.moderate",
+    "replik.server.linkbacks",
 ]
 
 
