@@ -156,3 +156,25 @@ class FailingClient(akismet.TestSyncClient):
                  http_client: httpx.Client | None = None) -> None:
         super().__init__(config=config, http_client=http_client)
         self._http_client = httpx.Client(transport=httpx.MockTransport(_time_out))
+
+
+def write_conf(site: Path, siteurl: str = "http://127.0.0.1:8000", **extra: Any) -> Path:
+    """A pelicanconf.py for the test blog: the project's file plus our paths (for the CLI)."""
+    write_content(site)
+    lines = [
+        f"exec(open({str(ROOT / 'pelicanconf.py')!r}, encoding='utf-8').read())",
+        f"PATH = {str(site / 'content')!r}",
+        f"OUTPUT_PATH = {str(site / 'output')!r}",
+        f"THEME = {str(ROOT / 'theme')!r}",
+        f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]",
+        f"REPLIK_STORE = {str(site / 'comments')!r}",
+        f"REPLIK_CACHE = {str(site / 'cache')!r}",
+        f"SITEURL = {siteurl!r}",
+        f"FEED_DOMAIN = {siteurl!r}",
+        "CACHE_CONTENT = False",
+        "LOAD_CONTENT_CACHE = False",
+    ]
+    lines += [f"{key} = {value!r}" for key, value in extra.items()]
+    conf = site / "pelicanconf.py"
+    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return conf

@@ -1,0 +1,184 @@
+"""Moderator notifications: real SMTP on loopback (aiosmtpd), a webhook, one-click links."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from test_intake_support import (
+    SpamClient,
+    client,
+    form,
+    free_port,
+    live_server,
+    make_settings,
+)
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from replik import notify
+from replik.server.app import create_app
+from replik.store import Store
+
+JSON = {"Accept": "application/json"}
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(
+            envelope.content, policy=policy.default)))
+        return "250 OK"
+
+    def wait(self, count: int = 1, timeout: float = 10) -> list:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("REPLIK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("REPLIK_SMTP_PORT", str(port))
+    monkeypatch.setenv("REPLIK_SMTP_FROM", "blog@example.org")
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "notify-test-key")
+    monkeypatch.delenv("PYTHON_AKISMET_API_KEY", raising=False)
+    monkeypatch.delenv("PYTHON_AKISMET_BLOG_URL", raising=False)
+    yield inbox
+    controller.stop()
+
+
+def test_new_comment_mails_moderators_in_german_with_working_links(tmp_path, smtp):
+    with live_server() as (base, holder):
+        settings = make_settings(tmp_path, siteurl=base,
+                                 REPLIK_NOTIFY_EMAILS=["mod@example.org", "chef@example.org"])
+        holder.app = create_app(settings=settings)
+        assert notify.mail_status(settings).startswith("on: to mod@example.org")
+        with client(base) as http:
+            entry_id = http.post("/replik/comment", headers=JSON, data=form(
+                body="Sehr interessant!", url="https://erika.example")).json()["id"]
+            [(recipients, message)] = smtp.wait()
+            text = message.get_content().replace("\r\n", "\n")
+            links = dict(re.findall(r"^(Freigeben|Als Spam markieren): (\S+)$", text, re.M))
+            approve = links["Freigeben"]
+            assert approve.startswith(base + "/replik/action/")
+            confirm = http.get(approve)
+            assert Store(tmp_path / "comments").get(entry_id).state == "pending"
+            done = http.post(approve)
+            reused = http.post(approve)
+    assert sorted(recipients) == ["chef@example.org", "mod@example.org"]
+    assert message["Subject"] == (
+        "[Dialogfeld] Neuer Kommentar zu „Offene Debatte“ wartet auf Freigabe")
+    assert message["From"] == "blog@example.org"
+    assert "Sehr interessant!" in text
+    assert "Autor: Erika Muster" in text and "E-Mail: erika@example.org" in text
+    assert "Spamprüfung: ham" in text
+    assert "nach 7 Tagen ab" in text
+    assert f"{base}/2026/offene-debatte/" in text
+    assert confirm.status_code == 200 and done.status_code == 200
+    assert reused.status_code == 410
+    assert Store(tmp_path / "comments").get(entry_id).state == "approved"
+
+
+def test_spam_is_not_mailed(tmp_path, smtp):
+    settings = make_settings(tmp_path, REPLIK_NOTIFY_EMAILS=["mod@example.org"],
+                             REPLIK_AKISMET_CLIENT=SpamClient)
+    with live_server(create_app(settings=settings)) as (base, _):
+        with client(base) as http:
+            assert http.post("/replik/comment", data=form(), headers=JSON).status_code == 201
+            assert http.post("/replik/comment", data=form(body="b", homepage="x"),
+                             headers=JSON).status_code == 201
+    time.sleep(0.5)
+    assert smtp.messages == []
+
+
+def test_smtp_failure_keeps_the_comment(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("REPLIK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("REPLIK_SMTP_PORT", str(free_port()))  # nobody listens
+    settings = make_settings(tmp_path, REPLIK_NOTIFY_EMAILS=["mod@example.org"])
+    entry = None
+    with live_server(create_app(settings=settings)) as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(), headers=JSON)
+            entry = Store(tmp_path / "comments").get(answer.json()["id"])
+    report = notify.notify(settings, entry, "Offene Debatte")
+    assert answer.status_code == 201
+    assert report["email"].startswith("failed")
+
+
+def test_mail_off_without_configuration(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLIK_SMTP_HOST", raising=False)
+    settings = make_settings(tmp_path, REPLIK_NOTIFY_EMAILS=["mod@example.org"])
+    assert notify.mail_status(settings) == "off: REPLIK_SMTP_HOST is not set"
+    assert "REPLIK_NOTIFY_EMAILS" in notify.mail_status(make_settings(tmp_path))
+
+
+class Hook:
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        self.received.append(json.loads(request.get_data()))
+        return Response("ok", content_type="text/plain")(environ, start_response)
+
+
+def test_webhook_gets_json_without_private_fields(tmp_path, smtp):
+    hook = Hook()
+    server = make_server("127.0.0.1", 0, hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = make_settings(
+            tmp_path, REPLIK_WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/hook",
+            REPLIK_FETCH_ALLOW_PRIVATE=["127.0.0.1"])
+        with live_server(create_app(settings=settings)) as (base, _):
+            with client(base) as http:
+                http.post("/replik/comment", data=form(body="Für den Chat"), headers=JSON)
+            deadline = time.monotonic() + 10
+            while not hook.received and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        server.shutdown()
+    [payload] = hook.received
+    assert payload["event"] == "replik.new_entry"
+    assert payload["entry"]["excerpt"] == "Für den Chat"
+    assert payload["text"].startswith("Neuer comment von Erika Muster zu „Offene Debatte“")
+    assert set(payload["links"]) == {"approve", "spam"}
+    flat = json.dumps(payload)
+    assert "erika@example.org" not in flat and "127.0.0.1\"" not in flat.replace(
+        f"127.0.0.1:{server.server_port}", "")
+
+
+def test_tokens_work_once_across_processes(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
+    settings = make_settings(tmp_path)
+    token = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    claim = notify.read_token(settings, token)
+    notify.use_token(settings, claim)
+    with pytest.raises(notify.TokenError):
+        notify.use_token(settings, claim)
+    with pytest.raises(notify.TokenError) as caught:
+        notify.read_token(settings, token)
+    assert caught.value.reason == "used"
+    assert notify.sweep_used(settings, now=claim.expires + 1) == 1
+
+
+def test_no_links_without_a_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLIK_SECRET_KEY", raising=False)
+    settings = make_settings(tmp_path)
+    with pytest.raises(notify.TokenError) as caught:
+        notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    assert caught.value.reason == "nokey"
