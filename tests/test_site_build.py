@@ -1,0 +1,451 @@
+"""Build the sample blog with the real Pelican and check what readers get.
+
+One build per test module (a subprocess, so plugin signals and caches of other
+tests cannot leak in); every test reads the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import feedparser
+import pytest
+from babel.messages.extract import extract_from_file
+from babel.messages.pofile import read_po
+from jinja2 import Environment, FileSystemLoader
+from lxml import html as lxml_html
+
+from replik.i18n import install_into
+from replik.render import format_datetime_local
+from replik.store import PRIVATE_FIELDS, Entry, Store
+from replik.thread import build_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "theme" / "templates"
+SITEURL = "https://dialogfeld.test"
+TIMEZONE = "Europe/Berlin"
+STORE = Store(ROOT / "comments")
+
+
+def build_sample_site(out: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real Pelican on the project's content/, comments/ and theme/ into ``out``."""
+    overrides = {
+        "SITEURL": SITEURL,
+        "FEED_DOMAIN": SITEURL,
+        "REPLIK_CACHE": str(out.parent / "replik-cache"),
+        "CACHE_PATH": str(out.parent / "pelican-cache"),
+    }
+    args = [sys.executable, "-m", "pelican", "content", "-o", str(out), "-s", "pelicanconf.py"]
+    args += ["-e", *(f"{key}={json.dumps(value)}" for key, value in overrides.items())]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        pytest.fail(f"pelican failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    out = tmp_path_factory.mktemp("site") / "output"
+    result = build_sample_site(out)
+    return SimpleNamespace(out=out, log=result.stdout + result.stderr)
+
+
+def article_page(out: Path, slug: str) -> Path:
+    pages = list(out.glob(f"*/{slug}/index.html"))
+    assert len(pages) == 1, f"expected one page for {slug}, found {pages}"
+    return pages[0]
+
+
+def parse(path: Path):
+    return lxml_html.fromstring(path.read_bytes())
+
+
+def text_of(element) -> str:
+    return " ".join(element.text_content().split())
+
+
+def all_output_text(out: Path) -> str:
+    return "\n".join(
+        p.read_text("utf-8", errors="replace") for p in sorted(out.rglob("*"))
+        if p.is_file() and p.suffix in (".html", ".xml", ".json", ".txt", ".css", ".js")
+    )
+
+
+APPROVED = STORE.approved_by_article()
+OPEN_SLUG = "shitstorm-ist-kein-naturereignis"
+CLOSED_SLUG = "schluss-mit-gewinnspielen"
+
+
+def test_the_sample_store_has_what_the_checks_need() -> None:
+    everything = list(STORE.all_entries(on_error="raise"))
+    states = {e.state for e in everything}
+    assert states == {"pending", "approved", "spam", "trash"}
+    approved = [e for e in everything if e.state == "approved"]
+    assert len([e for e in approved if e.type == "pingback"]) == 2
+    assert any(e.staff for e in approved)
+    months = {(e.date.year, e.date.month) for e in approved if e.type == "comment"}
+    assert len(months) >= 4, "reader comments should span several months"
+    assert any(e.email for e in everything) and any(e.ip for e in everything)
+
+
+def test_build_reports_no_errors(site: SimpleNamespace) -> None:
+    assert "ERROR" not in site.log and "CRITICAL" not in site.log, site.log
+    assert (site.out / "index.html").is_file()
+
+
+@pytest.mark.parametrize("slug", sorted(APPROVED))
+def test_every_approved_entry_is_on_its_page_in_order(site: SimpleNamespace, slug: str) -> None:
+    doc = parse(article_page(site.out, slug))
+    entries = APPROVED[slug]
+    shown = doc.xpath("//section[@id='comments']//article[starts-with(@id, 'comment-')]/@id")
+    assert sorted(shown) == sorted(f"comment-{e.id}" for e in entries)
+    # Siblings in each list appear oldest first.
+    by_anchor = {f"comment-{e.id}": e for e in entries}
+    for listing in doc.xpath("//section[@id='comments']//ol"):
+        ids = listing.xpath("./li/article/@id")
+        dates = [by_anchor[i].date for i in ids]
+        assert dates == sorted(dates), f"{slug}: entries out of order in a list: {ids}"
+    for entry in entries:
+        node = doc.get_element_by_id(f"comment-{entry.id}")
+        body = text_of(node.find_class("comment-body")[0])
+        first_words = " ".join(entry.body.replace("*", "").split()[:4])
+        assert first_words in body
+        # Each entry links to itself.
+        assert node.xpath(f".//a[@href='#comment-{entry.id}']")
+    heading = doc.get_element_by_id("comments-title")
+    assert text_of(heading) == f"Kommentare ({len(entries)})"
+
+
+def test_dates_are_german_with_time(site: SimpleNamespace) -> None:
+    doc = parse(article_page(site.out, OPEN_SLUG))
+    first = APPROVED[OPEN_SLUG][0]
+    time = doc.get_element_by_id(f"comment-{first.id}").xpath(".//time")[0]
+    assert text_of(time) == "4. März 2026 um 14:12"
+    assert time.get("datetime") == "2026-03-04T14:12:00+01:00"
+    for slug, entries in APPROVED.items():
+        doc = parse(article_page(site.out, slug))
+        for entry in entries:
+            time = doc.get_element_by_id(f"comment-{entry.id}").xpath(".//time")[0]
+            assert text_of(time) == format_datetime_local(entry.date, "de", TIMEZONE)
+            assert " um " in text_of(time)
+
+
+def test_replies_nest_three_levels(site: SimpleNamespace) -> None:
+    doc = parse(article_page(site.out, OPEN_SLUG))
+    entries = {e.id: e for e in APPROVED[OPEN_SLUG]}
+    deepest = [e for e in entries.values() if e.reply_to and entries[e.reply_to].reply_to]
+    assert deepest, "the sample needs a reply to a reply"
+    node = doc.get_element_by_id(f"comment-{deepest[0].id}")
+    assert len(node.xpath("ancestor::li")) == 3
+    assert len(node.xpath("ancestor::ol")) == 3
+    parent_li = node.xpath("ancestor::li")[-2]
+    assert parent_li.xpath("./article/@id") == [f"comment-{deepest[0].reply_to}"]
+
+
+def test_staff_replies_are_marked_in_words(site: SimpleNamespace) -> None:
+    seen = 0
+    for slug, entries in APPROVED.items():
+        doc = parse(article_page(site.out, slug))
+        for entry in entries:
+            node = doc.get_element_by_id(f"comment-{entry.id}")
+            badges = [text_of(b) for b in node.find_class("badge-staff")]
+            if entry.staff:
+                seen += 1
+                assert badges == ["Redaktion"]
+                assert "comment-staff" in node.get("class")
+            else:
+                assert badges == []
+    assert seen >= 2
+
+
+def test_pingbacks_show_title_and_excerpt(site: SimpleNamespace) -> None:
+    pingbacks = [e for entries in APPROVED.values() for e in entries if e.type == "pingback"]
+    assert len(pingbacks) == 2
+    for entry in pingbacks:
+        doc = parse(article_page(site.out, entry.article))
+        node = doc.get_element_by_id(f"comment-{entry.id}")
+        link = node.xpath(".//*[contains(@class, 'comment-author')]/a")[0]
+        assert text_of(link) == entry.title
+        assert link.get("href") == entry.source
+        assert link.get("rel") == "nofollow ugc"
+        assert text_of(node.find_class("badge-linkback")[0]) == "Pingback"
+        body = text_of(node.find_class("comment-body")[0])
+        assert body == f"[…] {' '.join(entry.body.split())} […]"
+        assert not node.find_class("comment-reply"), "linkbacks take no replies"
+
+
+def test_reader_websites_are_nofollow_ugc_links(site: SimpleNamespace) -> None:
+    with_url = [e for es in APPROVED.values() for e in es if e.type == "comment" and e.url]
+    assert with_url
+    for entry in with_url:
+        doc = parse(article_page(site.out, entry.article))
+        link = doc.get_element_by_id(f"comment-{entry.id}").xpath(
+            ".//*[contains(@class, 'comment-author')]/a")[0]
+        assert (link.get("href"), link.get("rel")) == (entry.url, "nofollow ugc")
+
+
+def test_pending_spam_and_trash_never_reach_the_site(site: SimpleNamespace) -> None:
+    text = all_output_text(site.out)
+    hidden = [e for state in ("pending", "spam", "trash") for e in STORE.entries(state)]
+    assert {e.state for e in hidden} == {"pending", "spam", "trash"}
+    for entry in hidden:
+        assert entry.id not in text
+        assert entry.body[:40] not in text
+        assert entry.author not in text
+
+
+def test_no_private_field_anywhere_in_the_output(site: SimpleNamespace) -> None:
+    text = all_output_text(site.out)
+    values = {getattr(e, name) for e in STORE.all_entries() for name in PRIVATE_FIELDS}
+    values.discard("")
+    assert any("@" in v for v in values) and len(values) >= 5
+    for value in values:
+        assert value not in text, f"private value {value!r} leaked into the output"
+
+
+def test_home_page_lists_posts_with_comment_counts(site: SimpleNamespace) -> None:
+    doc = parse(site.out / "index.html")
+    counts = {
+        a.get("href"): text_of(a) for a in doc.xpath("//a[contains(@class, 'comment-count')]")
+    }
+    for slug, entries in APPROVED.items():
+        page = article_page(site.out, slug).relative_to(site.out).parent.as_posix()
+        label = counts[f"{SITEURL}/{page}/#comments"]
+        word = "Kommentar" if len(entries) == 1 else "Kommentare"
+        assert label.startswith(f"{len(entries)} {word} ")
+    assert any(label.startswith("0 Kommentare") for label in counts.values())
+    summaries = doc.xpath("//article[contains(@class, 'post-summary')]")
+    assert len(summaries) == 4
+    for summary in summaries:
+        assert summary.xpath(".//time[@datetime]") and summary.xpath(".//a[@class='p-author']")
+        assert summary.xpath(".//a[@class='p-category']")
+        assert text_of(summary.find_class("p-summary")[0])
+    assert doc.xpath("//main[@id='content']") and doc.xpath("//header") and doc.xpath("//footer")
+
+
+def test_closed_post_shows_the_notice_and_no_form(site: SimpleNamespace) -> None:
+    doc = parse(article_page(site.out, CLOSED_SLUG))
+    notice = doc.find_class("comments-closed")
+    assert [text_of(n) for n in notice] == ["Die Kommentare zu diesem Beitrag sind geschlossen."]
+    assert not doc.xpath("//form")
+    assert not doc.find_class("comment-reply")
+    # The comments it got while open are still shown.
+    assert len(doc.xpath("//article[starts-with(@id, 'comment-')]")) == len(APPROVED[CLOSED_SLUG])
+
+
+def test_open_post_has_the_comment_form(site: SimpleNamespace) -> None:
+    doc = parse(article_page(site.out, OPEN_SLUG))
+    form = doc.get_element_by_id("respond")
+    assert form.tag == "form" and form.get("method") == "post"
+    assert form.get("action") == f"{SITEURL}/replik/comment"
+    assert form.get("data-preview-url") == f"{SITEURL}/replik/preview"
+    fields = {f.get("name"): f for f in form.xpath(".//input | .//textarea")}
+    assert set(fields) == {"article", "reply_to", "author", "email", "url", "body", "consent",
+                           "homepage"}
+    assert (fields["article"].get("type"), fields["article"].get("value")) == ("hidden", OPEN_SLUG)
+    assert fields["reply_to"].get("type") == "hidden"
+    assert fields["email"].get("type") == "email" and fields["url"].get("type") == "url"
+    assert fields["body"].tag == "textarea"
+    assert (fields["consent"].get("type"), fields["consent"].get("value")) == ("checkbox", "yes")
+    honeypot = fields["homepage"]
+    assert honeypot.get("tabindex") == "-1" and honeypot.get("autocomplete") == "off"
+    wrapper = honeypot.getparent()
+    assert wrapper.get("aria-hidden") == "true" and "form-field-honeypot" in wrapper.get("class")
+    labels = {lab.get("for"): text_of(lab) for lab in form.xpath(".//label")}
+    for name, field in fields.items():
+        if field.get("type") != "hidden":
+            assert field.get("id") in labels, f"field {name} has no label"
+    assert labels["respond-author"].startswith("Name")
+    assert labels["respond-email"] == "E-Mail"
+    assert labels["respond-body"].startswith("Kommentar")
+    assert "leer" in labels["respond-homepage"]
+    hint = doc.get_element_by_id(fields["email"].get("aria-describedby"))
+    assert text_of(hint) == "wird nicht veröffentlicht"
+    assert form.xpath(".//div[@class='comment-preview'][@hidden]")
+    assert form.xpath(".//div[@class='form-status'][@role='status'][@aria-live='polite']")
+    assert form.xpath(".//button[@type='submit']")
+    # Reply links work without JavaScript and tell the script which entry they answer.
+    first = APPROVED[OPEN_SLUG][0]
+    reply = doc.get_element_by_id(f"comment-{first.id}").find_class("comment-reply")[0]
+    assert reply.get("href") == (
+        f"{SITEURL}/replik/comment?article={OPEN_SLUG}&reply_to={first.id}#respond")
+    assert reply.get("data-reply-to") == first.id
+    assert doc.xpath(f"//script[@src='{SITEURL}/theme/js/comments.js'][@defer]")
+
+
+def test_head_links_feeds_pingback_and_webmention(site: SimpleNamespace) -> None:
+    doc = parse(article_page(site.out, OPEN_SLUG))
+    head = doc.find("head")
+    assert head.xpath(f"link[@rel='pingback'][@href='{SITEURL}/replik/pingback']")
+    assert head.xpath(f"link[@rel='webmention'][@href='{SITEURL}/replik/webmention']")
+    feeds = {link.get("href"): link.get("type") for link in head.xpath("link[@rel='alternate']")}
+    expected = {
+        f"{SITEURL}/feeds/all.atom.xml": "application/atom+xml",
+        f"{SITEURL}/feeds/all.rss.xml": "application/rss+xml",
+        f"{SITEURL}/feeds/comments.atom.xml": "application/atom+xml",
+        f"{SITEURL}/feeds/comments.rss.xml": "application/rss+xml",
+        f"{SITEURL}/feeds/comments/{OPEN_SLUG}.atom.xml": "application/atom+xml",
+        f"{SITEURL}/feeds/comments/{OPEN_SLUG}.rss.xml": "application/rss+xml",
+        f"{SITEURL}/feeds/category/krisenkommunikation.atom.xml": "application/atom+xml",
+    }
+    for href, kind in expected.items():
+        assert feeds.get(href) == kind, f"no autodiscovery link for {href}"
+        assert (site.out / href.removeprefix(SITEURL + "/")).is_file(), f"{href} not built"
+    home_head = parse(site.out / "index.html").find("head")
+    assert home_head.xpath("link[@rel='pingback'] | link[@rel='webmention']")
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss"])
+def test_article_comment_feeds_parse(site: SimpleNamespace, kind: str) -> None:
+    for slug, entries in APPROVED.items():
+        feed = feedparser.parse(str(site.out / "feeds" / "comments" / f"{slug}.{kind}.xml"))
+        assert not feed.bozo, feed.get("bozo_exception")
+        links = {e.link for e in feed.entries}
+        page = article_page(site.out, slug).relative_to(site.out).parent.as_posix()
+        assert links == {f"{SITEURL}/{page}/#comment-{e.id}" for e in entries}
+        for item in feed.entries:
+            assert item.get("author"), item
+        by_link = {e.link: e for e in feed.entries}
+        for entry in entries:
+            item = by_link[f"{SITEURL}/{page}/#comment-{entry.id}"]
+            expected_author = entry.title if entry.is_linkback else entry.author
+            assert expected_author in item.author
+
+
+def test_latest_comments_feed_parses_without_private_fields(site: SimpleNamespace) -> None:
+    feed = feedparser.parse(str(site.out / "feeds" / "comments.atom.xml"))
+    assert not feed.bozo
+    approved = [e for es in APPROVED.values() for e in es]
+    assert len(feed.entries) == len(approved)
+    assert all("#comment-" in item.link for item in feed.entries)
+    raw = (site.out / "feeds" / "comments.atom.xml").read_text("utf-8")
+    for entry in STORE.all_entries():
+        for name in PRIVATE_FIELDS:
+            value = getattr(entry, name)
+            assert not value or value not in raw
+
+
+def test_article_body_has_figure_with_credit_and_blockquote(site: SimpleNamespace) -> None:
+    photo = parse(article_page(site.out, "antworten-bevor-es-weh-tut"))
+    figure = photo.xpath("//div[contains(@class, 'post-body')]//figure")[0]
+    image = figure.xpath(".//img")[0]
+    assert image.get("alt") and (site.out / image.get("src").removeprefix(SITEURL + "/")).is_file()
+    assert "Bild:" in text_of(figure.xpath(".//figcaption")[0])
+    quote = parse(article_page(site.out, OPEN_SLUG))
+    assert quote.xpath("//div[contains(@class, 'post-body')]//blockquote")
+
+
+def test_pages_and_lists_are_built(site: SimpleNamespace) -> None:
+    for path in ("impressum/index.html", "datenschutz/index.html", "archives.html",
+                 "categories.html", "tags.html", "authors.html"):
+        doc = parse(site.out / path)
+        assert len(doc.xpath("//h1")) == 1, path
+        assert doc.get("lang") == "de"
+    privacy = text_of(parse(site.out / "datenschutz/index.html"))
+    assert "comments/" in privacy and "E-Mail-Adresse" in privacy
+
+
+# --- The templates on their own: escaping and languages ---------------------
+
+def theme_env(lang: str = "de") -> Environment:
+    # Like Pelican's environment: autoescape off, so the theme must switch it on itself.
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), trim_blocks=True,
+                      lstrip_blocks=True)
+    install_into(env, {"THEME": str(ROOT / "theme"), "DEFAULT_LANG": lang})
+    return env
+
+
+DISCUSSION = (
+    '{% from "partials/comment_form.html" import comment_form with context %}'
+    '{% include "partials/comments.html" %}'
+)
+
+
+def render_discussion(entries: list[Entry], lang: str = "de", open_: bool = True) -> str:
+    top, flat = build_thread(entries, 5, lang, TIMEZONE)
+    article = SimpleNamespace(slug="probe", comments=top, comment_count=len(flat),
+                              comments_open=open_)
+    return theme_env(lang).from_string(DISCUSSION).render(
+        article=article, SITEURL=SITEURL, REPLIK_INTAKE_URL="/replik/comment",
+        REPLIK_PREVIEW_URL="/replik/preview")
+
+
+def probe_entry(**fields: object) -> Entry:
+    when = datetime(2026, 1, 2, 10, 0, tzinfo=UTC)
+    values = {"id": "20260102T100000000000Z-0000abcd", "article": "probe", "body": "Hallo",
+              "date": when, **fields}
+    return Entry(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", " JaVaScript:alert(1)", "\tjavascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "//evil.example/",
+])
+def test_hostile_author_fields_are_escaped_and_not_linked(url: str) -> None:
+    page = render_discussion([probe_entry(
+        author='<script>alert("x")</script><img src=x onerror=alert(1)>', url=url,
+        body='<script>alert(2)</script> <a href="javascript:alert(3)">klick</a>')])
+    doc = lxml_html.fromstring(page)
+    assert not doc.xpath("//script") and not doc.xpath("//img")
+    assert not doc.xpath("//@*[starts-with(name(), 'on')]")
+    author = doc.find_class("comment-author")[0]
+    assert author.xpath("./a") == [] and "<script>" in text_of(author)
+    hrefs = " ".join(doc.xpath("//@href")).lower()
+    assert "javascript" not in hrefs and "data:" not in hrefs and "vbscript" not in hrefs
+
+
+def test_form_keeps_values_escaped_and_names_each_error() -> None:
+    env = theme_env()
+    template = env.from_string(
+        '{% from "partials/comment_form.html" import comment_form with context %}'
+        '{{ comment_form("probe", values=values, errors=errors, reply_to="r1") }}')
+    page = template.render(
+        SITEURL=SITEURL, REPLIK_INTAKE_URL="/replik/comment",
+        values={"author": '"><script>alert(1)</script>', "body": "</textarea><b>x</b>",
+                "consent": "yes", "email": "a@b.example"},
+        errors={"email": "Diese E-Mail-Adresse <b>stimmt nicht</b>.", "body": "Zu lang."})
+    doc = lxml_html.fromstring(page)
+    assert not doc.xpath("//script") and not doc.xpath("//b")
+    assert doc.get_element_by_id("respond-author").get("value") == '"><script>alert(1)</script>'
+    assert doc.get_element_by_id("respond-body").text == "</textarea><b>x</b>"
+    assert doc.get_element_by_id("respond-consent").get("checked") is not None
+    email = doc.get_element_by_id("respond-email")
+    assert email.get("aria-invalid") == "true"
+    assert email.get("aria-describedby") == "respond-email-hint respond-email-error"
+    assert text_of(doc.get_element_by_id("respond-email-error")) == (
+        "Diese E-Mail-Adresse <b>stimmt nicht</b>.")
+    assert doc.get_element_by_id("respond-author").get("aria-invalid") is None
+    assert doc.xpath("//input[@name='reply_to']/@value") == ["r1"]
+    assert doc.find_class("form-errors")[0].get("role") == "alert"
+
+
+def test_english_catalog_renders_english() -> None:
+    page = render_discussion([probe_entry(author="Ann", staff=True)], lang="en")
+    doc = lxml_html.fromstring(page)
+    assert text_of(doc.get_element_by_id("comments-title")) == "Comments (1)"
+    assert text_of(doc.find_class("badge-staff")[0]) == "Staff"
+    assert "January 2, 2026 at 11:00" in page
+    closed = render_discussion([], lang="en", open_=False)
+    assert "Comments on this post are closed." in closed
+
+
+def test_every_theme_string_has_a_german_translation() -> None:
+    with open(ROOT / "theme/translations/de/LC_MESSAGES/theme.po", "rb") as handle:
+        catalog = read_po(handle, locale="de")
+    ours = sorted(TEMPLATES.glob("*.html")) + sorted((TEMPLATES / "partials").glob("*.html"))
+    ours = [p for p in ours if not p.name.startswith("replik_")]
+    missing = []
+    for path in ours:
+        for _line, message, _comments, _context in extract_from_file(
+                "jinja2", str(path), options={"extensions": "jinja2.ext.i18n"}):
+            msgid = message[0] if isinstance(message, tuple) else message
+            found = catalog.get(msgid)
+            if found is None or not found.string or not all(found.string if isinstance(
+                    found.string, tuple) else [found.string]):
+                missing.append(f"{path.name}: {msgid!r}")
+    assert not missing, "untranslated: " + ", ".join(missing)
