@@ -147,8 +147,11 @@ class Served:
     def wait_built(self, timeout: float = 30) -> None:
         import time
 
+        import httpx
+
         from replik.rebuild import read_status
 
+        httpx.get(f"{self.url}/moderate/login", timeout=10)  # the first visit starts it
         deadline = time.time() + timeout
         while not read_status(self.settings).get("ok_finished"):
             if time.time() > deadline:

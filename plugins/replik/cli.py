@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "replik.cli_server",
     "replik.cli_social",
     "replik.cli_linkbacks",
+    "replik.cli_desk",
 ]
 
 

@@ -88,8 +88,6 @@ def init_app(app: Flask) -> None:
         rebuilder = Rebuilder(settings, debounce=float(settings.get("REPLIK_REBUILD_DEBOUNCE",
                                                                     0.05)))
         app.extensions["replik_rebuilder"] = rebuilder
-        if settings.get("REPLIK_REBUILD_WARM", True):
-            rebuilder.start()  # the first build runs in the background right away
     if not auth.accounts(settings):
         log.warning("replik: no moderator can log in to %s: set REPLIK_MODERATORS in "
                     "pelicanconf.py and the password hash variables (replik passwd NAME)",
@@ -121,6 +119,15 @@ def request_rebuild() -> float | None:
     asked = worker.request()
     session["live_since"] = asked
     return asked
+
+
+@bp.before_request
+def _warm_up() -> None:
+    # The first visit to the desk starts the background build, so that the first
+    # decision only waits for the fast path (the app alone, e.g. intake, never builds).
+    worker = rebuilder()
+    if worker is not None:
+        worker.start()
 
 
 @bp.before_request
