@@ -1,0 +1,224 @@
+"""Pingback 1.0 with Python's own XML-RPC client against the app on loopback."""
+
+from __future__ import annotations
+
+import gzip
+import time
+import xmlrpc.client
+
+import httpx
+import pytest
+from linkback_support import plain_post, running_blog, source_site
+
+
+@pytest.fixture
+def blog(tmp_path):
+    with running_blog(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def sources():
+    with source_site() as site:
+        yield site
+
+
+def proxy(blog) -> xmlrpc.client.ServerProxy:
+    return xmlrpc.client.ServerProxy(blog.url("REPLIK_PINGBACK_URL"))
+
+
+def fault_of(call) -> xmlrpc.client.Fault:
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        call()
+    return caught.value
+
+
+def test_a_verified_pingback_waits_for_moderation(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/2026/antwort", plain_post(target, title="Warum Antworten zählen"))
+    answer = proxy(blog).pingback.ping(source, target)
+    assert "registered" in answer
+    [entry] = blog.entries("pending")
+    assert entry.type == "pingback"
+    assert entry.article == "offene-debatte"
+    assert entry.title == "Warum Antworten zählen"
+    assert entry.source == source
+    assert entry.author == "Annas Notizen"
+    assert entry.url == sources.base + "/"
+    assert entry.extra["Target"] == target
+    # The excerpt: words around the link, no markup, no script text, about 200 characters.
+    assert "die offene Debatte" in entry.body
+    assert "<" not in entry.body and "tracking" not in entry.body
+    assert 100 <= len(entry.body) <= 200
+    assert entry.body.split()[0] in plain_post(target)  # starts at a whole word
+    assert entry.ip == "127.0.0.1"
+    assert entry.spam_verdict == "ham"
+    # The source was fetched once, with our honest user agent.
+    [hit] = sources.hits_to("/2026/antwort")
+    assert hit.headers["User-Agent"].startswith("Replik/")
+
+
+def test_0x10_source_does_not_exist(blog, sources):
+    target = blog.permalink("offene-debatte")
+    assert fault_of(lambda: proxy(blog).pingback.ping(sources.base + "/nix", target)
+                    ).faultCode == 0x10
+    assert fault_of(lambda: proxy(blog).pingback.ping("http://no-such-host.invalid/p", target)
+                    ).faultCode == 0x10
+    assert fault_of(lambda: proxy(blog).pingback.ping("ftp://example.org/x", target)
+                    ).faultCode == 0x10
+    assert blog.entries("pending") == []
+
+
+def test_0x10_for_a_source_on_a_refused_address(blog):
+    # 127.0.0.1 is the blog itself and not on the allow list: the guard refuses it.
+    target = blog.permalink("offene-debatte")
+    source = blog.base + "/offene-debatte/"
+    fault = fault_of(lambda: proxy(blog).pingback.ping(source, target))
+    assert fault.faultCode == 0x10
+    assert "loopback" in fault.faultString
+
+
+def test_0x11_source_does_not_link_to_target(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/ohne-link", plain_post(blog.permalink("geschlossen")))
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x11
+    # A link only inside a script is no link.
+    source = sources.add("/nur-skript", f"<html><script>'{target}'</script><p>Hallo</p></html>")
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x11
+
+
+def test_0x20_target_does_not_exist(blog, sources):
+    for target in (blog.base + "/gibt-es-nicht/", "http://other.example/offene-debatte/",
+                   "mailto:someone@example.org"):
+        source = sources.add("/p", plain_post(target))
+        assert fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t)
+                        ).faultCode == 0x20
+    assert sources.hits == []  # nothing fetched for a bad target
+
+
+def test_0x21_target_cannot_be_used(blog, sources):
+    for target in (blog.permalink("geschlossen"), blog.base + "/impressum/"):
+        source = sources.add("/p", plain_post(target))
+        assert fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t)
+                        ).faultCode == 0x21
+
+
+def test_0x30_already_registered(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/p", plain_post(target))
+    proxy(blog).pingback.ping(source, target)
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x30
+    # Still registered after a moderator's decision.
+    [entry] = blog.entries("pending")
+    blog.store.move(entry.id, "approved")
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x30
+    assert len(blog.entries("approved")) == 1
+
+
+def test_0x31_access_denied_by_blocklist(tmp_path):
+    with source_site() as sources, running_blog(
+        tmp_path, REPLIK_LINKBACK_BLOCKLIST=["localhost"]
+    ) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/p", plain_post(target))
+        assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x31
+        assert sources.hits == []
+
+
+def test_0x31_access_denied_by_rate_limit(tmp_path):
+    with source_site() as sources, running_blog(tmp_path, REPLIK_LINKBACK_PER_MINUTE=2) as blog:
+        target = blog.permalink("offene-debatte")
+        for number in range(2):
+            proxy(blog).pingback.ping(sources.add(f"/p{number}", plain_post(target)), target)
+        fault = fault_of(lambda: proxy(blog).pingback.ping(
+            sources.add("/p3", plain_post(target)), target))
+        assert fault.faultCode == 0x31
+        assert "too many" in fault.faultString
+        assert len(blog.entries("pending")) == 2
+
+
+def test_0x32_upstream_error(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/kaputt", "Server kaputt", status=503, content_type="text/plain")
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x32
+
+
+@pytest.mark.parametrize("call", [
+    lambda p: p.pingback.ping("only one argument"),
+    lambda p: p.pingback.ping(1, 2),
+    lambda p: p.pingback.extensions.getPingbacks("http://x.example/"),
+    lambda p: p.system.listMethods(),
+    lambda p: p.system.multicall([{"methodName": "pingback.ping", "params": ["a", "b"]}]),
+])
+def test_other_calls_get_fault_0(blog, call):
+    assert fault_of(lambda: call(proxy(blog))).faultCode == 0
+
+
+def raw_post(blog, body: bytes, **headers: str) -> httpx.Response:
+    headers = {"Content-Type": "text/xml", **headers}
+    return httpx.post(blog.url("REPLIK_PINGBACK_URL"), content=body, headers=headers, timeout=10)
+
+
+def fault_code(response: httpx.Response) -> int:
+    assert response.status_code == 200
+    with pytest.raises(xmlrpc.client.Fault) as caught:
+        xmlrpc.client.loads(response.content)
+    return caught.value.faultCode
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<methodCall><methodName>pingback.ping</methodName><params>
+<param><value><string>&lol4;</string></value></param>
+<param><value><string>x</string></value></param></params></methodCall>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE x [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<methodCall><methodName>pingback.ping</methodName><params>
+<param><value><string>&secret;</string></value></param>
+<param><value><string>x</string></value></param></params></methodCall>"""
+
+
+@pytest.mark.parametrize("body", [
+    b"not xml at all", b"<methodCall><methodName>pingback.ping", BILLION_LAUGHS,
+    EXTERNAL_ENTITY, b"",
+])
+def test_malformed_and_hostile_xml_gets_fault_0(blog, body):
+    started = time.monotonic()
+    assert fault_code(raw_post(blog, body)) == 0
+    assert time.monotonic() - started < 2
+    assert blog.entries("pending") == []
+
+
+def test_a_huge_document_is_refused_unread(blog):
+    body = b"<methodCall>" + b"<x>" * 2_000_000 + b"</methodCall>"
+    started = time.monotonic()
+    response = raw_post(blog, body)
+    assert fault_code(response) == 0
+    assert "too large" in response.text
+    assert time.monotonic() - started < 3
+
+
+def test_a_compressed_body_is_refused(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/p", plain_post(target))
+    body = gzip.compress(xmlrpc.client.dumps((source, target), "pingback.ping").encode())
+    response = raw_post(blog, body, **{"Content-Encoding": "gzip"})
+    assert fault_code(response) == 0
+    assert "compressed" in response.text
+    assert sources.hits == []
+
+
+def test_get_is_not_an_xmlrpc_call(blog):
+    response = httpx.get(blog.url("REPLIK_PINGBACK_URL"))
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_the_built_article_advertises_the_endpoints(tmp_path):
+    with running_blog(tmp_path, build=True) as blog:
+        page = httpx.get(blog.permalink("offene-debatte")).text
+        assert f'<link rel="pingback" href="{blog.url("REPLIK_PINGBACK_URL")}">' in page
+        assert f'<link rel="webmention" href="{blog.url("REPLIK_WEBMENTION_URL")}">' in page
