@@ -352,6 +352,12 @@ def notify(
     return report
 
 
+def enabled(settings: dict[str, Any]) -> bool:
+    """Is any channel configured (so a notice is worth preparing)?"""
+    mail = bool(smtp_config()["host"] and _recipients(settings))
+    return mail or bool(settings.get("REPLIK_WEBHOOK_URL"))
+
+
 def notify_in_background(
     settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
 ) -> threading.Thread:

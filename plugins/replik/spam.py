@@ -213,6 +213,7 @@ class Guard:
             """
             CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL);
             CREATE INDEX IF NOT EXISTS hits_key ON hits (key, at);
+            CREATE INDEX IF NOT EXISTS hits_at ON hits (at);
             CREATE TABLE IF NOT EXISTS bodies (fp TEXT PRIMARY KEY, entry TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
             """
@@ -249,11 +250,11 @@ class Guard:
             db.execute("DELETE FROM hits WHERE at < ?", (now - 60,))
             wait = 0
             for key in keys:
-                rows = db.execute(
-                    "SELECT at FROM hits WHERE key = ? ORDER BY at", (key,)
-                ).fetchall()
-                if len(rows) >= per_minute:
-                    wait = max(wait, int(rows[0][0] + 60 - now) + 1)
+                count, oldest = db.execute(
+                    "SELECT COUNT(*), MIN(at) FROM hits WHERE key = ?", (key,)
+                ).fetchone()
+                if count >= per_minute:
+                    wait = max(wait, int(oldest + 60 - now) + 1)
             if not wait:
                 db.executemany("INSERT INTO hits VALUES (?, ?)", [(k, now) for k in keys])
             db.execute("COMMIT")

@@ -430,7 +430,7 @@ def submit() -> Response:
         message = _("Your comment could not be saved right now. Nothing was stored; "
                     "please try again in a few minutes.")
         return refuse(ix, fields, 503, message, article=article, headers={"Retry-After": "120"})
-    if verdict.notify and verdict.state == "pending":
+    if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
     published = verdict.state == "approved"
