@@ -37,7 +37,10 @@ def validator() -> str:
 
 def test_every_built_page_is_valid_html5(tmp_path: Path) -> None:
     out = tmp_path / "output"
-    build_sample_site(out)
+    # Two posts a page and period archives, so pagination and every template get checked.
+    build_sample_site(out, DEFAULT_PAGINATION=2, YEAR_ARCHIVE_SAVE_AS="{date:%Y}/index.html",
+                      MONTH_ARCHIVE_SAVE_AS="{date:%Y}/{date:%m}/index.html")
+    assert (out / "index2.html").is_file() and (out / "2026" / "05" / "index.html").is_file()
     # Also check the form's error state, which only the intake server renders.
     (out / "form-with-errors.html").write_text(theme_env().from_string(FORM_PAGE).render(
         SITEURL=SITEURL, REPLIK_INTAKE_URL="/replik/comment",

@@ -32,13 +32,14 @@ TIMEZONE = "Europe/Berlin"
 STORE = Store(ROOT / "comments")
 
 
-def build_sample_site(out: Path) -> subprocess.CompletedProcess[str]:
+def build_sample_site(out: Path, **settings: object) -> subprocess.CompletedProcess[str]:
     """Run the real Pelican on the project's content/, comments/ and theme/ into ``out``."""
     overrides = {
         "SITEURL": SITEURL,
         "FEED_DOMAIN": SITEURL,
         "REPLIK_CACHE": str(out.parent / "replik-cache"),
         "CACHE_PATH": str(out.parent / "pelican-cache"),
+        **settings,
     }
     args = [sys.executable, "-m", "pelican", "content", "-o", str(out), "-s", "pelicanconf.py"]
     args += ["-e", *(f"{key}={json.dumps(value)}" for key, value in overrides.items())]
