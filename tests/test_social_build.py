@@ -39,7 +39,7 @@ def test_homepage_shows_badges_with_german_counts(site: Path) -> None:
     counts = {css(b, ".social-badge-label")[0].text_content():
               [c.text_content() for c in css(b, ".social-badge-count")] for b in badges}
     assert counts["Mastodon"] == ["1.086 Follower"]
-    assert counts["Bluesky"] == ["12,3 Tsd. Follower"]
+    assert counts["Bluesky"] == ["12,3\xa0Tsd. Follower"]
     # Too old (90 days) and missing counts are left out, not shown wrong.
     assert counts["LinkedIn"] == [] and counts["YouTube"] == []
     assert "987" not in home.text_content()
@@ -98,7 +98,7 @@ def test_badge_files_are_well_formed_svg_with_counts(site: Path) -> None:
                      "newsletter", "rss", "youtube"]
     expected = {
         "mastodon": "Mastodon: 1.086 Follower",
-        "bluesky": "Bluesky: 12,3 Tsd. Follower",
+        "bluesky": "Bluesky: 12,3\xa0Tsd. Follower",
         "linkedin": "LinkedIn: dialogfeld",
         "youtube": "YouTube: @dialogfeld",
         "newsletter": "Newsletter: folgen",

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .icons import Icon
 
 FONT = "Verdana,Geneva,DejaVu Sans,sans-serif"
-NARROW = set("ijl.,:;'|!I ·")
+NARROW = set("ijl.,:;'|!I ·\xa0")
 SEMI = set("frt()[]-/1")
 WIDE = set("mwMW@%")
 
