@@ -99,7 +99,7 @@ def webmention_view() -> Response:
                      Allow="POST")
     if _compressed():
         return _text(415, "Compressed requests are not accepted.")
-    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.mimetype not in ("", "application/x-www-form-urlencoded", "multipart/form-data"):
         return _text(415, "Send source and target as application/x-www-form-urlencoded.")
     if (request.content_length or 0) > 16 * 1024:
         return _text(413, "The request is too large.")

@@ -1,0 +1,228 @@
+"""Webmention (W3C) against the app on loopback, with ronkyuu as a real sender."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import ronkyuu
+from click.testing import CliRunner
+from linkback_support import h_entry, plain_post, running_blog, source_site
+
+from replik.cli import main
+from replik.linkbacks.queue import Queue
+
+
+@pytest.fixture
+def sources():
+    with source_site() as site:
+        yield site
+
+
+def send(blog, source: str, target: str, **extra: str) -> httpx.Response:
+    return httpx.post(blog.url("REPLIK_WEBMENTION_URL"),
+                      data={"source": source, "target": target, **extra}, timeout=10)
+
+
+def test_ronkyuu_discovers_the_endpoint_and_a_reply_becomes_its_authors_comment(
+        tmp_path, sources):
+    with running_blog(tmp_path, build=True) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/notes/1", h_entry(
+            "reply", target, author="Anna Beispiel", photo="http://localhost/anna.jpg",
+            content="Da stimme ich zu, nur die Zahlen fehlen mir noch.",
+            permalink="/notes/1"))
+        response = ronkyuu.sendWebmention(source, target)
+        assert response.status_code == 202
+        assert "Location" not in response.headers
+        [entry] = blog.wait_for(lambda: blog.entries("pending"))
+        assert entry.type == "webmention"
+        assert entry.extra["Webmention-Kind"] == "reply"
+        assert entry.author == "Anna Beispiel"
+        assert entry.url == sources.base + "/"
+        assert entry.extra["Author-Photo"] == "http://localhost/anna.jpg"
+        assert entry.body == "Da stimme ich zu, nur die Zahlen fehlen mir noch."
+        assert entry.source == source
+        assert entry.article == "offene-debatte"
+        assert Queue(blog.settings["REPLIK_STORE"]).pending() == []
+
+
+@pytest.mark.parametrize("kind", ["like", "repost", "mention"])
+def test_likes_reposts_and_mentions_are_linkbacks(tmp_path, sources, kind):
+    with running_blog(tmp_path, build=True) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add(f"/{kind}", h_entry(kind, target, author="Ben", name=f"Ein {kind}",
+                                                 permalink=f"/{kind}"))
+        endpoint = blog.url("REPLIK_WEBMENTION_URL")
+        assert ronkyuu.sendWebmention(source, target, webmention=endpoint).status_code == 202
+        [entry] = blog.wait_for(lambda: blog.entries("pending"))
+        assert entry.extra["Webmention-Kind"] == kind
+        assert entry.author == "Ben"
+        assert entry.title == f"Ein {kind}"
+        assert "<" not in entry.body
+        if kind == "mention":
+            assert "diesen Beitrag" in entry.body
+
+
+def test_a_page_without_microformats_is_a_mention_with_the_page_title(tmp_path, sources):
+    with running_blog(tmp_path) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/p", plain_post(target, title="Lesenswert"))
+        assert send(blog, source, target).status_code == 202
+        [entry] = blog.wait_for(lambda: blog.entries("pending"))
+        assert entry.extra["Webmention-Kind"] == "mention"
+        assert entry.title == "Lesenswert"
+        assert entry.author == "Annas Notizen"
+        assert "die offene Debatte" in entry.body
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({}, "required"),
+    ({"source": "http://localhost/a"}, "required"),
+    ({"source": "not a url", "target": "{target}"}, "source must be an http"),
+    ({"source": "ftp://localhost/a", "target": "{target}"}, "source must be an http"),
+    ({"source": "{target}", "target": "{target}"}, "must not be the same"),
+    ({"source": "http://localhost/a", "target": "http://other.example/x/"}, "not on this site"),
+    ({"source": "http://localhost/a", "target": "{base}/gibt-es-nicht/"}, "not an article"),
+    ({"source": "http://localhost/a", "target": "{base}/geschlossen/"}, "closed"),
+    ({"source": "http://localhost/a", "target": "{base}/impressum/"}, "a page"),
+])
+def test_invalid_requests_get_400_with_a_reason(tmp_path, fields, message):
+    with running_blog(tmp_path) as blog:
+        target = blog.permalink("offene-debatte")
+        data = {k: v.format(target=target, base=blog.base) for k, v in fields.items()}
+        response = httpx.post(blog.url("REPLIK_WEBMENTION_URL"), data=data)
+        assert response.status_code == 400
+        assert message in response.text
+        assert Queue(blog.settings["REPLIK_STORE"]).pending() == []
+
+
+def test_wrong_method_type_and_size(tmp_path):
+    with running_blog(tmp_path) as blog:
+        url = blog.url("REPLIK_WEBMENTION_URL")
+        assert httpx.get(url).status_code == 405
+        assert httpx.post(url, json={"source": "a", "target": "b"}).status_code == 415
+        big = {"source": "http://localhost/" + "a" * 20000, "target": "x"}
+        assert httpx.post(url, data=big).status_code == 413
+
+
+def test_rate_limit_and_blocklist(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_LINKBACK_PER_MINUTE=2,
+                      REPLIK_LINKBACK_BLOCKLIST=["spam.example"],
+                      REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        blocked = send(blog, "http://www.spam.example/p", target)
+        assert blocked.status_code == 400 and "not accepted" in blocked.text
+        assert send(blog, sources.base + "/1", target).status_code == 202
+        assert send(blog, sources.base + "/2", target).status_code == 202
+        limited = send(blog, sources.base + "/3", target)
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_no_link_and_gone_sources_store_nothing(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        nolink = sources.add("/nolink", plain_post(blog.base + "/impressum/"))
+        gone = sources.add("/gone", "gone", status=410, content_type="text/plain")
+        missing = sources.base + "/missing"
+        for source in (nolink, gone, missing):
+            assert send(blog, source, target).status_code == 202
+        outcomes = [o for _job, o in work(blog)]
+        assert len(outcomes) == 3 and all(o.startswith("dropped") for o in outcomes)
+        assert blog.entries("pending") == []
+
+
+def work(blog):
+    from replik.linkbacks import receiver_for, webmention
+
+    return webmention.work(receiver_for(blog.settings), Queue(blog.settings["REPLIK_STORE"]))
+
+
+def test_a_repeated_webmention_updates_and_a_gone_source_deletes(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/n", h_entry("reply", target, content="Erste Fassung."))
+        send(blog, source, target)
+        work(blog)
+        [entry] = blog.entries("pending")
+        blog.store.move(entry.id, "approved")
+
+        sources.add("/n", h_entry("reply", target, content="Zweite, bessere Fassung."))
+        send(blog, source, target)
+        [(_job, outcome)] = work(blog)
+        assert outcome == f"updated {entry.id}"
+        # The changed text goes back to the moderators before it is shown again.
+        [updated] = blog.entries("pending")
+        assert updated.id == entry.id
+        assert updated.body == "Zweite, bessere Fassung."
+        assert blog.entries("approved") == []
+
+        sources.add("/n", "deleted", status=410, content_type="text/plain")
+        send(blog, source, target)
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith(f"deleted {entry.id}")
+        assert blog.store.find(entry.id) is None
+
+
+def test_a_source_that_no_longer_links_deletes_the_entry(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/m", plain_post(target))
+        send(blog, source, target)
+        work(blog)
+        [entry] = blog.entries("pending")
+        sources.add("/m", plain_post(blog.base + "/impressum/"))
+        send(blog, source, target)
+        work(blog)
+        assert blog.store.find(entry.id) is None
+
+
+def test_an_upstream_error_is_retried_later(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/busy", "busy", status=503, content_type="text/plain")
+        send(blog, source, target)
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith("retry in 60 s")
+        queue = Queue(blog.settings["REPLIK_STORE"])
+        assert len(queue) == 1
+        assert work(blog) == []  # not yet due
+
+
+def test_the_queue_survives_a_restart(tmp_path, sources):
+    site = tmp_path / "blog"
+    # The public address stays the same across the restart; the loopback port does not.
+    public = {"SITEURL": "https://blog.example", "FEED_DOMAIN": "https://blog.example"}
+    target = "https://blog.example/offene-debatte/"
+    with running_blog(site, REPLIK_WEBMENTION_WORKER=False, **public) as blog:
+        source = sources.add("/p", plain_post(target))
+        assert send(blog, source, target).status_code == 202
+        assert blog.entries("pending") == []
+    queue = Queue(site / "comments")
+    assert len(queue) == 1
+    with running_blog(site, **public) as restarted:
+        [entry] = restarted.wait_for(lambda: restarted.entries("pending"))
+        assert entry.source == source
+    assert len(queue) == 0
+
+
+def test_replik_linkbacks_work_processes_the_queue(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/p", plain_post(target))
+        send(blog, source, target)
+        result = CliRunner().invoke(
+            main, ["--settings", str(tmp_path / "pelicanconf.py"), "linkbacks", "work"])
+        assert result.exit_code == 0, result.output
+        assert f"{source} -> {target}: stored" in result.output
+        assert "1 webmention(s) processed, 0 waiting" in result.output
+        assert len(blog.entries("pending")) == 1
+
+
+def test_a_refused_source_address_is_not_fetched(tmp_path):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        # Accepted at first (the check is asynchronous), then refused by the guard.
+        assert send(blog, "http://169.254.169.254/latest/meta-data/", target).status_code == 202
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith("dropped") and "refused" in outcome
