@@ -1,0 +1,101 @@
+"""TrackBack pings (form POST, XML answer) against the app on loopback, verified."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from linkback_support import plain_post, running_blog, source_site
+
+
+@pytest.fixture
+def blog(tmp_path):
+    with running_blog(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def sources():
+    with source_site() as site:
+        yield site
+
+
+def ping(blog, slug: str, **fields: str) -> tuple[int, str, httpx.Response]:
+    url = f"{blog.url('REPLIK_TRACKBACK_URL')}/{slug}"
+    response = httpx.post(url, data=fields, timeout=10)
+    assert response.headers["Content-Type"].startswith("text/xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == "response"
+    return int(root.findtext("error")), root.findtext("message") or "", response
+
+
+def test_a_verified_trackback_waits_for_moderation(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/tb", plain_post(target, title="Gelesen und gedacht"))
+    error, message, response = ping(blog, "offene-debatte", url=source, title="Titel im Ping",
+                                    excerpt="Ein Auszug", blog_name="Bens Blog")
+    assert (error, message) == (0, "")
+    assert response.status_code == 200
+    [entry] = blog.entries("pending")
+    assert entry.type == "trackback"
+    assert entry.title == "Gelesen und gedacht"
+    assert entry.author == "Bens Blog"
+    assert entry.source == source
+    assert "die offene Debatte" in entry.body
+
+
+@pytest.mark.parametrize("slug, fields, expected", [
+    ("offene-debatte", {"title": "ohne url"}, "url field is required"),
+    ("offene-debatte", {"url": "javascript:alert(1)"}, "http or https"),
+    ("gibt-es-nicht", {"url": "http://localhost/p"}, "no article"),
+    ("geschlossen", {"url": "http://localhost/p"}, "closed"),
+])
+def test_bad_pings_get_error_1(blog, slug, fields, expected):
+    error, message, _ = ping(blog, slug, **fields)
+    assert error == 1
+    assert expected in message
+    assert blog.entries("pending") == []
+
+
+def test_the_url_must_link_to_the_post(blog, sources):
+    source = sources.add("/kein-link", plain_post(blog.permalink("geschlossen")))
+    error, message, _ = ping(blog, "offene-debatte", url=source, blog_name="Spam")
+    assert error == 1
+    assert "does not link" in message
+    assert blog.entries("pending") == []
+
+
+def test_a_second_ping_of_the_same_url_is_refused(blog, sources):
+    source = sources.add("/tb", plain_post(blog.permalink("offene-debatte")))
+    assert ping(blog, "offene-debatte", url=source)[0] == 0
+    error, message, _ = ping(blog, "offene-debatte", url=source)
+    assert (error, message) == (1, "this trackback has already been registered")
+    assert len(blog.entries("pending")) == 1
+
+
+def test_blocklisted_hosts_are_refused_unfetched(tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_LINKBACK_BLOCKLIST=["localhost"]) as blog:
+        source = sources.add("/tb", plain_post(blog.permalink("offene-debatte")))
+        error, message, _ = ping(blog, "offene-debatte", url=source)
+        assert error == 1 and "not accepted" in message
+        assert sources.hits == []
+
+
+def test_the_declared_charset_is_honoured(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/tb", f"<html><body><p>Kurz <a href='{target}'>hier</a></p></body></html>")
+    body = urlencode({"url": source, "blog_name": "Grüße aus Köln"}, encoding="iso-8859-1")
+    response = httpx.post(
+        f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte", content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"})
+    assert "<error>0</error>" in response.text
+    [entry] = blog.entries("pending")
+    assert entry.author == "Grüße aus Köln"
+
+
+def test_only_post(blog):
+    response = httpx.get(f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte")
+    assert response.status_code == 405
+    assert "<error>1</error>" in response.text
