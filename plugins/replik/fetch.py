@@ -370,9 +370,11 @@ def _send_one(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        raw = isinstance(data, bytes | str)
         request = client.build_request(
             method, _pinned_url(url, target, addr), headers=hop_headers,
-            data=data, json=json, extensions=extensions,
+            content=data if raw else None, data=None if raw else data, json=json,
+            extensions=extensions,
             timeout=httpx.Timeout(min(remaining, client.timeout.read or remaining)),
         )
         try:

@@ -1,0 +1,201 @@
+"""Sending linkbacks: discovery, notification and the sent-log, against loopback receivers."""
+
+from __future__ import annotations
+
+import json
+import xmlrpc.client
+
+import pytest
+from click.testing import CliRunner
+from linkback_support import make_settings, source_site
+from werkzeug.wrappers import Request, Response
+
+from replik.cli import main
+from replik.linkbacks import send
+
+SITE = "https://blog.example"
+
+
+class WebmentionEndpoint:
+    def __init__(self, status: int = 202) -> None:
+        self.status = status
+        self.received: list[dict[str, str]] = []
+
+    def respond(self, request: Request) -> Response:
+        self.received.append(dict(request.form))
+        return Response("", status=self.status)
+
+
+class PingbackServer:
+    def __init__(self, fault: int = 0) -> None:
+        self.fault = fault
+        self.received: list[tuple] = []
+
+    def respond(self, request: Request) -> Response:
+        params, method = xmlrpc.client.loads(request.get_data())
+        self.received.append((method, *params))
+        if self.fault:
+            body = xmlrpc.client.dumps(xmlrpc.client.Fault(self.fault, "nein"),
+                                       methodresponse=True)
+        else:
+            body = xmlrpc.client.dumps(("Danke!",), methodresponse=True)
+        return Response(body, content_type="text/xml")
+
+
+@pytest.fixture
+def receivers():
+    with source_site() as site:
+        site.header_wm = WebmentionEndpoint()
+        site.link_wm = WebmentionEndpoint()
+        site.anchor_wm = WebmentionEndpoint()
+        site.pingback = PingbackServer()
+        site.pages["/wm/header"] = site.header_wm
+        site.pages["/wm/link"] = site.link_wm
+        site.pages["/wm/anchor"] = site.anchor_wm
+        site.pages["/xmlrpc"] = site.pingback
+        site.add("/a", "<html><body>A</body></html>",
+                 headers={"Link": '<https://x.example/other>; rel="other", '
+                                  '</wm/header>; rel="webmention"'})
+        site.add("/b", '<html><head><link rel="webmention" href="/wm/link"></head>'
+                       "<body>B</body></html>")
+        site.add("/c", '<html><body><a href="/wm/anchor" rel="nofollow webmention">wm</a>'
+                       "</body></html>")
+        site.add("/d", "<html><body>D</body></html>", headers={"X-Pingback": "/xmlrpc"})
+        site.add("/e", '<html><head><link rel="pingback" href="/xmlrpc"></head></html>')
+        site.add("/f", "<html><body>no endpoint here</body></html>")
+        site.add("/g", "<html><body>G</body></html>",
+                 headers={"Link": '<http://10.0.0.1/webmention>; rel="webmention"'})
+        yield site
+
+
+def write_post(site_dir, slug: str, links: list[str], text: str = "") -> None:
+    lines = "\n".join(f"- [{url}]({url})" for url in links)
+    (site_dir / "content" / f"{slug}.md").write_text(
+        f"Title: Linkliste\nDate: 2026-03-06 10:00\nSlug: {slug}\nCategory: Meinung\n\n"
+        f"Lesenswert{text}:\n\n{lines}\n\n[Intern]({SITE}/offene-debatte/)\n", encoding="utf-8")
+
+
+@pytest.fixture
+def blog(tmp_path, receivers):
+    settings = make_settings(tmp_path, SITE, REPLIK_LINKBACK_SEND_IGNORE=["ignored.example"])
+    links = [receivers.base + p for p in ("/a", "/b", "/c", "/d", "/e", "/f")]
+    write_post(tmp_path, "linkliste", links + ["http://www.ignored.example/x"])
+    return tmp_path, settings
+
+
+def cli(site_dir, *args: str):
+    return CliRunner().invoke(main, ["--settings", str(site_dir / "pelicanconf.py"),
+                                     "linkbacks", "send", *args])
+
+
+def endpoint_hits(receivers) -> int:
+    return (len(receivers.header_wm.received) + len(receivers.link_wm.received)
+            + len(receivers.anchor_wm.received) + len(receivers.pingback.received))
+
+
+def test_dry_run_lists_and_sends_nothing(blog, receivers):
+    site_dir, settings = blog
+    result = cli(site_dir, "--dry-run")
+    assert result.exit_code == 0, result.output
+    source = f"{SITE}/linkliste/"
+    for path in ("/a", "/b", "/c", "/d", "/e", "/f"):
+        assert f"would notify {source} -> {receivers.base}{path}" in result.output
+    assert "ignored.example" not in result.output
+    assert "offene-debatte" not in result.output  # our own site is never notified
+    assert "6 notification(s) would be sent (dry run)" in result.output
+    assert receivers.hits == []
+    assert not (site_dir / "comments" / "sent" / "linkbacks.json").exists()
+
+
+def test_send_discovers_and_notifies_each_target_once(blog, receivers):
+    site_dir, settings = blog
+    source = f"{SITE}/linkliste/"
+    result = cli(site_dir)
+    assert result.exit_code == 0, result.output
+    assert receivers.header_wm.received == [{"source": source, "target": receivers.base + "/a"}]
+    assert receivers.link_wm.received == [{"source": source, "target": receivers.base + "/b"}]
+    assert receivers.anchor_wm.received == [{"source": source, "target": receivers.base + "/c"}]
+    assert sorted(receivers.pingback.received) == [
+        ("pingback.ping", source, receivers.base + "/d"),
+        ("pingback.ping", source, receivers.base + "/e"),
+    ]
+    assert "no webmention or pingback endpoint" in result.output
+    assert "6 handled, 0 failed" in result.output
+    assert not [h for h in receivers.hits if "ignored" in h.url]
+    assert all(h.headers["User-Agent"] == f"Replik/0.1.0 (+{SITE})" for h in receivers.hits)
+
+    log = json.loads((site_dir / "comments" / "sent" / "linkbacks.json").read_text())
+    assert log["sent"][source][receivers.base + "/a"]["via"] == "webmention"
+    assert log["sent"][source][receivers.base + "/d"]["via"] == "pingback"
+    assert log["sent"][source][receivers.base + "/f"]["via"] == "none"
+
+    # Nothing is sent twice.
+    hits = len(receivers.hits)
+    again = cli(site_dir)
+    assert again.exit_code == 0
+    assert "Nothing to send" in again.output
+    assert len(receivers.hits) == hits
+
+
+def test_a_changed_post_resends_webmentions_but_never_a_second_pingback(blog, receivers):
+    site_dir, settings = blog
+    cli(site_dir)
+    base = receivers.base
+    # /a is dropped from the post, the text changes.
+    write_post(site_dir, "linkliste", [base + p for p in ("/b", "/c", "/d", "/e", "/f")],
+               text=" (aktualisiert)")
+    result = cli(site_dir)
+    assert result.exit_code == 0, result.output
+    # The receiver of the removed link hears about it (it will find no link and delete).
+    assert len(receivers.header_wm.received) == 2
+    assert len(receivers.link_wm.received) == 2
+    assert len(receivers.anchor_wm.received) == 2
+    assert len(receivers.pingback.received) == 2  # unchanged: pingback has no updates
+    assert "pinged before" in result.output
+
+
+def test_failures_are_reported_and_tried_again(blog, receivers):
+    site_dir, settings = blog
+    receivers.header_wm.status = 500
+    receivers.pingback.fault = 0x11
+    result = cli(site_dir)
+    assert result.exit_code == 1
+    assert "FAILED" in result.output and "HTTP 500" in result.output
+    assert "fault 17" in result.output
+    assert "3 handled, 3 failed (they are tried again next time)" in result.output
+    receivers.header_wm.status = 202
+    receivers.pingback.fault = 0
+    retry = cli(site_dir)
+    assert retry.exit_code == 0, retry.output
+    assert "3 handled, 0 failed" in retry.output
+
+
+def test_already_registered_counts_as_sent(blog, receivers):
+    site_dir, settings = blog
+    receivers.pingback.fault = 0x30
+    result = cli(site_dir)
+    assert result.exit_code == 0
+    assert "already registered" in result.output
+
+
+def test_an_endpoint_on_a_private_address_is_refused(tmp_path, receivers):
+    settings = make_settings(tmp_path, SITE)
+    write_post(tmp_path, "linkliste", [receivers.base + "/g"])
+    report = send.run(settings)
+    [outcome] = report.outcomes
+    assert outcome.kind == "webmention" and not outcome.ok
+    assert "10.0.0.1" in outcome.detail and "refused" in outcome.detail
+
+
+def test_discovery_prefers_the_link_header_and_resolves_relative_urls(tmp_path, receivers):
+    settings = make_settings(tmp_path, SITE)
+    receivers.add("/both", '<html><head><link rel="pingback" href="/xmlrpc">'
+                           '<link rel="webmention" href="/wm/link"></head></html>',
+                  headers={"Link": '</wm/header>; rel="webmention"', "X-Pingback": "/xmlrpc"})
+    receivers.add("/empty", '<html><head><link rel="webmention" href=""></head></html>')
+    assert send.discover(receivers.base + "/both", settings) == send.Endpoint(
+        "webmention", receivers.base + "/wm/header")
+    assert send.discover(receivers.base + "/empty", settings) == send.Endpoint(
+        "webmention", receivers.base + "/empty")
+    missing = send.discover(receivers.base + "/does-not-exist", settings)
+    assert missing.kind == "none" and not missing.transient
