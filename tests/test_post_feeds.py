@@ -72,6 +72,10 @@ def test_atom_feeds_carry_links_and_footer(site: Path) -> None:
         assert related == sorted(CHANNELS)
         entries = root.findall(f"{ATOM}entry")
         assert entries
+        # Feed metadata must come before the first entry (the validator's MisplacedMetadata).
+        children = [child.tag for child in root]
+        first_entry = children.index(f"{ATOM}entry")
+        assert set(children[first_entry:]) == {f"{ATOM}entry"}
         for entry in entries:
             assert entry.findtext(f"{ATOM}id").startswith("tag:blog.test,")
             assert entry.findtext(f"{ATOM}title").strip()

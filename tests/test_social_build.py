@@ -101,7 +101,8 @@ def test_badge_files_are_well_formed_svg_with_counts(site: Path) -> None:
         "bluesky": "Bluesky: 12,3\xa0Tsd. Follower",
         "linkedin": "LinkedIn: dialogfeld",
         "youtube": "YouTube: @dialogfeld",
-        "newsletter": "Newsletter: folgen",
+        "newsletter": "Newsletter: abonnieren",
+        "rss": "RSS-Feed: abonnieren",
         "feed-posts": "Feed: Beiträge",
         "feed-comments": "Feed: Kommentare",
     }

@@ -174,7 +174,7 @@ def test_failures_are_reported_per_channel_and_keep_old_counts(tmp_path: Path, f
     data = stored(tmp_path)
     assert set(data) == {"mastodon", "m-error"}
     assert data["m-error"] == {"followers": 77, "fetched": old}
-    code, _ = run(conf, "refresh", "--strict")
+    code, _ = run(conf, "refresh", "--strict", "--only", "m-error")
     assert code == 1
 
 

@@ -114,7 +114,8 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
         else:
             cta = channel.cta or _("Follow us on %(network)s") % {"network": channel.label}
         badge_path = f"{badges}/{channel.name}.svg"
-        message = count_text or channel.handle or _("follow")
+        fallback = _("subscribe") if channel.network in ("rss", "newsletter") else _("follow")
+        message = count_text or channel.handle or fallback
         views.append(ChannelView(
             name=channel.name, network=channel.network, label=channel.label, url=channel.url,
             handle=channel.handle, cta=cta, icon=channel.icon.inline(), color=channel.icon.color,
