@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import akismet
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -157,20 +158,23 @@ def write_content(site: Path) -> None:
         "Title: Impressum\nSlug: impressum\n\nWer wir sind.\n", encoding="utf-8")
 
 
-def make_settings(site: Path, siteurl: str, **overrides: Any) -> dict:
+def write_conf(site: Path, siteurl: str, **overrides: Any) -> Path:
+    """A pelicanconf.py for the test blog: the project's, pointed at ``site``."""
     write_content(site)
-    override = {
+    values = {
         "PATH": str(site / "content"),
         "OUTPUT_PATH": str(site / "output"),
+        "THEME": str(ROOT / "theme"),
+        "PLUGIN_PATHS": [str(ROOT / "plugins")],
         "REPLIK_STORE": str(site / "comments"),
         "REPLIK_CACHE": str(site / "cache"),
         "SITEURL": siteurl,
         "FEED_DOMAIN": siteurl,
+        "ARTICLE_URL": "{slug}/",
+        "ARTICLE_SAVE_AS": "{slug}/index.html",
         "CACHE_CONTENT": False,
         "LOAD_CONTENT_CACHE": False,
         "DELETE_OUTPUT_DIRECTORY": False,
-        "ARTICLE_URL": "{slug}/",
-        "ARTICLE_SAVE_AS": "{slug}/index.html",
         "REPLIK_FETCH_ALLOW_PRIVATE": ["localhost"],
         "REPLIK_FETCH_TIMEOUT": 3.0,
         "REPLIK_LINKBACK_PER_MINUTE": 100,
@@ -178,8 +182,19 @@ def make_settings(site: Path, siteurl: str, **overrides: Any) -> dict:
         "REPLIK_NOTIFY_EMAILS": [],
         "REPLIK_WEBHOOK_URL": "",
     }
-    override.update(overrides)
-    return load_settings(ROOT / "pelicanconf.py", override=override)
+    values.update(overrides)
+    conf = site / "pelicanconf.py"
+    project = ROOT / "pelicanconf.py"
+    conf.write_text(
+        f"exec(compile(open({str(project)!r}, encoding='utf-8').read(), {str(project)!r},"
+        " 'exec'))\n" + "".join(f"{key} = {value!r}\n" for key, value in values.items()),
+        encoding="utf-8",
+    )
+    return conf
+
+
+def make_settings(site: Path, siteurl: str, **overrides: Any) -> dict:
+    return load_settings(write_conf(site, siteurl, **overrides))
 
 
 def build_site(settings: dict) -> Path:
@@ -231,3 +246,9 @@ def running_blog(site: Path, *, build: bool = False, **overrides: Any) -> Iterat
         (site / "output").mkdir(exist_ok=True)
         holder.app = build_local_app(settings)
         yield Blog(base, settings, holder)
+
+
+class SpamClient(akismet.TestSyncClient):
+    """Akismet's own test client, answering "spam" (REPLIK_AKISMET_CLIENT)."""
+
+    comment_check_response = akismet.CheckResponse.SPAM

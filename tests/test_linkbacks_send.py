@@ -199,3 +199,25 @@ def test_discovery_prefers_the_link_header_and_resolves_relative_urls(tmp_path, 
         "webmention", receivers.base + "/empty")
     missing = send.discover(receivers.base + "/does-not-exist", settings)
     assert missing.kind == "none" and not missing.transient
+
+
+def test_a_publish_build_sends_when_the_plugin_is_on(tmp_path, receivers):
+    from linkback_support import build_site
+
+    settings = make_settings(tmp_path, SITE, PLUGINS=["replik", "replik.linkbacks"],
+                             REPLIK_LINKBACK_SEND_ON_BUILD=True)
+    write_post(tmp_path, "linkliste", [receivers.base + "/b"])
+    build_site(settings)
+    assert receivers.link_wm.received == [{"source": f"{SITE}/linkliste/",
+                                           "target": receivers.base + "/b"}]
+    build_site(settings)  # a second build sends nothing new
+    assert len(receivers.link_wm.received) == 1
+
+
+def test_a_build_without_the_setting_sends_nothing(tmp_path, receivers):
+    from linkback_support import build_site
+
+    settings = make_settings(tmp_path, SITE, PLUGINS=["replik", "replik.linkbacks"])
+    write_post(tmp_path, "linkliste", [receivers.base + "/b"])
+    build_site(settings)
+    assert receivers.hits == []

@@ -222,3 +222,25 @@ def test_the_built_article_advertises_the_endpoints(tmp_path):
         page = httpx.get(blog.permalink("offene-debatte")).text
         assert f'<link rel="pingback" href="{blog.url("REPLIK_PINGBACK_URL")}">' in page
         assert f'<link rel="webmention" href="{blog.url("REPLIK_WEBMENTION_URL")}">' in page
+
+
+def test_linkbacks_pass_the_spam_rules(tmp_path):
+    with source_site() as sources, running_blog(
+        tmp_path, REPLIK_DISALLOWED_KEYS=["Kundschaft"]
+    ) as blog:
+        target = blog.permalink("offene-debatte")
+        proxy(blog).pingback.ping(sources.add("/p", plain_post(target)), target)
+        assert blog.entries("pending") == []
+        [entry] = blog.entries("spam")
+        assert "disallowed keyword" in entry.spam_reason
+
+
+def test_linkbacks_are_checked_by_akismet(tmp_path):
+    with source_site() as sources, running_blog(
+        tmp_path, REPLIK_AKISMET_CLIENT="linkback_support.SpamClient"
+    ) as blog:
+        target = blog.permalink("offene-debatte")
+        proxy(blog).pingback.ping(sources.add("/p", plain_post(target)), target)
+        [entry] = blog.entries("spam")
+        assert entry.spam_verdict == "spam"
+        assert entry.spam_reason == "Akismet: spam"
