@@ -149,10 +149,14 @@ def test_moderation_sends_feedback(tmp_path):
 def test_flood_guard_is_shared_between_guards(tmp_path):
     settings = make_settings(tmp_path)
     one, two = spam.Guard(settings), spam.Guard(settings)  # as two server processes
-    assert one.flood(["ip:1"], 2, now=1000.0) == 0
-    assert two.flood(["ip:1"], 2, now=1001.0) == 0
-    assert one.flood(["ip:1"], 2, now=1002.0) == 59
-    assert two.flood(["ip:1"], 2, now=1061.0) == 0  # a minute later
+    start = 60 * 1000.0
+    assert one.flood(["ip:1"], 2, now=start) == 0
+    assert two.flood(["ip:1"], 2, now=start + 1) == 0
+    assert one.flood(["ip:1"], 2, now=start + 2) == 59
+    assert two.flood(["ip:2", "email:x"], 2, now=start + 3) == 0  # other keys are free
+    assert two.flood(["ip:1"], 2, now=start + 150) == 0  # two minutes later
+    assert not (tmp_path / "cache" / "intake" / "flood" / "1000").exists()  # old ones go
+    assert not any("ip" in p.name for p in (tmp_path / "cache").rglob("*"))
     assert one.claim_body("a", "Text", "id1") == ""
     assert two.claim_body("a", " text ", "id2") == "id1"
     assert two.claim_body("b", "Text", "id3") == ""

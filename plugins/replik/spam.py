@@ -7,9 +7,9 @@ configured, unreachable, slow or rejects the key, the entry stays pending and is
 marked ``unchecked``; ``replik recheck`` asks again later.
 
 Flood control and duplicate detection must hold across several server
-processes, so they live in a small SQLite file in the cache folder (derived
-data: deleting it only forgets the last minute's counters and the duplicate
-index, which is rebuilt from the store).
+processes, so they live in the cache folder as plain files (derived data:
+deleting it only forgets the last minute's counters and the duplicate index,
+which is rebuilt from the store).
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import sqlite3
+import os
+import secrets
+import shutil
 import threading
 import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import akismet
@@ -193,50 +196,24 @@ def body_fingerprint(article: str, text: str) -> str:
 
 
 class Guard:
-    """Flood counters and the duplicate index, shared by all server processes."""
+    """Flood counters and the duplicate index, shared by all server processes.
+
+    Both use only atomic file-system operations in the cache folder, so any number
+    of workers share them without locks: a counter is a file that each request
+    appends one byte to (O_APPEND), a reserved text is a symlink named by its
+    fingerprint (creating it fails if it exists). File names are hashes, so no
+    address or email appears in them.
+    """
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.path = cache_path(settings) / "intake.sqlite3"
-        self._local = threading.local()
+        self.root = cache_path(settings) / "intake"
+        self._seeded = False
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            return db
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.exists()
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL);
-            CREATE INDEX IF NOT EXISTS hits_key ON hits (key, at);
-            CREATE INDEX IF NOT EXISTS hits_at ON hits (at);
-            CREATE TABLE IF NOT EXISTS bodies (fp TEXT PRIMARY KEY, entry TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
-            """
-        )
-        self._local.db = db
-        if fresh or not db.execute("SELECT 1 FROM meta WHERE name='seeded'").fetchone():
-            self._seed(db)
-        return db
-
-    def _seed(self, db: sqlite3.Connection) -> None:
-        # The duplicate index is derived: rebuild it from the store when it is new.
-        from .settings import store_path
-
-        rows = [
-            (body_fingerprint(e.article, e.body), e.id)
-            for state in ("pending", "approved", "spam")
-            for e in Store(store_path(self.settings)).entries(state)
-            if not e.staff
-        ]
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT OR IGNORE INTO bodies VALUES (?, ?)", rows)
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (str(time.time()),))
-        db.execute("COMMIT")
+    # -- flood control: a sliding one-minute window ------------------------------
+    def _counter(self, window: int, key: str) -> Path:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return self.root / "flood" / str(window) / digest
 
     def flood(self, keys: Iterable[str], per_minute: int, now: float | None = None) -> int:
         """Count this request under each key; seconds to wait if any key is over the limit."""
@@ -244,39 +221,84 @@ class Guard:
         if per_minute <= 0 or not keys:
             return 0
         now = time.time() if now is None else now
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("DELETE FROM hits WHERE at < ?", (now - 60,))
-            wait = 0
-            for key in keys:
-                count, oldest = db.execute(
-                    "SELECT COUNT(*), MIN(at) FROM hits WHERE key = ?", (key,)
-                ).fetchone()
-                if count >= per_minute:
-                    wait = max(wait, int(oldest + 60 - now) + 1)
-            if not wait:
-                db.executemany("INSERT INTO hits VALUES (?, ?)", [(k, now) for k in keys])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        window, into = divmod(now, 60)
+        window = int(window)
+        folder = self.root / "flood" / str(window)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            self._forget_windows(window)
+        wait = 0
+        for key in keys:
+            fd = os.open(self._counter(window, key), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, b".")
+                current = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            try:
+                previous = self._counter(window - 1, key).stat().st_size
+            except FileNotFoundError:
+                previous = 0
+            # The previous minute counts for the part of it still inside the window.
+            estimate = current + previous * (1 - into / 60)
+            if estimate > per_minute:
+                wait = max(wait, int(60 - into) + 1)
         return wait
+
+    def _forget_windows(self, window: int) -> None:
+        for old in (self.root / "flood").iterdir():
+            if old.name.isdigit() and int(old.name) < window - 1:
+                shutil.rmtree(old, ignore_errors=True)
+
+    # -- duplicate detection -----------------------------------------------------------
+    def _bodies(self) -> Path:
+        folder = self.root / "bodies"
+        if not self._seeded:
+            if not folder.is_dir():
+                self._seed(folder)
+            self._seeded = True
+        return folder
+
+    def _seed(self, folder: Path) -> None:
+        # The index is derived: build it from the store, then move it in at once.
+        from .settings import store_path
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        building = folder.with_name(f".bodies-{os.getpid()}-{secrets.token_hex(4)}")
+        building.mkdir()
+        store = Store(store_path(self.settings))
+        for state in ("pending", "approved", "spam"):
+            for entry in store.entries(state):
+                if not entry.staff:
+                    try:
+                        os.symlink(entry.id, building / body_fingerprint(entry.article, entry.body))
+                    except FileExistsError:
+                        continue
+        try:
+            os.rename(building, folder)
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)  # another process was first
 
     def claim_body(self, article: str, text: str, entry_id: str) -> str:
         """Reserve this text on this article; returns the id holding it already, or ''."""
-        fp = body_fingerprint(article, text)
-        db = self._db()
-        cur = db.execute("INSERT OR IGNORE INTO bodies VALUES (?, ?)", (fp, entry_id))
-        if cur.rowcount == 1:
+        link = self._bodies() / body_fingerprint(article, text)
+        try:
+            os.symlink(entry_id, link)
             return ""
-        row = db.execute("SELECT entry FROM bodies WHERE fp = ?", (fp,)).fetchone()
-        return row[0] if row else ""
+        except FileExistsError:
+            try:
+                return os.readlink(link) or "?"
+            except OSError:
+                return "?"
 
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""
-        fp = body_fingerprint(article, text)
-        self._db().execute("DELETE FROM bodies WHERE fp = ? AND entry = ?", (fp, entry_id))
+        link = self._bodies() / body_fingerprint(article, text)
+        try:
+            if os.readlink(link) == entry_id:
+                link.unlink()
+        except OSError:
+            pass
 
 
 def known_author(settings: dict[str, Any], entry: Entry) -> bool:
