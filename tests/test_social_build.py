@@ -191,3 +191,14 @@ def test_no_channels_no_social_markup(tmp_path: Path) -> None:
     html = (site / "index.html").read_text(encoding="utf-8")
     assert "social-home" not in html and "social-compact" not in html
     assert "social-article" not in (article_pages(site)[0]).read_text(encoding="utf-8")
+
+
+def test_relative_urls_for_a_local_preview(tmp_path: Path) -> None:
+    site = build_project(tmp_path, SITEURL="", FEED_DOMAIN="", RELATIVE_URLS=True)
+    article = article_pages(site)[0]
+    doc = page(article)
+    sheets = [link.get("href") for link in doc.xpath("//link[@rel='stylesheet']")]
+    assert "../../theme/css/social.css" in sheets
+    more = css(doc, ".social-compact a.social-more-link")[0].get("href")
+    assert more == "../../channels/"
+    assert (article.parent / more / "index.html").resolve().is_file()

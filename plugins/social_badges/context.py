@@ -77,8 +77,8 @@ class FeedView:
 class Social:
     channels: list[ChannelView]
     feeds: list[FeedView]  # post feed and comment feed
-    page_url: str  # the channels page, "" when turned off
-    css_url: str
+    page_url: str  # the channels page (absolute), "" when turned off
+    page_path: str  # the same, relative to SITEURL (templates: {{ SITEURL }}/{{ … }})
     lang: str
 
     def __bool__(self) -> bool:
@@ -152,12 +152,11 @@ def build_social(settings: dict[str, Any], now: datetime | None = None) -> Socia
     settings = with_defaults(settings)
     channels = parse_channels(settings)
     page = str(settings.get("SOCIAL_CHANNELS_PAGE_URL") or "")
-    static_dir = str(settings.get("THEME_STATIC_DIR") or "theme").strip("/")
+    page_on = bool(page and settings.get("SOCIAL_CHANNELS_PAGE_SAVE_AS"))
     return Social(
         channels=channel_views(channels, settings, now),
         feeds=feed_views(settings),
-        page_url=absolute(settings, page) if page and settings.get(
-            "SOCIAL_CHANNELS_PAGE_SAVE_AS") else "",
-        css_url=absolute(settings, f"{static_dir}/css/social.css"),
+        page_url=absolute(settings, page) if page_on else "",
+        page_path=page.lstrip("/") if page_on else "",
         lang=str(settings.get("DEFAULT_LANG") or "de"),
     )
