@@ -122,7 +122,7 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
     explicit: dict[str, str] = {}
     for mapping in mappings:
         url, sep, slug = mapping.rpartition("=")
-        if not sep or not url or not slug:
+        if not sep or not url or not slug or "/" in slug or slug in (".", ".."):
             raise click.BadParameter(f"{mapping!r} is not URL=SLUG", param_hint="--map")
         explicit[url] = slug
     matcher = ArticleMatcher(content_articles(settings), explicit)

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..store import ENTRY_FIELDS, STATES, TYPES, Entry, Store, StoreError, is_valid_id
+from ..store import ENTRY_FIELDS, STATES, TYPES, Entry, Store, is_valid_id
 from .common import ImportFailed, Problem, Staging, Summary, commit
 
 FORMAT = "replik-comments"
@@ -72,8 +72,9 @@ def entry_from_json(data: Any) -> Entry:
         for k, v in extra.items()
     ):
         raise ValueError("'extra' must map header names to strings")
-    if not values["article"]:
-        raise ValueError("has an empty 'article'")
+    article = values["article"]
+    if not article or article in (".", "..") or any(c in article for c in "/\\\x00"):
+        raise ValueError(f"has an unusable article slug {article!r}")
     return Entry(extra=dict(extra), state=state, **values)
 
 
@@ -116,11 +117,7 @@ def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
         raise ImportFailed(str(path), problems)
     with Staging(staging_parent) as staging:
         for entry in entries:
-            try:
-                staging.add(entry, entry.state)
-            except StoreError as exc:
-                raise ImportFailed(str(path), [Problem(None, f"entry {entry.id}: {exc}")]
-                                   ) from None
+            staging.add(entry, entry.state)
             summary.entries[(entry.type, entry.state)] += 1
         commit(staging, store, summary, None, dry_run=dry_run)
     return summary

@@ -1,0 +1,95 @@
+"""A 200 MB WordPress export imports in bounded memory (streamed, not loaded)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTS = 50
+COMMENTS_PER_POST = 40
+TARGET_BYTES = 200 * 1024 * 1024
+LIMIT_KB = 300 * 1024
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/"
+ xmlns:content="http://purl.org/rss/1.0/modules/content/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel><title>Big</title><link>https://big.example</link>
+<wp:wxr_version>1.2</wp:wxr_version><wp:base_blog_url>https://big.example</wp:base_blog_url>
+<wp:author><wp:author_login>ed</wp:author_login><wp:author_email>ed@big.example</wp:author_email>
+<wp:author_display_name><![CDATA[Ed]]></wp:author_display_name></wp:author>
+"""
+COMMENT = """<wp:comment><wp:comment_id>{cid}</wp:comment_id>
+<wp:comment_author><![CDATA[Leser {cid} – Ä]]></wp:comment_author>
+<wp:comment_author_email>r{cid}@example.org</wp:comment_author_email>
+<wp:comment_author_IP>192.0.2.1</wp:comment_author_IP>
+<wp:comment_date>2020-01-01 12:{minute:02d}:00</wp:comment_date>
+<wp:comment_date_gmt>2020-01-01 11:{minute:02d}:00</wp:comment_date_gmt>
+<wp:comment_content><![CDATA[{text}]]></wp:comment_content>
+<wp:comment_approved>1</wp:comment_approved><wp:comment_type/>
+<wp:comment_parent>{parent}</wp:comment_parent><wp:comment_user_id>0</wp:comment_user_id>
+</wp:comment>
+"""
+
+
+def generate(path: Path) -> None:
+    """Write a WXR file of about 200 MB: big posts (tables: kept as HTML), many comments."""
+    row = "<tr><td>Zelle mit Text äöü</td><td>12345</td></tr>\n"
+    per_post = TARGET_BYTES // POSTS - COMMENTS_PER_POST * 1500
+    body = "<p>Einleitung</p>\n<table>\n" + row * (per_post // len(row)) + "</table>"
+    text = "Ein Kommentar mit etwas Text. " * 30
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(HEAD)
+        for post in range(1, POSTS + 1):
+            out.write(
+                f"<item><title>Beitrag {post}</title><dc:creator>ed</dc:creator>"
+                f"<content:encoded><![CDATA[{body}]]></content:encoded>"
+                f"<wp:post_id>{post}</wp:post_id>"
+                f"<wp:post_date>2020-01-01 10:00:00</wp:post_date>"
+                f"<wp:post_date_gmt>2020-01-01 09:00:00</wp:post_date_gmt>"
+                f"<wp:post_name>beitrag-{post}</wp:post_name><wp:status>publish</wp:status>"
+                f"<wp:post_type>post</wp:post_type>\n"
+            )
+            for n in range(COMMENTS_PER_POST):
+                cid = post * 100 + n
+                parent = cid - 1 if n % 2 else 0
+                out.write(COMMENT.format(cid=cid, minute=n, text=text, parent=parent))
+            out.write("</item>\n")
+        out.write("</channel></rss>\n")
+
+
+SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from replik.importers.wordpress import import_wordpress
+from replik.store import Store
+src, blog = Path(sys.argv[1]), Path(sys.argv[2])
+summary = import_wordpress(src, Store(blog / "comments"), blog / "content", {"TIMEZONE": "UTC"},
+                           staging_parent=blog / ".cache")
+print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "new": summary.new_entries, "files": len(summary.files_written)}))
+"""
+
+
+@pytest.mark.slow
+def test_a_200_mb_export_imports_in_under_300_mb(tmp_path):
+    export = tmp_path / "big.xml"
+    generate(export)
+    assert export.stat().st_size >= TARGET_BYTES * 0.95
+    blog = tmp_path / "blog"
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(export), str(blog)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "plugins"), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["new"] == POSTS * COMMENTS_PER_POST
+    assert report["files"] == POSTS
+    assert report["peak_kb"] < LIMIT_KB, f"peak memory {report['peak_kb'] // 1024} MB"
+    export.unlink()  # 200 MB less on disk before the next test
