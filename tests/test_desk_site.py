@@ -19,16 +19,18 @@ INDEX = """{% extends "!simple/base.html" %}
 {% endblock %}
 """
 
+# Pelican does not autoescape: comment data is escaped explicitly, links only http(s).
 ARTICLE = """{% extends "!simple/base.html" %}
-{% macro show(node) %}
+{% macro show(node) %}{% autoescape true %}
+{% set link_ok = node.url[:7]|lower == "http://" or node.url[:8]|lower == "https://" %}
 <li id="{{ node.anchor }}" class="{{ 'staff' if node.staff else 'reader' }}">
-<p class="author">{% if node.url %}<a href="{{ node.url }}" rel="nofollow ugc">{{ node.author }}</a>
+<p class="author">{% if link_ok %}<a href="{{ node.url }}" rel="nofollow ugc">{{ node.author }}</a>
 {% else %}{{ node.author }}{% endif %}{% if node.staff %} (Team){% endif %}</p>
 <div class="body">{{ node.html }}</div><p class="date">{{ node.date_text }}</p>
 {% if node.children %}<ol>{% for child in node.children %}{{ show(child) }}{% endfor %}</ol>
 {% endif %}
 </li>
-{% endmacro %}
+{% endautoescape %}{% endmacro %}
 {% block content %}
 <article><h1>{{ article.title }}</h1>{{ article.content }}
 <section id="comments"><h2>{{ article.comment_count }} comments</h2>
@@ -67,8 +69,11 @@ REPLIK_PUBLISH_HOOK = {hook!r}
 BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+PROJECT_THEME = Path(__file__).resolve().parents[1] / "theme"
+
+
 def make_site(root: Path, posts: int = 8, moderators: dict | None = None,
-              hook: str = "") -> Path:
+              hook: str = "", theme: Path | None = None) -> Path:
     """Write content, a minimal theme and pelicanconf.py under ``root``; return the conf."""
     (root / "content").mkdir(parents=True, exist_ok=True)
     for number in range(posts):
@@ -84,7 +89,10 @@ def make_site(root: Path, posts: int = 8, moderators: dict | None = None,
     (templates / "index.html").write_text(INDEX, encoding="utf-8")
     (templates / "article.html").write_text(ARTICLE, encoding="utf-8")
     conf = root / "pelicanconf.py"
-    conf.write_text(CONF.format(moderators=moderators or {}, hook=hook), encoding="utf-8")
+    text = CONF.format(moderators=moderators or {}, hook=hook)
+    if theme is not None:  # the project's own theme instead of the minimal one
+        text += f"THEME = {str(theme)!r}\n"
+    conf.write_text(text, encoding="utf-8")
     Store(root / "comments").ensure()
     return conf
 
@@ -117,7 +125,8 @@ PASSWORD = "korrekt-Pferd-Batterie"
 class Served:
     """The Flask app (desk + intake) and the built site, on one loopback port."""
 
-    def __init__(self, root: Path, posts: int = 8, **overrides) -> None:
+    def __init__(self, root: Path, posts: int = 8, theme: Path | None = None,
+                 **overrides) -> None:
         import threading
 
         from werkzeug.serving import make_server
@@ -125,7 +134,8 @@ class Served:
         from replik.server.app import create_app
 
         self.root = root
-        self.conf = make_site(root, posts=posts, moderators={"anna": "REPLIK_TEST_HASH_ANNA"})
+        self.conf = make_site(root, posts=posts, moderators={"anna": "REPLIK_TEST_HASH_ANNA"},
+                              theme=theme)
         self.settings = settings_for(self.conf)
         self._app = None
 

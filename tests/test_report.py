@@ -25,8 +25,12 @@ def t(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def build_fixture(root: Path) -> tuple[Path, dict[str, str]]:
-    """Two articles, every kind of case; the expected figures are worked out below."""
     conf = make_site(root, posts=4)
+    return conf, populate(root)
+
+
+def populate(root: Path) -> dict[str, str]:
+    """Two articles, every kind of case; the expected figures are worked out below."""
     store = Store(root / "comments")
     ids: dict[str, str] = {}
     log: list[dict] = []
@@ -67,7 +71,7 @@ def build_fixture(root: Path) -> tuple[Path, dict[str, str]]:
     entry("c7", "post-2", "approved", t(19, 23))  # after the period
     (root / "comments" / "audit.log").write_text(
         "".join(json.dumps(item) + "\n" for item in log), encoding="utf-8")
-    return conf, ids
+    return ids
 
 
 @pytest.fixture

@@ -83,9 +83,15 @@
     });
   }
 
-  if (window.location.hash === "#reply") {
-    const reply = document.getElementById("reply-body");
-    if (reply) reply.focus();
+  // Focus the reply box after the browser has scrolled to the fragment (which
+  // would otherwise take the focus away again).
+  if (window.location.hash === "#reply-body") {
+    window.addEventListener("load", function () {
+      window.setTimeout(function () {
+        const reply = document.getElementById("reply-body");
+        if (reply) reply.focus();
+      }, 0);
+    });
   }
 
   const live = document.getElementById("live");
