@@ -43,6 +43,8 @@ class Site:
         if path == "/latin1":
             return Response("<meta charset='iso-8859-1'><p>Grüße</p>".encode("latin-1"),
                             content_type="text/html")
+        if path == "/gone-json":
+            return Response('{"gone": true}', status=410, content_type="application/json")
         if path == "/json":
             return Response('{"a": 1}', content_type="application/json")
         if path == "/echo":
@@ -294,3 +296,8 @@ def test_post_form_data(site):
 def test_an_unresolvable_host_is_a_fetch_error():
     with pytest.raises(FetchError, match="cannot resolve"):
         fetch("http://no-such-host.invalid/", GUARDED)
+
+
+def test_an_error_page_of_any_type_still_gives_its_status(site):
+    result = fetch(f"http://127.0.0.1:{site.port}/gone-json", allowing("127.0.0.1"))
+    assert result.status == 410

@@ -393,9 +393,11 @@ def _send_one(
                     raise FetchError(f"{url} redirects without a Location header")
                 return response.status_code, location
             media = _media_type(response.headers.get("content-type", ""))
-            if response.status_code not in (204, 304) and not _accepts(media, accept_types):
-                # A body-less answer may omit the type; anything else must be allowed.
-                if media or response.headers.get("content-length", "") not in ("0",):
+            # Only a successful answer's body is used as content; error pages of any
+            # type are fine (callers look at the status), and a body-less answer
+            # may omit the type.
+            if 200 <= response.status_code < 300 and not _accepts(media, accept_types):
+                if media or response.headers.get("content-length", "") != "0":
                     raise FetchError(
                         f"{url} answers with content type {media or 'none'!r}, "
                         f"expected one of {', '.join(accept_types or ())}"
