@@ -221,3 +221,14 @@ def test_a_build_without_the_setting_sends_nothing(tmp_path, receivers):
     write_post(tmp_path, "linkliste", [receivers.base + "/b"])
     build_site(settings)
     assert receivers.hits == []
+
+
+def test_a_broken_sent_log_is_a_clear_error(blog):
+    site_dir, _settings = blog
+    log = site_dir / "comments" / "sent" / "linkbacks.json"
+    log.parent.mkdir(parents=True)
+    log.write_text("{broken")
+    result = cli(site_dir)
+    assert result.exit_code == 1
+    assert "is not a valid sent-log" in result.output
+    assert "Traceback" not in result.output

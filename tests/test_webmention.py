@@ -226,3 +226,32 @@ def test_a_refused_source_address_is_not_fetched(tmp_path):
         assert send(blog, "http://169.254.169.254/latest/meta-data/", target).status_code == 202
         [(_job, outcome)] = work(blog)
         assert outcome.startswith("dropped") and "refused" in outcome
+
+
+def test_a_job_left_by_a_dead_worker_is_picked_up_again(tmp_path, sources):
+    import os
+    import time
+
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/p", plain_post(target))
+        send(blog, source, target)
+        queue = Queue(blog.settings["REPLIK_STORE"])
+        # A worker claims the job and dies before finishing it.
+        claimed, _job = next(queue.claim())
+        assert queue.pending() == [] and claimed.exists()
+        assert work(blog) == []  # a fresh claim is left alone
+        old = time.time() - 3600
+        os.utime(claimed, (old, old))
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith("stored")
+        assert not claimed.exists()
+        assert len(blog.entries("pending")) == 1
+
+
+def test_an_unreadable_job_is_dropped_not_fatal(tmp_path):
+    queue = Queue(tmp_path / "comments")
+    queue.root.joinpath("new").mkdir(parents=True)
+    queue.root.joinpath("new", "broken.json").write_text("{not json")
+    assert list(queue.claim()) == []
+    assert queue.pending() == []
