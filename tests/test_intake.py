@@ -386,3 +386,44 @@ def test_serve_app_serves_the_built_site(site):
     assert redirect.status_code == 301
     assert outside.status_code == 404
     assert post.status_code == 303
+
+
+def test_replik_serve_command_says_what_protects_it(site):
+    import subprocess
+    import sys
+
+    import httpx
+    from test_intake_support import free_port, write_conf
+
+    conf = write_conf(site)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REPLIK_SECRET_KEY"}
+    replik = Path(sys.executable).with_name("replik")
+    process = subprocess.Popen(
+        [str(replik), "--settings", str(conf), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Comment form posts to" in line:
+                break
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/replik/comment", data=form(),
+                                    headers=JSON, timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(10)
+    text = "".join(lines)
+    assert "Akismet: off: PYTHON_AKISMET_API_KEY and PYTHON_AKISMET_BLOG_URL" in text
+    assert "Email to moderators: off" in text
+    assert "Local rules: honeypot, flood control 5/min" in text
+    assert "build the site first" in text
+    assert answer.status_code == 201
