@@ -232,3 +232,16 @@ def test_a_broken_sent_log_is_a_clear_error(blog):
     assert result.exit_code == 1
     assert "is not a valid sent-log" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("siteurl", ["http://127.0.0.1:8000", "http://localhost:8000",
+                                     "http://10.1.2.3", ""])
+def test_a_local_siteurl_is_never_announced(tmp_path, receivers, siteurl):
+    make_settings(tmp_path, siteurl)
+    write_post(tmp_path, "linkliste", [receivers.base + "/b"])
+    result = cli(tmp_path)
+    assert result.exit_code == 1
+    assert "other sites cannot reach it" in result.output
+    assert "publishconf.py" in result.output
+    assert receivers.hits == []
+    assert cli(tmp_path, "--dry-run").exit_code == 0  # listing is fine

@@ -16,6 +16,7 @@ pingback for the same pair.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
-from ..fetch import FetchError, fetch
+from ..fetch import FetchError, blocked_reason, fetch
 from ..settings import store_path
 from .html import Page
 from .receive import host_listed, host_of
@@ -88,6 +89,39 @@ class Report:
 # -- what we publish ---------------------------------------------------------------
 
 
+class NotPublic(ValueError):
+    """SITEURL is not an address other sites can reach; sending would announce it."""
+
+
+def check_public_site(settings: dict[str, Any]) -> str:
+    """Our public address, or NotPublic (e.g. the local SITEURL of pelicanconf.py)."""
+    site = str(settings.get("SITEURL") or "").strip()
+    host = host_of(site)
+    problem = ""
+    if not site.startswith(("http://", "https://")) or not host:
+        problem = "is not an absolute http(s) URL"
+    elif host == "localhost" or host.endswith(".localhost"):
+        problem = "is a local address"
+    else:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and blocked_reason(address):
+            problem = f"is {blocked_reason(address)}"
+    if problem:
+        raise NotPublic(f"SITEURL {site!r} {problem}: other sites cannot reach it. Send with "
+                        "the production settings: replik --settings publishconf.py linkbacks send")
+    return site
+
+
+class _QuietStaticLinks(logging.Filter):
+    # Reading content without the static generator makes Pelican warn about every
+    # {static} link; those warnings belong to the real build, not to us.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "skipping url replacement" not in record.getMessage()
+
+
 def published_posts(settings: dict[str, Any]) -> list[Post]:
     """Every published article (and translation) with its rendered content."""
     from pelican.generators import ArticlesGenerator
@@ -99,12 +133,19 @@ def published_posts(settings: dict[str, Any]) -> list[Post]:
         context=context, settings=settings, path=settings["PATH"], theme=settings["THEME"],
         output_path=settings["OUTPUT_PATH"],
     )
-    generator.generate_context()
     base = str(settings.get("SITEURL") or "").rstrip("/")
-    return [
-        Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content)
-        for a in list(generator.articles) + list(generator.translations)
-    ]
+    quiet = _QuietStaticLinks()
+    pelican_log = logging.getLogger("pelican.contents")
+    pelican_log.addFilter(quiet)
+    try:
+        generator.generate_context()
+        # ``content`` is rendered lazily: read it while the filter is on.
+        return [
+            Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content)
+            for a in list(generator.articles) + list(generator.translations)
+        ]
+    finally:
+        pelican_log.removeFilter(quiet)
 
 
 def external_links(post: Post, settings: dict[str, Any]) -> list[str]:
@@ -277,6 +318,8 @@ def plan(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[Pla
 def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | None = None,
         progress: Callable[[Outcome], None] | None = None) -> Report:
     """Send what needs sending (or, with ``dry_run``, only say what that is)."""
+    if not dry_run:
+        check_public_site(settings)
     sent = SentLog.for_settings(settings)
     posts = published_posts(settings) if posts is None else posts
     report = Report()
