@@ -19,7 +19,7 @@ from social_badges.counts import (
     short_number,
 )
 from social_badges.icons import IconError, bundled, bundled_names, parse_icon
-from social_badges.svgbadge import contrast, readable_background, render_badge
+from social_badges.svgbadge import contrast, icon_colors, readable_background, render_badge
 
 
 def settings(tmp_path: Path, channels: list, **extra: object) -> dict:
@@ -221,3 +221,12 @@ def test_badge_svg_escapes_text_and_keeps_contrast() -> None:
     narrow = render_badge("Mastodon", "1", None, "#6364FF")
     assert float(lxml.etree.fromstring(wide.encode()).get("width")) > \
         float(lxml.etree.fromstring(narrow.encode()).get("width"))
+
+
+@pytest.mark.parametrize("brand", ["#000000", "#FFA500", "#6364FF", "#FFE01B", "#FFFFFF"])
+def test_icon_colours_stand_out_on_light_and_dark_pages(brand: str) -> None:
+    light, dark = icon_colors(brand)
+    assert contrast(light, "#FFFFFF") >= 3.0
+    assert contrast(dark, "#181715") >= 3.0
+    if contrast(brand, "#FFFFFF") >= 3.0:
+        assert light == brand, "a colour that is fine stays the brand's own"

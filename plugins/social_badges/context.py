@@ -13,6 +13,7 @@ from replik.i18n import translations_for
 from .channels import Channel, parse_channels, with_defaults
 from .counts import current_count, followers_text, load_counts_for_build
 from .icons import Icon, bundled
+from .svgbadge import icon_colors
 
 
 def embed_html(url: str, badge_url: str, alt: str) -> str:
@@ -35,7 +36,8 @@ class ChannelView:
     handle: str
     cta: str  # "Folgen Sie uns auf Mastodon"
     icon: Markup  # decorative inline SVG; the label is always given as text
-    color: str
+    color: str  # icon colour on a light page …
+    color_dark: str  # … and on a dark one
     count: int | None
     count_text: str  # "1.086 Follower", or "" when no current count is known
     title: str  # accessible name, "Mastodon: 1.086 Follower"
@@ -114,11 +116,13 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
         else:
             cta = channel.cta or _("Follow us on %(network)s") % {"network": channel.label}
         badge_path = f"{badges}/{channel.name}.svg"
+        light, dark = icon_colors(channel.icon.color)
         fallback = _("subscribe") if channel.network in ("rss", "newsletter") else _("follow")
         message = count_text or channel.handle or fallback
         views.append(ChannelView(
             name=channel.name, network=channel.network, label=channel.label, url=channel.url,
-            handle=channel.handle, cta=cta, icon=channel.icon.inline(), color=channel.icon.color,
+            handle=channel.handle, cta=cta, icon=channel.icon.inline(),
+            color=light, color_dark=dark,
             count=count, count_text=count_text,
             title=f"{channel.label}: {count_text}" if count_text else channel.label,
             badge_path=badge_path, badge_url=absolute(settings, badge_path),

@@ -54,7 +54,7 @@ class SocialGenerator(Generator):
         output = Path(self.output_path)
         for channel in social.channels:
             write_atomic(output / channel.badge_path, render_badge(
-                channel.label, channel.badge_message, channel.raw_icon, channel.color))
+                channel.label, channel.badge_message, channel.raw_icon, channel.raw_icon.color))
         for feed in social.feeds:
             write_atomic(output / feed.badge_path, render_badge(
                 "Feed", feed.badge_message, feed.raw_icon, "#C2410C"))

@@ -59,6 +59,22 @@ def readable_background(color: str, text: str = "#FFFFFF", ratio: float = 4.5) -
     return current
 
 
+def lighten_for(color: str, background: str, ratio: float = 3.0) -> str:
+    """Mix ``color`` with white until it stands out from a dark ``background``."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    current = color.upper()
+    while contrast(current, background) < ratio and (r, g, b) != (255, 255, 255):
+        r, g, b = (min(255, int(v + (255 - v) * 0.15) + 1) for v in (r, g, b))
+        current = f"#{r:02X}{g:02X}{b:02X}"
+    return current
+
+
+def icon_colors(color: str) -> tuple[str, str]:
+    """Brand colour for icons on a light and on a dark page, each at least 3:1
+    (WCAG 1.4.11 for graphics)."""
+    return readable_background(color, "#FFFFFF", 3.0), lighten_for(color, "#181715", 3.0)
+
+
 def render_badge(label: str, message: str, icon: Icon | None, color: str) -> str:
     """The SVG document (text) of one badge; ``label: message`` is its accessible name."""
     pad, icon_size = 6.0, 14.0
