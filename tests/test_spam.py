@@ -85,6 +85,7 @@ def test_comment_check_gets_every_field(tmp_path):
     assert args["permalink"] == parent_settings["SITEURL"] + "/2026/offene-debatte/"
     assert args["blog_lang"] == "de" and args["blog_charset"] == "UTF-8"
     assert args["comment_date_gmt"] == entry.date.isoformat()
+    assert args["comment_post_modified_gmt"] == "2026-03-05T10:47:00+00:00"  # 11:47 in Berlin
     assert args["user_agent"].startswith("python-httpx")
     assert entry.spam_verdict == "ham"
 

@@ -25,6 +25,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,8 @@ def _cached_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None,
 
 
 def akismet_arguments(
-    settings: dict[str, Any], entry: Entry, permalink: str = ""
+    settings: dict[str, Any], entry: Entry, permalink: str = "",
+    post_modified: datetime | None = None,
 ) -> dict[str, Any]:
     """Every comment-check field Akismet uses, from a stored entry."""
     comment_type = "reply" if entry.reply_to else "comment"
@@ -122,20 +124,22 @@ def akismet_arguments(
         "blog_charset": "UTF-8",
         "comment_date_gmt": entry.date.isoformat(),
     }
-    modified = entry.extra.get("Article-Modified")
-    if modified:
-        args["comment_post_modified_gmt"] = modified
+    if post_modified is not None:
+        if post_modified.tzinfo is None:
+            post_modified = post_modified.replace(tzinfo=UTC)
+        args["comment_post_modified_gmt"] = post_modified.astimezone(UTC).isoformat()
     return {name: value for name, value in args.items() if value}
 
 
 def akismet_check(
-    settings: dict[str, Any], entry: Entry, permalink: str = "", recheck: bool = False
+    settings: dict[str, Any], entry: Entry, permalink: str = "", recheck: bool = False,
+    post_modified: datetime | None = None,
 ) -> tuple[str, str]:
     """Ask Akismet: returns (verdict, reason); verdict ham|spam|discard|unchecked|off."""
     client, status = _cached_client(settings)
     if client is None:
         return "off", f"Akismet {status}"
-    args = akismet_arguments(settings, entry, permalink)
+    args = akismet_arguments(settings, entry, permalink, post_modified)
     if recheck:
         args["recheck_reason"] = "recheck_queue"
     try:
@@ -337,13 +341,14 @@ def hold_reason(settings: dict[str, Any], entry: Entry) -> str:
 
 
 def screen(
-    settings: dict[str, Any], entry: Entry, *, honeypot: str = "", permalink: str = ""
+    settings: dict[str, Any], entry: Entry, *, honeypot: str = "", permalink: str = "",
+    post_modified: datetime | None = None,
 ) -> Verdict:
     """The full decision for a new entry: local rules, then Akismet, then holds."""
     decided = local_verdict(settings, entry, honeypot)
     if decided is not None:
         return decided
-    verdict, reason = akismet_check(settings, entry, permalink)
+    verdict, reason = akismet_check(settings, entry, permalink, post_modified=post_modified)
     if verdict == "discard":
         return Verdict("spam", "discard", reason, notify=False)
     if verdict == "spam":

@@ -136,7 +136,9 @@ class ArticleIndex:
         base = str(settings.get("SITEURL") or "").rstrip("/")
         found: dict[str, ArticleInfo] = {}
         # Translations share their original's slug; the original wins.
-        for article in list(generator.translations) + list(generator.articles):
+        hidden = list(getattr(generator, "hidden_articles", []))
+        hidden += list(getattr(generator, "hidden_translations", []))
+        for article in hidden + list(generator.translations) + list(generator.articles):
             date = article.date if article.date.tzinfo else article.date.replace(tzinfo=UTC)
             modified = getattr(article, "modified", None)
             found[article.slug] = ArticleInfo(
@@ -419,7 +421,8 @@ def submit() -> Response:
         message = _("You have posted this comment already; it awaits moderation.")
         return refuse(ix, fields, 409, message, {"body": message}, article)
     verdict = spam.screen(
-        settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink
+        settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
+        post_modified=article.modified or article.date,
     )
     entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
     try:
