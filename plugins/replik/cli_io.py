@@ -176,7 +176,7 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
             from .exporters.jsonfile import export_json
 
             if target is None:
-                count = export_json(store, click.get_text_stream("stdout"))
+                count = export_json(store, sys.stdout)
             else:
                 with open(target, "w", encoding="utf-8") as handle:
                     count = export_json(store, handle)
@@ -186,7 +186,7 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
 
             articles = content_articles(settings)
             if target is None:
-                count = export_wxr(store, click.get_binary_stream("stdout"), settings, articles)
+                count = export_wxr(store, sys.stdout.buffer, settings, articles)
             else:
                 with open(target, "wb") as handle:
                     count = export_wxr(store, handle, settings, articles)
