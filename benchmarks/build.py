@@ -158,15 +158,17 @@ PROFILE_PIECES: list[tuple[str, str, str]] = [
 ]
 
 
-def profile_build(site: sitegen.Site, conf: Path, output: Path, target: Path) -> dict[str, Any]:
+def profile_build(site: sitegen.Site, conf: Path, output: Path, target: Path,
+                  theme: Path | None = None) -> dict[str, Any]:
     """Build once under cProfile (in a fresh process) and break the time down."""
     shutil.rmtree(output, ignore_errors=True)
     shutil.rmtree(site.root / ".replik-cache", ignore_errors=True)
-    pelican_args = pelican_argv(site, conf, output)[1:]
+    pelican_args = pelican_argv(site, conf, output, theme)[1:]
     argv = [sys.executable, "-m", "cProfile", "-o", str(target), *pelican_args]
     log = target.with_suffix(".log")
     result = run_measured(argv, site.root, log)
-    if result.returncode != 0:
+    # cProfile swallows the SystemExit of a failed build: look for Pelican's last word.
+    if result.returncode != 0 or "Done: Processed" not in log.read_text(errors="replace"):
         raise RuntimeError(f"the profiled build failed; see {log}")
     return profile_breakdown(target)
 
@@ -215,23 +217,24 @@ def run(
     plain_theme, theme_note = choose_plain_theme(site, logs)
     say(f"build: plain Pelican uses {plain_theme or 'our theme'} ({theme_note})")
     times: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
+    cpu: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
     memory: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
+
+    def record(variant: str, result: Measurement) -> None:
+        times[variant].append(result.seconds)
+        cpu[variant].append(result.cpu_seconds)
+        memory[variant].append(result.peak_rss_mb)
+        say(f"build: round {round_number} {variant:12s} {result.seconds:7.2f} s wall"
+            f" {result.cpu_seconds:7.2f} s CPU {result.peak_rss_mb:7.1f} MB")
+
     warm = False
     for round_number in range(1, runs + 1):
         variants = ["plain", "replik-cold"] + (["replik-warm"] if warm else [])
         for variant in variants:
-            result = build_once(site, variant, logs, plain_theme)
-            times[variant].append(result.seconds)
-            memory[variant].append(result.peak_rss_mb)
-            say(f"build: round {round_number} {variant:12s} {result.seconds:7.2f} s"
-                f" {result.peak_rss_mb:7.1f} MB")
+            record(variant, build_once(site, variant, logs, plain_theme))
             if variant == "replik-cold" and round_number == 1 and has_render_cache(site):
                 warm = True
-                result = build_once(site, "replik-warm", logs)
-                times["replik-warm"].append(result.seconds)
-                memory["replik-warm"].append(result.peak_rss_mb)
-                say(f"build: round {round_number} {'replik-warm':12s} {result.seconds:7.2f} s"
-                    f" {result.peak_rss_mb:7.1f} MB")
+                record("replik-warm", build_once(site, "replik-warm", logs))
 
     checks = {
         "replik": check_output(site, site.output, with_comments=True),
@@ -246,24 +249,26 @@ def run(
         "plain_theme": str(plain_theme or sitegen.PROJECT_ROOT / "theme"),
         "plain_theme_note": theme_note,
         "time_seconds": {k: summarize(v) for k, v in times.items() if v},
+        "cpu_seconds": {k: summarize(v) for k, v in cpu.items() if v},
         "peak_rss_mb": {k: summarize(v) for k, v in memory.items() if v},
         "checks": checks,
     }
-    plain_t = section["time_seconds"]["plain"]["median"]
-    plain_m = section["peak_rss_mb"]["plain"]["median"]
     ratios: dict[str, dict[str, float]] = {}
     for variant in ("replik-cold", "replik-warm"):
         if variant in section["time_seconds"]:
             ratios[variant] = {
-                "time": round(section["time_seconds"][variant]["median"] / plain_t, 3),
-                "memory": round(section["peak_rss_mb"][variant]["median"] / plain_m, 3),
+                name: round(section[key][variant]["median"] / section[key]["plain"]["median"], 3)
+                for name, key in (("time", "time_seconds"), ("cpu", "cpu_seconds"),
+                                  ("memory", "peak_rss_mb"))
             }
     section["ratios"] = ratios
     section["targets"] = {"time": TARGET_TIME_RATIO, "time_aim": AIM_TIME_RATIO,
                           "memory": TARGET_MEMORY_RATIO}
     cold = ratios["replik-cold"]
+    # Judged on CPU time: Pelican is single-threaded, so it is the wall time of an idle
+    # machine, and it does not swing with whatever else the machine is running.
     section["meets_targets"] = (
-        cold["time"] <= TARGET_TIME_RATIO and cold["memory"] <= TARGET_MEMORY_RATIO
+        cold["cpu"] <= TARGET_TIME_RATIO and cold["memory"] <= TARGET_MEMORY_RATIO
         and checks["replik"]["problem_count"] == 0
         and checks["replik"]["comments_on_pages"] == site.total_comments
     )
@@ -272,7 +277,7 @@ def run(
         section["profile"] = {
             "replik": profile_build(site, site.conf, site.output, workdir / "build-replik.prof"),
             "plain": profile_build(site, site.plain_conf, site.root / "output-plain",
-                                   workdir / "build-plain.prof"),
+                                   workdir / "build-plain.prof", plain_theme),
         }
     section["summary"] = summary_lines(section)
     report["build"] = section
@@ -280,16 +285,21 @@ def run(
 
 def summary_lines(section: dict[str, Any]) -> list[str]:
     site = section["site"]
-    t, m, checks = section["time_seconds"], section["peak_rss_mb"], section["checks"]
+    t, c, m = section["time_seconds"], section["cpu_seconds"], section["peak_rss_mb"]
+    checks = section["checks"]
     lines = [
         f"site: {site['posts']} posts, {site['comments']} approved comments"
         f" (seed {site['seed']}), {section['runs']} runs each, medians",
+        f"baseline theme: {section['plain_theme_note']}",
+        f"{'':12s} {'wall':>9s} {'CPU':>9s} {'peak RSS':>10s}   ratios to plain:"
+        " wall, CPU, memory",
     ]
     for variant in t:
         ratio = section["ratios"].get(variant)
-        extra = f"  ×{ratio['time']:.2f} time  ×{ratio['memory']:.2f} memory" if ratio else ""
-        lines.append(f"{variant:12s} {t[variant]['median']:7.2f} s  {m[variant]['median']:7.1f} MB"
-                     f"{extra}")
+        extra = (f"   ×{ratio['time']:.2f}  ×{ratio['cpu']:.2f}  ×{ratio['memory']:.2f}"
+                 if ratio else "")
+        lines.append(f"{variant:12s} {t[variant]['median']:7.2f} s {c[variant]['median']:7.2f} s"
+                     f" {m[variant]['median']:7.1f} MB{extra}")
     rc = checks["replik"]
     lines.append(
         f"checked: {rc['posts_built']}/{rc['posts_expected']} posts, {rc['comments_on_pages']}"
@@ -297,7 +307,8 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
         f" their comment feeds, {rc['problem_count']} problems"
     )
     lines.append(
-        f"targets: time ≤ ×{section['targets']['time']} (aim ×{section['targets']['time_aim']}),"
+        f"targets (CPU time): time ≤ ×{section['targets']['time']}"
+        f" (aim ×{section['targets']['time_aim']}),"
         f" memory ≤ ×{section['targets']['memory']}:"
         f" {'met' if section['meets_targets'] else 'NOT met'}"
     )

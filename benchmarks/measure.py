@@ -11,7 +11,8 @@ from pathlib import Path
 
 @dataclass
 class Measurement:
-    seconds: float
+    seconds: float  # wall time
+    cpu_seconds: float  # user + system: steadier than wall time on a busy machine
     peak_rss_mb: float
     returncode: int
 
@@ -39,7 +40,8 @@ def run_measured(argv: list[str], cwd: Path, log: Path, env: dict[str, str] | No
     finally:
         os.chdir(old_cwd)
     # Linux reports ru_maxrss in KiB.
-    return Measurement(seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+    return Measurement(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                       os.waitstatus_to_exitcode(status))
 
 
 def summarize(values: list[float]) -> dict[str, float]:

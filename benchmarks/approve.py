@@ -1,0 +1,231 @@
+"""The approve-to-live benchmark: from the approve request to the page and feeds on disk.
+
+On the generated site (1,000 posts, 20,000 comments by default, see ``sitegen``)
+the moderation desk runs on a loopback port with its background rebuilder. For
+each round a new reader comment is filed as pending on a random post, a
+logged-in moderator POSTs "approve" to the desk, and the clock runs until the
+article page and its Atom and RSS comment feeds on disk hold the comment. A
+burst of approvals in a row measures the batching. At the end a full Pelican
+build into a second folder must equal the fast path's output byte for byte.
+
+Run it alone with ``python -m benchmarks.approve --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import sitegen
+
+TARGET_SECONDS = 1.0
+AIM_SECONDS = 0.5
+DEFAULT_WORKDIR = sitegen.PROJECT_ROOT / "bench-out"
+HASH_ENV = "REPLIK_BENCH_PASSWORD_HASH"
+PASSWORD = "bench-" + "x" * 20
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+class Desk:
+    """The desk app on a loopback port, logged in as the benchmark's moderator."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        from werkzeug.serving import make_server
+
+        from replik.server.app import create_app
+        from replik.server.auth import make_hash
+
+        os.environ[HASH_ENV] = make_hash(PASSWORD)
+        os.environ.setdefault("REPLIK_SECRET_KEY", "bench-" + os.urandom(16).hex())
+        settings = {**settings, "REPLIK_MODERATORS": {"bench": HASH_ENV},
+                    "REPLIK_PUBLISH_HOOK": ""}
+        self.app = create_app(settings=settings)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.server.server_port}",
+                                   timeout=60)
+        page = self.client.get("/moderate/login").text
+        answer = self.client.post("/moderate/login", data={
+            "csrf": self._csrf(page), "name": "bench", "password": PASSWORD})
+        if answer.status_code != 302:
+            raise RuntimeError(f"benchmark login failed ({answer.status_code})")
+        self.csrf = self._csrf(self.client.get("/moderate/queue").text)
+
+    @staticmethod
+    def _csrf(html: str) -> str:
+        match = re.search(r'name="csrf" value="([^"]+)"', html)
+        if not match:
+            raise RuntimeError("no CSRF token on the desk page")
+        return match.group(1)
+
+    @property
+    def rebuilder(self) -> Any:
+        return self.app.extensions["replik_rebuilder"]
+
+    def approve(self, entry_id: str) -> None:
+        answer = self.client.post(f"/moderate/entry/{entry_id}/act",
+                                  data={"csrf": self.csrf, "action": "approve"})
+        if answer.status_code != 302:
+            raise RuntimeError(f"approve failed ({answer.status_code})")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.rebuilder.stop()
+
+
+def _wait_for(paths: list[Path], needle: bytes, timeout: float = 60.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while True:
+        try:
+            if all(needle in p.read_bytes() for p in paths):
+                return
+        except FileNotFoundError:
+            pass
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{needle!r} did not reach {paths} in {timeout} s")
+        time.sleep(0.002)
+
+
+def run(
+    report: dict[str, Any], *, posts: int = 1000, comments: int = 20000, rounds: int = 15,
+    burst: int = 10, workdir: Path | None = None, seed: int = sitegen.DEFAULT_SEED,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run the approve-to-live benchmark; results go under ``report["approve"]``."""
+    from replik.rebuild import is_live, read_status
+    from replik.settings import load_settings
+
+    workdir = Path(workdir or DEFAULT_WORKDIR)
+    site_dir = workdir / f"approve-site-{posts}-{comments}-{seed}"
+    say(f"approve: generating (or reusing) {posts} posts / {comments} comments in {site_dir}")
+    # A site of its own: the approvals below change its store.
+    site = sitegen.ensure_site(site_dir, posts=posts, comments=comments, seed=seed)
+    extra = site.store.root / "pending"
+    for leftover in extra.glob("*.txt"):
+        leftover.unlink()
+    settings = load_settings(site.conf)
+    shutil.rmtree(site.output, ignore_errors=True)
+    desk = Desk(settings)
+    try:
+        started, wall = time.perf_counter(), time.time()
+        desk.client.get("/moderate/")  # the first visit starts the background build
+        while not is_live(settings, wall):
+            error = read_status(settings).get("error")
+            if error and read_status(settings).get("failed_at", 0) > wall:
+                raise RuntimeError(f"the first build failed: {error}")
+            time.sleep(0.05)
+        warm_up = time.perf_counter() - started
+        say(f"approve: first (full) build in the desk: {warm_up:.2f} s")
+        builder = desk.rebuilder.builder
+        by_slug = {a.slug: a for a in builder.articles_generator.articles}
+        output = Path(builder.pelican.output_path)
+        rng = random.Random(seed)
+        slugs = [p.slug for p in site.posts if not p.closed and p.slug in by_slug]
+        atom, rss = settings["REPLIK_FEED_ARTICLE"], settings["REPLIK_FEED_ARTICLE_RSS"]
+
+        def targets(slug: str) -> list[Path]:
+            return [output / by_slug[slug].save_as, output / atom.format(slug=slug),
+                    output / rss.format(slug=slug)]
+
+        times: list[float] = []
+        for number in range(rounds):
+            slug = rng.choice(slugs)
+            entry = site.store.add(sitegen.new_comment(site, slug, seed=number), "pending")
+            time.sleep(0.1)  # let the previous rebuild settle: each round stands alone
+            begin = time.perf_counter()
+            desk.approve(entry.id)
+            _wait_for(targets(slug), entry.id.encode())
+            times.append(time.perf_counter() - begin)
+            say(f"approve: round {number + 1:2d} {slug[:40]:40s} {times[-1] * 1000:7.1f} ms")
+
+        chosen = [rng.choice(slugs) for _ in range(burst)]
+        made = [site.store.add(sitegen.new_comment(site, slug, seed=1000 + i), "pending")
+                for i, slug in enumerate(chosen)]
+        time.sleep(0.1)
+        begin = time.perf_counter()
+        for entry in made:
+            desk.approve(entry.id)
+        last_request = time.time()
+        for entry, slug in zip(made, chosen, strict=True):
+            _wait_for(targets(slug), entry.id.encode())
+        burst_seconds = time.perf_counter() - begin
+        say(f"approve: burst of {burst} approvals live after {burst_seconds:.2f} s")
+        # The site-wide feed is written last: wait for the rebuild that saw every approval.
+        while not is_live(settings, last_request):
+            time.sleep(0.01)
+        fast = _tree(output)
+    finally:
+        desk.close()
+
+    full_output = site.root / "output-full"
+    shutil.rmtree(full_output, ignore_errors=True)
+    begin = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pelican", str(site.content), "-o", str(full_output),
+                    "-s", str(site.conf), "--fatal", "errors"], cwd=site.root, check=True,
+                   capture_output=True)
+    full_seconds = time.perf_counter() - begin
+    full = _tree(full_output)
+    differing = sorted(name for name in set(fast) | set(full) if fast.get(name) != full.get(name))
+    stats = {"median": statistics.median(times), "min": min(times), "max": max(times),
+             "p90": sorted(times)[max(0, -(-len(times) * 9 // 10) - 1)]}
+    section = {
+        "posts": posts, "comments": comments, "rounds": rounds,
+        "seconds": [round(t, 4) for t in times],
+        "median_seconds": round(stats["median"], 4),
+        "stats": {k: round(v, 4) for k, v in stats.items()},
+        "target_seconds": TARGET_SECONDS, "aim_seconds": AIM_SECONDS,
+        "meets_target": stats["median"] <= TARGET_SECONDS,
+        "meets_aim": stats["median"] <= AIM_SECONDS,
+        "burst": {"approvals": burst, "seconds": round(burst_seconds, 3)},
+        "first_build_seconds": round(warm_up, 2),
+        "full_build_seconds": round(full_seconds, 2),
+        "identical_to_full_build": not differing,
+        "differing_files": differing[:20],
+    }
+    section["summary"] = [
+        f"approve → page and feeds on disk: median {stats['median'] * 1000:.0f} ms"
+        f" over {rounds} approvals (target {TARGET_SECONDS * 1000:.0f} ms,"
+        f" aim {AIM_SECONDS * 1000:.0f} ms): {'met' if section['meets_target'] else 'MISSED'}",
+        f"burst of {burst} approvals: all live after {burst_seconds:.2f} s",
+        f"full Pelican build of the same site: {full_seconds:.2f} s (subprocess)",
+        "fast path output identical to a full build: "
+        + ("yes" if not differing else f"NO ({len(differing)} files differ)"),
+    ]
+    report["approve"] = section
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.approve", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=1000)
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--burst", type=int, default=10)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {}
+    run(report, posts=args.posts, comments=args.comments, rounds=args.rounds, burst=args.burst,
+        workdir=args.workdir)
+    print("\n".join(report["approve"]["summary"]))
+    return 0 if report["approve"]["identical_to_full_build"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
