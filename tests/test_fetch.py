@@ -301,3 +301,43 @@ def test_an_unresolvable_host_is_a_fetch_error():
 def test_an_error_page_of_any_type_still_gives_its_status(site):
     result = fetch(f"http://127.0.0.1:{site.port}/gone-json", allowing("127.0.0.1"))
     assert result.status == 410
+
+
+def test_tls_goes_to_the_pinned_address_but_names_the_host(tmp_path):
+    """The TLS handshake carries the host name (SNI) and the certificate is checked
+    against the name, although the connection goes to the checked IP address."""
+    import shutil
+    import socket
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_one() -> None:
+        conn, _ = listener.accept()
+        try:
+            with context.wrap_socket(conn, server_side=True):
+                pass
+        except (ssl.SSLError, OSError):
+            pass  # the client refuses our self-signed certificate, as it should
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(FetchError, match="(?i)certificate"):
+            fetch(f"https://localhost:{port}/", allowing("localhost"))
+    finally:
+        thread.join(5)
+        listener.close()
+    assert names == ["localhost"]
