@@ -450,3 +450,24 @@ def test_every_theme_string_has_a_german_translation() -> None:
                     found.string, tuple) else [found.string]):
                 missing.append(f"{path.name}: {msgid!r}")
     assert not missing, "untranslated: " + ", ".join(missing)
+
+
+def test_every_page_has_landmarks_one_h1_and_a_skip_link(site: SimpleNamespace) -> None:
+    pages = sorted(site.out.rglob("*.html"))
+    assert len(pages) >= 20
+    for path in pages:
+        doc = parse(path)
+        where = path.relative_to(site.out)
+        assert doc.get("lang") == "de", where
+        assert len(doc.xpath("//h1")) == 1, f"{where}: one h1 per page"
+        assert doc.xpath("//main[@id='content']"), where
+        assert doc.xpath("//a[@class='skip-link'][@href='#content']"), where
+        assert doc.xpath("//header[contains(@class, 'site-header')]"), where
+        assert doc.xpath("//footer[contains(@class, 'site-footer')]"), where
+        for nav in doc.xpath("//nav"):
+            assert nav.get("aria-label"), f"{where}: a nav without a label"
+        labelled = set(doc.xpath("//label/@for"))
+        for field in doc.xpath("//input[not(@type='hidden')] | //textarea"):
+            assert field.get("id") in labelled, f"{where}: {field.get('name')} has no label"
+        for image in doc.xpath("//img"):
+            assert image.get("alt") is not None, f"{where}: image without alt"
