@@ -52,8 +52,9 @@ def make_project(root: Path, **overrides: object) -> Path:
     return root / "pelicanconf.py"
 
 
-def run_cli(conf: Path, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, ["--settings", str(conf), *args], catch_exceptions=False)
+def run_cli(conf: Path, *args: str, ok: bool = True, input: str | None = None):
+    result = CliRunner().invoke(main, ["--settings", str(conf), *args], input=input,
+                                catch_exceptions=False)
     if ok:
         assert result.exit_code == 0, result.output
     return result
