@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import time
 import xmlrpc.client
 
@@ -58,7 +59,18 @@ def test_a_verified_pingback_waits_for_moderation(blog, sources):
     assert hit.headers["User-Agent"].startswith("Replik/")
 
 
-def test_0x10_source_does_not_exist(blog, sources):
+def test_0x10_source_does_not_exist(blog, sources, monkeypatch):
+    from replik import fetch as fetch_module
+
+    real = fetch_module.socket.getaddrinfo
+
+    def resolver(host, *args, **kwargs):
+        # Unknown names fail here, without asking a DNS server (tests stay on loopback).
+        if host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", resolver)
     target = blog.permalink("offene-debatte")
     assert fault_of(lambda: proxy(blog).pingback.ping(sources.base + "/nix", target)
                     ).faultCode == 0x10
