@@ -255,3 +255,14 @@ def test_an_unreadable_job_is_dropped_not_fatal(tmp_path):
     queue.root.joinpath("new", "broken.json").write_text("{not json")
     assert list(queue.claim()) == []
     assert queue.pending() == []
+
+
+def test_an_unwritable_queue_gives_503_not_500(tmp_path):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        # A file where the queue folder should be: every write into it fails.
+        (tmp_path / "comments" / "queue").write_text("in the way")
+        response = send(blog, "http://localhost/p", target)
+        assert response.status_code == 503
+        assert "try again later" in response.text
+        assert response.headers["Retry-After"] == "300"

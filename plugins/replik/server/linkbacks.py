@@ -8,6 +8,7 @@ background worker (or ``replik linkbacks work``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -16,6 +17,8 @@ from ..linkbacks import pingback, receiver_for, trackback, webmention
 from ..linkbacks.queue import Queue
 from ..linkbacks.receive import Receiver
 from ..settings import store_path
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("replik_linkbacks", __name__)
 
@@ -105,8 +108,13 @@ def webmention_view() -> Response:
         return _text(413, "The request is too large.")
     links = state()
     ip, agent = _client()
-    answer = webmention.accept(links.receiver, links.queue, request.form.get("source", ""),
-                               request.form.get("target", ""), ip, agent)
+    try:
+        answer = webmention.accept(links.receiver, links.queue, request.form.get("source", ""),
+                                   request.form.get("target", ""), ip, agent)
+    except Exception:  # noqa: BLE001 - e.g. an unwritable store: say so, never a 500
+        log.exception("replik: cannot accept a webmention")
+        return _text(503, "The webmention cannot be accepted right now; please try again later.",
+                     **{"Retry-After": "300"})
     headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else {}
     if answer.status == 202 and links.worker_enabled:
         links.worker.kick()
