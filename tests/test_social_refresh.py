@@ -39,6 +39,8 @@ class FakeNetworks:
 
     def __init__(self) -> None:
         self.hits: list[str] = []
+        # The slow answer waits on this; set at teardown so no thread outlives the test.
+        self.release = threading.Event()
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -49,7 +51,7 @@ class FakeNetworks:
         if request.path == "/api/v1/accounts/lookup":
             acct = request.args.get("acct", "")
             if acct == "langsam":
-                time.sleep(6.0)
+                self.release.wait(6.0)
                 return Response(json.dumps({"username": "langsam", "followers_count": 1}),
                                 content_type="application/json")
             if acct == "unsinn":
@@ -75,6 +77,7 @@ def fake() -> Iterator[tuple[FakeNetworks, str]]:
     try:
         yield app, f"http://127.0.0.1:{server.server_port}"
     finally:
+        app.release.set()
         server.shutdown()
         thread.join(timeout=5)
 
