@@ -7,6 +7,8 @@ tests cannot leak in); every test reads the output folder.
 from __future__ import annotations
 
 import json
+import mimetypes
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -471,3 +473,82 @@ def test_every_page_has_landmarks_one_h1_and_a_skip_link(site: SimpleNamespace) 
             assert field.get("id") in labelled, f"{where}: {field.get('name')} has no label"
         for image in doc.xpath("//img"):
             assert image.get("alt") is not None, f"{where}: image without alt"
+
+
+# --- In a real browser: responsive layout, visible focus, hidden honeypot ----
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing (required in CI)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, site: SimpleNamespace, width: int):
+    """A browser tab where requests to SITEURL are answered from the output folder and
+    everything else is refused, so the browser never leaves this machine."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+
+    def answer(route) -> None:
+        url = route.request.url
+        if not url.startswith(SITEURL + "/"):
+            route.abort()
+            return
+        local = site.out / url.removeprefix(SITEURL + "/").split("#")[0].split("?")[0]
+        if local.is_dir():
+            local = local / "index.html"
+        if not local.is_file():
+            route.fulfill(status=404, body="not found")
+            return
+        kind = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+        route.fulfill(status=200, body=local.read_bytes(), content_type=kind)
+
+    page.route("**/*", answer)
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1280])
+def test_pages_fit_the_screen_and_show_focus(browser, site: SimpleNamespace, width: int) -> None:
+    article = article_page(site.out, OPEN_SLUG).relative_to(site.out).parent.as_posix() + "/"
+    page = open_page(browser, site, width)
+    try:
+        for path in ("", article, "archives.html", "datenschutz/"):
+            page.goto(f"{SITEURL}/{path}")
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{path or 'home'} scrolls sideways at {width}px"
+            # The stylesheet is there and the body text is large enough to read.
+            size = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+            assert size >= 16
+            # The first Tab lands on the skip link, which then becomes visible.
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.className") == "skip-link"
+            box = page.locator(".skip-link").bounding_box()
+            assert box and box["y"] >= 0 and box["x"] >= 0
+        page.goto(f"{SITEURL}/{article}")
+        page.locator(".comment-reply").first.focus()
+        outline = page.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement);"
+            " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+        assert outline[0] != "none" and outline[1] >= 2, outline
+        # The honeypot is in the form but out of sight; the preview box waits hidden.
+        box = page.locator("#respond-homepage").bounding_box()
+        assert box is None or box["x"] + box["width"] <= 0 or box["width"] <= 1
+        assert not page.locator(".comment-preview").is_visible()
+        assert page.locator("#respond-author").is_visible()
+    finally:
+        page.close()
