@@ -21,13 +21,14 @@ TOTAL = 10_000
 CLIENTS = 32
 
 
-def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 4) -> subprocess.Popen:
+def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON_AKISMET_", "REPLIK_SMTP_"))}
     process = subprocess.Popen(
         [str(gunicorn), "--workers", str(workers), "--worker-class", "gthread",
          "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "256",
+         "--keep-alive", "30",
          "--log-level", "warning", f"replik.server.app:create_app({str(conf)!r})"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -53,17 +54,19 @@ def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Count
     counter = iter(range(total))
 
     def worker() -> None:
+        # One keep-alive connection per client, opened again after any failure.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while True:
             with lock:
                 number = next(counter, None)
             if number is None:
+                connection.close()
                 return
             body = urlencode({
                 "article": "offene-debatte", "author": f"Leser {number}",
                 "email": f"leser{number}@example.org", "consent": "yes",
                 "body": f"Kommentar Nummer {number}: Gleichzeitig ist nicht dasselbe.",
             })
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 connection.request("POST", "/replik/comment", body, {
                     "Content-Type": "application/x-www-form-urlencoded",
@@ -71,10 +74,10 @@ def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Count
                 response = connection.getresponse()
                 data = response.read()
                 status = response.status
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 status, data = f"error {exc.__class__.__name__}", b""
-            finally:
                 connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             with lock:
                 statuses[status] += 1
                 if status == 201:
