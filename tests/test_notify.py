@@ -155,7 +155,7 @@ def test_webhook_gets_json_without_private_fields(tmp_path, smtp):
     [payload] = hook.received
     assert payload["event"] == "replik.new_entry"
     assert payload["entry"]["excerpt"] == "Für den Chat"
-    assert payload["text"].startswith("Neuer comment von Erika Muster zu „Offene Debatte“")
+    assert payload["text"].startswith("Neuer Kommentar von Erika Muster zu „Offene Debatte“")
     assert set(payload["links"]) == {"approve", "spam"}
     flat = json.dumps(payload)
     assert "erika@example.org" not in flat and "127.0.0.1\"" not in flat.replace(

@@ -291,8 +291,9 @@ def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:
     _ = i18n.gettext_for(settings)
     entry = notice.entry
     excerpt = " ".join(entry.body.split())[:280]
+    kind = _("comment") if entry.type == "comment" else entry.type
     text = _("New {kind} by {author} on “{title}”: {excerpt}").format(
-        kind=entry.type, author=entry.author or "-", title=notice.article_title, excerpt=excerpt
+        kind=kind, author=entry.author or "-", title=notice.article_title, excerpt=excerpt
     )
     return {
         "event": "replik.new_entry",

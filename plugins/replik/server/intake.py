@@ -246,7 +246,7 @@ def read_fields() -> dict[str, str]:
                   for k, v in values.items()}
     elif request.mimetype == "application/x-www-form-urlencoded":
         try:
-            text = raw.decode("ascii")
+            text = raw.decode("utf-8")  # percent-encoded or raw, it must be UTF-8
             pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
         except (UnicodeDecodeError, ValueError):
             raise BadEncoding("the form data is not UTF-8") from None
