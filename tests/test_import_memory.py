@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTS = 50
-COMMENTS_PER_POST = 40
+COMMENTS_PER_POST = 8
 TARGET_BYTES = 200 * 1024 * 1024
 LIMIT_KB = 300 * 1024
 

@@ -40,6 +40,7 @@ _BLOCK_CLOSE = re.compile(r"(</" + _BLOCKS + r">)", re.IGNORECASE)
 _BLOCK_START = re.compile(r"^\s*(?:</?" + _BLOCKS + r"[\s/>]|<!--)", re.IGNORECASE)
 _PRE = re.compile(r"<pre\b.*?</pre>", re.IGNORECASE | re.DOTALL)
 _HAS_TAG = re.compile(r"<[a-zA-Z/!]")
+_PARAGRAPH = re.compile(r"<p[\s>]", re.IGNORECASE)
 
 
 def autop(text: str) -> str:
@@ -106,7 +107,7 @@ def to_markdown(markup: str) -> str:
 
 def post_body(raw: str) -> tuple[str, str]:
     """A post's content as ("md", markdown) or ("html", html)."""
-    markup = autop(raw) if "<p" not in raw.lower() else raw.strip()
+    markup = raw.strip() if _PARAGRAPH.search(raw) else autop(raw)
     if markdown_can_say(markup):
         return "md", to_markdown(markup)
     return "html", markup + "\n"
