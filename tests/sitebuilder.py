@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ARTICLE_TEMPLATE = """<!doctype html>
 <html lang="{{ DEFAULT_LANG }}"><head><title>{{ article.title }}</title></head><body>
-<h1>{{ article.title }}</h1>
+<h1>{{ article.title }}</h1><p class="posted">{{ article.locale_date }}</p>
 <p class="count">{{ _("Comments") }} ({{ article.comment_count }})</p>
 {% macro tree(nodes) %}<ol>{% for n in nodes %}
 <li id="{{ n.anchor }}" class="entry depth-{{ n.depth }} type-{{ n.type }}{% if n.staff %} staff{% endif %}">

@@ -73,6 +73,10 @@ def test_entries_in_order_with_german_dates(site):
     assert "Comments (6)" in site["page"]
 
 
+def test_post_dates_in_the_sites_language(site):
+    assert site["doc"].xpath("string(//p[@class='posted'])") == "1. März 2010"
+
+
 def test_threading_caps_depth(site):
     doc, e = site["doc"], site["e"]
 

@@ -16,6 +16,7 @@ from pelican import signals
 
 from . import i18n
 from .feeds import CommentFeedGenerator
+from .render import format_date_local
 from .rendercache import RenderCache
 from .settings import cache_path, store_path, with_defaults
 from .store import Entry, Store
@@ -81,6 +82,17 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     article.comments_open = comments_open(article, settings)
     article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
     article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
+    if settings.get("REPLIK_BABEL_DATES", True):
+        # Post dates in the same words as comment dates ("5. März 2010"), without
+        # depending on the machine's installed C locales as strftime does.
+        timezone = str(settings.get("TIMEZONE") or "UTC")
+        article.locale_date = format_date_local(_aware(article.date), lang, timezone)
+        if getattr(article, "modified", None):
+            article.locale_modified = format_date_local(_aware(article.modified), lang, timezone)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def get_generators(_pelican: Any) -> type:

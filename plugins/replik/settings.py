@@ -23,6 +23,8 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     "REPLIK_WEBMENTION_URL": "/replik/webmention",
     "REPLIK_TRACKBACK_URL": "/replik/trackback",
     "REPLIK_MODERATE_URL": "/moderate",
+    # Post dates with Babel in the site's language ("5. März 2010") instead of strftime.
+    "REPLIK_BABEL_DATES": True,
     # Threads nest up to this depth; deeper replies attach at the deepest level.
     "REPLIK_MAX_DEPTH": 5,
     # Close comments on posts older than this many days (0 = never).
