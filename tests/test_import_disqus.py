@@ -113,3 +113,9 @@ def test_spam_posts_go_to_spam(tmp_path):
     run_cli(conf, "import", "disqus", str(path), "--map", "http://example.org/=hello-world")
     spam = entries(conf)["4"]
     assert spam.state == "spam" and spam.spam_verdict == "spam"
+
+
+def test_entities_declared_in_the_file_are_refused(tmp_path):
+    path, _line = _broken(tmp_path, '<?xml version="1.0"?>',
+                          '<?xml version="1.0"?>\n<!DOCTYPE disqus [<!ENTITY x "y">]>')
+    _fails(tmp_path, path, "declares a DTD")

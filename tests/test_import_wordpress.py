@@ -323,3 +323,19 @@ def test_dry_run_writes_nothing(tmp_path):
     assert "33 read, 33 new" in result.output and "Dry run" in result.output
     assert not list((conf.parent / "content").iterdir())
     assert not (conf.parent / "comments").exists()
+
+
+def test_entities_declared_in_the_file_are_refused(tmp_path):
+    conf = make_project(tmp_path / "blog")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("geheim")
+    text = fixture(WXR).read_text(encoding="utf-8").replace(
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE rss [<!ENTITY x SYSTEM'
+        f' "file://{secret}">]>', 1).replace("<![CDATA[Comment Depth 01]]>", "&x;", 1)
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_text(text, encoding="utf-8")
+    result = run_cli(conf, "import", "wordpress", str(hostile), ok=False)
+    assert result.exit_code == 1 and "declares a DTD" in result.output
+    assert "geheim" not in result.output
+    assert not list((conf.parent / "content").iterdir())

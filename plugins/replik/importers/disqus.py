@@ -20,6 +20,7 @@ from ..store import Entry, Store
 from . import html as htmlconv
 from .articles import ArticleMatcher
 from .common import ImportFailed, Problem, Staging, Summary, commit, stable_id
+from .wordpress import DTD_REFUSED
 
 NS = "http://disqus.com"
 DSQ = "http://disqus.com/disqus-internals"
@@ -116,6 +117,10 @@ class DisqusImport:
             for event, element in context:
                 if event == "start":
                     if element.getparent() is None:
+                        if element.getroottree().docinfo.internalDTD is not None:
+                            self.seen_root = True
+                            self.problems.append(Problem(None, DTD_REFUSED))
+                            return
                         self.seen_root = element.tag == f"{{{NS}}}disqus"
                         if not self.seen_root:
                             raise _NotDisqus(element.sourceline)

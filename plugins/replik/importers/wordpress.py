@@ -55,6 +55,9 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _ZERO_DATE = "0000-00-00 00:00:00"
 _ELLIPSIS = re.compile(r"^\s*\[(?:\.\.\.|…|&#8230;)\]\s*|\s*\[(?:\.\.\.|…|&#8230;)\]\s*$")
 _TAG = re.compile(r"<[^>]+>")
+# Entities declared in the file (external files, "billion laughs") are never expanded.
+DTD_REFUSED = ("the file declares a DTD (<!DOCTYPE …>); exports never do, and its"
+               " entities are not read, for safety")
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -131,6 +134,7 @@ class WordPressImport:
         self.authors: dict[str, dict[str, str]] = {}  # login -> email, name, id
         self.author_user_ids: dict[str, set[str]] = {}  # login -> WordPress user ids
         self.seen_wxr = False
+        self.seen_first = False
         self.comment_lines: dict[int, int] = {}  # WordPress comment id -> line
         self.slugs: set[str] = set()
         self.summary = Summary(source="")
@@ -163,6 +167,11 @@ class WordPressImport:
         )
         try:
             for _event, element in context:
+                if not self.seen_first:
+                    self.seen_first = True
+                    if element.getroottree().docinfo.internalDTD is not None:
+                        self.problems.append(Problem(None, DTD_REFUSED))
+                        return
                 self._on_end(element)
         except etree.XMLSyntaxError as exc:
             line = exc.lineno or (exc.position[0] if exc.position else None)
