@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import i18n
@@ -26,12 +26,17 @@ _envs: dict[int, tuple[dict[str, Any], Environment]] = {}
 _lock = threading.Lock()
 
 
-def _theme_templates(settings: dict[str, Any]) -> list[str]:
-    theme = Path(str(settings.get("THEME") or "theme"))
-    paths = [str(theme / "templates")]
-    # Pelican's "simple" theme is what `{% extends "!simple/base.html" %}` refers to.
-    extra = [str(p) for p in settings.get("THEME_TEMPLATES_OVERRIDES") or []]
-    return extra + paths
+def _loader(settings: dict[str, Any]) -> ChoiceLoader:
+    """The same lookup as Pelican's: overrides, the theme, then its "simple" theme."""
+    import pelican
+
+    theme = FileSystemLoader(str(Path(str(settings.get("THEME") or "theme")) / "templates"))
+    simple_path = Path(pelican.__file__).parent / "themes" / "simple" / "templates"
+    simple = FileSystemLoader(str(simple_path))
+    overrides = FileSystemLoader([str(p) for p in settings.get("THEME_TEMPLATES_OVERRIDES") or []])
+    return ChoiceLoader([
+        overrides, theme, simple, PrefixLoader({"!simple": simple, "!theme": theme}),
+    ])
 
 
 def environment(settings: dict[str, Any]) -> Environment:
@@ -46,7 +51,7 @@ def environment(settings: dict[str, Any]) -> Environment:
         options.pop("loader", None)
         options.pop("autoescape", None)
         env = Environment(
-            loader=ChoiceLoader([FileSystemLoader(_theme_templates(settings))]),
+            loader=_loader(settings),
             autoescape=select_autoescape(default=True, default_for_string=True),
             extensions=extensions,
             **options,
