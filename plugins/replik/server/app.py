@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ..settings import load_settings, secret, store_path
+from ..settings import load_settings, store_path
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +52,7 @@ def configure(app: Flask, settings: dict[str, Any]) -> None:
     # Large enough for the longest comment, percent-encoded; anything bigger is 413.
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("REPLIK_MAX_REQUEST_BYTES", 262144))
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
-    key = secret("REPLIK_SECRET_KEY")
-    if not key:
-        log.warning("replik: REPLIK_SECRET_KEY is not set; sessions end when the process does")
-        key = secrets.token_hex(32)
-    app.secret_key = key
+    # The session key (REPLIK_SECRET_KEY) is set by the desk's sessions (server/auth.py).
     proxies = int(settings.get("REPLIK_TRUSTED_PROXIES") or 0)
     if proxies:
         # Behind nginx: take the client's address from X-Forwarded-For (that many hops).
