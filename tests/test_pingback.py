@@ -256,3 +256,30 @@ def test_linkbacks_are_checked_by_akismet(tmp_path):
         [entry] = blog.entries("spam")
         assert entry.spam_verdict == "spam"
         assert entry.spam_reason == "Akismet: spam"
+
+
+def test_known_pairs_written_by_other_tools_are_recognised(blog, sources, monkeypatch):
+    from datetime import UTC, datetime
+
+    from replik.linkbacks import pairs
+    from replik.store import Entry, new_id
+
+    target = blog.permalink("offene-debatte")
+    imported = sources.add("/importiert", plain_post(target))
+    first = sources.add("/erster", plain_post(target))
+    proxy(blog).pingback.ping(first, target)  # the pair index exists from here on
+    # An import writes a pingback straight into the store.
+    blog.store.add(Entry(id=new_id(), article="offene-debatte", body="…", type="pingback",
+                         date=datetime.now(UTC), source=imported), "approved")
+    monkeypatch.setattr(pairs, "RESEED_SECONDS", 0.0)
+    assert fault_of(lambda: proxy(blog).pingback.ping(imported, target)).faultCode == 0x30
+
+
+def test_a_deleted_pingback_may_be_sent_again(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/p", plain_post(target))
+    proxy(blog).pingback.ping(source, target)
+    [entry] = blog.entries("pending")
+    blog.store.delete(entry.id)
+    assert "registered" in proxy(blog).pingback.ping(source, target)
+    assert len(blog.entries("pending")) == 1

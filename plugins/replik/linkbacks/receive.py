@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from .. import audit, notify, spam
 from ..settings import store_path
-from ..store import LINKBACK_TYPES, Entry, Store, new_id
+from ..store import Entry, Store, new_id
 from .html import clean, normalize_url, same_url
+from .pairs import PairIndex
 from .verify import Source
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Receiver:
         self.index = index
         self.store = Store(store_path(settings))
         self.guard = spam.Guard(settings)
+        self.pairs = PairIndex(settings, self.store)
 
     # -- the target ----------------------------------------------------------
     def article_for(self, target: str) -> ArticleLike:
@@ -128,14 +130,7 @@ class Receiver:
     # -- known pairs -----------------------------------------------------------
     def known(self, source: str, article: str) -> Entry | None:
         """The stored linkback from ``source`` to ``article``, in any state."""
-        candidates = [self.store.entries("approved", article)]
-        candidates += [self.store.entries(state) for state in ("pending", "spam", "trash")]
-        for entries in candidates:
-            for entry in entries:
-                if (entry.article == article and entry.type in LINKBACK_TYPES
-                        and same_url(entry.source, source)):
-                    return entry
-        return None
+        return self.pairs.find(source, article)
 
     # -- storing -----------------------------------------------------------------
     def _fill(self, entry: Entry, kind: str, source: Source, target: str) -> None:
@@ -177,6 +172,7 @@ class Receiver:
         verdict = spam.screen(self.settings, entry, permalink=article.permalink)
         entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
         self.store.add(entry, verdict.state)
+        self.pairs.add(entry)
         audit.record(self.store.root, ACTOR, f"received {kind}", entry.id, "", verdict.state,
                      source=source.url, verdict=verdict.verdict)
         if verdict.notify:
