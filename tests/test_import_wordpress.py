@@ -339,3 +339,18 @@ def test_entities_declared_in_the_file_are_refused(tmp_path):
     assert result.exit_code == 1 and "declares a DTD" in result.output
     assert "geheim" not in result.output
     assert not list((conf.parent / "content").iterdir())
+
+
+def test_edited_content_is_kept_unless_overwrite(tmp_path):
+    conf = make_project(tmp_path / "blog")
+    run_cli(conf, "import", "wordpress", str(fixture(WXR)))
+    post = conf.parent / "content" / "template-comments.md"
+    original = post.read_text(encoding="utf-8")
+    post.write_text(original + "\nMy own addition.\n", encoding="utf-8")
+    result = run_cli(conf, "import", "wordpress", str(WXR))
+    assert "0 written, 78 unchanged, 1 kept because they differ" in result.output
+    assert f"kept (use --overwrite to replace): {post}" in result.output
+    assert post.read_text(encoding="utf-8").endswith("My own addition.\n")
+    result = run_cli(conf, "import", "wordpress", "--overwrite", str(WXR))
+    assert "1 written, 78 unchanged" in result.output
+    assert post.read_text(encoding="utf-8") == original

@@ -43,7 +43,10 @@ def _progress(path: Path, label: str) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def _failed(exc: ImportFailed) -> click.ClickException:
+def _failed(exc: Exception) -> click.ClickException:
+    if isinstance(exc, StoreError):
+        return click.ClickException(f"the store refused an entry: {exc}. Entries moved in"
+                                    " before it are kept; run the import again to finish.")
     return click.ClickException(str(exc))
 
 
@@ -90,10 +93,8 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
                 overwrite=overwrite, dry_run=dry_run, staging_parent=cache_path(settings),
                 progress=progress,
             )
-    except ImportFailed as exc:
+    except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
-    except StoreError as exc:
-        raise click.ClickException(f"the store refused an entry: {exc}") from None
     _report(summary, dry_run)
     if summary.attachments and not dry_run:
         target = attachments_file or project_path(settings, "wordpress-attachments.txt")
@@ -129,7 +130,7 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
     try:
         summary = import_disqus(export, _store(settings, comments_dir), matcher,
                                 staging_parent=cache_path(settings), dry_run=dry_run)
-    except ImportFailed as exc:
+    except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
     _report(summary, dry_run)
 
@@ -150,7 +151,7 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
     try:
         summary = import_json(export, _store(settings, comments_dir),
                               staging_parent=cache_path(settings), dry_run=dry_run)
-    except ImportFailed as exc:
+    except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
     _report(summary, dry_run)
 

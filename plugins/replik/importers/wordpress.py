@@ -17,7 +17,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
@@ -300,7 +300,7 @@ class WordPressImport:
             self.problems.append(Problem(line, f"{what} has an impossible date: {exc}"))
             return None
         if gmt_dt is not None:
-            utc = gmt_dt.replace(tzinfo=ZoneInfo("UTC"))
+            utc = gmt_dt.replace(tzinfo=UTC)
             offset = (local_dt - gmt_dt) if local_dt is not None else timedelta(0)
             # Offsets are whole minutes; clamp nonsense (clock drift) to UTC.
             offset = timedelta(minutes=round(offset.total_seconds() / 60))
@@ -317,7 +317,7 @@ class WordPressImport:
                                     f"{post.post_type} {post.post_id or '?'}")
         if found is not None:
             utc, offset = found
-            return utc.astimezone(_fixed(offset))
+            return utc.astimezone(timezone(offset))
         if post.pub_date:
             try:
                 return parsedate_to_datetime(post.pub_date)
@@ -478,12 +478,6 @@ class WordPressImport:
             entry.spam_verdict = "spam"
             entry.spam_reason = "marked as spam in WordPress"
         return entry, state
-
-
-def _fixed(offset: timedelta) -> Any:
-    from datetime import timezone
-
-    return timezone(offset)
 
 
 def _one_line(value: str) -> str:
