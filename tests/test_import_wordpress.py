@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from lxml import etree
 from lxml import html as lxml_html
 
+from replik import audit
 from replik.cli import main
 from replik.store import Store
 
@@ -61,7 +62,8 @@ def run_cli(conf: Path, *args: str, ok: bool = True, input: str | None = None):
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    files = (p for p in sorted(folder.rglob("*")) if p.is_file())
+    # The entries and content files; the audit log only ever grows.
+    files = (p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "audit.log")
     return {str(p.relative_to(folder)): p.read_bytes() for p in files
             if "tmp" not in p.relative_to(folder).parts}
 
@@ -252,6 +254,8 @@ def test_a_newer_export_adds_only_what_is_new(tmp_path):
     after = snapshot(store.root)
     added = set(after) - set(before)
     assert len(added) == 1 and all(after[k] == v for k, v in before.items())
+    log = [r for r in audit.read(store.root) if r["action"] == "import-wordpress"]
+    assert [r["detail"]["new"] for r in log] == [33, 1]
     new = next(e for e in store.all_entries() if e.extra.get("WP-Comment-Id") == "5000")
     parent = next(e for e in store.all_entries() if e.extra.get("WP-Comment-Id") == "904")
     assert new.reply_to == parent.id and new.body == "Neu & später"

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from . import audit
 from .importers.common import ImportFailed, Summary
 from .settings import cache_path, project_path, store_path
 from .store import Store, StoreError
@@ -28,11 +29,14 @@ def _store(settings: dict[str, Any], comments: Path | None) -> Store:
     return Store(comments if comments is not None else store_path(settings))
 
 
-def _report(summary: Summary, dry_run: bool) -> None:
+def _report(summary: Summary, dry_run: bool, store: Store, kind: str) -> None:
     for line in summary.lines():
         click.echo(line)
     if dry_run:
         click.echo("Dry run: nothing was written.")
+    elif summary.new_entries:
+        audit.record(store.root, "cli", f"import-{kind}", source=Path(summary.source).name,
+                     new=summary.new_entries, existing=summary.existing_entries)
 
 
 @contextmanager
@@ -86,16 +90,17 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
 
     settings = _settings(ctx)
     content = content_dir if content_dir is not None else Path(str(settings["PATH"]))
+    store = _store(settings, comments_dir)
     try:
         with _progress(export, "Reading the export") as progress:
             summary = import_wordpress(
-                export, _store(settings, comments_dir), content, settings,
+                export, store, content, settings,
                 overwrite=overwrite, dry_run=dry_run, staging_parent=cache_path(settings),
                 progress=progress,
             )
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
-    _report(summary, dry_run)
+    _report(summary, dry_run, store, "wordpress")
     if summary.attachments and not dry_run:
         target = attachments_file or project_path(settings, "wordpress-attachments.txt")
         target.write_text("\n".join(summary.attachments) + "\n", encoding="utf-8")
@@ -127,12 +132,13 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
             raise click.BadParameter(f"{mapping!r} is not URL=SLUG", param_hint="--map")
         explicit[url] = slug
     matcher = ArticleMatcher(content_articles(settings), explicit)
+    store = _store(settings, comments_dir)
     try:
-        summary = import_disqus(export, _store(settings, comments_dir), matcher,
-                                staging_parent=cache_path(settings), dry_run=dry_run)
+        summary = import_disqus(export, store, matcher, staging_parent=cache_path(settings),
+                                dry_run=dry_run)
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
-    _report(summary, dry_run)
+    _report(summary, dry_run, store, "disqus")
 
 
 @import_group.command("json")
@@ -148,12 +154,13 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
     from .importers.jsonio import import_json
 
     settings = _settings(ctx)
+    store = _store(settings, comments_dir)
     try:
-        summary = import_json(export, _store(settings, comments_dir),
-                              staging_parent=cache_path(settings), dry_run=dry_run)
+        summary = import_json(export, store, staging_parent=cache_path(settings),
+                              dry_run=dry_run)
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
-    _report(summary, dry_run)
+    _report(summary, dry_run, store, "json")
 
 
 @click.command("export")
