@@ -165,6 +165,8 @@ def test_posts_and_pages_become_pelican_content(imported):
     special = (content / "title-with-special-characters.html").read_text(encoding="utf-8")
     assert "<table>" in special and '<meta name="slug"' in special
     assert (content / "draft.md").read_text(encoding="utf-8").count("Status: draft") == 1
+    excerpt = (content / "template-excerpt-defined.md").read_text(encoding="utf-8")
+    assert "\nSummary: This is a user-defined post excerpt. It should" in excerpt
     assert (content / "pages" / "page-with-comments.md").exists()
     attachments = (conf.parent / "wordpress-attachments.txt").read_text().split()
     assert len(attachments) == 37 and all(a.startswith("https://") for a in attachments)
