@@ -36,19 +36,40 @@ class CommentNode:
         return f"comment-{self.entry.id}"
 
     @property
+    def kind(self) -> str:
+        """comment, pingback, trackback, or a webmention's kind: reply, like, repost, mention."""
+        return entry_kind(self.entry)
+
+    @property
     def is_linkback(self) -> bool:
-        return self.entry.is_linkback
+        # A webmention that answers the post is shown as a comment by its author.
+        return self.entry.is_linkback and self.kind != "reply"
+
+    @property
+    def is_reaction(self) -> bool:
+        """A like, repost or bookmark: shown as one short line, not as text."""
+        return self.kind in REACTION_KINDS
 
     @property
     def author(self) -> str:
         # A linkback shows the linking post's title (or its site's name) as its author.
-        if self.entry.is_linkback:
+        if self.is_linkback and not self.is_reaction:
             return self.entry.title or self.entry.author or self.entry.source or self.entry.url
-        return self.entry.author
+        return self.entry.author or self.entry.title or self.entry.source
 
     @property
     def url(self) -> str:
-        return (self.entry.source or self.entry.url) if self.entry.is_linkback else self.entry.url
+        if self.entry.is_linkback:
+            if self.is_linkback and not self.is_reaction:
+                return self.entry.source or self.entry.url
+            return self.entry.url or self.entry.source
+        return self.entry.url
+
+    @property
+    def photo(self) -> str:
+        """The author's picture from a webmention (http(s) only), or ""."""
+        photo = self.entry.extra.get("Author-Photo", "")
+        return photo if photo.lower().startswith(("http://", "https://")) else ""
 
     def __getattr__(self, name: str) -> Any:
         # Templates may ask for entry fields directly (node.type, node.staff, node.date …).
@@ -57,13 +78,24 @@ class CommentNode:
         return getattr(self.entry, name)
 
 
+REACTION_KINDS = ("like", "repost", "bookmark")
+
+
+def entry_kind(entry: Entry) -> str:
+    if entry.type == "webmention":
+        return entry.extra.get("Webmention-Kind", "mention") or "mention"
+    return entry.type
+
+
 def render_node(entry: Entry, locale: str, timezone: str,
                 cache: RenderCache | None = None) -> CommentNode:
     public = entry.public()
+    # Linkbacks show an excerpt of the linking post; a webmention reply is its author's text.
+    as_excerpt = entry.is_linkback and entry_kind(entry) != "reply"
     if cache is not None:
-        html = cache.render(entry.body, entry.is_linkback)
+        html = cache.render(entry.body, as_excerpt)
     else:
-        html = render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body)
+        html = render_excerpt(entry.body) if as_excerpt else render_body(entry.body)
     return CommentNode(
         entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
     )
