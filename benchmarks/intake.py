@@ -11,7 +11,8 @@ first use).
 
 Settings (environment): ``BENCH_INTAKE_REQUESTS`` (default 3000 per server),
 ``BENCH_INTAKE_CLIENTS`` (32), ``BENCH_INTAKE_WORKERS`` (2), ``BENCH_INTAKE_THREADS``
-(8 per worker).
+(8 per worker), ``BENCH_INTAKE_ROUNDS`` (3: the servers take turns, so both see
+the same machine conditions).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,7 @@ def load(port: int, make_request: Any, total: int, clients: int) -> dict[str, An
 
     ok = sum(n for s, n in statuses.items() if s.startswith("2"))
     return {
+        "raw_latencies": latencies,
         "requests": total,
         "ok": ok,
         "statuses": statuses,
@@ -130,27 +133,90 @@ def gunicorn_argv(gunicorn: Path, app: str, port: int) -> list[str]:
             "--log-level", "warning", app]
 
 
-def measure(argv: list[str], env: dict[str, str], port: int, ready_path: str,
-            make_request: Any, log: Path) -> dict[str, Any]:
+@dataclass
+class Server:
+    """One gunicorn under test: how to start it and what to POST to it."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int
+    ready_path: str
+    make_request: Any
+    log: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "wb") as log_file:
+            self.process = subprocess.Popen(self.argv, env=self.env, stdout=log_file,
+                                            stderr=subprocess.STDOUT)
+        wait_for(self.port, self.ready_path, self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several rounds as one result: all requests, all latencies."""
+    latencies = sorted(x for r in rounds for x in r["raw_latencies"])
+    statuses: dict[str, int] = {}
+    for r in rounds:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    ok = sum(r["ok"] for r in rounds)
+    seconds = sum(r["seconds"] for r in rounds)
+
+    def percentile(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 2)
+
+    return {
+        "requests": sum(r["requests"] for r in rounds), "ok": ok, "statuses": statuses,
+        "seconds": round(seconds, 2), "throughput_per_s": round(ok / seconds, 1),
+        "rounds_throughput_per_s": [r["throughput_per_s"] for r in rounds],
+        "latency_ms": {
+            "mean": round(statistics.fmean(latencies), 2), "p50": percentile(0.50),
+            "p95": percentile(0.95), "p99": percentile(0.99), "max": round(latencies[-1], 2),
+        },
+    }
+
+
+def compare(servers: list[Server]) -> dict[str, dict[str, Any]]:
+    """Start all servers, then load them in alternating rounds (same machine conditions)."""
     total = _env_int("BENCH_INTAKE_REQUESTS", 3000)
     clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            wait_for(port, ready_path, process)
+    rounds = max(1, _env_int("BENCH_INTAKE_ROUNDS", 3))
+    per_round = max(1, total // rounds)
+    results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+    alone: dict[str, dict[str, Any]] = {}
+    try:
+        for server in servers:
+            server.start()
             # Warm-up: imports, first connections, caches (not measured).
-            load(port, lambda n: make_request(10_000_000 + n), 200, clients)
-            result = load(port, make_request, total, clients)
+            load(server.port, lambda n, s=server: s.make_request(10_000_000 + n), 200, clients)
+        for number in range(rounds):
+            for server in servers:
+                offset = number * per_round
+                results[server.name].append(load(
+                    server.port, lambda n, s=server, o=offset: s.make_request(o + n),
+                    per_round, clients))
+        for server in servers:
             # One reader alone: the latency without queueing behind 31 others.
-            alone = load(port, lambda n: make_request(20_000_000 + n), 300, 1)
-            result["single_client_latency_ms"] = alone["latency_ms"]
-            return result
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            alone[server.name] = load(
+                server.port, lambda n, s=server: s.make_request(20_000_000 + n), 300, 1)
+    finally:
+        for server in servers:
+            server.stop()
+    combined = {}
+    for server in servers:
+        combined[server.name] = combine(results[server.name])
+        combined[server.name]["single_client_latency_ms"] = alone[server.name]["latency_ms"]
+    return combined
 
 
 # -- Replik ------------------------------------------------------------------------------
@@ -180,7 +246,7 @@ def replik_site(folder: Path) -> Path:
     return conf
 
 
-def run_replik(folder: Path) -> dict[str, Any]:
+def replik_server(folder: Path) -> Server:
     conf = replik_site(folder)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
@@ -197,9 +263,8 @@ def run_replik(folder: Path) -> dict[str, Any]:
             "Content-Type": "application/json", "Accept": "application/json",
             "Origin": "http://127.0.0.1:8000", "User-Agent": "bench"}
 
-    result = measure(argv, env, port, "/replik/thanks", make_request, folder / "gunicorn.log")
-    result["stored"] = sum(1 for _ in (folder / "comments").rglob("*.txt"))
-    return result
+    return Server("replik", argv, env, port, "/replik/thanks", make_request,
+                  folder / "gunicorn.log")
 
 
 # -- Isso ----------------------------------------------------------------------------------
@@ -230,11 +295,8 @@ class _Page(BaseHTTPRequestHandler):
         return
 
 
-def run_isso(folder: Path) -> dict[str, Any]:
+def isso_server(folder: Path, host: str) -> Server:
     venv = isso_venv()
-    pages = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    threading.Thread(target=pages.serve_forever, daemon=True).start()
-    host = f"http://127.0.0.1:{pages.server_port}"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "isso.cfg"
     config.write_text(f"""[general]
@@ -266,10 +328,7 @@ require-email = false
         return "/new?" + urlencode({"uri": "/bench/"}), body, {
             "Content-Type": "application/json", "Origin": host, "User-Agent": "bench"}
 
-    try:
-        return measure(argv, env, port, "/info", make_request, folder / "gunicorn.log")
-    finally:
-        pages.shutdown()
+    return Server("isso", argv, env, port, "/info", make_request, folder / "gunicorn.log")
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -278,25 +337,36 @@ require-email = false
 def run(report: dict) -> None:
     work = OUT / "intake"
     shutil.rmtree(work, ignore_errors=True)
-    replik = run_replik(work / "replik")
+    servers = [replik_server(work / "replik")]
+    # The blog page Isso fetches once to create its thread.
+    pages = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    threading.Thread(target=pages.serve_forever, daemon=True).start()
+    isso_problem = ""
     try:
-        isso = run_isso(work / "isso")
-    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
-        isso = {"error": f"Isso {ISSO_VERSION} could not be run: {exc}"}
+        servers.append(isso_server(work / "isso", f"http://127.0.0.1:{pages.server_port}"))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        isso_problem = f"Isso {ISSO_VERSION} could not be installed: {exc}"
+    try:
+        results = compare(servers)
+    finally:
+        pages.shutdown()
+    replik = results["replik"]
+    replik["stored"] = sum(1 for _ in (work / "replik" / "comments").rglob("*.txt"))
     section: dict[str, Any] = {
         "clients": _env_int("BENCH_INTAKE_CLIENTS", 32),
         "workers": _env_int("BENCH_INTAKE_WORKERS", 2),
         "threads_per_worker": _env_int("BENCH_INTAKE_THREADS", 8),
         "load_average_after": os.getloadavg()[0],
         "replik": replik,
-        "isso": isso,
     }
     lines = [
         f"Replik: {replik['throughput_per_s']} comments/s, p99 {replik['latency_ms']['p99']} ms"
         f" ({replik['ok']}/{replik['requests']} ok, {replik['stored']} stored);"
         f" one client alone: p99 {replik['single_client_latency_ms']['p99']} ms",
     ]
-    if "throughput_per_s" in isso:
+    if "isso" in results:
+        isso = results["isso"]
+        section["isso"] = isso
         ratio = round(replik["throughput_per_s"] / isso["throughput_per_s"], 2)
         section["throughput_ratio"] = ratio
         lines.append(f"Isso {ISSO_VERSION}: {isso['throughput_per_s']} comments/s, p99 "
@@ -306,7 +376,8 @@ def run(report: dict) -> None:
                      f"Replik p99 target ≤ 50 ms: "
                      f"{'met' if replik['latency_ms']['p99'] <= 50 else 'missed'}")
     else:
-        lines.append(isso["error"])
+        section["isso"] = {"error": isso_problem}
+        lines.append(isso_problem)
     section["summary"] = lines
     report["intake"] = section
 
