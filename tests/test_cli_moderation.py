@@ -146,3 +146,13 @@ def test_missing_settings_file_is_a_clear_error(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["list"])
     assert result.exit_code == 1
     assert "pelicanconf.py not found" in result.output
+
+
+def test_unusable_settings_are_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pelicanconf.py").write_text("SITENAME = (\n")
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 1 and "line 1" in result.output and "Traceback" not in result.output
+    (tmp_path / "pelicanconf.py").write_text("PATH = 'gibt-es-nicht'\n")
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 1 and "content" in result.output

@@ -44,6 +44,14 @@ def load(ctx: click.Context) -> dict:
             obj["settings"] = load_settings(obj["settings_path"])
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
+        except SyntaxError as exc:
+            raise click.ClickException(
+                f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the settings file"
+            ) from None
+        except (ValueError, OSError) as exc:
+            # Pelican refuses settings it cannot use (a missing content folder or theme).
+            raise click.ClickException(
+                f"{obj['settings_path']}: {exc}") from None
     return obj["settings"]
 
 

@@ -21,8 +21,7 @@ from .store import PRIVATE_FIELDS, Entry, Store
 
 #: Header fields of imported entries that identify a person (the blog's user id).
 PERSONAL_EXTRA = ("WP-User-Id",)
-# The label that replaces a forgotten person's name, when no catalog has it.
-_LABELS = {"de": "Gelöschter Nutzer", "en": "Deleted user"}
+# The label that replaces a forgotten person's name (translated by the catalogs).
 LABEL_MSGID = "Deleted user"
 
 
@@ -34,13 +33,7 @@ def person_key(email: str) -> str:
 def forgotten_label(settings: dict[str, Any]) -> str:
     """REPLIK_FORGOTTEN_NAME, else the catalog's translation of "Deleted user"."""
     configured = str(settings.get("REPLIK_FORGOTTEN_NAME") or "")
-    if configured:
-        return configured
-    lang = str(settings.get("DEFAULT_LANG") or "de").split("_")[0]
-    translated = gettext_for(settings)(LABEL_MSGID)
-    if translated != LABEL_MSGID:
-        return translated
-    return _LABELS.get(lang, LABEL_MSGID)
+    return configured or gettext_for(settings)(LABEL_MSGID)
 
 
 def entries_of(store: Store, email: str) -> list[Entry]:

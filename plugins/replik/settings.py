@@ -49,6 +49,8 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     "REPLIK_ANSWER_WITHIN": 24,
     # Moderator accounts: name -> environment variable holding the password hash.
     "REPLIK_MODERATORS": {},
+    # The name that replaces a forgotten person's (replik forget); "" = "Gelöschter Nutzer".
+    "REPLIK_FORGOTTEN_NAME": "",
     # Outbound requests: hosts allowed despite private addresses (intranet, tests).
     "REPLIK_FETCH_ALLOW_PRIVATE": [],
     "REPLIK_FETCH_TIMEOUT": 5.0,
