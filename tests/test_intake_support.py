@@ -178,3 +178,16 @@ def write_conf(site: Path, siteurl: str = "http://127.0.0.1:8000", **extra: Any)
     conf = site / "pelicanconf.py"
     conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return conf
+
+
+def _invalid_key(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, text="invalid")  # what Akismet answers to a bad key
+
+
+class InvalidKeyClient(akismet.TestSyncClient):
+    """The package's test client answering as Akismet does to a wrong key or blog URL."""
+
+    def __init__(self, config: akismet.Config | None = None,
+                 http_client: httpx.Client | None = None) -> None:
+        super().__init__(config=config, http_client=http_client)
+        self._http_client = httpx.Client(transport=httpx.MockTransport(_invalid_key))

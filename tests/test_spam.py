@@ -10,6 +10,7 @@ from test_intake_support import (
     DiscardClient,
     FailingClient,
     HamClient,
+    InvalidKeyClient,
     RecordingHamClient,
     SpamClient,
     client,
@@ -53,6 +54,7 @@ def post_one(site, akismet_client, **values):
         (SpamClient, "spam", "spam", "Akismet: spam"),
         (DiscardClient, "spam", "discard", "discard"),
         (FailingClient, "pending", "unchecked", "Akismet unavailable"),
+        (InvalidKeyClient, "pending", "unchecked", "rejected the API key"),
     ],
 )
 def test_akismet_verdicts(tmp_path, akismet_client, state, verdict, reason):
