@@ -86,6 +86,7 @@ class ArticleIndex:
         self._lock = threading.Lock()
         self._signature: tuple[int, float] | None = None
         self._checked = 0.0
+        self._busy = False
         self.articles: dict[str, ArticleInfo] = {}
         self.pages: list[Any] = []
         self.refresh()
@@ -102,21 +103,28 @@ class ArticleIndex:
         return count, newest
 
     def refresh(self, force: bool = True) -> None:
+        """Read the articles again if ``content/`` changed (always when ``force``).
+
+        One thread reads while the others keep answering from the last index.
+        """
         now = time.monotonic()
         with self._lock:
-            if not force and now - self._checked < self.poll_seconds:
+            if not force and (self._busy or now - self._checked < self.poll_seconds):
                 return
-            self._checked = now
+            self._checked, self._busy = now, True
+        try:
             signature = self._content_signature()
             if signature == self._signature and not force:
                 return
-            try:
-                articles, page_list = self._read()
-            except Exception as exc:  # noqa: BLE001 - keep serving the last good index
-                log.error("replik: cannot read the articles under %s: %s",
-                          self.settings["PATH"], exc)
-                return
-            self.articles, self.pages, self._signature = articles, page_list, signature
+            articles, page_list = self._read()
+            with self._lock:
+                self.articles, self.pages, self._signature = articles, page_list, signature
+        except Exception as exc:  # noqa: BLE001 - keep serving the last good index
+            log.error("replik: cannot read the articles under %s: %s",
+                      self.settings["PATH"], exc)
+        finally:
+            with self._lock:
+                self._busy = False
 
     def _read(self) -> tuple[dict[str, ArticleInfo], list[Any]]:
         from pelican.generators import ArticlesGenerator, PagesGenerator
