@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC
@@ -151,12 +152,14 @@ def test_only_utf8_is_accepted(site):
                 headers={"Content-Type": "application/x-www-form-urlencoded"})
             raw_json = http.post("/replik/comment", content=b'{"author": "J\xfcrgen"}',
                                  headers={"Content-Type": "application/json"})
+            utf16 = http.post("/replik/comment", content=json.dumps(form()).encode("utf-16"),
+                              headers={"Content-Type": "application/json"})
             utf8 = http.post(
                 "/replik/comment", content=b"article=offene-debatte&author=J%C3%BCrgen&body="
                 b"Gr%C3%BC%C3%9Fe&consent=yes",
                 headers={"Content-Type": "application/x-www-form-urlencoded", **JSON})
     assert latin1.status_code == 400 and "UTF-8" in latin1.text
-    assert raw_json.status_code == 400
+    assert raw_json.status_code == 400 and utf16.status_code == 400
     assert utf8.status_code == 201
     assert stored(site)[0].author == "Jürgen" and stored(site)[0].body == "Grüße"
 
