@@ -216,3 +216,28 @@ def test_approve_goes_live(desk: Served) -> None:
     assert f'id="comment-{entry.id}"' in page and "Live!" in page
     view = client.get(f"/moderate/entry/{entry.id}").text
     assert f"/2026/post-5/#comment-{entry.id}" in view
+
+
+def test_moderators_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from replik.server.auth import accounts, make_hash
+
+    monkeypatch.setenv("REPLIK_MODERATORS", "bert:REPLIK_PW_BERT, carl:REPLIK_PW_CARL")
+    monkeypatch.setenv("REPLIK_PW_BERT", make_hash("bert-passwort-1"))
+    monkeypatch.delenv("REPLIK_PW_CARL", raising=False)
+    monkeypatch.setenv("REPLIK_PW_ANNA", "scrypt:anna")
+    found = accounts({"REPLIK_MODERATORS": {"anna": "REPLIK_PW_ANNA"}})
+    assert sorted(found) == ["anna", "bert"]  # carl's variable is not set
+
+
+def test_desk_speaks_the_site_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_desk_site import PROJECT_THEME
+
+    if not (PROJECT_THEME / "translations" / "de" / "LC_MESSAGES" / "desk.po").exists():
+        pytest.skip("no German desk catalog")
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site", posts=1, theme=PROJECT_THEME, REPLIK_REBUILD=False)
+    try:
+        page = httpx.get(f"{served.url}/moderate/login", timeout=10).text
+        assert "Bei der Moderation anmelden" in page and 'lang="de"' in page
+    finally:
+        served.close()

@@ -33,8 +33,9 @@ def passwd(ctx: click.Context, name: str) -> None:
     variable = None
     try:
         from .cli import load
+        from .server.auth import moderator_variables
 
-        variable = dict(load(ctx).get("REPLIK_MODERATORS") or {}).get(name)
+        variable = moderator_variables(load(ctx)).get(name)
     except click.ClickException:
         pass
     hint = f"export {variable}='<the hash above>'" if variable else \

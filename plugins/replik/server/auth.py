@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, abort, current_app, redirect, request, session, url_for
@@ -52,10 +51,23 @@ def _conf(app_or_settings: Any, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
+def moderator_variables(settings: dict[str, Any]) -> dict[str, str]:
+    """Name -> variable from REPLIK_MODERATORS in the settings, plus the environment's
+    ``REPLIK_MODERATORS="anna:REPLIK_PASSWORD_ANNA,bert:REPLIK_PASSWORD_BERT"`` (for a
+    local ``make serve`` without editing pelicanconf.py; the settings win)."""
+    found: dict[str, str] = {}
+    for item in secret("REPLIK_MODERATORS").split(","):
+        name, colon, variable = item.strip().partition(":")
+        if colon and name.strip() and variable.strip():
+            found[name.strip()] = variable.strip()
+    found.update({str(k): str(v) for k, v in dict(settings.get("REPLIK_MODERATORS") or {}).items()})
+    return found
+
+
 def accounts(settings: dict[str, Any]) -> dict[str, str]:
     """Moderator name -> password hash, for accounts whose variable is set."""
     found: dict[str, str] = {}
-    for name, variable in dict(settings.get("REPLIK_MODERATORS") or {}).items():
+    for name, variable in moderator_variables(settings).items():
         value = secret(str(variable))
         if value:
             found[str(name)] = value
@@ -246,5 +258,5 @@ def safe_next(target: str | None, prefix: str) -> str | None:
 __all__ = [
     "CSRF_FIELD", "Lockout", "accounts", "check_password", "client_address", "csrf_ok",
     "csrf_token", "current_user", "init_sessions", "log_in", "log_out", "login_required",
-    "make_hash", "require_csrf", "safe_next", "Path",
+    "make_hash", "moderator_variables", "require_csrf", "safe_next",
 ]
