@@ -139,3 +139,37 @@ def test_failed_rebuild_is_recorded_and_retried(tmp_path: Path) -> None:
         assert read_status(settings)["error"] == ""
     finally:
         rebuilder.stop()
+
+
+def test_two_rebuilds_never_run_at_once(tmp_path: Path) -> None:
+    from replik.rebuild import LOCK_FILE, exclusive
+    from replik.settings import cache_path
+
+    conf = make_site(tmp_path / "site", posts=2)
+    settings = settings_for(conf)
+    rebuilder = Rebuilder(settings, debounce=0.01)
+    try:
+        # Another process's rebuild holds the lock: ours waits for it.
+        with exclusive(cache_path(settings) / LOCK_FILE):
+            asked = rebuilder.request()
+            time.sleep(1.0)
+            assert not is_live(settings, asked)
+        deadline = time.time() + 30
+        while not is_live(settings, asked) and time.time() < deadline:
+            time.sleep(0.05)
+        assert is_live(settings, asked)
+    finally:
+        rebuilder.stop()
+
+
+def test_content_change_means_a_full_build(tmp_path: Path) -> None:
+    conf = make_site(tmp_path / "site", posts=2)
+    settings = settings_for(conf)
+    builder = SiteBuilder(settings)
+    builder.sync()
+    assert builder.sync() == []
+    post = tmp_path / "site" / "content" / "post-9.md"
+    post.write_text("Title: Neu\nDate: 2026-03-05 10:00\nSlug: post-9\n\nNeu.\n")
+    written = builder.sync()
+    assert any(p.endswith("post-9/index.html") for p in written)
+    assert_same(tree(Path(settings["OUTPUT_PATH"])), full_build(conf, tmp_path / "full"))
