@@ -88,6 +88,10 @@ def test_queue_filter_approve_live_and_on_the_page(browser, desk: Served) -> Non
     ui.page.locator(f"#e-{comment.id} button[value=approve]").click()
     ui.wait_live()
     assert desk.store.get(comment.id).state == "approved"
+    assert "Live" in ui.page.inner_text("#live")
+    ui.page.click("#live-link")  # the desk links to the entry on its page
+    ui.page.wait_for_url(re.compile(rf"/2026/post-2/#comment-{comment.id}"))
+    assert ui.page.locator(f"#comment-{comment.id} .body strong").inner_text() == "so"
     ui.page.goto(f"{desk.url}/moderate/entry/{comment.id}")
     ui.page.click("#page-link")
     ui.page.wait_for_url(re.compile(r"/2026/post-2/#comment-"))

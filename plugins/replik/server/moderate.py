@@ -111,14 +111,26 @@ def rebuilder() -> Rebuilder | None:
     return current_app.extensions.get("replik_rebuilder")
 
 
-def request_rebuild() -> float | None:
+def request_rebuild(entry_id: str = "") -> float | None:
     """Ask for a rebuild after a decision; returns the time the desk waits for."""
     worker = rebuilder()
     if worker is None:
         return None
     asked = worker.request()
     session["live_since"] = asked
+    session["live_entry"] = entry_id
     return asked
+
+
+def _live_link() -> str:
+    """Where the last decided entry shows on the site (if it is approved)."""
+    entry_id = session.get("live_entry")
+    if not entry_id:
+        return ""
+    found = Moderation(settings(), actor="desk").store.find(entry_id)
+    if found is None or found.entry.state != "approved":
+        return ""
+    return page_link(found.entry)
 
 
 @bp.before_request
@@ -145,6 +157,7 @@ def _template_globals() -> dict[str, Any]:
         "percent": percent,
         "local_time": _local_time,
         "live_since": session.get("live_since"),
+        "live_link": _live_link() if session.get("live_since") else "",
     }
 
 
@@ -405,7 +418,7 @@ def act(entry_id: str) -> Any:
             return redirect(url_for("desk.entry", entry_id=entry_id))
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
     if _decide(moderation, action, entry_id):
-        request_rebuild()
+        request_rebuild(entry_id)
         flash(_("Done: {action}.").format(action=_(action)), "ok")
     return _back(entry_id)
 
@@ -423,7 +436,7 @@ def bulk() -> Any:
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
     done = sum(1 for entry_id in ids if _decide(moderation, action, entry_id))
     if done:
-        request_rebuild()
+        request_rebuild(ids[-1])
     flash(_("{count} entries: {action}.").format(count=done, action=_(action)), "ok")
     return _back()
 
@@ -442,7 +455,7 @@ def reply(entry_id: str) -> Any:
     except StoreError as exc:
         flash(str(exc), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
-    request_rebuild()
+    request_rebuild(outcome.entry.id)
     flash(_("Your reply is published."), "ok")
     return redirect(url_for("desk.entry", entry_id=outcome.entry.id))
 
@@ -463,7 +476,7 @@ def edit(entry_id: str) -> Any:
         flash(str(exc), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
     if outcome.entry.state == "approved":
-        request_rebuild()
+        request_rebuild(entry_id)
     flash(_("The text is saved."), "ok")
     return redirect(url_for("desk.entry", entry_id=entry_id))
 

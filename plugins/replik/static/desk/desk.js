@@ -101,14 +101,17 @@
       fetch(live.dataset.liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (state) {
+          const text = live.querySelector("[data-live-text]");
           if (state.live) {
-            live.textContent = live.dataset.textLive;
+            text.textContent = live.dataset.textLive;
+            const link = document.getElementById("live-link");
+            if (link) link.hidden = false;
             live.classList.add("is-live");
             live.dataset.state = "live";
             return;
           }
           if (state.error) {
-            live.textContent = live.dataset.textFailed + " (" + state.error + ")";
+            text.textContent = live.dataset.textFailed + " (" + state.error + ")";
             live.classList.add("failed");
           }
           tries += 1;
