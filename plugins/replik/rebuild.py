@@ -29,6 +29,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +265,38 @@ class SiteBuilder:
             article.linkback_count = len(flat) - article.reply_count
             article.comments_open = comments_open(article, settings)
 
+    @staticmethod
+    def _generate_pages(gen: ArticlesGenerator, writer: SelectiveWriter,
+                        changed: list[Any]) -> None:
+        """ArticlesGenerator.generate_pages, but article pages only for ``changed``.
+
+        Pelican's own loop asks every article for its URL (slow on a big site) just
+        to skip it; the listing pages go through Pelican's code and the writer's filter.
+        """
+        write = partial(writer.write_file, relative_urls=gen.settings["RELATIVE_URLS"])
+        wanted = {id(a) for a in changed}
+        for article in chain(gen.translations, gen.articles, gen.hidden_translations,
+                             gen.hidden_articles):
+            if id(article) not in wanted:
+                continue
+            signals.article_generator_write_article.send(gen, content=article)
+            write(article.save_as, gen.get_template(article.template), gen.context,
+                  article=article, category=getattr(article, "category", None),
+                  override_output=hasattr(article, "override_save_as"), url=article.url,
+                  blog=True)
+        gen.generate_period_archives(write)
+        gen.generate_direct_templates(write)
+        gen.generate_tags(write)
+        gen.generate_categories(write)
+        gen.generate_authors(write)
+        for draft in chain(gen.drafts_translations, gen.drafts):
+            if id(draft) not in wanted:
+                continue
+            write(draft.save_as, gen.get_template(draft.template), gen.context,
+                  article=draft, category=draft.category,
+                  override_output=hasattr(draft, "override_save_as"), blog=True,
+                  all_articles=gen.articles, url=draft.url)
+
     def sync(self) -> list[str]:
         """Bring the output up to date with the store; returns the files rendered."""
         if self.pelican is None or _tree_fingerprint(*self._watched()) != self.fingerprint:
@@ -280,7 +314,7 @@ class SiteBuilder:
         self._reattach(changed)
         settings = self.pelican.settings
         writer = SelectiveWriter(self.pelican.output_path, settings, changed)
-        gen.generate_pages(writer)
+        self._generate_pages(gen, writer, changed)
         written = list(writer.rendered)
         feed_settings = with_defaults(settings)
         written += [str(p) for p in write_comment_feeds(
