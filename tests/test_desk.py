@@ -241,3 +241,14 @@ def test_desk_speaks_the_site_language(tmp_path: Path, monkeypatch: pytest.Monke
         assert "Bei der Moderation anmelden" in page and 'lang="de"' in page
     finally:
         served.close()
+
+
+def test_damaged_file_is_named_not_a_crash(desk: Served) -> None:
+    client = logged_in(desk)
+    good = add_entry(desk.store, "post-1", when=when())
+    bad_id = "20260301T120000000000Z-0badf11e"
+    (desk.store.root / "pending" / f"{bad_id}.txt").write_bytes(b"no header here")
+    queue = client.get("/moderate/queue")
+    assert queue.status_code == 200 and good.id in queue.text
+    answer = client.get(f"/moderate/entry/{bad_id}")
+    assert answer.status_code == 409 and "no blank line" in answer.text

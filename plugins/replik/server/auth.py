@@ -51,6 +51,9 @@ def _conf(app_or_settings: Any, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
+_warned: set[tuple[str, str]] = set()
+
+
 def moderator_variables(settings: dict[str, Any]) -> dict[str, str]:
     """Name -> variable from REPLIK_MODERATORS in the settings, plus the environment's
     ``REPLIK_MODERATORS="anna:REPLIK_PASSWORD_ANNA,bert:REPLIK_PASSWORD_BERT"`` (for a
@@ -71,7 +74,8 @@ def accounts(settings: dict[str, Any]) -> dict[str, str]:
         value = secret(str(variable))
         if value:
             found[str(name)] = value
-        else:
+        elif (name, variable) not in _warned:
+            _warned.add((name, variable))
             log.warning("replik: moderator %r cannot log in: %s is not set", name, variable)
     return found
 

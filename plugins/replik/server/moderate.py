@@ -328,7 +328,10 @@ def queue() -> Any:
 
 # -- one entry ------------------------------------------------------------------------------
 def _find(entry_id: str) -> Entry:
-    found = Moderation(settings(), actor="desk").store.find(entry_id)
+    try:
+        found = Moderation(settings(), actor="desk").store.find(entry_id)
+    except StoreError as exc:  # e.g. a damaged file: say which, never a 500
+        abort(409, description=str(exc))
     if found is None:
         abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     return found.entry
