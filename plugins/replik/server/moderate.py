@@ -150,6 +150,12 @@ def _csrf() -> None:
 
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
+    since = session.get("live_since")
+    if since is not None and time.time() - float(since) > 300 \
+            and is_live(settings(), float(since)):
+        # Long since published: stop showing the indicator.
+        session.pop("live_since", None)
+        session.pop("live_entry", None)
     return {
         "csrf_token": auth.csrf_token,
         "user": session.get("user"),
