@@ -190,7 +190,8 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>") -> Entry
     return Entry(body=body, extra=extra, state=state, **values)  # type: ignore[arg-type]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a new or renamed name) to disk."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -201,6 +202,26 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_temp(tmp_dir: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` to a new file in ``tmp_dir`` and fsync it; returns its path.
+
+    The first half of Maildir's protocol: the caller renames (or links) the file
+    into place, so a reader never sees it half-written.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 @dataclass
@@ -234,19 +255,7 @@ class Store:
 
     # -- writing ----------------------------------------------------------
     def _write_tmp(self, data: bytes, name: str) -> Path:
-        tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return tmp
+        return write_temp(self.root / "tmp", name, data)
 
     def add(self, entry: Entry, state: str = "pending") -> Entry:
         """Write a new entry durably into ``state``; returns it with its state set.
@@ -267,7 +276,7 @@ class Store:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         entry.state = state
         return entry
 
@@ -370,7 +379,7 @@ class Store:
                 os.rename(found.path, target)
             except FileNotFoundError:
                 continue  # someone else moved it first; look again
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             found.entry.state = state
             return found.entry
         raise StoreError(f"entry {entry_id} keeps moving; try again")
@@ -397,7 +406,7 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._write_tmp(serialize(entry), entry.id)
             os.rename(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except BaseException:
             os.rename(held, found.path)
             raise
@@ -413,7 +422,7 @@ class Store:
             found.path.unlink()
         except FileNotFoundError:
             raise StoreError(f"entry {entry_id} moved while deleting; try again") from None
-        _fsync_dir(found.path.parent)
+        fsync_dir(found.path.parent)
         return found.entry
 
     def sweep(self, max_age_seconds: float = 36 * 3600) -> list[Path]:

@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..store import new_id
+from ..store import fsync_dir, new_id, write_temp
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +36,6 @@ class Job:
     not_before: float = 0.0
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class Queue:
     def __init__(self, store_root: str | os.PathLike[str], name: str = "webmention") -> None:
         self.root = Path(store_root) / "queue" / name
@@ -61,19 +47,14 @@ class Queue:
 
     def _write(self, job: Job, name: str) -> None:
         data = json.dumps(asdict(job), ensure_ascii=False, sort_keys=True).encode("utf-8")
-        tmp = self._dir("tmp") / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        tmp = write_temp(self._dir("tmp"), name, data)
+        target = self._dir("new") / name
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            target = self._dir("new") / name
             os.rename(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def put(self, job: Job) -> str:
         """Add a job durably; returns its name."""
