@@ -84,7 +84,7 @@ class Moderation:
             spam_verdict="ham",
             spam_reason="staff",
         )
-        self.store.add(reply, "approved")
+        self.store.add(reply, "approved", fresh=True)
         return self._log(Outcome(reply, "reply", "", "approved", note=f"reply to {parent.id}"))
 
     def edit(self, entry_id: str, text: str) -> Outcome:

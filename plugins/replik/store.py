@@ -257,14 +257,16 @@ class Store:
     def _write_tmp(self, data: bytes, name: str) -> Path:
         return write_temp(self.root / "tmp", name, data)
 
-    def add(self, entry: Entry, state: str = "pending") -> Entry:
+    def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False) -> Entry:
         """Write a new entry durably into ``state``; returns it with its state set.
 
-        Raises StoreError if an entry with the same id exists already.
+        Raises StoreError if an entry with the same id exists already. ``fresh=True``
+        says the id was just made by ``new_id()`` (time + 32 random bits), so the
+        look-up in every other state is skipped; the same state is still checked.
         """
         if not is_valid_id(entry.id):
             raise StoreError(f"invalid entry id {entry.id!r}")
-        if self.find(entry.id) is not None:
+        if not fresh and self.find(entry.id) is not None:
             raise StoreError(f"an entry with id {entry.id} exists already")
         target = self._path(entry.id, state, entry.article)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -436,7 +436,7 @@ def submit() -> Response:
     )
     entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
     try:
-        ix.store.add(entry, verdict.state)
+        ix.store.add(entry, verdict.state, fresh=True)
     except (OSError, StoreError) as exc:
         ix.guard.release_body(article.slug, entry.body, entry.id)
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
