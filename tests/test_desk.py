@@ -111,7 +111,9 @@ def test_failures_slow_down(desk: Served) -> None:
         started = time.monotonic()
         client.post("/moderate/login", data={"csrf": token, "name": "x", "password": "y"})
         took.append(time.monotonic() - started)
-    assert took[0] >= 0.3 and took[1] >= took[0] + 0.25
+    # The delay doubles with each failure (0.3 s, then 0.6 s); only lower bounds are
+    # checked, since a busy machine can only make an answer slower.
+    assert took[0] >= 0.3 and took[1] >= 0.6
 
 
 def test_wrong_name_and_unknown_account(desk: Served) -> None:
