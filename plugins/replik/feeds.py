@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -201,12 +202,19 @@ def article_spec(article: Any, settings: dict[str, Any], fmt: str) -> FeedSpec:
     )
 
 
-def latest_spec(articles: list[Any], settings: dict[str, Any], fmt: str) -> FeedSpec:
+def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[Any, CommentNode]]:
+    """The newest REPLIK_FEED_LATEST_COUNT (article, node) pairs across the site."""
+    pairs = ((a, n) for a in articles for n in getattr(a, "comments_flat", []))
+    count = int(settings["REPLIK_FEED_LATEST_COUNT"])
+    return heapq.nlargest(count, pairs, key=lambda p: (p[1].entry.date, p[1].id))
+
+
+def latest_spec(articles: list[Any], settings: dict[str, Any], fmt: str,
+                pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
-    pairs = [(a, n) for a in articles for n in getattr(a, "comments_flat", [])]
-    pairs.sort(key=lambda p: (p[1].entry.date, p[1].id), reverse=True)
-    pairs = pairs[: int(settings["REPLIK_FEED_LATEST_COUNT"])]
+    if pairs is None:
+        pairs = latest_pairs(articles, settings)
     path = settings["REPLIK_FEED_LATEST"] if fmt == "atom" else settings["REPLIK_FEED_LATEST_RSS"]
     oldest = min((_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
     return make_spec(
@@ -236,9 +244,10 @@ def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: P
             target = output / path
             cache.write(target, article_spec(article, settings, fmt), fmt)
             written.append(target)
+    newest = latest_pairs(articles, settings)
     for fmt, key in (("atom", "REPLIK_FEED_LATEST"), ("rss", "REPLIK_FEED_LATEST_RSS")):
         target = output / settings[key]
-        cache.write(target, latest_spec(articles, settings, fmt), fmt)
+        cache.write(target, latest_spec(articles, settings, fmt, newest), fmt)
         written.append(target)
     cache.save()
     return written
