@@ -41,10 +41,9 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
 from .feeds import atomic_write, write_comment_feeds
-from .plugin import comments_open
+from .plugin import attach_thread
 from .settings import cache_path, store_path, with_defaults
 from .store import Store
-from .thread import build_thread
 
 log = logging.getLogger(__name__)
 
@@ -246,24 +245,11 @@ class SiteBuilder:
     def _reattach(self, articles: list[Any]) -> None:
         """plugin.attach_comments, for the given articles only."""
         settings = with_defaults(self.articles_generator.settings)
-        locale = str(settings.get("DEFAULT_LANG") or "de")
-        timezone = str(settings.get("TIMEZONE") or "UTC")
-        depth = int(settings["REPLIK_MAX_DEPTH"])
         by_slug: dict[str, list[Any]] = {}
         for article in articles:
             if article.slug not in by_slug:
                 by_slug[article.slug] = list(self.store.entries("approved", article.slug))
-            lang = getattr(article, "lang", locale) or locale
-            top, flat = build_thread(
-                by_slug[article.slug], depth, lang, timezone,
-                origin=f"{self.store.root}/approved/{article.slug}/",
-            )
-            article.comments = top
-            article.comments_flat = flat
-            article.comment_count = len(flat)
-            article.reply_count = sum(1 for n in flat if not n.is_linkback)
-            article.linkback_count = len(flat) - article.reply_count
-            article.comments_open = comments_open(article, settings)
+            attach_thread(article, by_slug[article.slug], settings, self.store.root)
 
     @staticmethod
     def _generate_pages(gen: ArticlesGenerator, writer: SelectiveWriter,
