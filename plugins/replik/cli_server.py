@@ -51,6 +51,27 @@ def protections(settings: dict[str, Any]) -> list[str]:
     return lines
 
 
+LOCAL_MODERATOR = "redaktion"
+LOCAL_PASSWORD_ENV = "REPLIK_PASSWORD_LOCAL_SERVE"
+
+
+def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | None:
+    """With no moderator configured, make one account for this local run only.
+
+    Only on a loopback address: the password is random, printed once at start, and
+    lives in this process's environment, never in a file.
+    """
+    from .server.auth import accounts, make_hash
+
+    if accounts(settings) or host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    password = secrets.token_urlsafe(12)
+    # In the environment, so that --reload's server process inherits the same account.
+    os.environ[LOCAL_PASSWORD_ENV] = make_hash(password)
+    os.environ["REPLIK_MODERATORS"] = f"{LOCAL_MODERATOR}:{LOCAL_PASSWORD_ENV}"
+    return LOCAL_MODERATOR, password
+
+
 def build_local_app(settings: dict[str, Any]) -> Flask:
     from .server.app import create_app
 
@@ -78,6 +99,7 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     if not os.environ.get("REPLIK_SECRET_KEY"):
         # One process: a key made now signs sessions and links until it stops.
         os.environ["REPLIK_SECRET_KEY"] = secrets.token_hex(32)
+    local_login = local_moderator(settings, host)
     output = Path(str(settings["OUTPUT_PATH"]))
     if not (output / "index.html").is_file():
         click.echo(f"Note: {output}/index.html is missing; build the site first (make html).")
@@ -87,6 +109,13 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     for line in protections(settings):
         click.echo(f"  {line}")
     click.echo(f"  Comment form posts to {base}{settings['REPLIK_INTAKE_URL']}")
+    desk = f"{base}{settings['REPLIK_MODERATE_URL']}"
+    if local_login:
+        click.echo(f"  Moderation desk: {desk} — log in as {local_login[0]!r} with password "
+                   f"{local_login[1]} (made for this run only; set REPLIK_MODERATORS for real"
+                   " accounts, see README)")
+    else:
+        click.echo(f"  Moderation desk: {desk}")
     run_simple(host, port, app, use_reloader=reload, threaded=True)
 
 
