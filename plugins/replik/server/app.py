@@ -97,3 +97,12 @@ def _unexpected_error(exc: Exception) -> Response:
     return _http_error(InternalServerError(
         "Something went wrong on our side; nothing you sent was lost. Please try again."
     ))
+
+
+def request_rebuild() -> None:
+    """Ask the approve-to-live rebuilder (run by the desk, if enabled) to update the site."""
+    from flask import current_app
+
+    worker = current_app.extensions.get("replik_rebuilder")
+    if worker is not None:
+        worker.request()

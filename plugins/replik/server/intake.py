@@ -45,6 +45,7 @@ from ..plugin import comments_open
 from ..settings import store_path
 from ..store import Entry, Store, StoreError, is_valid_id, new_id
 from . import pages
+from .app import request_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -447,6 +448,8 @@ def submit() -> Response:
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
     published = verdict.state == "approved"
+    if published:
+        request_rebuild()  # auto-approved (a known author): put it on the page
     message = (_("Thank you! Your comment will appear with the next update of the site.")
                if published else
                _("Thank you! Your comment awaits moderation and will appear once approved."))
@@ -572,6 +575,7 @@ def one_click(token: str) -> Response:
         Moderation(settings, actor="email-link").decide(claim.action, claim.entry_id)
     except StoreError as exc:
         return _link_page(ix, 409, heading=_("Not done"), message=str(exc), **context)
+    request_rebuild()
     done = {"approve": _("The comment is approved."), "spam": _("The comment is marked as spam."),
             "trash": _("The comment is in the trash.")}
     return _link_page(ix, 200, heading=_("Done"), message=done[claim.action], **context)

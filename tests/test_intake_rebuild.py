@@ -1,0 +1,36 @@
+"""Entries that go live without a moderator's click also reach the page at once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from test_intake_support import approved, build_site, client, form, live_server, make_settings
+
+from replik.server.app import create_app
+
+
+def _page(settings: dict) -> Path:
+    return next(Path(settings["OUTPUT_PATH"]).glob("**/offene-debatte/index.html"))
+
+
+def _wait_for(path: Path, text: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in path.read_text(encoding="utf-8"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_an_auto_approved_comment_is_rebuilt_onto_the_page(tmp_path):
+    with live_server() as (base, holder):
+        settings = make_settings(tmp_path, siteurl=base, REPLIK_AUTO_APPROVE_KNOWN=True,
+                                 REPLIK_REBUILD_DEBOUNCE=0.0)
+        approved(Path(settings["REPLIK_STORE"]), "offene-debatte", author="Erika Muster")
+        build_site(settings)
+        holder.app = create_app(settings=settings)
+        answer = client(base).post("/replik/comment", data=form(
+            body="Schon wieder ich, freigegeben ohne Klick."))
+        assert answer.status_code == 303
+        assert _wait_for(_page(settings), "Schon wieder ich, freigegeben ohne Klick.")
