@@ -6,7 +6,9 @@ A generated site (1,000 posts, 20,000 approved comments by default, see
 * ``plain`` — the same posts with plain Pelican: no plugins, no comments;
 * ``replik-cold`` — our settings, theme and plugins, without a render cache;
 * ``replik-warm`` — the same again keeping the render cache of the cold build
-  (only when the plugin writes one into ``REPLIK_CACHE``).
+  (only when the plugin writes one into ``REPLIK_CACHE``), output emptied;
+* ``replik-incremental`` — the same again keeping the cache and the output of the
+  previous build, as a second ``make html`` does (unchanged feeds may be skipped).
 
 Each build's wall time and peak RSS are measured; the medians and the ratios
 to plain Pelican go into the report. Every comment is then checked to be on
@@ -55,9 +57,10 @@ def pelican_argv(site: sitegen.Site, conf: Path, output: Path, theme: Path | Non
 
 def build_once(site: sitegen.Site, variant: str, log_dir: Path, plain_theme: Path | None = None
                ) -> Measurement:
-    """One build of ``variant`` (plain, replik-cold, replik-warm) in a fresh process."""
+    """One build of ``variant`` (see the module's doc) in a fresh process."""
     output = site.root / ("output-plain" if variant == "plain" else "output")
-    shutil.rmtree(output, ignore_errors=True)
+    if variant != "replik-incremental":
+        shutil.rmtree(output, ignore_errors=True)
     if variant == "replik-cold":
         shutil.rmtree(site.root / ".replik-cache", ignore_errors=True)
     conf = site.plain_conf if variant == "plain" else site.conf
@@ -216,25 +219,28 @@ def run(
     # An untimed first build (also warming the file cache) decides the baseline's theme.
     plain_theme, theme_note = choose_plain_theme(site, logs)
     say(f"build: plain Pelican uses {plain_theme or 'our theme'} ({theme_note})")
-    times: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
-    cpu: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
-    memory: dict[str, list[float]] = {"plain": [], "replik-cold": [], "replik-warm": []}
+    names = ("plain", "replik-cold", "replik-warm", "replik-incremental")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    memory: dict[str, list[float]] = {name: [] for name in names}
 
     def record(variant: str, result: Measurement) -> None:
         times[variant].append(result.seconds)
         cpu[variant].append(result.cpu_seconds)
         memory[variant].append(result.peak_rss_mb)
-        say(f"build: round {round_number} {variant:12s} {result.seconds:7.2f} s wall"
+        say(f"build: round {round_number} {variant:18s} {result.seconds:7.2f} s wall"
             f" {result.cpu_seconds:7.2f} s CPU {result.peak_rss_mb:7.1f} MB")
 
     warm = False
     for round_number in range(1, runs + 1):
-        variants = ["plain", "replik-cold"] + (["replik-warm"] if warm else [])
+        variants = ["plain", "replik-cold"]
+        variants += ["replik-warm", "replik-incremental"] if warm else []
         for variant in variants:
             record(variant, build_once(site, variant, logs, plain_theme))
             if variant == "replik-cold" and round_number == 1 and has_render_cache(site):
                 warm = True
-                record("replik-warm", build_once(site, "replik-warm", logs))
+                for cached in ("replik-warm", "replik-incremental"):
+                    record(cached, build_once(site, cached, logs))
 
     checks = {
         "replik": check_output(site, site.output, with_comments=True),
@@ -254,7 +260,7 @@ def run(
         "checks": checks,
     }
     ratios: dict[str, dict[str, float]] = {}
-    for variant in ("replik-cold", "replik-warm"):
+    for variant in names[1:]:
         if variant in section["time_seconds"]:
             ratios[variant] = {
                 name: round(section[key][variant]["median"] / section[key]["plain"]["median"], 3)
@@ -291,14 +297,14 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
         f"site: {site['posts']} posts, {site['comments']} approved comments"
         f" (seed {site['seed']}), {section['runs']} runs each, medians",
         f"baseline theme: {section['plain_theme_note']}",
-        f"{'':12s} {'wall':>9s} {'CPU':>9s} {'peak RSS':>10s}   ratios to plain:"
+        f"{'':18s} {'wall':>9s} {'CPU':>9s} {'peak RSS':>10s}   ratios to plain:"
         " wall, CPU, memory",
     ]
     for variant in t:
         ratio = section["ratios"].get(variant)
         extra = (f"   ×{ratio['time']:.2f}  ×{ratio['cpu']:.2f}  ×{ratio['memory']:.2f}"
                  if ratio else "")
-        lines.append(f"{variant:12s} {t[variant]['median']:7.2f} s {c[variant]['median']:7.2f} s"
+        lines.append(f"{variant:18s} {t[variant]['median']:7.2f} s {c[variant]['median']:7.2f} s"
                      f" {m[variant]['median']:7.1f} MB{extra}")
     rc = checks["replik"]
     lines.append(
