@@ -36,10 +36,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from replik.store import Entry, Store, new_id
+from replik.store import Entry, Store, StoreError, new_id
 
 #: Bump when the generated site changes, so cached sites are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 20100305
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _COMPLETE = "site.json"
@@ -416,7 +416,7 @@ def generate(
     # Written last: its presence marks a complete site (see ensure_site).
     (root / _COMPLETE).write_text(json.dumps({
         "seed": seed, "params": site.params, "posts": [asdict(p) for p in infos],
-        "comment_counts": counts,
+        "comment_counts": counts, "ids": sorted(used),
     }, ensure_ascii=False, indent=1), encoding="utf-8")
     return site
 
@@ -436,13 +436,38 @@ def load_site(root: Path) -> Site | None:
 def ensure_site(
     root: Path, posts: int = 1000, comments: int = 20000, seed: int = DEFAULT_SEED
 ) -> Site:
-    """Reuse the site in ``root`` if it was generated with these parameters, else generate."""
+    """Reuse the site in ``root`` if it was generated with these parameters, else generate.
+
+    Entries added since (e.g. by the approve benchmark) are deleted through the store;
+    if a generated entry is missing or has changed state, the site is generated anew.
+    """
     site = load_site(root)
     wanted = {"posts": posts, "comments": comments, "version": GENERATOR_VERSION}
-    if site is not None and site.seed == seed and site.params == wanted:
+    if site is not None and site.seed == seed and site.params == wanted and restore(site):
         _write_confs(Path(root))  # cheap, and follows moves of the project folder
         return site
     return generate(root, posts, comments, seed)
+
+
+def restore(site: Site) -> bool:
+    """Bring the store back to the generated entries; False if that cannot be done."""
+    try:
+        data = json.loads((site.root / _COMPLETE).read_text(encoding="utf-8"))
+        expected = set(data["ids"])
+        found: set[str] = set()
+        extra: list[str] = []
+        for entry in site.store.all_entries(on_error="raise"):
+            if entry.id not in expected:
+                extra.append(entry.id)
+            elif entry.state == "approved":
+                found.add(entry.id)
+        if found != expected:
+            return False
+        for entry_id in extra:
+            site.store.delete(entry_id)
+    except (OSError, ValueError, KeyError, StoreError):
+        return False
+    return True
 
 
 def new_comment(site: Site, slug: str, seed: int = 0, reply_to: str = "") -> Entry:

@@ -43,11 +43,20 @@ def test_generator_is_deterministic_and_realistic(tmp_path: Path) -> None:
     per_post = {p.slug: len(list(one.store.entries("approved", p.slug))) for p in one.posts}
     assert per_post == one.comment_counts
 
-    # A complete site is reused; other parameters regenerate it.
+    # A complete site is reused, minus entries added since; other parameters regenerate it.
     marker = one.content / "marker"
     marker.write_text("kept")
+    added = one.store.add(sitegen.new_comment(one, one.posts[0].slug, seed=5), "approved")
     assert sitegen.ensure_site(one.root, posts=15, comments=200, seed=7).posts == one.posts
     assert marker.exists()
+    assert one.store.find(added.id) is None
+    assert len(list(one.store.entries("approved"))) == 200
+    # A generated entry that changed state cannot be put back: the site is made anew.
+    one.store.move(entries[0].id, "trash")
+    sitegen.ensure_site(one.root, posts=15, comments=200, seed=7)
+    assert not marker.exists()
+    assert one.store.get(entries[0].id).state == "approved"
+    marker.write_text("kept")
     sitegen.ensure_site(one.root, posts=15, comments=201, seed=7)
     assert not marker.exists()
     assert sitegen.load_site(one.root).total_comments == 201  # type: ignore[union-attr]
