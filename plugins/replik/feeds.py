@@ -87,7 +87,12 @@ def make_spec(
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
+    # Pelican computes article.url anew on every access; ask once per article.
+    urls: dict[int, str] = {}
     for article, node in items:
+        url = urls.get(id(article))
+        if url is None:
+            url = urls[id(article)] = f"{base}/{article.url}"
         author = node.author or _("Anonymous")
         if node.is_linkback:
             entry_title = _("Linkback from %(source)s on %(title)s") % {
@@ -95,8 +100,7 @@ def make_spec(
         else:
             entry_title = _("%(author)s on %(title)s") % {"author": author, "title": article.title}
         feed_items.append(FeedItem(
-            f"{base}/{article.url}#{node.anchor}", entry_title, author, node.entry.date,
-            str(node.html),
+            f"{url}#{node.anchor}", entry_title, author, node.entry.date, str(node.html),
         ))
         newest = max(newest, node.entry.date)
     return FeedSpec(

@@ -58,7 +58,9 @@ class RenderCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(keep, ensure_ascii=False), encoding="utf-8")
+            # Streamed into the file: no second copy of every body in memory.
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(keep, handle, ensure_ascii=False)
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("replik: could not write the render cache %s (%s)", self.path, exc)

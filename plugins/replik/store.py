@@ -93,6 +93,11 @@ class Entry:
         """A copy without the private fields."""
         return replace(self, **{name: "" for name in PRIVATE_FIELDS})
 
+    def drop_private(self) -> Entry:
+        """Blank the private fields of this entry itself (no copy); returns it."""
+        self.email = self.ip = self.user_agent = self.referrer = ""
+        return self
+
 
 # Header name in the file -> attribute, in the order they are written.
 _HEADERS = {
@@ -123,6 +128,8 @@ def _escape(value: str) -> str:
 
 
 def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value  # the common case: nothing escaped
     out: list[str] = []
     chars = iter(value)
     for ch in chars:

@@ -89,7 +89,8 @@ def entry_kind(entry: Entry) -> str:
 
 def render_node(entry: Entry, locale: str, timezone: str,
                 cache: RenderCache | None = None) -> CommentNode:
-    public = entry.public()
+    # The build reads its own copies from the store: blank them rather than copy them.
+    public = entry.drop_private()
     # Linkbacks show an excerpt of the linking post; a webmention reply is its author's text.
     as_excerpt = entry.is_linkback and entry_kind(entry) != "reply"
     if cache is not None:
@@ -108,7 +109,8 @@ def build_thread(
     """Return (top-level nodes with children, all nodes in date order).
 
     Replies deeper than ``max_depth`` attach at the deepest level; a reply whose
-    parent is not approved is shown at the top level with a warning.
+    parent is not approved is shown at the top level with a warning. The entries'
+    private fields are blanked in place: pass entries read for this purpose.
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
     nodes = {e.id: render_node(e, locale, timezone, cache) for e in ordered}
