@@ -81,3 +81,27 @@ def test_unchanged_feeds_are_not_rewritten_changed_ones_are(tmp_path):
     eins.unlink()  # a deleted output file is written again
     build(tmp_path)
     assert b"Erster" in eins.read_bytes()
+
+
+def test_feeds_come_back_from_the_cache_into_an_emptied_output(tmp_path, monkeypatch):
+    _project(tmp_path)
+    out = build(tmp_path)
+    before = {p.relative_to(out): p.read_bytes() for p in (out / "feeds").rglob("*.xml")}
+    kept = set((tmp_path / ".replik-cache" / "feeds").glob("*.xml"))
+    assert len(kept) == len(before)
+    shutil.rmtree(out)
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("a kept feed was generated again")
+
+    monkeypatch.setattr("replik.feeds.render_feed", never)
+    build(tmp_path)
+    after = {p.relative_to(out): p.read_bytes() for p in (out / "feeds").rglob("*.xml")}
+    assert after == before
+    monkeypatch.undo()
+    new = add_entry(tmp_path, "eins", "Neu", utc(2010, 3, 8, 10, 0), author="Dora")
+    assert new.state == "approved"
+    build(tmp_path)
+    # The feeds that changed were kept anew; the stale copies are gone.
+    now = set((tmp_path / ".replik-cache" / "feeds").glob("*.xml"))
+    assert len(now) == len(kept) and now != kept

@@ -142,14 +142,19 @@ def render_feed(spec: FeedSpec, fmt: str) -> bytes:
 
 
 class FeedCache:
-    """Remembers which inputs produced each feed file, to skip unchanged feeds.
+    """Remembers which inputs produced each feed file, and keeps the feed's bytes.
 
-    Only a cache: a missing or unreadable file means every feed is generated.
+    An unchanged feed whose file is still in the output is skipped; one whose file
+    is gone (a build into an emptied output folder) is copied back from the cache
+    instead of being generated again. Only a cache: a missing or unreadable file
+    means the feed is generated.
     """
 
     def __init__(self, folder: Path | None) -> None:
         self.path = folder / "feeds.json" if folder else None
+        self.store = folder / "feeds" if folder else None
         self.keys: dict[str, str] = {}
+        self.used: set[str] = set()
         self.dirty = False
         if self.path is not None and self.path.exists():
             try:
@@ -160,19 +165,40 @@ class FeedCache:
     def write(self, target: Path, spec: FeedSpec, fmt: str) -> None:
         key = spec.key(fmt)
         name = str(target)
+        self.used.add(key)
         if self.keys.get(name) == key and target.exists():
             return
-        atomic_write(target, render_feed(spec, fmt))
+        kept = self.store / f"{key}.xml" if self.store else None
+        data = None
+        if kept is not None:
+            try:
+                data = kept.read_bytes()
+            except OSError:
+                data = None
+        if data is None:
+            data = render_feed(spec, fmt)
+            if kept is not None:
+                try:
+                    atomic_write(kept, data)
+                except OSError as exc:
+                    log.warning("replik: could not keep a feed in the cache (%s)", exc)
+        atomic_write(target, data)
         self.keys[name] = key
         self.dirty = True
 
-    def save(self) -> None:
-        if self.path is None or not self.dirty:
+    def save(self, prune: bool = False) -> None:
+        """Write the manifest; ``prune`` drops kept feeds this build did not use."""
+        if self.path is None:
             return
-        try:
-            atomic_write(self.path, json.dumps(self.keys, sort_keys=True).encode("utf-8"))
-        except OSError as exc:
-            log.warning("replik: could not write the feed cache %s (%s)", self.path, exc)
+        if self.dirty:
+            try:
+                atomic_write(self.path, json.dumps(self.keys, sort_keys=True).encode("utf-8"))
+            except OSError as exc:
+                log.warning("replik: could not write the feed cache %s (%s)", self.path, exc)
+        if prune and self.store is not None and self.store.is_dir():
+            for kept in self.store.glob("*.xml"):
+                if kept.stem not in self.used:
+                    kept.unlink(missing_ok=True)
 
 
 class CommentFeedGenerator:
@@ -253,5 +279,6 @@ def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: P
         target = output / settings[key]
         cache.write(target, latest_spec(articles, settings, fmt, newest), fmt)
         written.append(target)
-    cache.save()
+    # A full run has seen every feed, so kept feeds it did not use are stale.
+    cache.save(prune=only is None)
     return written
