@@ -156,3 +156,30 @@ def test_feeds_are_reproducible(site):
     build(site["root"])
     after = {p: p.read_bytes() for p in (site["out"] / "feeds").rglob("*.xml")}
     assert before == after
+
+
+def test_pages_show_their_threads_read_only(tmp_path):
+    from sitebuilder import ROOT
+
+    write_post(tmp_path, "beitrag", "Beitrag", "2010-03-01 09:00")
+    pages = tmp_path / "content" / "pages"
+    pages.mkdir(parents=True)
+    (pages / "ueber.md").write_text("Title: Über uns\nSlug: ueber\n\nWir sind das Team.\n")
+    (pages / "leer.md").write_text("Title: Leer\nSlug: leer\n\nOhne Kommentare.\n")
+    write_conf(tmp_path, THEME=str(ROOT / "theme"), PAGE_URL="{slug}/",
+               PAGE_SAVE_AS="{slug}/index.html")
+    entry = add_entry(tmp_path, "ueber", "Schöne Seite!", utc(2010, 3, 5, 10, 47),
+                      author="Anna")
+    collect = _Collect()
+    logging.getLogger("replik").addHandler(collect)
+    try:
+        out = build(tmp_path)
+    finally:
+        logging.getLogger("replik").removeHandler(collect)
+    doc = lxml_html.fromstring((out / "ueber" / "index.html").read_text())
+    node = doc.get_element_by_id(f"comment-{entry.id}")
+    assert "Schöne Seite!" in node.text_content()
+    assert not doc.xpath("//form[@id='respond']")  # the form is for posts
+    assert not doc.xpath("//a[contains(@class,'comment-reply')]")
+    assert 'id="comments"' not in (out / "leer" / "index.html").read_text()
+    assert not any("unknown article" in m for m in collect.messages)

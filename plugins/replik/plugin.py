@@ -47,26 +47,47 @@ def initialized(pelican: Any) -> None:
 
 
 def attach_comments(generator: Any) -> None:
+    """article_generator_finalized: every article gets its thread."""
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
     grouped = store.approved_by_article()
+    # Pages are read after articles; they take their threads from the same reading.
+    generator.context["replik_approved"] = grouped
     articles = list(generator.articles) + list(getattr(generator, "translations", []))
     articles += list(getattr(generator, "drafts", []))
-    known = {a.slug for a in articles}
-    for slug, entries in grouped.items():
-        if slug not in known:
-            log.warning(
-                "replik: %s holds %d approved entries for an unknown article %r; they are"
-                " not shown", store.root / "approved" / slug, len(entries), slug,
-            )
+    articles += list(getattr(generator, "hidden_articles", []))
+    generator.context["replik_article_slugs"] = {a.slug for a in articles}
     cache = RenderCache.load(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
     for article in articles:
         attach_thread(article, grouped.get(article.slug, []), settings, store.root, cache)
     cache.save()
 
 
+def attach_page_comments(generator: Any) -> None:
+    """page_generator_finalized: pages show their threads (imported from WordPress, say),
+    read-only, since the comment form is for articles; then report entries that belong
+    to neither an article nor a page."""
+    settings = with_defaults(generator.settings)
+    grouped = generator.context.get("replik_approved")
+    store = Store(store_path(settings))
+    if grouped is None:
+        grouped = store.approved_by_article()
+    pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
+    for page in pages:
+        if grouped.get(page.slug):
+            attach_thread(page, grouped[page.slug], settings, store.root, open_for_comments=False)
+    known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
+    for slug, entries in grouped.items():
+        if slug not in known:
+            log.warning(
+                "replik: %s holds %d approved entries for an unknown article %r; they are"
+                " not shown", store.root / "approved" / slug, len(entries), slug,
+            )
+
+
 def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
-                  store_root: Any, cache: RenderCache | None = None) -> None:
+                  store_root: Any, cache: RenderCache | None = None,
+                  open_for_comments: bool | None = None) -> None:
     """Give one article its thread, counts, open/closed state and feed paths."""
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
@@ -79,10 +100,11 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     article.comment_count = len(flat)
     article.reply_count = sum(1 for n in flat if not n.is_linkback)
     article.linkback_count = len(flat) - article.reply_count
-    article.comments_open = comments_open(article, settings)
+    article.comments_open = (comments_open(article, settings) if open_for_comments is None
+                             else open_for_comments)
     article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
     article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
-    if settings.get("REPLIK_BABEL_DATES", True):
+    if settings.get("REPLIK_BABEL_DATES", True) and getattr(article, "date", None):
         # Post dates in the same words as comment dates ("5. März 2010"), without
         # depending on the machine's installed C locales as strftime does.
         timezone = str(settings.get("TIMEZONE") or "UTC")
@@ -103,4 +125,5 @@ def register() -> None:
     signals.initialized.connect(initialized)
     signals.generator_init.connect(i18n.install_translations)
     signals.article_generator_finalized.connect(attach_comments)
+    signals.page_generator_finalized.connect(attach_page_comments)
     signals.get_generators.connect(get_generators)

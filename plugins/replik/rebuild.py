@@ -296,6 +296,7 @@ class SiteBuilder:
         gen = self.articles_generator
         # The same articles attach_comments covers, in the same order.
         pool = list(gen.articles) + list(gen.translations) + list(gen.drafts)
+        pool += list(gen.hidden_articles)
         changed = [a for a in pool if a.slug in slugs]
         self._reattach(changed)
         settings = self.pelican.settings
