@@ -41,6 +41,7 @@ from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
 from .feeds import atomic_write, write_comment_feeds
+from .fingerprint import tree_fingerprint
 from .plugin import attach_thread
 from .settings import cache_path, store_path, with_defaults
 from .store import Store
@@ -161,21 +162,6 @@ class SelectiveWriter(AtomicWriter):
 
 
 # -- the long-lived build ------------------------------------------------------
-def _tree_fingerprint(*roots: Path) -> tuple[int, int]:
-    """(newest mtime, number of files) under the given folders: content or theme edits."""
-    newest = count = 0
-    for root in roots:
-        for folder, _dirs, files in os.walk(root):
-            newest = max(newest, os.stat(folder).st_mtime_ns)
-            for name in files:
-                try:
-                    newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
-                except FileNotFoundError:
-                    continue
-                count += 1
-    return newest, count
-
-
 class SiteBuilder:
     """One Pelican run kept in memory; ``sync()`` brings the output up to date."""
 
@@ -195,7 +181,7 @@ class SiteBuilder:
 
     def full_build(self) -> None:
         """What ``pelican`` does, keeping the generators for later syncs."""
-        self.fingerprint = _tree_fingerprint(*self._watched())
+        self.fingerprint = tree_fingerprint(*self._watched())
         self.signatures = self._scan()
         pelican = Pelican(dict(self.settings))
         context = pelican.settings.copy()
@@ -285,7 +271,7 @@ class SiteBuilder:
 
     def sync(self) -> list[str]:
         """Bring the output up to date with the store; returns the files rendered."""
-        if self.pelican is None or _tree_fingerprint(*self._watched()) != self.fingerprint:
+        if self.pelican is None or tree_fingerprint(*self._watched()) != self.fingerprint:
             self.full_build()
             return self.last_written
         current = self._scan()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -40,6 +39,7 @@ from flask import (
 )
 
 from .. import i18n, notify, spam
+from ..fingerprint import tree_fingerprint
 from ..moderation import Moderation
 from ..plugin import comments_open
 from ..settings import store_path
@@ -86,23 +86,15 @@ class ArticleIndex:
         self.settings = settings
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
-        self._signature: tuple[int, float] | None = None
+        self._signature: tuple[int, int] | None = None
         self._checked = 0.0
         self._busy = False
         self.articles: dict[str, ArticleInfo] = {}
         self.pages: list[Any] = []
         self.refresh()
 
-    def _content_signature(self) -> tuple[int, float]:
-        count, newest = 0, 0.0
-        for folder, _dirs, files in os.walk(str(self.settings["PATH"])):
-            for name in files:
-                try:
-                    newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
-                except OSError:
-                    continue
-                count += 1
-        return count, newest
+    def _content_signature(self) -> tuple[int, int]:
+        return tree_fingerprint(str(self.settings["PATH"]))
 
     def refresh(self, force: bool = True) -> None:
         """Read the articles again if ``content/`` changed (always when ``force``).
