@@ -54,10 +54,17 @@ clean:
 regenerate: $(STAMP)
 	$(PELICAN) -r $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE)
 
-serve: html
+# The local server's own address goes into the pages (form action, feed links).
+LOCAL_URL := '"http://$(HOST):$(PORT)"'
+LOCAL_BUILD = $(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE) \
+	-e SITEURL=$(LOCAL_URL) FEED_DOMAIN=$(LOCAL_URL)
+
+serve: $(STAMP)
+	$(LOCAL_BUILD)
 	$(BIN)/replik serve --host $(HOST) --port $(PORT)
 
-devserver: html
+devserver: $(STAMP)
+	$(LOCAL_BUILD)
 	$(BIN)/replik serve --host $(HOST) --port $(PORT) --reload
 
 publish: $(STAMP)

@@ -82,7 +82,7 @@ def test_a_comment_posted_to_the_local_server_lands_in_pending(served):
     answer = httpx.post(base + "/replik/comment", data={
         "article": slug, "author": "Lokal", "email": "lokal@example.org",
         "body": "Ein Kommentar über make serve.", "consent": "yes", "homepage": ""},
-        headers={"Origin": "http://127.0.0.1:8000"})
+        headers={"Origin": base})
     assert answer.status_code == 303, answer.text[:500]
     pending = [e for e in Store(project / "comments").entries("pending")
                if e.body == "Ein Kommentar über make serve."]

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, Response, abort, redirect, send_from_directory
@@ -49,6 +50,11 @@ def protections(settings: dict[str, Any]) -> list[str]:
     lines.append("Origin check: comments only from " + str(settings.get("SITEURL") or
                                                              "this server's own address"))
     return lines
+
+
+def _is_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return not url or host in ("127.0.0.1", "localhost", "::1")
 
 
 LOCAL_MODERATOR = "redaktion"
@@ -96,6 +102,10 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     from .cli import load  # here, not at import: cli imports this module
 
     settings = load(ctx)
+    base = f"http://{host}:{port}"
+    if _is_local(str(settings.get("SITEURL") or "")):
+        # A local SITEURL means "this server": follow --host/--port (origin check, links).
+        settings["SITEURL"] = settings["FEED_DOMAIN"] = base
     if not os.environ.get("REPLIK_SECRET_KEY"):
         # One process: a key made now signs sessions and links until it stops.
         os.environ["REPLIK_SECRET_KEY"] = secrets.token_hex(32)
@@ -104,7 +114,6 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     if not (output / "index.html").is_file():
         click.echo(f"Note: {output}/index.html is missing; build the site first (make html).")
     app = build_local_app(settings)
-    base = f"http://{host}:{port}"
     click.echo(f"Replik serving {output}/ and the comment app on {base}/")
     for line in protections(settings):
         click.echo(f"  {line}")
