@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 class RenderCache:
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.items: dict[str, str] = {}
+        # Values are Markup already, so each node shares its cached string (no copy).
+        self.items: dict[str, Markup] = {}
         self.used: set[str] = set()
         self.dirty = False
 
@@ -33,7 +34,7 @@ class RenderCache:
             try:
                 data = json.loads(cache.path.read_text(encoding="utf-8"))
                 if isinstance(data, dict):
-                    cache.items = {str(k): str(v) for k, v in data.items()}
+                    cache.items = {str(k): Markup(v) for k, v in data.items()}
             except (OSError, ValueError) as exc:
                 log.warning("replik: ignoring unreadable render cache %s (%s)", cache.path, exc)
         return cache
@@ -43,10 +44,10 @@ class RenderCache:
         self.used.add(key)
         html = self.items.get(key)
         if html is None:
-            html = str(render_excerpt(text) if linkback else render_body(text))
+            html = render_excerpt(text) if linkback else render_body(text)
             self.items[key] = html
             self.dirty = True
-        return Markup(html)
+        return html
 
     def save(self) -> None:
         """Write the cache (only the bodies used by this build) atomically."""
