@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
@@ -15,9 +16,13 @@ from .store import Entry
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class CommentNode:
-    """One entry as a template sees it: public fields only, HTML ready."""
+    """One entry as a template sees it: public fields only, HTML ready.
+
+    What the templates ask for is worked out once here, as plain attributes: a page
+    of a long thread reads them tens of thousands of times.
+    """
 
     entry: Entry
     html: Markup
@@ -26,53 +31,45 @@ class CommentNode:
     number: int = 0
     children: list[CommentNode] = field(default_factory=list)
     parent: CommentNode | None = field(default=None, repr=False, compare=False)
+    id: str = field(init=False)
+    anchor: str = field(init=False)
+    #: comment, pingback, trackback, or a webmention's kind: reply, like, repost, mention.
+    kind: str = field(init=False)
+    #: Shown as "[…] excerpt […]" from another site (a webmention reply is a comment).
+    is_linkback: bool = field(init=False)
+    #: A like, repost or bookmark: shown as one short line, not as text.
+    is_reaction: bool = field(init=False)
+    author: str = field(init=False)
+    url: str = field(init=False)
+    #: The author's picture from a webmention (http(s) only), or "".
+    photo: str = field(init=False)
+    type: str = field(init=False)
+    staff: bool = field(init=False)
+    date: datetime = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return self.entry.id
-
-    @property
-    def anchor(self) -> str:
-        return f"comment-{self.entry.id}"
-
-    @property
-    def kind(self) -> str:
-        """comment, pingback, trackback, or a webmention's kind: reply, like, repost, mention."""
-        return entry_kind(self.entry)
-
-    @property
-    def is_linkback(self) -> bool:
-        # A webmention that answers the post is shown as a comment by its author.
-        return self.entry.is_linkback and self.kind != "reply"
-
-    @property
-    def is_reaction(self) -> bool:
-        """A like, repost or bookmark: shown as one short line, not as text."""
-        return self.kind in REACTION_KINDS
-
-    @property
-    def author(self) -> str:
-        # A linkback shows the linking post's title (or its site's name) as its author.
+    def __post_init__(self) -> None:
+        entry = self.entry
+        self.id = entry.id
+        self.anchor = f"comment-{entry.id}"
+        self.kind = entry_kind(entry)
+        self.is_linkback = entry.is_linkback and self.kind != "reply"
+        self.is_reaction = self.kind in REACTION_KINDS
+        self.type, self.staff, self.date = entry.type, entry.staff, entry.date
         if self.is_linkback and not self.is_reaction:
-            return self.entry.title or self.entry.author or self.entry.source or self.entry.url
-        return self.entry.author or self.entry.title or self.entry.source
-
-    @property
-    def url(self) -> str:
-        if self.entry.is_linkback:
-            if self.is_linkback and not self.is_reaction:
-                return self.entry.source or self.entry.url
-            return self.entry.url or self.entry.source
-        return self.entry.url
-
-    @property
-    def photo(self) -> str:
-        """The author's picture from a webmention (http(s) only), or ""."""
-        photo = self.entry.extra.get("Author-Photo", "")
-        return photo if photo.lower().startswith(("http://", "https://")) else ""
+            # A linkback shows the linking post's title (or its site's name) as its author.
+            self.author = entry.title or entry.author or entry.source or entry.url
+            self.url = entry.source or entry.url
+        elif entry.is_linkback:
+            self.author = entry.author or entry.title or entry.source
+            self.url = entry.url or entry.source
+        else:
+            self.author = entry.author or entry.title or entry.source
+            self.url = entry.url
+        photo = entry.extra.get("Author-Photo", "")
+        self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
 
     def __getattr__(self, name: str) -> Any:
-        # Templates may ask for entry fields directly (node.type, node.staff, node.date …).
+        # Templates may ask for other entry fields directly (node.title, node.source …).
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.entry, name)
