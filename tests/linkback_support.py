@@ -8,7 +8,6 @@ store and output in ``tmp_path``; its server runs on 127.0.0.1. Linking pages
 
 from __future__ import annotations
 
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import akismet
+from sitebuilder import write_post
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -147,13 +147,7 @@ def write_content(site: Path) -> None:
     content = site / "content"
     (content / "pages").mkdir(parents=True, exist_ok=True)
     for slug, (title, date, extra) in POSTS.items():
-        (content / f"{slug}.md").write_text(textwrap.dedent(f"""\
-            Title: {title}
-            Date: {date}
-            Slug: {slug}
-            Category: Meinung
-            Author: Redaktion
-            """) + extra + f"\nEin Beitrag über {title}.\n", encoding="utf-8")
+        write_post(site, slug, title, date, extra)
     (content / "pages" / "impressum.md").write_text(
         "Title: Impressum\nSlug: impressum\n\nWer wir sind.\n", encoding="utf-8")
 

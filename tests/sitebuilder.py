@@ -48,6 +48,7 @@ def write_theme(root: Path) -> Path:
 
 
 def write_post(root: Path, slug: str, title: str, date: str, extra: str = "") -> None:
+    """A post in ``root/content``; ``extra`` holds more metadata lines ("Comments: closed\n")."""
     content = root / "content"
     content.mkdir(parents=True, exist_ok=True)
     (content / f"{slug}.md").write_text(textwrap.dedent(f"""\
@@ -56,9 +57,7 @@ def write_post(root: Path, slug: str, title: str, date: str, extra: str = "") ->
         Slug: {slug}
         Category: Meinung
         Author: Redaktion
-        {extra}
-        Ein Beitrag über {title}.
-        """))
+        """) + extra + f"\nEin Beitrag über {title}.\n", encoding="utf-8")
 
 
 def write_conf(root: Path, theme: Path | str | None = None, **settings: object) -> Path:

@@ -8,7 +8,6 @@ content. This module holds no tests.
 from __future__ import annotations
 
 import socket
-import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Any
 
 import akismet
 import httpx
+from sitebuilder import write_post
 from werkzeug.serving import make_server
 
 from replik.settings import load_settings
@@ -32,16 +32,8 @@ POSTS = {
 
 
 def write_content(site: Path) -> None:
-    content = site / "content"
-    content.mkdir(parents=True, exist_ok=True)
     for slug, (title, date, extra) in POSTS.items():
-        (content / f"{slug}.md").write_text(textwrap.dedent(f"""\
-            Title: {title}
-            Date: {date}
-            Slug: {slug}
-            Category: Meinung
-            Author: Redaktion
-            """) + extra + f"\nEin Beitrag über {title}.\n", encoding="utf-8")
+        write_post(site, slug, title, date, extra)
 
 
 def make_settings(site: Path, siteurl: str = "http://127.0.0.1:8000", **overrides: Any) -> dict:
