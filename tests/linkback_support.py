@@ -8,7 +8,6 @@ store and output in ``tmp_path``; its server runs on 127.0.0.1. Linking pages
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import akismet
+from liveserver import Holder, live_server
 from sitebuilder import write_post
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from replik.settings import load_settings
@@ -32,33 +31,6 @@ POSTS = {
 }
 
 
-class Holder:
-    """A WSGI app that can be set after the server has its port."""
-
-    def __init__(self, app: Callable | None = None) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
-        assert self.app is not None, "no app set yet"
-        return self.app(environ, start_response)
-
-
-@contextmanager
-def live_server(app: Callable | None = None, name: str = "127.0.0.1"
-                ) -> Iterator[tuple[str, Holder]]:
-    """Serve ``app`` on a free loopback port in a thread; yields (base URL, holder).
-
-    ``name`` is the host name the base URL uses (the server binds 127.0.0.1).
-    """
-    holder = Holder(app)
-    server = make_server("127.0.0.1", 0, holder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://{name}:{server.server_port}", holder
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 # -- the other blogs ------------------------------------------------------------------

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_intake_support import approved, build_site, live_server, write_conf
+from liveserver import live_server
+from test_intake_support import approved, build_site, write_conf
 
 from replik.cli import main
 from replik.cli_server import build_local_app

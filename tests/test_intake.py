@@ -9,7 +9,8 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from test_intake_support import approved, client, form, live_server, make_settings
+from liveserver import live_server
+from test_intake_support import approved, client, form, make_settings
 
 from replik.server.app import create_app
 from replik.store import Store

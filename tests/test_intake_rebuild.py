@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_intake_support import approved, build_site, client, form, live_server, make_settings
+from liveserver import live_server
+from test_intake_support import approved, build_site, client, form, make_settings
 
 from replik.server.app import create_app
 

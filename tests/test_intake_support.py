@@ -8,9 +8,6 @@ content. This module holds no tests.
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,6 @@ from typing import Any
 import akismet
 import httpx
 from sitebuilder import write_post
-from werkzeug.serving import make_server
 
 from replik.settings import load_settings
 from replik.store import Entry, Store, new_id
@@ -69,30 +65,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Holder:
-    """A WSGI app that can be set after the server has its port."""
-
-    def __init__(self) -> None:
-        self.app: Callable | None = None
-
-    def __call__(self, environ: dict, start_response: Callable) -> Any:
-        assert self.app is not None
-        return self.app(environ, start_response)
-
-
-@contextmanager
-def live_server(app: Callable | None = None) -> Iterator[tuple[str, Holder]]:
-    """Serve ``app`` on a free loopback port in a thread; yields (base URL, holder)."""
-    holder = Holder()
-    holder.app = app
-    server = make_server("127.0.0.1", 0, holder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", holder
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def approved(store_root: Path, article: str, author: str = "Erika", body: str = "Erster!",

@@ -10,14 +10,8 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from test_intake_support import (
-    SpamClient,
-    client,
-    form,
-    free_port,
-    live_server,
-    make_settings,
-)
+from liveserver import live_server
+from test_intake_support import SpamClient, client, form, free_port, make_settings
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from liveserver import live_server
 from test_intake_support import (
     DiscardClient,
     FailingClient,
@@ -15,7 +16,6 @@ from test_intake_support import (
     SpamClient,
     client,
     form,
-    live_server,
     make_settings,
     write_conf,
 )
