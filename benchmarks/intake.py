@@ -1,18 +1,28 @@
 """Comment intake throughput and latency: Replik against Isso 0.14 (``POST /new``).
 
 Both run under gunicorn with the same flags (2 workers, gthread) and get the same
-load from the same client: 32 concurrent clients, each POSTing new comments on
-its own keep-alive connection. Replik runs with its spam rules on (flood control
-counting, duplicate detection, link hold, honeypot) and Akismet replaced by the
-package's ``TestSyncClient``; Isso runs with moderation on and its guard on (rate
-limits raised so it accepts the load). Isso lives in its own environment,
-``bench-out/isso-venv`` (created with ``pip install isso==0.14.0 gunicorn`` on
-first use).
+load from the same client: 32 concurrent connections, each POSTing new comments
+(every text unique) on its own keep-alive connection. Replik runs with its spam
+rules on (flood control counting, duplicate detection, link hold, honeypot) and
+Akismet replaced by the package's ``TestSyncClient``; Isso runs with moderation on
+and its guard on (rate limits raised so it accepts the load). Isso lives in its
+own environment, ``bench-out/isso-venv`` (created with ``pip install isso==0.14.0
+gunicorn`` on first use).
 
-Settings (environment): ``BENCH_INTAKE_REQUESTS`` (default 3000 per server),
-``BENCH_INTAKE_CLIENTS`` (32), ``BENCH_INTAKE_WORKERS`` (2), ``BENCH_INTAKE_THREADS``
-(8 per worker), ``BENCH_INTAKE_ROUNDS`` (3: the servers take turns, so both see
-the same machine conditions).
+The load client is wrk (``apt-get install wrk``) with ``benchmarks/intake.lua``:
+every status is counted (only 2xx is a success) and the latency distribution of
+each round is merged over all rounds. Without wrk, a client of Python threads in
+this process does the same work by request count; on a small machine it inflates
+the latency (its own CPU use and GIL contention), and the report says so. After
+the run, every stored comment is checked to be there exactly once.
+
+Settings (environment): ``BENCH_INTAKE_SECONDS`` (10 per round, wrk),
+``BENCH_INTAKE_REQUESTS`` (3000 per server over all rounds, Python client),
+``BENCH_INTAKE_CLIENT`` (``wrk`` or ``python``; default wrk when installed),
+``BENCH_INTAKE_CLIENTS`` (32), ``BENCH_INTAKE_WRK_THREADS`` (2),
+``BENCH_INTAKE_WORKERS`` (2), ``BENCH_INTAKE_THREADS`` (8 per worker),
+``BENCH_INTAKE_ROUNDS`` (3: the servers take turns, so both see the same machine
+conditions).
 """
 
 from __future__ import annotations
@@ -22,11 +32,13 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,11 +75,64 @@ def wait_for(port: int, path: str, process: subprocess.Popen, seconds: float = 6
     raise RuntimeError(f"server on port {port} did not start")
 
 
-# -- the one load client ---------------------------------------------------------------
+# -- the load clients ---------------------------------------------------------------------
+#
+# wrk (a C load generator, Debian package ``wrk``) drives both servers when it is
+# installed: 32 connections from 2 event-loop threads, so the client takes little
+# CPU from the servers and adds no latency of its own. Without it, a fallback of
+# Python threads does the same work, but on a small machine its own GIL contention
+# and CPU use inflate the measured latency (and take CPU from the servers).
+
+LUA_SCRIPT = Path(__file__).with_name("intake.lua")
+WRK_TIMEOUT_S = 10
+#: wrk gives the latency distribution of a run as quantiles 0.05 % apart.
+WRK_QUANTILE_STEP = 0.05
+MIN_REQUESTS = 3000
 
 
-def load(port: int, make_request: Any, total: int, clients: int) -> dict[str, Any]:
-    """POST ``total`` requests from ``clients`` threads; latency of each in ms."""
+def load_client() -> str:
+    """``wrk`` or ``python`` (``BENCH_INTAKE_CLIENT`` chooses; default: wrk if installed)."""
+    wanted = (os.environ.get("BENCH_INTAKE_CLIENT") or "").strip().lower()
+    if wanted in ("python", "wrk"):
+        if wanted == "wrk" and not shutil.which("wrk"):
+            raise RuntimeError("BENCH_INTAKE_CLIENT=wrk but wrk is not installed "
+                               "(apt-get install wrk)")
+        return wanted
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def _percentiles(samples: list[tuple[float, float]]) -> dict[str, float]:
+    """p50/p95/p99/max of weighted latency samples ``(ms, weight)``."""
+    ordered = sorted(samples)
+    total = sum(w for _, w in ordered)
+    wanted = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
+    result: dict[str, float] = {}
+    seen = 0.0
+    for value, weight in ordered:
+        seen += weight
+        for name, p in wanted.items():
+            if name not in result and seen >= total * p:
+                result[name] = round(value, 2)
+    for name in wanted:
+        result.setdefault(name, round(ordered[-1][0], 2))
+    result["max"] = round(ordered[-1][0], 2)
+    return result
+
+
+def _summary(client: str, requests: int, statuses: dict[str, int], seconds: float,
+             samples: list[tuple[float, float]], mean_ms: float) -> dict[str, Any]:
+    ok = sum(n for s, n in statuses.items() if s.startswith("2"))
+    return {
+        "client": client, "samples": samples, "requests": requests, "ok": ok,
+        "statuses": statuses, "seconds": round(seconds, 2),
+        "throughput_per_s": round(ok / seconds, 1) if seconds else 0.0,
+        "latency_ms": {"mean": round(mean_ms, 2), **_percentiles(samples)} if samples else {},
+    }
+
+
+def load_python(port: int, make_request: Any, total: int, clients: int,
+                tag: str) -> dict[str, Any]:
+    """POST ``total`` requests from ``clients`` threads (the fallback client)."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     lock = threading.Lock()
@@ -80,7 +145,7 @@ def load(port: int, make_request: Any, total: int, clients: int) -> dict[str, An
                 number = next(numbers, None)
             if number is None:
                 break
-            path, body, headers = make_request(number)
+            path, body, headers = make_request(f"{tag}-{number}")
             start = time.perf_counter()
             try:
                 connection.request("POST", path, body, headers)
@@ -106,24 +171,44 @@ def load(port: int, make_request: Any, total: int, clients: int) -> dict[str, An
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
-    ordered = sorted(latencies)
+    return _summary("python", total, statuses, seconds, [(x, 1.0) for x in latencies],
+                    statistics.fmean(latencies) if latencies else 0.0)
 
-    def percentile(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(len(ordered) * p))], 2)
 
-    ok = sum(n for s, n in statuses.items() if s.startswith("2"))
-    return {
-        "raw_latencies": latencies,
-        "requests": total,
-        "ok": ok,
-        "statuses": statuses,
-        "seconds": round(seconds, 2),
-        "throughput_per_s": round(ok / seconds, 1),
-        "latency_ms": {
-            "mean": round(statistics.fmean(ordered), 2), "p50": percentile(0.50),
-            "p95": percentile(0.95), "p99": percentile(0.99), "max": round(ordered[-1], 2),
-        },
-    }
+def load_wrk(port: int, make_request: Any, seconds: float, clients: int, tag: str,
+             log: Path) -> dict[str, Any]:
+    """Run wrk for ``seconds`` with ``clients`` connections; every body is unique."""
+    path, body, headers = make_request("{n}")
+    threads = max(1, min(clients, _env_int("BENCH_INTAKE_WRK_THREADS", 2)))
+    argv = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds:g}s",
+            "--timeout", f"{WRK_TIMEOUT_S}s", "--latency", "-s", str(LUA_SCRIPT),
+            f"http://127.0.0.1:{port}", "--", path, tag, body,
+            "\n".join(f"{k}: {v}" for k, v in headers.items())]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          timeout=seconds + 120)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ wrk ... {tag} ({clients} connections, {seconds:g} s)\n")
+        out.write("".join(line + "\n" for line in done.stdout.splitlines()
+                          if not line.startswith("WRK-JSON ")))
+        out.write(done.stderr)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRK-JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    data = json.loads(line.removeprefix("WRK-JSON "))
+    statuses = {str(k): v for k, v in data["statuses"].items()}
+    for kind, count in data["errors"].items():
+        if count:  # a socket error or timeout is a failed request, never a success
+            statuses[f"socket {kind}"] = count
+    answered = sum(n for s, n in data["statuses"].items())
+    quantiles = data["latency_us"]["quantiles"]
+    # Each quantile stands for an equal share of the answered requests.
+    weight = answered / (len(quantiles) + 1) if quantiles else 0.0
+    samples = [(q / 1000, weight) for q in quantiles]
+    if quantiles:
+        samples.append((data["latency_us"]["max"] / 1000, weight))
+    requests = answered + sum(data["errors"].values())
+    return _summary("wrk", requests, statuses, data["duration_us"] / 1e6, samples,
+                    data["latency_us"]["mean"] / 1000)
 
 
 def gunicorn_argv(gunicorn: Path, app: str, port: int) -> list[str]:
@@ -135,7 +220,11 @@ def gunicorn_argv(gunicorn: Path, app: str, port: int) -> list[str]:
 
 @dataclass
 class Server:
-    """One gunicorn under test: how to start it and what to POST to it."""
+    """One gunicorn under test: how to start it and what to POST to it.
+
+    ``make_request(token)`` gives (path, body, headers) for a new comment whose
+    text contains ``token`` (wrk's script puts a unique word where ``{n}`` is).
+    """
 
     name: str
     argv: list[str]
@@ -144,9 +233,13 @@ class Server:
     ready_path: str
     make_request: Any
     log: Path
+    #: Run once before gunicorn starts (e.g. to create a database its workers share).
+    prepare: list[str] | None = None
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        if self.prepare:
+            subprocess.run(self.prepare, env=self.env, check=True)
         with open(self.log, "wb") as log_file:
             self.process = subprocess.Popen(self.argv, env=self.env, stdout=log_file,
                                             stderr=subprocess.STDOUT)
@@ -161,54 +254,60 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
+    def load(self, client: str, tag: str, clients: int, *, seconds: float,
+             requests: int) -> dict[str, Any]:
+        """One load run: wrk for ``seconds``, or the Python client for ``requests``."""
+        if client == "wrk":
+            return load_wrk(self.port, self.make_request, seconds, clients, tag,
+                            self.log.with_name("wrk.log"))
+        return load_python(self.port, self.make_request, requests, clients, tag)
+
 
 def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several rounds as one result: all requests, all latencies."""
-    latencies = sorted(x for r in rounds for x in r["raw_latencies"])
+    """Several rounds as one result: all requests, the whole latency distribution."""
+    samples = [s for r in rounds for s in r["samples"]]
     statuses: dict[str, int] = {}
     for r in rounds:
         for status, count in r["statuses"].items():
             statuses[status] = statuses.get(status, 0) + count
-    ok = sum(r["ok"] for r in rounds)
-    seconds = sum(r["seconds"] for r in rounds)
-
-    def percentile(p: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 2)
-
-    return {
-        "requests": sum(r["requests"] for r in rounds), "ok": ok, "statuses": statuses,
-        "seconds": round(seconds, 2), "throughput_per_s": round(ok / seconds, 1),
-        "rounds_throughput_per_s": [r["throughput_per_s"] for r in rounds],
-        "latency_ms": {
-            "mean": round(statistics.fmean(latencies), 2), "p50": percentile(0.50),
-            "p95": percentile(0.95), "p99": percentile(0.99), "max": round(latencies[-1], 2),
-        },
-    }
+    answered = [(r["latency_ms"].get("mean", 0.0), sum(w for _, w in r["samples"]))
+                for r in rounds]
+    weights = sum(w for _, w in answered)
+    mean = sum(m * w for m, w in answered) / weights if weights else 0.0
+    result = _summary(rounds[0]["client"], sum(r["requests"] for r in rounds), statuses,
+                      sum(r["seconds"] for r in rounds), samples, mean)
+    result["rounds_throughput_per_s"] = [r["throughput_per_s"] for r in rounds]
+    result["rounds_p99_ms"] = [r["latency_ms"].get("p99") for r in rounds]
+    return result
 
 
 def compare(servers: list[Server]) -> dict[str, dict[str, Any]]:
     """Start all servers, then load them in alternating rounds (same machine conditions)."""
-    total = _env_int("BENCH_INTAKE_REQUESTS", 3000)
+    client = load_client()
+    total = _env_int("BENCH_INTAKE_REQUESTS", MIN_REQUESTS)
     clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
     rounds = max(1, _env_int("BENCH_INTAKE_ROUNDS", 3))
+    seconds = float(os.environ.get("BENCH_INTAKE_SECONDS") or 10)
     per_round = max(1, total // rounds)
     results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
     alone: dict[str, dict[str, Any]] = {}
+    acknowledged = {s.name: 0 for s in servers}
     try:
         for server in servers:
             server.start()
             # Warm-up: imports, first connections, caches (not measured).
-            load(server.port, lambda n, s=server: s.make_request(10_000_000 + n), 200, clients)
+            warm = server.load(client, "warm", clients, seconds=2, requests=200)
+            acknowledged[server.name] += warm["ok"]
         for number in range(rounds):
             for server in servers:
-                offset = number * per_round
-                results[server.name].append(load(
-                    server.port, lambda n, s=server, o=offset: s.make_request(o + n),
-                    per_round, clients))
+                result = server.load(client, f"r{number + 1}", clients, seconds=seconds,
+                                     requests=per_round)
+                acknowledged[server.name] += result["ok"]
+                results[server.name].append(result)
         for server in servers:
-            # One reader alone: the latency without queueing behind 31 others.
-            alone[server.name] = load(
-                server.port, lambda n, s=server: s.make_request(20_000_000 + n), 300, 1)
+            # One client alone: the latency without queueing behind 31 others.
+            alone[server.name] = server.load(client, "alone", 1, seconds=3, requests=300)
+            acknowledged[server.name] += alone[server.name]["ok"]
     finally:
         for server in servers:
             server.stop()
@@ -216,6 +315,7 @@ def compare(servers: list[Server]) -> dict[str, dict[str, Any]]:
     for server in servers:
         combined[server.name] = combine(results[server.name])
         combined[server.name]["single_client_latency_ms"] = alone[server.name]["latency_ms"]
+        combined[server.name]["acknowledged_all_runs"] = acknowledged[server.name]
     return combined
 
 
@@ -254,10 +354,10 @@ def replik_server(folder: Path) -> Server:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = gunicorn_argv(gunicorn, f"replik.server.app:create_app({str(conf)!r})", port)
 
-    def make_request(number: int) -> tuple[str, str, dict[str, str]]:
+    def make_request(token: str) -> tuple[str, str, dict[str, str]]:
         body = json.dumps({
             "article": "bench", "author": "Leserin", "email": "leserin@example.org",
-            "consent": "yes", "body": f"Kommentar {number}: Ein ganz normaler Beitrag.",
+            "consent": "yes", "body": f"Kommentar {token}: Ein ganz normaler Beitrag.",
         })
         return "/replik/comment", body, {
             "Content-Type": "application/json", "Accept": "application/json",
@@ -321,22 +421,81 @@ require-email = false
     env.pop("PYTHONPATH", None)
     argv = gunicorn_argv(venv / "bin" / "gunicorn", "isso.run:application", port)
 
-    def make_request(number: int) -> tuple[str, str, dict[str, str]]:
-        body = json.dumps({"text": f"Kommentar {number}: Ein ganz normaler Beitrag.",
+    def make_request(token: str) -> tuple[str, str, dict[str, str]]:
+        body = json.dumps({"text": f"Kommentar {token}: Ein ganz normaler Beitrag.",
                            "author": "Leserin", "email": "leserin@example.org",
                            "website": None})
         return "/new?" + urlencode({"uri": "/bench/"}), body, {
             "Content-Type": "application/json", "Origin": host, "User-Agent": "bench"}
 
-    return Server("isso", argv, env, port, "/info", make_request, folder / "gunicorn.log")
+    # Isso's workers each create the database's preferences when they find none; two
+    # workers booting at once can both try, and one dies (gunicorn then stops).
+    # Creating the database once before gunicorn starts avoids that race.
+    prepare = [str(venv / "bin" / "python"), "-c", "import isso.run"]
+    return Server("isso", argv, env, port, "/info", make_request, folder / "gunicorn.log",
+                  prepare)
 
 
 # -- the report ----------------------------------------------------------------------------
 
 
+def replik_stored(store: Path) -> tuple[int, int]:
+    """Entries in Replik's store and how many different texts they hold."""
+    texts = set()
+    files = 0
+    for path in store.rglob("*.txt"):
+        if path.parent.name == "tmp":
+            continue
+        files += 1
+        texts.add(path.read_bytes().partition(b"\n\n")[2])
+    return files, len(texts)
+
+
+def isso_stored(database: Path) -> tuple[int, int]:
+    """Comments in Isso's database and how many different texts they hold."""
+    with closing(sqlite3.connect(database)) as db:
+        files, texts = db.execute("SELECT COUNT(*), COUNT(DISTINCT text) FROM comments").fetchone()
+    return int(files), int(texts)
+
+
+def check_stored(result: dict[str, Any], stored: tuple[int, int], clients: int) -> str:
+    """Every acknowledged comment stored exactly once ('' when so, else the problem).
+
+    wrk stops at the end of its time with up to one request per connection still
+    on its way; the server may store those without the client seeing the answer.
+    """
+    files, texts = stored
+    result["stored"], result["stored_distinct_texts"] = files, texts
+    acknowledged = result["acknowledged_all_runs"]
+    runs = 2 + _env_int("BENCH_INTAKE_ROUNDS", 3)  # warm-up, rounds, one client alone
+    in_flight = clients * runs if result["client"] == "wrk" else 0
+    if texts != files:
+        return f"{files - texts} texts stored twice"
+    if files < acknowledged:
+        return f"only {files} stored of {acknowledged} acknowledged"
+    if files > acknowledged + in_flight:
+        return f"{files} stored but only {acknowledged} acknowledged"
+    return ""
+
+
+def _line(name: str, r: dict[str, Any]) -> str:
+    other = {s: n for s, n in r["statuses"].items() if not s.startswith("2")}
+    failed = f", not 2xx: {other}" if other else ""
+    return (f"{name}: {r['throughput_per_s']} comments/s, p50 {r['latency_ms']['p50']} ms, "
+            f"p99 {r['latency_ms']['p99']} ms ({r['ok']}/{r['requests']} ok{failed}; "
+            f"{r['stored']} stored, each once); one client alone: p50 "
+            f"{r['single_client_latency_ms']['p50']} ms, p99 "
+            f"{r['single_client_latency_ms']['p99']} ms")
+
+
 def run(report: dict) -> None:
     work = OUT / "intake"
     shutil.rmtree(work, ignore_errors=True)
+    client = load_client()
+    if client == "python":
+        print("intake: wrk is not installed (apt-get install wrk): using the Python load "
+              "client; its own CPU use and GIL contention inflate the latency figures "
+              "and take CPU from the servers.", flush=True)
     servers = [replik_server(work / "replik")]
     # The blog page Isso fetches once to create its thread.
     pages = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
@@ -350,36 +509,51 @@ def run(report: dict) -> None:
         results = compare(servers)
     finally:
         pages.shutdown()
+    clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
+    problems = []
     replik = results["replik"]
-    replik["stored"] = sum(1 for _ in (work / "replik" / "comments").rglob("*.txt"))
+    problem = check_stored(replik, replik_stored(work / "replik" / "comments"), clients)
+    if problem:
+        problems.append(f"Replik: {problem}")
     section: dict[str, Any] = {
-        "clients": _env_int("BENCH_INTAKE_CLIENTS", 32),
+        "client": client,
+        "clients": clients,
         "workers": _env_int("BENCH_INTAKE_WORKERS", 2),
         "threads_per_worker": _env_int("BENCH_INTAKE_THREADS", 8),
+        "rounds": max(1, _env_int("BENCH_INTAKE_ROUNDS", 3)),
         "load_average_after": os.getloadavg()[0],
         "replik": replik,
     }
-    lines = [
-        f"Replik: {replik['throughput_per_s']} comments/s, p99 {replik['latency_ms']['p99']} ms"
-        f" ({replik['ok']}/{replik['requests']} ok, {replik['stored']} stored);"
-        f" one client alone: p99 {replik['single_client_latency_ms']['p99']} ms",
-    ]
+    lines = [f"load client: {client}" + (
+        " (fallback: latency inflated by the Python client)" if client == "python" else
+        f", {clients} connections")]
+    lines.append(_line("Replik", replik))
     if "isso" in results:
         isso = results["isso"]
+        problem = check_stored(isso, isso_stored(work / "isso" / "comments.db"), clients)
+        if problem:
+            problems.append(f"Isso: {problem}")
         section["isso"] = isso
         ratio = round(replik["throughput_per_s"] / isso["throughput_per_s"], 2)
         section["throughput_ratio"] = ratio
-        lines.append(f"Isso {ISSO_VERSION}: {isso['throughput_per_s']} comments/s, p99 "
-                     f"{isso['latency_ms']['p99']} ms ({isso['ok']}/{isso['requests']} ok);"
-                     f" one client alone: p99 {isso['single_client_latency_ms']['p99']} ms")
+        lines.append(_line(f"Isso {ISSO_VERSION}", isso))
         lines.append(f"Replik/Isso throughput: {ratio}× (target ≥ 2×); "
                      f"Replik p99 target ≤ 50 ms: "
                      f"{'met' if replik['latency_ms']['p99'] <= 50 else 'missed'}")
     else:
         section["isso"] = {"error": isso_problem}
         lines.append(isso_problem)
+    for name, r in results.items():
+        r.pop("samples", None)
+        if r["requests"] < MIN_REQUESTS:
+            lines.append(f"note: {name} got only {r['requests']} requests "
+                         f"(fewer than {MIN_REQUESTS}); raise BENCH_INTAKE_SECONDS")
+    lines.extend(f"PROBLEM: {p}" for p in problems)
+    section["problems"] = problems
     section["summary"] = lines
     report["intake"] = section
+    if problems:
+        raise RuntimeError("; ".join(problems))
 
 
 if __name__ == "__main__":
