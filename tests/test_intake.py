@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from datetime import UTC
 from pathlib import Path
@@ -249,6 +250,27 @@ def test_unwritable_store_gives_503_and_nothing_half_written(site):
     # The duplicate reservation was given back, so the retry is accepted.
     assert retry.status_code == 201
     assert [e.body for e in stored(site)] == ["Wichtig"]
+
+
+def test_unwritable_cache_gives_503_and_nothing_stored(site):
+    settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            first = http.post("/replik/comment", data=form(body="Vorher"), headers=JSON)
+            cache = site / "cache" / "intake"
+            shutil.rmtree(cache)
+            cache.write_text("not a folder")  # flood counters and duplicate index fail
+            answer = http.post("/replik/comment", data=form(body="Wichtig"))
+            json_answer = http.post("/replik/comment", data=form(body="Wichtig"), headers=JSON)
+            cache.unlink()
+            retry = http.post("/replik/comment", data=form(body="Wichtig"), headers=JSON)
+            again = http.post("/replik/comment", data=form(body="Vorher"), headers=JSON)
+    assert first.status_code == 201
+    assert answer.status_code == 503 and "Wichtig</textarea>" in answer.text
+    assert json_answer.status_code == 503 and "Retry-After" in json_answer.headers
+    assert retry.status_code == 201
+    assert again.status_code == 409  # the index was rebuilt from the store
+    assert sorted(e.body for e in stored(site)) == ["Vorher", "Wichtig"]
 
 
 def test_local_spam_rules(site):

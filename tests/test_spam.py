@@ -171,3 +171,87 @@ def test_duplicate_index_is_seeded_from_the_store(tmp_path):
     old = approved(tmp_path / "comments", "offene-debatte", body="Alt")
     settings = make_settings(tmp_path)
     assert spam.Guard(settings).claim_body("offene-debatte", "alt", "new") == old.id
+
+
+def test_duplicate_index_release_is_seen_by_other_processes(tmp_path):
+    settings = make_settings(tmp_path)
+    one, two = spam.Guard(settings), spam.Guard(settings)
+    assert one.claim_body("a", "Text", "id1") == ""
+    assert two.claim_body("a", "Text", "id2") == "id1"
+    two.release_body("a", "Text", "id2")  # not its claim: nothing changes
+    assert one.claim_body("a", "Text", "id3") == "id1"
+    one.release_body("a", "Text", "id1")  # the entry could not be stored
+    assert two.claim_body("a", "Text", "id4") == ""
+    assert one.claim_body("a", "Text", "id5") == "id4"
+    # One file for the whole index, no file per text; only hashes in it.
+    index = tmp_path / "cache" / "intake" / spam.Guard.INDEX
+    assert [p.name for p in index.parent.iterdir()] == [index.name]
+    assert "Text" not in index.read_text() and "text" not in index.read_text()
+
+
+def test_duplicate_index_is_rebuilt_when_the_cache_is_cleared(tmp_path):
+    from test_intake_support import approved
+
+    old = approved(tmp_path / "comments", "offene-debatte", body="Alt")
+    settings = make_settings(tmp_path)
+    guard = spam.Guard(settings)
+    assert guard.claim_body("offene-debatte", "Neu", "id1") == ""
+    (tmp_path / "cache" / "intake" / spam.Guard.INDEX).unlink()
+    assert guard.claim_body("offene-debatte", "alt", "id2") == old.id  # from the store again
+    assert guard.claim_body("offene-debatte", "Neu", "id3") == ""  # never stored: free
+
+
+def test_duplicate_index_survives_a_torn_line(tmp_path):
+    settings = make_settings(tmp_path)
+    one = spam.Guard(settings)
+    assert one.claim_body("a", "Eins", "id1") == ""
+    index = tmp_path / "cache" / "intake" / spam.Guard.INDEX
+    with open(index, "a", encoding="ascii") as out:
+        out.write("0123456789abcdef")  # a write cut short by a crash
+    two = spam.Guard(settings)
+    assert two.claim_body("a", "Zwei", "id2") == ""
+    assert one.claim_body("a", "Zwei", "id3") == "id2"
+    assert spam.Guard(settings).claim_body("a", "Eins", "id4") == "id1"
+
+
+def _claim_many(settings: dict, texts: list[str], name: str) -> list[str]:
+    guard = spam.Guard(settings)
+    return [text for text in texts if guard.claim_body("a", text, f"{name}-{text}") == ""]
+
+
+def test_duplicate_index_each_text_is_claimed_once_across_processes(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    settings = make_settings(tmp_path)
+    texts = [f"Text {n}" for n in range(300)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(4, mp_context=context) as pool:
+        won = list(pool.map(_claim_many, [settings] * 4, [texts] * 4, "abcd"))
+    assert sorted(t for w in won for t in w) == sorted(texts)
+
+
+def test_akismet_client_is_made_once_and_asked_about_each_comment(tmp_path):
+    RecordingHamClient.calls = []
+    made = []
+
+    class Counting(RecordingHamClient):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    settings = make_settings(tmp_path, REPLIK_AKISMET_CLIENT=Counting)
+    with live_server(create_app(settings=settings)) as (base, _):
+        with client(base) as http:
+            for text in ("Erster Text", "Zweiter Text", "Dritter Text"):
+                answer = http.post("/replik/comment", data=form(body=text), headers=JSON)
+                assert answer.status_code == 201, answer.text
+    assert len(made) == 1
+    assert [args["comment_content"] for _, args in RecordingHamClient.calls] == [
+        "Erster Text", "Zweiter Text", "Dritter Text"]
+    dates = [args["comment_date_gmt"] for _, args in RecordingHamClient.calls]
+    assert len(set(dates)) == 3
+    for _, args in RecordingHamClient.calls:
+        assert args["comment_author"] == "Erika Muster"
+        assert args["comment_author_email"] == "erika@example.org"
+        assert args["comment_type"] == "comment" and args["permalink"]

@@ -14,6 +14,7 @@ which is rebuilt from the store).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import logging
@@ -23,7 +24,8 @@ import shutil
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,8 +84,10 @@ def akismet_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None,
     if not url.startswith(("http://", "https://")):
         return None, f"off: {URL_ENV} must start with http:// or https:// (got {url!r})"
     timeout = float(settings.get("REPLIK_AKISMET_TIMEOUT", 2.0))
-    # Our own HTTP client: the package reads its timeout once at import time.
-    http = httpx.Client(timeout=timeout, headers={"User-Agent": akismet.USER_AGENT})
+    # Our own HTTP client: the package reads its timeout once at import time. The
+    # package's test clients always use their own (no network), so none is made.
+    http = None if issubclass(cls, akismet.TestSyncClient) else httpx.Client(
+        timeout=timeout, headers={"User-Agent": akismet.USER_AGENT})
     return cls(config=akismet.Config(key=key, url=url), http_client=http), "on"
 
 
@@ -202,22 +206,41 @@ def body_fingerprint(article: str, text: str) -> str:
 class Guard:
     """Flood counters and the duplicate index, shared by all server processes.
 
-    Both use only atomic file-system operations in the cache folder, so any number
-    of workers share them without locks: a counter is a file that each request
-    appends one byte to (O_APPEND), a reserved text is a symlink named by its
-    fingerprint (creating it fails if it exists). File names are hashes, so no
-    address or email appears in them.
+    Both live in the cache folder and hold across any number of workers:
+
+    - a flood counter is a file per key and minute that each request appends one
+      byte to (``O_APPEND``, atomic, no lock);
+    - the duplicate index is one append-only file of ``fingerprint id`` lines
+      (``bodies.log``). A claim takes an exclusive ``flock`` on it, reads what other
+      processes appended since its last look, and appends its line only if the
+      fingerprint is not there yet: check and claim are one step for all processes.
+      Each process keeps the fingerprints it has read in memory (about 200 bytes
+      per comment). No file is created per comment: creating an inode (a symlink
+      per text, as before) cost more than the rest of the claim together.
+
+    File names and lines hold hashes only, so no address, email or text appears
+    in them. The index is derived: deleting it makes the next claim rebuild it
+    from the store.
     """
+
+    INDEX = "bodies.log"
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
         self.root = cache_path(settings) / "intake"
-        self._seeded = False
+        self._root = str(self.root)
+        self._window_ready = -1
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._fd_pid = 0
+        self._fd_inode = 0
+        self._offset = 0
+        self._partial = False
+        self._held: dict[str, str] = {}
 
     # -- flood control: a sliding one-minute window ------------------------------
     def _counter(self, window: int, key: str) -> Path:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-        return self.root / "flood" / str(window) / digest
+        return Path(self._root, "flood", str(window), _key_digest(key))
 
     def flood(self, keys: Iterable[str], per_minute: int, now: float | None = None) -> int:
         """Count this request under each key; seconds to wait if any key is over the limit."""
@@ -227,20 +250,29 @@ class Guard:
         now = time.time() if now is None else now
         window, into = divmod(now, 60)
         window = int(window)
-        folder = self.root / "flood" / str(window)
-        if not folder.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
-            self._forget_windows(window)
+        folder = os.path.join(self._root, "flood", str(window))
+        previous_folder = os.path.join(self._root, "flood", str(window - 1))
+        if window != self._window_ready:
+            if not os.path.isdir(folder):
+                os.makedirs(folder, exist_ok=True)
+                self._forget_windows(window)
+            self._window_ready = window
         wait = 0
         for key in keys:
-            fd = os.open(self._counter(window, key), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            digest = _key_digest(key)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            try:
+                fd = os.open(os.path.join(folder, digest), flags, 0o600)
+            except FileNotFoundError:  # the window's folder was swept meanwhile
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(os.path.join(folder, digest), flags, 0o600)
             try:
                 os.write(fd, b".")
                 current = os.fstat(fd).st_size
             finally:
                 os.close(fd)
             try:
-                previous = self._counter(window - 1, key).stat().st_size
+                previous = os.stat(os.path.join(previous_folder, digest)).st_size
             except FileNotFoundError:
                 previous = 0
             # The previous minute counts for the part of it still inside the window.
@@ -255,54 +287,117 @@ class Guard:
                 shutil.rmtree(old, ignore_errors=True)
 
     # -- duplicate detection -----------------------------------------------------------
-    def _bodies(self) -> Path:
-        folder = self.root / "bodies"
-        if not self._seeded:
-            if not folder.is_dir():
-                self._seed(folder)
-            self._seeded = True
-        return folder
+    def claim_body(self, article: str, text: str, entry_id: str) -> str:
+        """Reserve this text on this article; returns the id holding it already, or ''."""
+        fingerprint = body_fingerprint(article, text)[:_FINGERPRINT_CHARS]
+        with self._lock, self._index() as fd:
+            holder = self._held.get(fingerprint)
+            if holder:
+                return holder
+            self._append(fd, f"{fingerprint} {entry_id}\n")
+            self._held[fingerprint] = entry_id
+            return ""
 
-    def _seed(self, folder: Path) -> None:
-        # The index is derived: build it from the store, then move it in at once.
+    def release_body(self, article: str, text: str, entry_id: str) -> None:
+        """Give a reservation back (the entry could not be stored)."""
+        fingerprint = body_fingerprint(article, text)[:_FINGERPRINT_CHARS]
+        try:
+            with self._lock, self._index() as fd:
+                if self._held.get(fingerprint) == entry_id:
+                    self._append(fd, f"-{fingerprint} {entry_id}\n")
+                    del self._held[fingerprint]
+        except OSError as exc:
+            log.warning("replik: cannot release a duplicate-index claim: %s", exc)
+
+    @contextmanager
+    def _index(self) -> Iterator[int]:
+        """The index file, locked against the other processes and read to its end."""
+        fd = self._open_index()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            self._catch_up(fd)
+            yield fd
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _open_index(self) -> int:
+        path = os.path.join(self._root, self.INDEX)
+        if self._fd >= 0:
+            try:
+                same = (self._fd_pid == os.getpid()
+                        and os.stat(path).st_ino == self._fd_inode)
+            except FileNotFoundError:
+                same = False  # the cache was cleared: build the index again
+            if same:
+                return self._fd
+            if self._fd_pid == os.getpid():
+                os.close(self._fd)
+            self._fd = -1  # after a fork the descriptor (and its lock) is the parent's
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            self._seed(path)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        self._fd, self._fd_pid, self._fd_inode = fd, os.getpid(), os.fstat(fd).st_ino
+        self._offset, self._partial, self._held = 0, False, {}
+        return fd
+
+    def _seed(self, path: str) -> None:
+        # The index is derived: build it from the store, then link it in at once
+        # (link refuses to replace a file another process put there first).
         from .settings import store_path
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        building = folder.with_name(f".bodies-{os.getpid()}-{secrets.token_hex(4)}")
-        building.mkdir()
+        os.makedirs(self._root, exist_ok=True)
+        building = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        held: dict[str, str] = {}
         store = Store(store_path(self.settings))
         for state in ("pending", "approved", "spam"):
             for entry in store.entries(state):
                 if not entry.staff:
-                    try:
-                        os.symlink(entry.id, building / body_fingerprint(entry.article, entry.body))
-                    except FileExistsError:
-                        continue
+                    fingerprint = body_fingerprint(entry.article, entry.body)
+                    held.setdefault(fingerprint[:_FINGERPRINT_CHARS], entry.id)
         try:
-            os.rename(building, folder)
-        except OSError:
-            shutil.rmtree(building, ignore_errors=True)  # another process was first
-
-    def claim_body(self, article: str, text: str, entry_id: str) -> str:
-        """Reserve this text on this article; returns the id holding it already, or ''."""
-        link = self._bodies() / body_fingerprint(article, text)
-        try:
-            os.symlink(entry_id, link)
-            return ""
+            with open(building, "w", encoding="ascii") as out:
+                out.writelines(f"{f} {i}\n" for f, i in held.items())
+            os.link(building, path)
         except FileExistsError:
-            try:
-                return os.readlink(link) or "?"
-            except OSError:
-                return "?"
+            pass  # another process was first; use its index
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(building)
 
-    def release_body(self, article: str, text: str, entry_id: str) -> None:
-        """Give a reservation back (the entry could not be stored)."""
-        link = self._bodies() / body_fingerprint(article, text)
-        try:
-            if os.readlink(link) == entry_id:
-                link.unlink()
-        except OSError:
-            pass
+    def _catch_up(self, fd: int) -> None:
+        """Read the lines other processes appended since the last look (lock held)."""
+        size = os.fstat(fd).st_size
+        if size <= self._offset:
+            return
+        data = os.pread(fd, size - self._offset, self._offset)
+        complete = data.rfind(b"\n") + 1
+        for line in data[:complete].decode("ascii", "replace").splitlines():
+            fingerprint, _, entry_id = line.partition(" ")
+            if fingerprint.startswith("-"):
+                if self._held.get(fingerprint[1:]) == entry_id:
+                    del self._held[fingerprint[1:]]
+            elif len(fingerprint) == _FINGERPRINT_CHARS and entry_id:
+                self._held.setdefault(fingerprint, entry_id)
+        # With the lock held nobody is writing: a line without its newline is the
+        # torn end of a crashed write. Skip it; the next line starts on its own.
+        self._partial = complete < len(data)
+        self._offset = size
+
+    def _append(self, fd: int, line: str) -> None:
+        data = ("\n" if self._partial else "") + line
+        os.write(fd, data.encode("ascii"))
+        self._offset += len(data)
+        self._partial = False
+
+
+#: A text's fingerprint in the index: 128 bits of its SHA-256.
+_FINGERPRINT_CHARS = 32
+
+
+def _key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def known_author(settings: dict[str, Any], entry: Entry) -> bool:

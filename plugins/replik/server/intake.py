@@ -364,6 +364,13 @@ def refuse(
     return response
 
 
+def cannot_store(ix: Intake, fields: dict[str, str], article: ArticleInfo) -> Response:
+    """503: the disk is full or not writable; nothing was stored."""
+    message = ix.gettext("Your comment could not be saved right now. Nothing was stored; "
+                         "please try again in a few minutes.")
+    return refuse(ix, fields, 503, message, article=article, headers={"Retry-After": "120"})
+
+
 def show_form() -> Response:
     ix = intake()
     fields = {k: request.args.get(k, "") for k in FIELDS}
@@ -397,10 +404,15 @@ def submit() -> Response:
     assert article is not None
     email = fields["email"].strip()
     ip = request.remote_addr or ""
-    wait = ix.guard.flood(
-        [f"ip:{ip}", f"email:{email.casefold()}" if email else ""],
-        int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0),
-    )
+    try:
+        wait = ix.guard.flood(
+            [f"ip:{ip}", f"email:{email.casefold()}" if email else ""],
+            int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0),
+        )
+    except OSError as exc:  # the cache folder is full or not writable
+        log.error("replik: cannot count a comment on %s for flood control: %s",
+                  article.slug, exc)
+        return cannot_store(ix, fields, article)
     if wait:
         message = _("You are commenting too fast. Please wait {seconds} seconds.").format(
             seconds=wait)
@@ -419,7 +431,11 @@ def submit() -> Response:
         user_agent=request.headers.get("User-Agent", "")[:500],
         referrer=request.headers.get("Referer", "")[:1000],
     )
-    holder = ix.guard.claim_body(article.slug, entry.body, entry.id)
+    try:
+        holder = ix.guard.claim_body(article.slug, entry.body, entry.id)
+    except OSError as exc:  # the cache folder is full or not writable
+        log.error("replik: cannot check a comment on %s for duplicates: %s", article.slug, exc)
+        return cannot_store(ix, fields, article)
     if holder:
         message = _("You have posted this comment already; it awaits moderation.")
         return refuse(ix, fields, 409, message, {"body": message}, article)
@@ -433,9 +449,7 @@ def submit() -> Response:
     except (OSError, StoreError) as exc:
         ix.guard.release_body(article.slug, entry.body, entry.id)
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
-        message = _("Your comment could not be saved right now. Nothing was stored; "
-                    "please try again in a few minutes.")
-        return refuse(ix, fields, 503, message, article=article, headers={"Retry-After": "120"})
+        return cannot_store(ix, fields, article)
     if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
