@@ -1,4 +1,4 @@
-"""The render and feed caches: derived, invisible in the output, safe to delete."""
+"""The feed cache: derived, invisible in the output, safe to delete."""
 
 from __future__ import annotations
 
@@ -6,32 +6,7 @@ import shutil
 
 from sitebuilder import add_entry, build, utc, write_conf, write_post, write_theme
 
-from replik.render import render_body, render_excerpt
-from replik.rendercache import RenderCache
 from replik.store import Store
-
-
-def test_render_cache_round_trip_and_pruning(tmp_path):
-    cache = RenderCache.load(tmp_path)
-    assert cache.render("Hallo *Welt*") == render_body("Hallo *Welt*")
-    assert cache.render("Auszug", linkback=True) == render_excerpt("Auszug")
-    cache.save()
-    again = RenderCache.load(tmp_path)
-    assert len(again.items) == 2
-    again.items[next(iter(again.items))] = "<p>from the cache</p>"
-    # A cached body is served from the cache, not rendered again.
-    assert "from the cache" in again.render("Hallo *Welt*") + again.render("Auszug", True)
-    again.save()
-    pruned = RenderCache.load(tmp_path)
-    pruned.render("Nur dieser")
-    pruned.dirty = True
-    pruned.save()
-    assert len(RenderCache.load(tmp_path).items) == 1
-
-
-def test_unreadable_cache_is_ignored(tmp_path):
-    (tmp_path / RenderCache.load(tmp_path).path.name).write_text("{kaputt")
-    assert RenderCache.load(tmp_path).items == {}
 
 
 def _project(root):
@@ -94,7 +69,7 @@ def test_feeds_come_back_from_the_cache_into_an_emptied_output(tmp_path, monkeyp
     def never(*_args, **_kwargs):
         raise AssertionError("a kept feed was generated again")
 
-    monkeypatch.setattr("replik.feeds.render_feed", never)
+    monkeypatch.setattr("replik.feeds.render_feeds", never)
     build(tmp_path)
     after = {p.relative_to(out): p.read_bytes() for p in (out / "feeds").rglob("*.xml")}
     assert after == before

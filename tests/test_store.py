@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path):
     store = Store(tmp_path)
     entry = store.add(make_entry())
     with pytest.raises(StoreError, match="exists already"):
-        store.add(Entry(**{**entry.__dict__}))
+        store.add(replace(entry))
     with pytest.raises(StoreError, match="unknown state"):
         store.move(entry.id, "published")
     with pytest.raises(StoreError, match="article"):

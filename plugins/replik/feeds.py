@@ -18,7 +18,7 @@ from feedgen.feed import FeedGenerator
 
 from .i18n import gettext_for
 from .settings import cache_path, with_defaults
-from .thread import CommentNode
+from .thread import CommentNode, render_node
 
 log = logging.getLogger(__name__)
 FEEDGEN_VERSION = version("feedgen")
@@ -33,18 +33,31 @@ def _aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+_made_dirs: set[str] = set()
+
+
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` via a temporary file and rename; skip if unchanged."""
+    name = str(path)
     try:
-        if path.read_bytes() == data:
-            return False
+        with open(name, "rb") as handle:
+            if handle.read() == data:
+                return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    folder = os.path.dirname(name)
+    if folder not in _made_dirs:  # one mkdir per folder and process, not per file
+        os.makedirs(folder, exist_ok=True)
+        _made_dirs.add(folder)
+    tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+    except FileNotFoundError:  # the folder went away since (an emptied output)
+        os.makedirs(folder, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+    os.replace(tmp, name)
     return True
 
 
@@ -65,20 +78,33 @@ class FeedSpec:
     description: str
     language: str
     page_url: str
-    self_url: str
+    #: The feed's own address in each format (atom, rss).
+    self_urls: tuple[str, str]
     updated: datetime
     items: tuple[FeedItem, ...]
 
-    def key(self, fmt: str) -> str:
-        text = repr((fmt, FEEDGEN_VERSION, self))
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+    def key(self) -> str:
+        """A digest of everything the feed's bytes (both formats) are made from."""
+        digest = hashlib.sha1(f"{FEED_LAYOUT}\x1f{FEEDGEN_VERSION}".encode())
+        head = (self.title, self.description, self.language, self.page_url, *self.self_urls,
+                self.updated.isoformat())
+        digest.update("\x1f".join(head).encode("utf-8"))
+        for item in self.items:
+            digest.update("\x1e".join((item.link, item.title, item.author,
+                                       item.date.isoformat(), item.html)).encode("utf-8"))
+        return digest.hexdigest()
+
+
+#: Bumped when render_feeds() changes what it writes, so kept feeds are not reused.
+FEED_LAYOUT = "2"
+FORMATS = ("atom", "rss")
 
 
 def make_spec(
     settings: dict[str, Any],
     title: str,
     page_url: str,
-    self_url: str,
+    self_urls: tuple[str, str],
     items: Iterable[tuple[Any, CommentNode]],
     fallback_updated: datetime,
 ) -> FeedSpec:
@@ -87,13 +113,14 @@ def make_spec(
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
+    anonymous = _("Anonymous")
     # Pelican computes article.url anew on every access; ask once per article.
     urls: dict[int, str] = {}
     for article, node in items:
         url = urls.get(id(article))
         if url is None:
             url = urls[id(article)] = f"{base}/{article.url}"
-        author = node.author or _("Anonymous")
+        author = node.author or anonymous
         if node.is_linkback:
             entry_title = _("Linkback from %(source)s on %(title)s") % {
                 "source": author, "title": article.title}
@@ -108,22 +135,20 @@ def make_spec(
         description=_("Comments on %(site)s") % {"site": settings.get("SITENAME", "")},
         language=str(settings.get("DEFAULT_LANG") or "de"),
         page_url=page_url,
-        self_url=self_url,
+        self_urls=self_urls,
         # The newest entry's date, not "now", so that builds are reproducible.
         updated=newest,
         items=tuple(feed_items),
     )
 
 
-def render_feed(spec: FeedSpec, fmt: str) -> bytes:
+def render_feeds(spec: FeedSpec) -> dict[str, bytes]:
+    """The feed in both formats, from one FeedGenerator (its entries are made once)."""
     feed = FeedGenerator()
     # RSS's <author> must be an email address, which we never publish: use dc:creator.
     feed.load_extension("dc", atom=False, rss=True)
-    feed.id(spec.self_url)
+    feed.id(spec.self_urls[0])
     feed.title(spec.title)
-    # RSS takes the channel link from the last link() added, so rel=self comes first.
-    feed.link(href=spec.self_url, rel="self")
-    feed.link(href=spec.page_url, rel="alternate")
     feed.description(spec.description)
     feed.language(spec.language)
     for item in spec.items:
@@ -138,14 +163,20 @@ def render_feed(spec: FeedSpec, fmt: str) -> bytes:
         entry.content(item.html, type="html")
     feed.updated(spec.updated)
     feed.lastBuildDate(spec.updated)
-    return feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
+    out = {}
+    for fmt, self_url in zip(FORMATS, spec.self_urls, strict=True):
+        # RSS takes the channel link from the last link() added, so rel=self comes first.
+        feed.link(href=self_url, rel="self", replace=True)
+        feed.link(href=spec.page_url, rel="alternate")
+        out[fmt] = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
+    return out
 
 
 class FeedCache:
-    """Remembers which inputs produced each feed file, and keeps the feed's bytes.
+    """Remembers which inputs produced each feed file, and keeps the feeds' bytes.
 
-    An unchanged feed whose file is still in the output is skipped; one whose file
-    is gone (a build into an emptied output folder) is copied back from the cache
+    An unchanged feed whose files are still in the output is skipped; one whose files
+    are gone (a build into an emptied output folder) is copied back from the cache
     instead of being generated again. Only a cache: a missing or unreadable file
     means the feed is generated.
     """
@@ -162,29 +193,48 @@ class FeedCache:
             except (OSError, ValueError, TypeError):
                 self.keys = {}
 
-    def write(self, target: Path, spec: FeedSpec, fmt: str) -> None:
-        key = spec.key(fmt)
-        name = str(target)
+    def _kept(self, key: str, fmt: str) -> Path | None:
+        return self.store / f"{key}.{fmt}.xml" if self.store else None
+
+    def write(self, targets: dict[str, Path], spec: FeedSpec) -> None:
+        """Write one feed in both formats (``targets``: format -> output file)."""
+        targets = dict(zip(FORMATS, (targets[f] for f in FORMATS), strict=True))
+        key = spec.key()
         self.used.add(key)
-        if self.keys.get(name) == key and target.exists():
+        if all(self.keys.get(str(t)) == key and t.exists() for t in targets.values()):
             return
-        kept = self.store / f"{key}.xml" if self.store else None
-        data = None
-        if kept is not None:
+        data: dict[str, bytes] = {}
+        for fmt in targets:
+            kept = self._kept(key, fmt)
             try:
-                data = kept.read_bytes()
+                data[fmt] = kept.read_bytes() if kept is not None else b""
             except OSError:
-                data = None
-        if data is None:
-            data = render_feed(spec, fmt)
-            if kept is not None:
-                try:
-                    atomic_write(kept, data)
-                except OSError as exc:
-                    log.warning("replik: could not keep a feed in the cache (%s)", exc)
-        atomic_write(target, data)
-        self.keys[name] = key
+                data = {}
+                break
+        fresh = not data or not all(data.values())
+        if fresh:
+            data = render_feeds(spec)
+        for fmt, target in targets.items():
+            atomic_write(target, data[fmt])
+            self.keys[str(target)] = key
+            kept = self._kept(key, fmt)
+            if fresh and kept is not None:
+                self._keep(target, kept)
         self.dirty = True
+
+    @staticmethod
+    def _keep(target: Path, kept: Path) -> None:
+        # A hard link costs one call and no second copy (the output file is only ever
+        # replaced by rename, never rewritten in place); across file systems, copy.
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.unlink(missing_ok=True)
+            try:
+                os.link(target, kept)
+            except OSError:
+                atomic_write(kept, target.read_bytes())
+        except OSError as exc:
+            log.warning("replik: could not keep a feed in the cache (%s)", exc)
 
     def save(self, prune: bool = False) -> None:
         """Write the manifest; ``prune`` drops kept feeds this build did not use."""
@@ -197,12 +247,103 @@ class FeedCache:
                 log.warning("replik: could not write the feed cache %s (%s)", self.path, exc)
         if prune and self.store is not None and self.store.is_dir():
             for kept in self.store.glob("*.xml"):
-                if kept.stem not in self.used:
+                if kept.name.split(".", 1)[0] not in self.used:
                     kept.unlink(missing_ok=True)
 
 
+def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
+    _ = gettext_for(settings)
+    base = site_url(settings)
+    nodes = sorted(article.comments_flat, key=lambda n: (n.entry.date, n.id), reverse=True)
+    return make_spec(
+        settings,
+        _("Comments on %(title)s") % {"title": article.title},
+        f"{base}/{article.url}",
+        (f"{base}/{article.comment_feed_atom}", f"{base}/{article.comment_feed_rss}"),
+        ((article, node) for node in nodes),
+        _aware(article.date),
+    )
+
+
+def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[Any, CommentNode]]:
+    """The newest REPLIK_FEED_LATEST_COUNT (article, node) pairs across the site.
+
+    Chosen from the articles' entries, so only the chosen few are rendered (an
+    article's thread may have been released after its page was written).
+    """
+    count = int(settings["REPLIK_FEED_LATEST_COUNT"])
+    locale = str(settings.get("DEFAULT_LANG") or "de")
+    timezone = str(settings.get("TIMEZONE") or "UTC")
+    candidates = ((a, e) for a in articles
+                  for e in getattr(getattr(a, "replik_thread", None), "entries", ()))
+    chosen = heapq.nlargest(count, candidates, key=lambda p: (p[1].date, p[1].id))
+    return [(article, render_node(entry, getattr(article, "lang", locale) or locale, timezone))
+            for article, entry in chosen]
+
+
+def latest_spec(articles: list[Any], settings: dict[str, Any],
+                pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
+    _ = gettext_for(settings)
+    base = site_url(settings)
+    if pairs is None:
+        pairs = latest_pairs(articles, settings)
+    oldest = min((_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
+    return make_spec(
+        settings,
+        _("Latest comments on %(site)s") % {"site": settings.get("SITENAME", "")},
+        f"{base}/",
+        (f"{base}/{settings['REPLIK_FEED_LATEST']}",
+         f"{base}/{settings['REPLIK_FEED_LATEST_RSS']}"),
+        pairs,
+        oldest,
+    )
+
+
+class CommentFeeds:
+    """The comment feeds of one build.
+
+    An article's feeds are written right after its page (``write_article``, from the
+    plugin's content_written receiver), while its thread is built anyway; ``finish``
+    writes the feeds of articles whose page was not written and the site-wide feed.
+    """
+
+    def __init__(self, settings: dict[str, Any], output: Path) -> None:
+        self.settings = settings
+        self.output = Path(output)
+        self.cache = FeedCache(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
+        self.done: set[int] = set()
+        #: Articles (by id) whose feeds follow their page; the others wait for finish().
+        self.eligible: set[int] = set()
+        self.written: list[Path] = []
+        self.finished = False
+
+    def write_article(self, article: Any) -> None:
+        if id(article) in self.done or not hasattr(article, "comments_flat"):
+            return
+        targets = {"atom": self.output / article.comment_feed_atom,
+                   "rss": self.output / article.comment_feed_rss}
+        self.cache.write(targets, article_spec(article, self.settings))
+        self.written += targets.values()
+        self.done.add(id(article))
+        thread = getattr(article, "replik_thread", None)
+        if thread is not None:
+            thread.release()
+
+    def finish(self, articles: list[Any], *, prune: bool = True) -> list[Path]:
+        for article in articles:
+            self.write_article(article)
+        targets = {"atom": self.output / self.settings["REPLIK_FEED_LATEST"],
+                   "rss": self.output / self.settings["REPLIK_FEED_LATEST_RSS"]}
+        self.cache.write(targets, latest_spec(articles, self.settings))
+        self.written += targets.values()
+        # A full run has seen every feed, so kept feeds it did not use are stale.
+        self.cache.save(prune=prune)
+        self.finished = True
+        return self.written
+
+
 class CommentFeedGenerator:
-    """A Pelican generator (via get_generators) that writes the comment feeds."""
+    """A Pelican generator (via get_generators) that finishes the comment feeds."""
 
     def __init__(self, context: dict[str, Any], settings: dict[str, Any], path: str,
                  theme: str, output_path: str, *args: Any, **kwargs: Any) -> None:
@@ -214,47 +355,16 @@ class CommentFeedGenerator:
         """Nothing to add: the articles carry their comments already."""
 
     def generate_output(self, writer: Any) -> None:
-        write_comment_feeds(self.context.get("articles", []), self.settings, self.output_path)
+        feeds = self.context.get("replik_feeds")
+        if not isinstance(feeds, CommentFeeds) or feeds.finished:
+            feeds = CommentFeeds(self.settings, self.output_path)
+        feeds.finish(feed_articles(self.context))
 
 
-def article_spec(article: Any, settings: dict[str, Any], fmt: str) -> FeedSpec:
-    _ = gettext_for(settings)
-    base = site_url(settings)
-    path = article.comment_feed_atom if fmt == "atom" else article.comment_feed_rss
-    nodes = sorted(article.comments_flat, key=lambda n: (n.entry.date, n.id), reverse=True)
-    return make_spec(
-        settings,
-        _("Comments on %(title)s") % {"title": article.title},
-        f"{base}/{article.url}",
-        f"{base}/{path}",
-        ((article, node) for node in nodes),
-        _aware(article.date),
-    )
-
-
-def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[Any, CommentNode]]:
-    """The newest REPLIK_FEED_LATEST_COUNT (article, node) pairs across the site."""
-    pairs = ((a, n) for a in articles for n in getattr(a, "comments_flat", []))
-    count = int(settings["REPLIK_FEED_LATEST_COUNT"])
-    return heapq.nlargest(count, pairs, key=lambda p: (p[1].entry.date, p[1].id))
-
-
-def latest_spec(articles: list[Any], settings: dict[str, Any], fmt: str,
-                pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
-    _ = gettext_for(settings)
-    base = site_url(settings)
-    if pairs is None:
-        pairs = latest_pairs(articles, settings)
-    path = settings["REPLIK_FEED_LATEST"] if fmt == "atom" else settings["REPLIK_FEED_LATEST_RSS"]
-    oldest = min((_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
-    return make_spec(
-        settings,
-        _("Latest comments on %(site)s") % {"site": settings.get("SITENAME", "")},
-        f"{base}/",
-        f"{base}/{path}",
-        pairs,
-        oldest,
-    )
+def feed_articles(context: dict[str, Any]) -> list[Any]:
+    """The articles with comment feeds: the published ones in the default language
+    (a translation shares its original's slug, so it shares its feed path too)."""
+    return list(context.get("articles", []))
 
 
 def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
@@ -263,22 +373,9 @@ def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: P
 
     A feed whose inputs are unchanged since it was last written is not generated again.
     """
-    cache = FeedCache(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
-    written: list[Path] = []
+    feeds = CommentFeeds(settings, output)
     for article in articles:
-        if not hasattr(article, "comments_flat"):
-            continue
-        if only is not None and article.slug not in only:
-            continue
-        for fmt, path in (("atom", article.comment_feed_atom), ("rss", article.comment_feed_rss)):
-            target = output / path
-            cache.write(target, article_spec(article, settings, fmt), fmt)
-            written.append(target)
-    newest = latest_pairs(articles, settings)
-    for fmt, key in (("atom", "REPLIK_FEED_LATEST"), ("rss", "REPLIK_FEED_LATEST_RSS")):
-        target = output / settings[key]
-        cache.write(target, latest_spec(articles, settings, fmt, newest), fmt)
-        written.append(target)
-    # A full run has seen every feed, so kept feeds it did not use are stale.
-    cache.save(prune=only is None)
-    return written
+        if only is None or article.slug in only:
+            feeds.write_article(article)
+    feeds.done.update(id(a) for a in articles)  # the rest are up to date already
+    return feeds.finish(articles, prune=only is None)

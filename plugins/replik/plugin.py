@@ -4,6 +4,11 @@ After ``article_generator_finalized`` every article carries:
 ``comments`` (top-level nodes with ``children``), ``comments_flat`` (date order),
 ``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
 Any theme can use them.
+
+The two lists build their thread (rendered HTML and all) on first use, and the
+thread is dropped again once the article's page and comment feeds are written
+(``content_written``): a build keeps every comment's text, but the rendered form
+of only one thread at a time.
 """
 
 from __future__ import annotations
@@ -15,12 +20,11 @@ from typing import Any
 from pelican import signals
 
 from . import i18n
-from .feeds import CommentFeedGenerator
+from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import format_date_local
-from .rendercache import RenderCache
-from .settings import cache_path, store_path, with_defaults
+from .settings import store_path, with_defaults
 from .store import Entry, Store
-from .thread import build_thread
+from .thread import LazyThread, ThreadView, entry_kind
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +54,31 @@ def attach_comments(generator: Any) -> None:
     """article_generator_finalized: every article gets its thread."""
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
-    grouped = store.approved_by_article()
+    grouped = store.approved_by_article(public_only=True)
     # Pages are read after articles; they take their threads from the same reading.
     generator.context["replik_approved"] = grouped
     articles = list(generator.articles) + list(getattr(generator, "translations", []))
     articles += list(getattr(generator, "drafts", []))
     articles += list(getattr(generator, "hidden_articles", []))
     generator.context["replik_article_slugs"] = {a.slug for a in articles}
-    cache = RenderCache.load(cache_path(settings) if settings.get("REPLIK_CACHE") else None)
     for article in articles:
-        attach_thread(article, grouped.get(article.slug, []), settings, store.root, cache)
-    cache.save()
+        attach_thread(article, grouped.get(article.slug, []), settings, store.root)
+    feeds = CommentFeeds(settings, generator.output_path)
+    feeds.eligible = {id(a) for a in generator.articles}
+    generator.context["replik_feeds"] = feeds
+
+
+def page_written(path: str, context: dict[str, Any]) -> None:
+    """content_written: an article's feeds follow its page; then its thread is dropped."""
+    content = context.get("article") or context.get("page")
+    thread = getattr(content, "replik_thread", None)
+    if thread is None:
+        return
+    feeds = context.get("replik_feeds")
+    if (isinstance(feeds, CommentFeeds) and not feeds.finished
+            and context.get("article") is content and id(content) in feeds.eligible):
+        feeds.write_article(content)
+    thread.release()
 
 
 def attach_page_comments(generator: Any) -> None:
@@ -71,7 +89,7 @@ def attach_page_comments(generator: Any) -> None:
     grouped = generator.context.get("replik_approved")
     store = Store(store_path(settings))
     if grouped is None:
-        grouped = store.approved_by_article()
+        grouped = store.approved_by_article(public_only=True)
     pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
     for page in pages:
         if grouped.get(page.slug):
@@ -86,20 +104,22 @@ def attach_page_comments(generator: Any) -> None:
 
 
 def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
-                  store_root: Any, cache: RenderCache | None = None,
-                  open_for_comments: bool | None = None) -> None:
+                  store_root: Any, open_for_comments: bool | None = None) -> None:
     """Give one article its thread, counts, open/closed state and feed paths."""
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
-    top, flat = build_thread(
+    thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
-        origin=f"{store_root}/approved/{article.slug}/", cache=cache,
+        origin=f"{store_root}/approved/{article.slug}/",
     )
-    article.comments = top
-    article.comments_flat = flat
-    article.comment_count = len(flat)
-    article.reply_count = sum(1 for n in flat if not n.is_linkback)
-    article.linkback_count = len(flat) - article.reply_count
+    article.replik_thread = thread
+    article.comments = ThreadView(thread, flat=False)
+    article.comments_flat = ThreadView(thread, flat=True)
+    article.comment_count = len(entries)
+    # A webmention reply is a comment; other linkbacks show as excerpts.
+    article.reply_count = sum(1 for e in entries
+                              if not e.is_linkback or entry_kind(e) == "reply")
+    article.linkback_count = len(entries) - article.reply_count
     article.comments_open = (comments_open(article, settings) if open_for_comments is None
                              else open_for_comments)
     article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
@@ -127,3 +147,4 @@ def register() -> None:
     signals.article_generator_finalized.connect(attach_comments)
     signals.page_generator_finalized.connect(attach_page_comments)
     signals.get_generators.connect(get_generators)
+    signals.content_written.connect(page_written)

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
@@ -60,7 +61,7 @@ def is_valid_id(entry_id: str) -> bool:
     return bool(_ID_RE.match(entry_id))
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One comment, pingback, trackback or webmention."""
 
@@ -159,7 +160,14 @@ def serialize(entry: Entry) -> bytes:
     return ("\n".join(lines) + "\n\n" + entry.body).encode("utf-8")
 
 
-def parse(data: bytes, state: str = "pending", origin: str = "<bytes>") -> Entry:
+#: Header values that repeat across a store's files: kept once in memory.
+_SHARED_VALUES = frozenset(("article", "type", "author", "spam_verdict", "url"))
+
+
+def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
+          keep_private: bool = True) -> Entry:
+    """One store file as an Entry; ``keep_private=False`` leaves the private fields
+    empty (a build never shows them, so it need not hold them in memory)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -176,8 +184,10 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>") -> Entry
         key, value = key.strip(), _unescape(value.strip())
         attr = _HEADER_LOOKUP.get(key.lower())
         if attr is None:
-            extra[key] = value
-        else:
+            extra[sys.intern(key)] = value
+        elif attr in _SHARED_VALUES:
+            values[attr] = sys.intern(value)
+        elif keep_private or attr not in PRIVATE_FIELDS:
             values[attr] = value
     for required in ("id", "article", "date"):
         if not values.get(required):
@@ -365,17 +375,50 @@ class Store:
         for state in STATES:
             yield from self.entries(state, on_error=on_error)
 
-    def approved_by_article(self) -> dict[str, list[Entry]]:
-        """All approved entries grouped by article slug, oldest first (for the build)."""
+    def approved_by_article(self, *, public_only: bool = False) -> dict[str, list[Entry]]:
+        """All approved entries grouped by article slug, oldest first (for the build).
+
+        The same as ``entries("approved", slug)`` for every slug, on plain strings
+        rather than Path objects (a build reads every file of the store);
+        ``public_only`` leaves the private fields out.
+        """
         grouped: dict[str, list[Entry]] = {}
-        base = self.root / "approved"
-        if not base.is_dir():
+        base = os.path.join(self.root, "approved")
+        try:
+            slugs = sorted(os.listdir(base))
+        except (FileNotFoundError, NotADirectoryError):
             return grouped
-        for slug in sorted(os.listdir(base)):
-            if (base / slug).is_dir():
-                items = list(self.entries("approved", slug))
-                if items:
-                    grouped[slug] = items
+        join = os.path.join
+        for slug in slugs:
+            folder = join(base, slug)
+            try:
+                names = sorted(os.listdir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            items: list[Entry] = []
+            for name in names:
+                if not name.endswith(SUFFIX) or name.startswith("."):
+                    continue
+                path = join(folder, name)
+                try:
+                    with open(path, "rb") as handle:
+                        data = handle.read()
+                    entry = parse(data, "approved", path, keep_private=not public_only)
+                    if name[: -len(SUFFIX)] != entry.id:
+                        raise BadEntryFile(
+                            f"{path}: file name does not match its Id {entry.id!r}")
+                except FileNotFoundError:
+                    continue  # moved away while we listed
+                except OSError as exc:
+                    log.warning("replik: skipping unreadable comment file: %s",
+                                f"{path}: cannot be read ({exc.strerror})")
+                    continue
+                except BadEntryFile as exc:
+                    log.warning("replik: skipping unreadable comment file: %s", exc)
+                    continue
+                items.append(entry)
+            if items:
+                grouped[slug] = items
         return grouped
 
     # -- changing ---------------------------------------------------------

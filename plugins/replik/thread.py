@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,6 @@ from typing import Any
 from markupsafe import Markup
 
 from .render import format_datetime_local, render_body, render_excerpt
-from .rendercache import RenderCache
 from .store import Entry
 
 log = logging.getLogger(__name__)
@@ -84,16 +84,12 @@ def entry_kind(entry: Entry) -> str:
     return entry.type
 
 
-def render_node(entry: Entry, locale: str, timezone: str,
-                cache: RenderCache | None = None) -> CommentNode:
+def render_node(entry: Entry, locale: str, timezone: str) -> CommentNode:
     # The build reads its own copies from the store: blank them rather than copy them.
     public = entry.drop_private()
     # Linkbacks show an excerpt of the linking post; a webmention reply is its author's text.
     as_excerpt = entry.is_linkback and entry_kind(entry) != "reply"
-    if cache is not None:
-        html = cache.render(entry.body, as_excerpt)
-    else:
-        html = render_excerpt(entry.body) if as_excerpt else render_body(entry.body)
+    html = render_excerpt(entry.body) if as_excerpt else render_body(entry.body)
     return CommentNode(
         entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
     )
@@ -101,7 +97,7 @@ def render_node(entry: Entry, locale: str, timezone: str,
 
 def build_thread(
     entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
-    origin: str = "", cache: RenderCache | None = None,
+    origin: str = "", warn: bool = True,
 ) -> tuple[list[CommentNode], list[CommentNode]]:
     """Return (top-level nodes with children, all nodes in date order).
 
@@ -110,13 +106,13 @@ def build_thread(
     private fields are blanked in place: pass entries read for this purpose.
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
-    nodes = {e.id: render_node(e, locale, timezone, cache) for e in ordered}
+    nodes = {e.id: render_node(e, locale, timezone) for e in ordered}
     top: list[CommentNode] = []
     for number, entry in enumerate(ordered, start=1):
         node = nodes[entry.id]
         node.number = number
         parent = nodes.get(entry.reply_to) if entry.reply_to else None
-        if entry.reply_to and parent is None:
+        if entry.reply_to and parent is None and warn:
             log.warning(
                 "replik: %s%s replies to %s, which is not approved on this article;"
                 " showing it at the top level", origin, entry.id, entry.reply_to,
@@ -131,3 +127,78 @@ def build_thread(
         node.parent = parent
         parent.children.append(node)
     return top, [nodes[e.id] for e in ordered]
+
+
+class LazyThread:
+    """An article's approved entries; the thread is built when first asked for.
+
+    A build holds every article's entries at once, but each article's nodes (with
+    their HTML) only while its page and feeds are written: ``release()`` drops them,
+    and the next use builds them again. That keeps a build's memory near plain
+    Pelican's however many comments the site has.
+    """
+
+    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "_built", "_warned")
+
+    def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
+                 timezone: str = "UTC", origin: str = "") -> None:
+        self.entries = sorted(entries, key=lambda e: (e.date, e.id))
+        self.max_depth, self.locale, self.timezone, self.origin = (
+            max_depth, locale, timezone, origin)
+        self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
+        self._warned = False
+
+    def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
+        if self._built is None:
+            # A thread built again after release() has warned about its orphans already.
+            self._built = build_thread(self.entries, self.max_depth, self.locale,
+                                       self.timezone, origin=self.origin, warn=not self._warned)
+            self._warned = True
+        return self._built
+
+    def release(self) -> None:
+        """Drop the nodes (breaking their parent links, so memory is freed at once)."""
+        if self._built is None:
+            return
+        for node in self._built[1]:
+            node.parent = None
+            node.children = []
+        self._built = None
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+
+class ThreadView(Sequence[CommentNode]):
+    """``article.comments`` (top level) or ``article.comments_flat`` (date order):
+    a read-only list that builds its LazyThread on first use."""
+
+    __slots__ = ("thread", "flat")
+
+    def __init__(self, thread: LazyThread, flat: bool) -> None:
+        self.thread, self.flat = thread, flat
+
+    def _nodes(self) -> list[CommentNode]:
+        top, flat = self.thread.build()
+        return flat if self.flat else top
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._nodes()[index]
+
+    def __len__(self) -> int:
+        if self.flat:
+            return len(self.thread.entries)  # no need to build the thread to count it
+        return len(self._nodes())
+
+    def __bool__(self) -> bool:
+        return bool(self.thread.entries)
+
+    def __iter__(self) -> Iterator[CommentNode]:
+        return iter(self._nodes())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ThreadView({'flat' if self.flat else 'top'}, {len(self.thread.entries)} entries)"
