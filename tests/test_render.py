@@ -63,9 +63,15 @@ def _walk(html: str):
         yield element
 
 
+# A heading first sends the comment down the fallback path (markdown-it-py as the
+# subset) instead of cmark: the gate must hold on both.
+PATHS = {"fast": "", "fallback": "# Titel\n\n"}
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("text", HOSTILE)
-def test_no_active_content_gets_through(text):
-    out = str(render_body(text))
+def test_no_active_content_gets_through(text, path):
+    out = str(render_body(PATHS[path] + text))
     for element in _walk(out):
         assert element.tag in ALLOWED_TAGS, out
         for name, value in element.attrib.items():
@@ -94,6 +100,43 @@ def test_headings_and_images_are_not_part_of_the_subset():
     assert "Überschrift" in out
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("# Fazit", "<p># Fazit</p>"),
+    ("###### Fazit", "<p>###### Fazit</p>"),
+    ("Fazit\n=====", "<p>Fazit<br>\n=====</p>"),
+    ("Fazit\n---", "<p>Fazit<br>\n---</p>"),
+    ("---", "<p>---</p>"),
+    ("***", "<p>***</p>"),
+    ("Ich mag <b>hi</b> und <Firma>.", "<p>Ich mag &lt;b&gt;hi&lt;/b&gt; und &lt;Firma&gt;.</p>"),
+    ("<div>\nx\n</div>", "<p>&lt;div&gt;<br>\nx<br>\n&lt;/div&gt;</p>"),
+    ("<!-- still -->", "<p>&lt;!-- still --&gt;</p>"),
+    # No image: the "!" stays, the rest is an ordinary link.
+    ("![alt](https://example.org/a.png)",
+     '<p>!<a href="https://example.org/a.png" rel="nofollow ugc">alt</a></p>'),
+])
+def test_what_the_subset_leaves_out_shows_as_text(text, expected):
+    assert str(render_body(text)) == expected
+
+
+def test_outside_the_subset_the_rest_renders_as_usual():
+    out = str(render_body("# Fazit\nSiehe *hier* und www.example.org\n\n> Zitat <b>x</b>"))
+    assert out == (
+        '<p># Fazit<br>\nSiehe <em>hier</em> und <a href="https://www.example.org"'
+        ' rel="nofollow ugc">www.example.org</a></p>\n'
+        "<blockquote>\n<p>Zitat &lt;b&gt;x&lt;/b&gt;</p>\n</blockquote>"
+    )
+
+
+def test_lists_and_code_blocks():
+    # CommonMark: a list may follow a paragraph line directly (no blank line needed).
+    out = str(render_body("Liste:\n- eins\n- zwei\n\n1. a\n2. b\n\n```\n<b>x</b> http://x.example\n```"))
+    assert out == (
+        "<p>Liste:</p>\n<ul>\n<li>eins</li>\n<li>zwei</li>\n</ul>\n"
+        "<ol>\n<li>a</li>\n<li>b</li>\n</ol>\n"
+        "<pre><code>&lt;b&gt;x&lt;/b&gt; http://x.example\n</code></pre>"
+    )
+
+
 def test_links_and_bare_urls_get_nofollow_ugc():
     out = str(render_body("Siehe [hier](https://example.org/a) und https://example.com/b."))
     links = [e for e in _walk(out) if e.tag == "a"]
@@ -106,6 +149,24 @@ def test_www_addresses_are_linked_and_links_are_not_nested():
     out = str(render_body("www.example.org und [https://a.example](https://b.example)"))
     links = [e for e in _walk(out) if e.tag == "a"]
     assert [a.get("href") for a in links] == ["https://www.example.org", "https://b.example"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_bare_urls_in_text_only(path):
+    out = str(render_body(PATHS[path] + (
+        'Ein "https://a.example/x?a=1&b=2", (www.b.example/ü) und `http://c.example`,\n'
+        "[http://d.example](https://e.example) oder <https://f.example>; "
+        "auch mail@www.g.example und https://h.example/a_(b)."
+    )))
+    links = [(a.get("href"), a.text) for a in _walk(out) if a.tag == "a"]
+    assert links == [
+        ("https://a.example/x?a=1&b=2", "https://a.example/x?a=1&b=2"),
+        ("https://www.b.example/ü", "www.b.example/ü"),
+        ("https://e.example", "http://d.example"),
+        ("https://f.example", "https://f.example"),
+        ("https://h.example/a_(b", "https://h.example/a_(b"),
+    ]
+    assert "<code>http://c.example</code>" in out
 
 
 def test_raw_html_is_shown_as_text():

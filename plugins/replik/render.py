@@ -3,25 +3,40 @@
 The chain: a Markdown subset -> bare URLs made clickable -> nh3 (ammonia) as the
 allowlist gate. nh3 is the last step, so whatever the earlier steps produce,
 no script, event handler or javascript:/vbscript:/data: URL reaches a page.
+
+The subset is CommonMark without headings, thematic breaks, images and raw
+HTML, with every line break kept. Two parsers implement it:
+
+- the fast path, cmark (GitHub's C implementation, via cmarkgfm), for almost
+  every comment. cmark cannot switch block or inline rules off, so
+- when its output holds a heading, a thematic break, an image or omitted raw
+  HTML, the comment is parsed again by markdown-it-py configured as exactly
+  the subset (those rules off, typed tags shown as text). markdown-it-py is
+  CommonMark too and is set up to treat link destinations like cmark, so both
+  paths give the same HTML for ordinary comments
+  (tests/test_render_equivalence.py holds them to that).
+
+Both paths then share one linkifier and the same nh3 gate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import xml.etree.ElementTree as etree
 from datetime import date, datetime, time
 from functools import lru_cache
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import markdown
+import cmarkgfm
 import nh3
 from babel.dates import format_date, format_time, get_datetime_format
-from markdown.inlinepatterns import InlineProcessor
+from cmarkgfm.cmark import Options as CmarkOptions
+from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 #: Bumped whenever the output of render_body changes, so caches are invalidated.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 ALLOWED_TAGS = {"p", "br", "em", "strong", "a", "blockquote", "code", "pre", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
@@ -31,43 +46,112 @@ LINK_REL = "nofollow ugc"
 # A bare http(s) or www. address; trailing punctuation is not part of it.
 _BARE_URL = r"(?<![\w/@.])((?:https?://|www\.)[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}])"
 
+# --- The fast path: cmark ---------------------------------------------------------
 
-class _BareUrlProcessor(InlineProcessor):
-    # Never linkify inside an existing link.
-    ANCESTOR_EXCLUDES = ("a",)
-
-    def handleMatch(self, m: re.Match[str], data: str):  # type: ignore[override]
-        url = m.group(1)
-        href = url if "://" in url else "https://" + url
-        element = etree.Element("a")
-        element.set("href", href)
-        element.text = url
-        return element, m.start(0), m.end(0)
+# Readers type line breaks and expect them kept (like WordPress and Isso). Without
+# CMARK_OPT_UNSAFE cmark drops raw HTML and empties javascript:/vbscript:/file:/data: links.
+_CMARK_OPTIONS = CmarkOptions.CMARK_OPT_HARDBREAKS
 
 
-class _CommentExtension(markdown.Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (API name)
-        # Readers type line breaks and expect them kept (like WordPress and Isso).
-        md.inlinePatterns.register(
-            markdown.inlinepatterns.SubstituteTagInlineProcessor(r"\n", "br"), "linebreak", 5
-        )
-        md.inlinePatterns.register(_BareUrlProcessor(_BARE_URL, md), "bareurl", 6)
-        # Headings, tables of contents, images and raw HTML are not part of the subset.
-        md.parser.blockprocessors.deregister("hashheader")
-        md.parser.blockprocessors.deregister("setextheader")
-        md.parser.blockprocessors.deregister("hr")
-        md.inlinePatterns.deregister("image_link")
-        md.inlinePatterns.deregister("image_reference")
-        md.inlinePatterns.deregister("short_image_ref")
-        md.preprocessors.deregister("html_block")
-        md.inlinePatterns.deregister("html")
+def _outside_subset(out: str) -> bool:
+    """Whether cmark's HTML holds something the subset leaves out.
+
+    cmark escapes every "<" of the text, so these can only be its own tags: a
+    heading (<h1>..<h6>), a thematic break (<hr />), an image, or the comment it
+    puts where raw HTML was.
+    """
+    return "<h" in out or "<img" in out or "<!--" in out
 
 
-def _make_markdown() -> markdown.Markdown:
-    return markdown.Markdown(extensions=[_CommentExtension()], output_format="html")
+# --- The fallback: markdown-it-py as exactly the subset ----------------------------
+
+# cmark's rules for a link destination (houdini_escape_href and _scan_dangerous_url),
+# so that both paths give a link the same href.
+_HREF_SAFE = "!#$%&'()*+,-./:;=?@_~"  # and letters and digits
+_DANGEROUS_URL = re.compile(
+    r"(?:javascript|vbscript|file):|data:(?!image/(?:png|gif|jpeg|webp))", re.IGNORECASE
+)
 
 
-_md = _make_markdown()
+class _SubsetMarkdown(MarkdownIt):
+    def normalizeLink(self, url: str) -> str:  # noqa: N802 (API name)
+        if _DANGEROUS_URL.match(url):
+            return ""
+        return quote(url, safe=_HREF_SAFE)
+
+    def normalizeLinkText(self, link: str) -> str:  # noqa: N802 (API name)
+        return link
+
+    def validateLink(self, url: str) -> bool:  # noqa: N802 (API name)
+        return True  # normalizeLink has emptied a dangerous URL, as cmark does
+
+
+def _make_subset_markdown() -> MarkdownIt:
+    # html=False: a tag a reader types is shown as text, never dropped.
+    md = _SubsetMarkdown("commonmark", {"html": False, "breaks": True})
+    # Headings, thematic breaks and images are not part of the subset.
+    return md.disable(["heading", "lheading", "hr", "image"])
+
+
+_subset_md = _make_subset_markdown()
+
+# --- Shared: bare URLs made clickable ------------------------------------------------
+
+# _BARE_URL as it reads in HTML text, where both parsers escape & < > " (and nothing
+# else): "&amp;" is one character of an address, any other entity ends it, as its
+# character would. So a match is the escaped address, ready for href and text.
+_URL_CHAR = r"(?:[^\s<>\"'`&]|&amp;)"
+_URL_LAST = r"(?:[^\s<>\"'`&.,;:!?)\]}]|&amp;)"
+_BARE_URL_IN_HTML = re.compile(rf"(?:https?://|www\.){_URL_CHAR}+{_URL_LAST}")
+# _BARE_URL's look-behind, and a raw '"': text holds none (both parsers escape it), so
+# that is an attribute's value, such as a link's href; checked cheaply here.
+_NOT_BEFORE_URL = re.compile(r"[\w/@.\"]")
+
+
+def _linkify(out: str) -> str:
+    """Make bare addresses in the HTML's text clickable (outside links and code).
+
+    Works on the HTML both parsers produce: every "<" of the text is escaped, so a
+    tag runs from "<" to the next ">", and links and code are well formed. One pass
+    from left to right, in time linear in the HTML however many addresses it holds.
+    """
+    pieces: list[str] = []
+    done = pos = seen = 0
+    protected = 0  # links and code open at `seen`: never linkify in those (no nesting)
+    last_lt = last_gt = -1  # the last "<" and ">" before `seen`
+    # Candidates found with str.find: much faster than a regular expression's search.
+    http, www = out.find("http"), out.find("www.")
+    while http >= 0 or www >= 0:
+        start = http if www < 0 or 0 <= http < www else www
+        pos = start + 1
+        if not (start and _NOT_BEFORE_URL.match(out, start - 1)) and (
+            match := _BARE_URL_IN_HTML.match(out, start)
+        ):
+            # Where are we? Bring the state from `seen` up to `start`.
+            protected += (
+                out.count("<a ", seen, start)
+                + out.count("<code", seen, start)
+                + out.count("<pre", seen, start)
+                - out.count("</a>", seen, start)
+                - out.count("</code>", seen, start)
+                - out.count("</pre>", seen, start)
+            )
+            last_lt = max(last_lt, out.rfind("<", seen, start))
+            last_gt = max(last_gt, out.rfind(">", seen, start))
+            seen = pos = match.end()  # an address holds no tag: nothing to count in it
+            if not protected and last_lt <= last_gt:  # in text, not in a tag
+                url = match.group()
+                href = url if "://" in url else "https://" + url
+                pieces += (out[done:start], '<a href="', href, '">', url, "</a>")
+                done = pos
+        if http < pos:
+            http = out.find("http", pos) if http >= 0 else -1
+        if www < pos:
+            www = out.find("www.", pos) if www >= 0 else -1
+    if not pieces:
+        return out
+    pieces.append(out[done:])
+    return "".join(pieces)
 
 
 _cleaner = nh3.Cleaner(
@@ -86,11 +170,28 @@ def sanitize(html: str) -> str:
     return _cleaner.clean(html)
 
 
+def _markdown_fast(text: str) -> str:
+    return cmarkgfm.markdown_to_html(text, _CMARK_OPTIONS)
+
+
+def _markdown_subset(text: str) -> str:
+    return _subset_md.render(text)
+
+
+def _markdown(text: str) -> str:
+    """The subset's HTML, before linkify and the gate."""
+    if not text.endswith("\n"):
+        # Both parsers end the last line of an unclosed fenced code block alike only then.
+        text += "\n"
+    out = _markdown_fast(text)
+    if _outside_subset(out):
+        out = _markdown_subset(text)
+    return out
+
+
 @lru_cache(maxsize=4096)
 def _render(text: str) -> str:
-    _md.reset()
-    # With the raw-HTML processors removed, Markdown escapes any tag a reader types.
-    return sanitize(_md.convert(text))
+    return sanitize(_linkify(_markdown(text))).rstrip("\n")
 
 
 def render_body(text: str) -> Markup:
