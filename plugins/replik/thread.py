@@ -43,6 +43,10 @@ class CommentNode:
     url: str = field(init=False)
     #: The author's picture from a webmention (http(s) only), or "".
     photo: str = field(init=False)
+    #: ``url`` when it is an http(s) address (what the author's name links to), or "".
+    link: str = field(init=False)
+    #: The date as ISO 8601, for <time datetime=…>.
+    date_iso: str = field(init=False)
     type: str = field(init=False)
     staff: bool = field(init=False)
     date: datetime = field(init=False)
@@ -67,6 +71,9 @@ class CommentNode:
             self.url = entry.url
         photo = entry.extra.get("Author-Photo", "")
         self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
+        link = (self.url or "").strip()
+        self.link = link if link[:8].lower().startswith(("http://", "https://")) else ""
+        self.date_iso = self.date.isoformat()
 
     def __getattr__(self, name: str) -> Any:
         # Templates may ask for other entry fields directly (node.title, node.source …).
