@@ -103,6 +103,17 @@ def test_every_state_change(tmp_path):
     assert list(tmp_path.rglob(f"{entry.id}*")) == []
 
 
+def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path):
+    store = Store(tmp_path / "neu")  # no folder exists yet, not even tmp/
+    first = store.add(make_entry(article="erster", body="Eins"), "approved")
+    second = store.add(make_entry(article="erster", body="Zwei"), "approved", fresh=True)
+    third = store.add(make_entry(article="zweiter", body="Drei"), fresh=True)
+    assert [e.body for e in store.entries("approved", "erster")] == ["Eins", "Zwei"]
+    assert store.get(third.id).state == "pending"
+    assert {first.state, second.state} == {"approved"}
+    assert list((tmp_path / "neu" / "tmp").iterdir()) == []
+
+
 def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path):
     store = Store(tmp_path)
     entry = store.add(make_entry())

@@ -227,17 +227,23 @@ def write_temp(tmp_dir: Path, name: str, data: bytes) -> Path:
     The first half of Maildir's protocol: the caller renames (or links) the file
     into place, so a reader never sees it half-written.
     """
-    tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(tmp, flags, 0o640)
+    except FileNotFoundError:  # the first write into a new store
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
     return tmp
 
 
@@ -286,11 +292,14 @@ class Store:
         if not fresh and self.find(entry.id) is not None:
             raise StoreError(f"an entry with id {entry.id} exists already")
         target = self._path(entry.id, state, entry.article)
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._write_tmp(serialize(entry), entry.id)
         try:
             # link() refuses to overwrite, so two writers of one id cannot both win.
-            os.link(tmp, target)
+            try:
+                os.link(tmp, target)
+            except FileNotFoundError:  # a new state folder (an article's first approval)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(tmp, target)
         except FileExistsError:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
         finally:
