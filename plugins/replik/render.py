@@ -45,7 +45,8 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "nofollow ugc"
 
-# A bare http(s) or www. address; trailing punctuation is not part of it.
+# A bare http(s) or www. address; trailing punctuation is not part of it. This is the
+# meaning on the reader's text; _linkify applies it to the text of either parser's HTML.
 _BARE_URL = r"(?<![\w/@.])((?:https?://|www\.)[^\s<>\"'`]+[^\s<>\"'`.,;:!?)\]}])"
 
 # --- The fast path: cmark ---------------------------------------------------------
