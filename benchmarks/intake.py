@@ -16,7 +16,7 @@ this process does the same work by request count; on a small machine it inflates
 the latency (its own CPU use and GIL contention), and the report says so. After
 the run, every stored comment is checked to be there exactly once.
 
-Settings (environment): ``BENCH_INTAKE_SECONDS`` (10 per round, wrk),
+Settings (environment): ``BENCH_INTAKE_SECONDS`` (12 per round, wrk),
 ``BENCH_INTAKE_REQUESTS`` (3000 per server over all rounds, Python client),
 ``BENCH_INTAKE_CLIENT`` (``wrk`` or ``python``; default wrk when installed),
 ``BENCH_INTAKE_CLIENTS`` (32), ``BENCH_INTAKE_WRK_THREADS`` (2),
@@ -40,6 +40,7 @@ import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -254,6 +255,22 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the gunicorn master and its live workers."""
+        if self.process is None:
+            return 0.0
+        pids = [self.process.pid]
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+            pids += [int(pid) for pid in children.read_text().split()]
+            total = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            return float("nan")  # not Linux: no figure
+        return total / os.sysconf("SC_CLK_TCK")
+
     def load(self, client: str, tag: str, clients: int, *, seconds: float,
              requests: int) -> dict[str, Any]:
         """One load run: wrk for ``seconds``, or the Python client for ``requests``."""
@@ -277,6 +294,10 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     result = _summary(rounds[0]["client"], sum(r["requests"] for r in rounds), statuses,
                       sum(r["seconds"] for r in rounds), samples, mean)
     result["rounds_throughput_per_s"] = [r["throughput_per_s"] for r in rounds]
+    cpu = sum(r.get("server_cpu_s", float("nan")) for r in rounds)
+    # Server CPU per stored comment: less sensitive to other load on the machine.
+    result["server_cpu_ms_per_comment"] = round(cpu / result["ok"] * 1000, 2) if result["ok"] \
+        else None
     result["rounds_p99_ms"] = [r["latency_ms"].get("p99") for r in rounds]
     return result
 
@@ -287,7 +308,7 @@ def compare(servers: list[Server]) -> dict[str, dict[str, Any]]:
     total = _env_int("BENCH_INTAKE_REQUESTS", MIN_REQUESTS)
     clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
     rounds = max(1, _env_int("BENCH_INTAKE_ROUNDS", 3))
-    seconds = float(os.environ.get("BENCH_INTAKE_SECONDS") or 10)
+    seconds = float(os.environ.get("BENCH_INTAKE_SECONDS") or 12)
     per_round = max(1, total // rounds)
     results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
     alone: dict[str, dict[str, Any]] = {}
@@ -300,8 +321,10 @@ def compare(servers: list[Server]) -> dict[str, dict[str, Any]]:
             acknowledged[server.name] += warm["ok"]
         for number in range(rounds):
             for server in servers:
+                cpu = server.cpu_seconds()
                 result = server.load(client, f"r{number + 1}", clients, seconds=seconds,
                                      requests=per_round)
+                result["server_cpu_s"] = server.cpu_seconds() - cpu
                 acknowledged[server.name] += result["ok"]
                 results[server.name].append(result)
         for server in servers:
@@ -483,14 +506,53 @@ def _line(name: str, r: dict[str, Any]) -> str:
     failed = f", not 2xx: {other}" if other else ""
     return (f"{name}: {r['throughput_per_s']} comments/s, p50 {r['latency_ms']['p50']} ms, "
             f"p99 {r['latency_ms']['p99']} ms ({r['ok']}/{r['requests']} ok{failed}; "
-            f"{r['stored']} stored, each once); one client alone: p50 "
+            f"{r['stored']} stored, each once; server CPU "
+            f"{r['server_cpu_ms_per_comment']} ms per comment); one client alone: p50 "
             f"{r['single_client_latency_ms']['p50']} ms, p99 "
             f"{r['single_client_latency_ms']['p99']} ms")
 
 
+RUNS = OUT / "intake-runs"
+
+
+def work_folder() -> Path:
+    """A new folder for this run, in another part of the disk than the last runs.
+
+    Deleting a run's tens of thousands of files right before the next one slows
+    every file the next run creates nearby: ext4 skips recently freed inodes when
+    it allocates new ones (measured here: 0.5-0.9 ms of kernel time per new file
+    for minutes, instead of 20-60 µs), which hits both servers (Replik's entry
+    files, Isso's SQLite journal). So each run gets a new folder under a parent
+    marked as a "top" directory (``chattr +T``: ext4 spreads its subfolders over
+    the disk), and old runs are deleted only after the measurement.
+    """
+    RUNS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["chattr", "+T", str(RUNS)], capture_output=True, check=False)
+    work = RUNS / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    work.mkdir()
+    return work
+
+
+def forget_old_runs(keep: Path) -> None:
+    """Delete earlier runs' folders (after the measurement), keeping this one."""
+    for old in [*RUNS.iterdir(), OUT / "intake"]:  # bench-out/intake: the old layout
+        if old != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def file_creation_us(folder: Path, count: int = 200) -> float:
+    """What creating one empty file costs in ``folder`` (µs): the file system's state."""
+    probe = folder / "file-system-probe"
+    probe.mkdir()
+    started = time.perf_counter()
+    for number in range(count):
+        os.close(os.open(probe / str(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return round((time.perf_counter() - started) / count * 1e6, 1)
+
+
 def run(report: dict) -> None:
-    work = OUT / "intake"
-    shutil.rmtree(work, ignore_errors=True)
+    work = work_folder()
+    creation_us = file_creation_us(work)
     client = load_client()
     if client == "python":
         print("intake: wrk is not installed (apt-get install wrk): using the Python load "
@@ -509,6 +571,7 @@ def run(report: dict) -> None:
         results = compare(servers)
     finally:
         pages.shutdown()
+    print(f"intake: results in {work}", flush=True)
     clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
     problems = []
     replik = results["replik"]
@@ -522,6 +585,8 @@ def run(report: dict) -> None:
         "threads_per_worker": _env_int("BENCH_INTAKE_THREADS", 8),
         "rounds": max(1, _env_int("BENCH_INTAKE_ROUNDS", 3)),
         "load_average_after": os.getloadavg()[0],
+        "work_folder": str(work),
+        "file_creation_us_before": creation_us,
         "replik": replik,
     }
     lines = [f"load client: {client}" + (
@@ -549,9 +614,11 @@ def run(report: dict) -> None:
             lines.append(f"note: {name} got only {r['requests']} requests "
                          f"(fewer than {MIN_REQUESTS}); raise BENCH_INTAKE_SECONDS")
     lines.extend(f"PROBLEM: {p}" for p in problems)
+    lines.append(f"creating a file in the work folder cost {creation_us} µs before the run")
     section["problems"] = problems
     section["summary"] = lines
     report["intake"] = section
+    forget_old_runs(work)
     if problems:
         raise RuntimeError("; ".join(problems))
 
