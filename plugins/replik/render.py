@@ -25,6 +25,7 @@ import hashlib
 import re
 from datetime import date, datetime, time
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,6 @@ import nh3
 from babel.dates import format_date, format_time, get_datetime_format
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options as CmarkOptions
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 #: Bumped whenever the output of render_body changes, so caches are invalidated.
@@ -77,27 +77,28 @@ _DANGEROUS_URL = re.compile(
 )
 
 
-class _SubsetMarkdown(MarkdownIt):
-    def normalizeLink(self, url: str) -> str:  # noqa: N802 (API name)
-        if _DANGEROUS_URL.match(url):
-            return ""
-        return quote(url, safe=_HREF_SAFE)
+def _make_subset_markdown() -> Any:
+    """markdown-it-py as the exact subset (imported here: most processes never need it)."""
+    from markdown_it import MarkdownIt
 
-    def normalizeLinkText(self, link: str) -> str:  # noqa: N802 (API name)
-        return link
+    class _SubsetMarkdown(MarkdownIt):
+        def normalizeLink(self, url: str) -> str:  # noqa: N802 (API name)
+            if _DANGEROUS_URL.match(url):
+                return ""
+            return quote(url, safe=_HREF_SAFE)
 
-    def validateLink(self, url: str) -> bool:  # noqa: N802 (API name)
-        return True  # normalizeLink has emptied a dangerous URL, as cmark does
+        def normalizeLinkText(self, link: str) -> str:  # noqa: N802 (API name)
+            return link
 
+        def validateLink(self, url: str) -> bool:  # noqa: N802 (API name)
+            return True  # normalizeLink has emptied a dangerous URL, as cmark does
 
-def _make_subset_markdown() -> MarkdownIt:
     # html=False: a tag a reader types is shown as text, never dropped.
     md = _SubsetMarkdown("commonmark", {"html": False, "breaks": True})
     # Headings, thematic breaks and images are not part of the subset.
     return md.disable(["heading", "lheading", "hr", "image"])
 
 
-_subset_md = _make_subset_markdown()
 
 # --- Shared: bare URLs made clickable ------------------------------------------------
 
@@ -200,8 +201,14 @@ def _markdown_fast(text: str) -> str:
         _free(raw)
 
 
+@lru_cache(maxsize=1)
+def _subset_markdown() -> Any:
+    # Made (and markdown-it imported) on first need: most builds never need it.
+    return _make_subset_markdown()
+
+
 def _markdown_subset(text: str) -> str:
-    return _subset_md.render(text)
+    return _subset_markdown().render(text)
 
 
 def _markdown(text: str) -> str:
@@ -215,7 +222,8 @@ def _markdown(text: str) -> str:
     return out
 
 
-@lru_cache(maxsize=4096)
+# Small on purpose: a build renders each text once; this serves a server's repeats.
+@lru_cache(maxsize=256)
 def _render(text: str) -> str:
     return sanitize(_linkify(_markdown(text))).rstrip("\n")
 

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,8 @@ def serialize(entry: Entry) -> bytes:
 
 #: Header values that repeat across a store's files: kept once in memory.
 _SHARED_VALUES = frozenset(("article", "type", "author", "spam_verdict", "url"))
+_SHARED_ZONES: dict[Any, Any] = {}
+_NO_EXTRA = MappingProxyType({})
 
 
 def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
@@ -198,6 +202,11 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
         raise BadEntryFile(f"{origin}: Date {values['date']!r} is not an ISO 8601 date") from None
     if date.tzinfo is None:
         raise BadEntryFile(f"{origin}: Date {values['date']!r} has no time zone")
+    if not keep_private:
+        # One time-zone object per offset instead of one per entry (a build holds them all).
+        date = date.replace(tzinfo=_SHARED_ZONES.setdefault(date.utcoffset(), date.tzinfo))
+        if not extra:
+            extra = _NO_EXTRA  # type: ignore[assignment]  # read-only: a build never edits
     values["date"] = date
     values["staff"] = str(values.get("staff", "")).lower() in ("yes", "true", "1")
     entry_type = str(values.get("type") or "comment")
