@@ -183,3 +183,44 @@ def test_pages_show_their_threads_read_only(tmp_path):
     assert not doc.xpath("//a[contains(@class,'comment-reply')]")
     assert 'id="comments"' not in (out / "leer" / "index.html").read_text()
     assert not any("unknown article" in m for m in collect.messages)
+
+
+def test_article_feeds_hold_the_newest_entries_up_to_the_setting(tmp_path):
+    write_theme(tmp_path)
+    write_post(tmp_path, "viel", "Viel los", "2010-03-01 09:00")
+    write_conf(tmp_path, REPLIK_FEED_ARTICLE_COUNT=2)
+    made = [add_entry(tmp_path, "viel", f"Nummer {n}", utc(2010, 3, 5, 10, n), author=f"L{n}")
+            for n in range(5)]
+    out = build(tmp_path)
+    for name in ("viel.atom.xml", "viel.rss.xml"):
+        feed = feedparser.parse((out / "feeds" / "comments" / name).read_bytes())
+        assert [x.link.rsplit("#comment-", 1)[1] for x in feed.entries] == [
+            made[4].id, made[3].id]
+    # The page shows the whole thread; the site-wide feed has its own count.
+    assert all(f"comment-{e.id}" in (out / "viel" / "index.html").read_text() for e in made)
+    latest = feedparser.parse((out / "feeds" / "comments.atom.xml").read_bytes())
+    assert len(latest.entries) == 5
+
+
+def test_lazy_thread_builds_on_use_and_again_after_release(caplog):
+    from replik.store import Entry
+    from replik.thread import LazyThread, ThreadView
+
+    def entry(n, reply_to=""):
+        return Entry(id=f"2010030{n}T100000000000Z-0000000{n}", article="a", body=f"Text {n}",
+                     date=utc(2010, 3, n, 10, 0), author=f"A{n}", reply_to=reply_to)
+
+    thread = LazyThread([entry(2, entry(1).id), entry(1), entry(3, "20000101T000000000000Z-00000000")],
+                        origin="test/")
+    top, flat = ThreadView(thread, flat=False), ThreadView(thread, flat=True)
+    assert len(flat) == 3 and bool(top) and not thread.built  # counting builds nothing
+    with caplog.at_level(logging.WARNING, logger="replik"):
+        assert [n.author for n in flat] == ["A1", "A2", "A3"]
+        assert [n.author for n in top] == ["A1", "A3"] and top[0].children[0].author == "A2"
+        assert thread.built
+        first = flat[0]
+        thread.release()
+        assert not thread.built and first.children == [] and first.parent is None
+        assert [n.author for n in flat] == ["A1", "A2", "A3"]  # built again
+    # The orphan is reported once, not at every rebuild.
+    assert caplog.text.count("20000101T000000000000Z-00000000") == 1

@@ -254,7 +254,11 @@ class FeedCache:
 def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
-    nodes = sorted(article.comments_flat, key=lambda n: (n.entry.date, n.id), reverse=True)
+    # comments_flat is in (date, id) order: the newest first, at most the setting's count.
+    count = int(settings.get("REPLIK_FEED_ARTICLE_COUNT") or 0)
+    nodes = article.comments_flat[::-1]
+    if count > 0:
+        nodes = nodes[:count]
     return make_spec(
         settings,
         _("Comments on %(title)s") % {"title": article.title},

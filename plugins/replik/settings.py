@@ -45,6 +45,9 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     "REPLIK_FEED_ARTICLE": "feeds/comments/{slug}.atom.xml",
     "REPLIK_FEED_ARTICLE_RSS": "feeds/comments/{slug}.rss.xml",
     "REPLIK_FEED_LATEST_COUNT": 50,
+    # An article's comment feeds hold its newest this many entries (0: all of them).
+    # Like Isso's [rss] limit: a reader polls the feed, the page has the whole thread.
+    "REPLIK_FEED_ARTICLE_COUNT": 100,
     # Staff answers count as late after this many hours (dialogue report).
     "REPLIK_ANSWER_WITHIN": 24,
     # Moderator accounts: name -> environment variable holding the password hash.
