@@ -224,3 +224,25 @@ def test_lazy_thread_builds_on_use_and_again_after_release(caplog):
         assert [n.author for n in flat] == ["A1", "A2", "A3"]  # built again
     # The orphan is reported once, not at every rebuild.
     assert caplog.text.count("20000101T000000000000Z-00000000") == 1
+
+
+def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path):
+    from replik.store import Store
+    from replik.thread import LazyThread
+
+    first = add_entry(tmp_path, "a", "Erster Text", utc(2010, 3, 5, 10, 0), author="Anna")
+    add_entry(tmp_path, "a", "Zweiter Text", utc(2010, 3, 5, 11, 0), author="Bernd")
+    store = Store(tmp_path / "comments")
+    entries = store.approved_by_article(public_only=True, bodies=False)["a"]
+    assert [e.body for e in entries] == ["", ""] and all(e.email == "" for e in entries)
+    thread = LazyThread(entries, origin="t/", folder=str(store.root / "approved" / "a"))
+    top, flat = thread.build()
+    assert "Erster Text" in str(flat[0].html) and "Zweiter Text" in str(flat[1].html)
+    thread.release()
+    assert [e.body for e in thread.entries] == ["", ""]
+    # One entry's text on its own (the site-wide feed), without touching the thread's.
+    assert thread.with_body(thread.entries[0]).body == "Erster Text"
+    assert thread.entries[0].body == ""
+    # A file gone since the store was read shows empty, with a warning, not a crash.
+    (store.root / "approved" / "a" / f"{first.id}.txt").unlink()
+    assert str(thread.build()[1][0].html) == ""

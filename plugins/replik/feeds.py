@@ -113,7 +113,10 @@ def make_spec(
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
+    # Translated once per feed, not per entry.
     anonymous = _("Anonymous")
+    linkback_title = _("Linkback from %(source)s on %(title)s")
+    comment_title = _("%(author)s on %(title)s")
     # Pelican computes article.url anew on every access; ask once per article.
     urls: dict[int, str] = {}
     for article, node in items:
@@ -122,10 +125,9 @@ def make_spec(
             url = urls[id(article)] = f"{base}/{article.url}"
         author = node.author or anonymous
         if node.is_linkback:
-            entry_title = _("Linkback from %(source)s on %(title)s") % {
-                "source": author, "title": article.title}
+            entry_title = linkback_title % {"source": author, "title": article.title}
         else:
-            entry_title = _("%(author)s on %(title)s") % {"author": author, "title": article.title}
+            entry_title = comment_title % {"author": author, "title": article.title}
         feed_items.append(FeedItem(
             f"{url}#{node.anchor}", entry_title, author, node.entry.date, str(node.html),
         ))
@@ -227,7 +229,9 @@ class FeedCache:
         # A hard link costs one call and no second copy (the output file is only ever
         # replaced by rename, never rewritten in place); across file systems, copy.
         try:
-            kept.parent.mkdir(parents=True, exist_ok=True)
+            if str(kept.parent) not in _made_dirs:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                _made_dirs.add(str(kept.parent))
             kept.unlink(missing_ok=True)
             try:
                 os.link(target, kept)
@@ -281,7 +285,8 @@ def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[An
     candidates = ((a, e) for a in articles
                   for e in getattr(getattr(a, "replik_thread", None), "entries", ()))
     chosen = heapq.nlargest(count, candidates, key=lambda p: (p[1].date, p[1].id))
-    return [(article, render_node(entry, getattr(article, "lang", locale) or locale, timezone))
+    return [(article, render_node(article.replik_thread.with_body(entry),
+                                  getattr(article, "lang", locale) or locale, timezone))
             for article, entry in chosen]
 
 
@@ -318,7 +323,7 @@ class CommentFeeds:
         self.done: set[int] = set()
         #: Articles (by id) whose feeds follow their page; the others wait for finish().
         self.eligible: set[int] = set()
-        self.written: list[Path] = []
+        self.written: list[str] = []
         self.finished = False
 
     def write_article(self, article: Any) -> None:
@@ -327,19 +332,19 @@ class CommentFeeds:
         targets = {"atom": self.output / article.comment_feed_atom,
                    "rss": self.output / article.comment_feed_rss}
         self.cache.write(targets, article_spec(article, self.settings))
-        self.written += targets.values()
+        self.written += map(str, targets.values())
         self.done.add(id(article))
         thread = getattr(article, "replik_thread", None)
         if thread is not None:
             thread.release()
 
-    def finish(self, articles: list[Any], *, prune: bool = True) -> list[Path]:
+    def finish(self, articles: list[Any], *, prune: bool = True) -> list[str]:
         for article in articles:
             self.write_article(article)
         targets = {"atom": self.output / self.settings["REPLIK_FEED_LATEST"],
                    "rss": self.output / self.settings["REPLIK_FEED_LATEST_RSS"]}
         self.cache.write(targets, latest_spec(articles, self.settings))
-        self.written += targets.values()
+        self.written += map(str, targets.values())
         # A full run has seen every feed, so kept feeds it did not use are stale.
         self.cache.save(prune=prune)
         self.finished = True
@@ -372,7 +377,7 @@ def feed_articles(context: dict[str, Any]) -> list[Any]:
 
 
 def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
-                        only: set[str] | None = None) -> list[Path]:
+                        only: set[str] | None = None) -> list[str]:
     """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
 
     A feed whose inputs are unchanged since it was last written is not generated again.

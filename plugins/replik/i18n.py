@@ -20,6 +20,8 @@ from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from jinja2 import pass_context
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,27 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     """Give a Jinja environment ``_()``, ``gettext``, ``ngettext`` and ``{% trans %}``."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_translations(translations_for(settings), newstyle=True)
+    translations = translations_for(settings)
+    env.install_gettext_translations(translations, newstyle=True)
+    env.globals["_"] = fast_gettext(translations.gettext)
+
+
+def fast_gettext(lookup: Callable[[str], str]) -> Callable[..., str]:
+    """``_()`` for templates: exactly Jinja's newstyle gettext (escaping, always a
+    format string), without the alias's second context call, and each message looked
+    up once. A build of a big blog calls ``_()`` about 100,000 times."""
+    cache: dict[str, str] = {}
+
+    @pass_context
+    def gettext(__context: Any, __string: str, **variables: Any) -> str:
+        rv = cache.get(__string)
+        if rv is None:
+            rv = cache[__string] = lookup(__string)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return gettext
 
 
 def install_translations(generator: Any) -> None:

@@ -54,7 +54,9 @@ def attach_comments(generator: Any) -> None:
     """article_generator_finalized: every article gets its thread."""
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
-    grouped = store.approved_by_article(public_only=True)
+    # Without the texts: each thread reads its own while its page is written, so a
+    # build holds the text of one thread at a time.
+    grouped = store.approved_by_article(public_only=True, bodies=False)
     # Pages are read after articles; they take their threads from the same reading.
     generator.context["replik_approved"] = grouped
     articles = list(generator.articles) + list(getattr(generator, "translations", []))
@@ -89,7 +91,7 @@ def attach_page_comments(generator: Any) -> None:
     grouped = generator.context.get("replik_approved")
     store = Store(store_path(settings))
     if grouped is None:
-        grouped = store.approved_by_article(public_only=True)
+        grouped = store.approved_by_article(public_only=True, bodies=False)
     pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
     for page in pages:
         if grouped.get(page.slug):
@@ -105,12 +107,18 @@ def attach_page_comments(generator: Any) -> None:
 
 def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
                   store_root: Any, open_for_comments: bool | None = None) -> None:
-    """Give one article its thread, counts, open/closed state and feed paths."""
+    """Give one article its thread, counts, open/closed state and feed paths.
+
+    Entries read without their texts (all of them empty) get them read again from
+    the store whenever the thread is built.
+    """
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
+    folder = f"{store_root}/approved/{article.slug}"
+    textless = bool(entries) and not any(e.body for e in entries)
     thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
-        origin=f"{store_root}/approved/{article.slug}/",
+        origin=f"{folder}/", folder=folder if textless else "",
     )
     article.replik_thread = thread
     article.comments = ThreadView(thread, flat=False)

@@ -169,9 +169,11 @@ _NO_EXTRA = MappingProxyType({})
 
 
 def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
-          keep_private: bool = True) -> Entry:
+          keep_private: bool = True, keep_body: bool = True) -> Entry:
     """One store file as an Entry; ``keep_private=False`` leaves the private fields
-    empty (a build never shows them, so it need not hold them in memory)."""
+    empty (a build never shows them, so it need not hold them in memory), and
+    ``keep_body=False`` the text (a build reads it again when it renders the thread:
+    see ``read_body``)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -213,7 +215,17 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
     if entry_type not in TYPES:
         raise BadEntryFile(f"{origin}: unknown Type {entry_type!r} (expected one of {TYPES})")
     values["type"] = entry_type
+    if not keep_body:
+        body = ""
     return Entry(body=body, extra=extra, state=state, **values)  # type: ignore[arg-type]
+
+
+def read_body(path: str) -> str:
+    """The text of the entry in ``path`` (its header skipped unparsed), for a build that
+    read the store without texts. Raises OSError or UnicodeDecodeError."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return data.partition(b"\n\n")[2].decode("utf-8")
 
 
 def fsync_dir(path: Path) -> None:
@@ -393,12 +405,13 @@ class Store:
         for state in STATES:
             yield from self.entries(state, on_error=on_error)
 
-    def approved_by_article(self, *, public_only: bool = False) -> dict[str, list[Entry]]:
+    def approved_by_article(self, *, public_only: bool = False,
+                            bodies: bool = True) -> dict[str, list[Entry]]:
         """All approved entries grouped by article slug, oldest first (for the build).
 
         The same as ``entries("approved", slug)`` for every slug, on plain strings
         rather than Path objects (a build reads every file of the store);
-        ``public_only`` leaves the private fields out.
+        ``public_only`` leaves the private fields out, ``bodies=False`` the texts.
         """
         grouped: dict[str, list[Entry]] = {}
         base = os.path.join(self.root, "approved")
@@ -421,7 +434,8 @@ class Store:
                 try:
                     with open(path, "rb") as handle:
                         data = handle.read()
-                    entry = parse(data, "approved", path, keep_private=not public_only)
+                    entry = parse(data, "approved", path, keep_private=not public_only,
+                                  keep_body=bodies)
                     if name[: -len(SUFFIX)] != entry.id:
                         raise BadEntryFile(
                             f"{path}: file name does not match its Id {entry.id!r}")

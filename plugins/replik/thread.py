@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
 
 from .render import format_datetime_local, render_body, render_excerpt
-from .store import Entry
+from .store import SUFFIX, Entry, read_body
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +145,40 @@ class LazyThread:
     Pelican's however many comments the site has.
     """
 
-    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "_built", "_warned")
+    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "folder", "_built",
+                 "_warned")
 
     def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
-                 timezone: str = "UTC", origin: str = "") -> None:
+                 timezone: str = "UTC", origin: str = "", folder: str = "") -> None:
         self.entries = sorted(entries, key=lambda e: (e.date, e.id))
         self.max_depth, self.locale, self.timezone, self.origin = (
             max_depth, locale, timezone, origin)
+        #: Set when the entries were read without their texts: the store folder to
+        #: read them from while the thread is built (and dropped again on release()).
+        self.folder = folder
         self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
         self._warned = False
 
+    def with_body(self, entry: Entry) -> Entry:
+        """``entry`` with its text (a copy read from the store, if the thread holds
+        none)."""
+        if not self.folder or entry.body:
+            return entry
+        return replace(entry, body=self._read_body(entry))
+
+    def _read_body(self, entry: Entry) -> str:
+        try:
+            return read_body(f"{self.folder}/{entry.id}{SUFFIX}")
+        except (OSError, UnicodeDecodeError) as exc:
+            # Moved or changed since the store was read: the next build shows it right.
+            log.warning("replik: %s%s could not be read again (%s)", self.origin, entry.id, exc)
+            return ""
+
     def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
         if self._built is None:
+            if self.folder:
+                for entry in self.entries:
+                    entry.body = self._read_body(entry)
             # A thread built again after release() has warned about its orphans already.
             self._built = build_thread(self.entries, self.max_depth, self.locale,
                                        self.timezone, origin=self.origin, warn=not self._warned)
@@ -171,6 +193,9 @@ class LazyThread:
             node.parent = None
             node.children = []
         self._built = None
+        if self.folder:
+            for entry in self.entries:
+                entry.body = ""
 
     @property
     def built(self) -> bool:
