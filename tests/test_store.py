@@ -225,3 +225,15 @@ def test_public_copy_drops_private_fields():
     public = entry.public()
     assert (public.email, public.ip, public.user_agent, public.referrer) == ("", "", "", "")
     assert public.author == "Anna"
+
+
+def test_read_bytes_reads_files_of_any_size(tmp_path):
+    from replik.store import read_bytes
+
+    for size in (0, 1, 65535, 65536, 65537, 300_000):
+        path = tmp_path / f"f{size}"
+        data = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+        path.write_bytes(data)
+        assert read_bytes(str(path)) == data
+    with pytest.raises(FileNotFoundError):
+        read_bytes(str(tmp_path / "missing"))
