@@ -24,6 +24,12 @@ ARTICLE_URL = "{date:%Y}/{slug}/"
 ARTICLE_SAVE_AS = "{date:%Y}/{slug}/index.html"
 PAGE_URL = "{slug}/"
 PAGE_SAVE_AS = "{slug}/index.html"
+# Posts and pages in the second language (`Lang: en`) live under /en/; their pages,
+# discussion and comment dates are in English, listings in the site's language.
+ARTICLE_LANG_URL = "{lang}/{date:%Y}/{slug}/"
+ARTICLE_LANG_SAVE_AS = "{lang}/{date:%Y}/{slug}/index.html"
+PAGE_LANG_URL = "{lang}/{slug}/"
+PAGE_LANG_SAVE_AS = "{lang}/{slug}/index.html"
 
 # Post feeds (Atom and RSS), all posts and per category.
 FEED_DOMAIN = SITEURL

@@ -246,3 +246,32 @@ def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path):
     # A file gone since the store was read shows empty, with a warning, not a crash.
     (store.root / "approved" / "a" / f"{first.id}.txt").unlink()
     assert str(thread.build()[1][0].html) == ""
+
+
+def test_a_post_in_english_gets_an_english_discussion(tmp_path):
+    from sitebuilder import ROOT
+
+    write_post(tmp_path, "deutsch", "Ein Beitrag", "2010-03-01 09:00")
+    write_post(tmp_path, "english", "A post", "2010-03-02 09:00", "Lang: en\n")
+    write_conf(tmp_path, theme=ROOT / "theme", TIMEZONE="UTC")
+    add_entry(tmp_path, "deutsch", "Gut!", utc(2010, 3, 5, 11, 47), author="Anna")
+    add_entry(tmp_path, "english", "Good!", utc(2010, 3, 5, 11, 47), author="Ann")
+    out = build(tmp_path)
+    english = lxml_html.fromstring((out / "english-en.html").read_bytes())
+    german = lxml_html.fromstring((out / "deutsch" / "index.html").read_bytes())
+    assert english.get("lang") == "en" and german.get("lang") == "de"
+    assert english.get_element_by_id("comments-title").text_content() == "Comments (1)"
+    assert german.get_element_by_id("comments-title").text_content() == "Kommentare (1)"
+    assert "March 5, 2010 at 11:47" in english.find_class("comment-date")[0].text_content()
+    assert "5. März 2010 um 11:47" in german.find_class("comment-date")[0].text_content()
+    assert english.find_class("comment-reply")[0].text_content().startswith("Reply")
+    assert "Post comment" in english.get_element_by_id("respond").text_content()
+    assert "Kommentar abschicken" in german.get_element_by_id("respond").text_content()
+    feed = feedparser.parse((out / "feeds" / "comments" / "english.atom.xml").read_bytes())
+    assert feed.feed.title == "Comments on A post" and feed.entries[0].title == "Ann on A post"
+    german_feed = feedparser.parse((out / "feeds" / "comments" / "deutsch.atom.xml").read_bytes())
+    assert german_feed.feed.title == "Kommentare zu „Ein Beitrag“"
+    # A listing shows posts of both languages in the site's language.
+    index = lxml_html.fromstring((out / "index.html").read_bytes())
+    assert index.get("lang") == "de"
+    assert "1 Kommentar" in index.text_content() and "1 comment" not in index.text_content()

@@ -59,9 +59,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 def article_page(out: Path, slug: str) -> Path:
-    pages = list(out.glob(f"*/{slug}/index.html"))
+    # German posts at /<year>/<slug>/, posts in English at /en/<year>/<slug>/.
+    pages = list(out.glob(f"*/{slug}/index.html")) + list(out.glob(f"*/*/{slug}/index.html"))
     assert len(pages) == 1, f"expected one page for {slug}, found {pages}"
     return pages[0]
+
+
+def post_lang(slug: str) -> str:
+    """A sample post's language: its ``Lang:`` line, else the site's (German)."""
+    for post in (ROOT / "content").glob("*.md"):
+        head = post.read_text(encoding="utf-8").split("\n\n", 1)[0]
+        if f"\nSlug: {slug}\n" in f"\n{head}\n":
+            for line in head.splitlines():
+                if line.startswith("Lang:"):
+                    return line.split(":", 1)[1].strip()
+    return "de"
 
 
 def parse(path: Path):
@@ -121,7 +133,8 @@ def test_every_approved_entry_is_on_its_page_in_order(site: SimpleNamespace, slu
         # Each entry links to itself.
         assert node.xpath(f".//a[@href='#comment-{entry.id}']")
     heading = doc.get_element_by_id("comments-title")
-    assert text_of(heading) == f"Kommentare ({len(entries)})"
+    word = {"de": "Kommentare", "en": "Comments"}[post_lang(slug)]
+    assert text_of(heading) == f"{word} ({len(entries)})"
 
 
 def test_dates_are_german_with_time(site: SimpleNamespace) -> None:
@@ -134,8 +147,10 @@ def test_dates_are_german_with_time(site: SimpleNamespace) -> None:
         doc = parse(article_page(site.out, slug))
         for entry in entries:
             time = doc.get_element_by_id(f"comment-{entry.id}").xpath(".//time")[0]
-            assert text_of(time) == format_datetime_local(entry.date, "de", TIMEZONE)
-            assert " um " in text_of(time)
+            lang = post_lang(slug)
+            expected = format_datetime_local(entry.date, lang, TIMEZONE)
+            assert text_of(time) == " ".join(expected.split())  # English has U+202F before PM
+            assert {"de": " um ", "en": " at "}[lang] in text_of(time)
 
 
 def test_replies_nest_three_levels(site: SimpleNamespace) -> None:
@@ -159,7 +174,7 @@ def test_staff_replies_are_marked_in_words(site: SimpleNamespace) -> None:
             badges = [text_of(b) for b in node.find_class("badge-staff")]
             if entry.staff:
                 seen += 1
-                assert badges == ["Redaktion"]
+                assert badges == [{"de": "Redaktion", "en": "Staff"}[post_lang(slug)]]
                 assert "comment-staff" in node.get("class")
             else:
                 assert badges == []
@@ -223,7 +238,7 @@ def test_home_page_lists_posts_with_comment_counts(site: SimpleNamespace) -> Non
         assert label.startswith(f"{len(entries)} {word} ")
     assert any(label.startswith("0 Kommentare") for label in counts.values())
     summaries = doc.xpath("//article[contains(@class, 'post-summary')]")
-    assert len(summaries) == 4
+    assert len(summaries) == 5
     for summary in summaries:
         assert summary.xpath(".//time[@datetime]") and summary.xpath(".//a[@class='p-author']")
         assert summary.xpath(".//a[@class='p-category']")
@@ -460,7 +475,7 @@ def test_every_page_has_landmarks_one_h1_and_a_skip_link(site: SimpleNamespace) 
     for path in pages:
         doc = parse(path)
         where = path.relative_to(site.out)
-        assert doc.get("lang") == "de", where
+        assert doc.get("lang") == ("en" if where.parts[0] == "en" else "de"), where
         assert len(doc.xpath("//h1")) == 1, f"{where}: one h1 per page"
         assert doc.xpath("//main[@id='content']"), where
         assert doc.xpath("//a[@class='skip-link'][@href='#content']"), where

@@ -107,9 +107,11 @@ def make_spec(
     self_urls: tuple[str, str],
     items: Iterable[tuple[Any, CommentNode]],
     fallback_updated: datetime,
+    lang: str | None = None,
 ) -> FeedSpec:
-    """A feed of comment nodes; ``items`` are (article, node) pairs, newest first."""
-    _ = gettext_for(settings)
+    """A feed of comment nodes; ``items`` are (article, node) pairs, newest first;
+    its words in ``lang`` (the site's language by default)."""
+    _ = gettext_for(settings, lang)
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
@@ -135,7 +137,7 @@ def make_spec(
     return FeedSpec(
         title=title,
         description=_("Comments on %(site)s") % {"site": settings.get("SITENAME", "")},
-        language=str(settings.get("DEFAULT_LANG") or "de"),
+        language=lang or str(settings.get("DEFAULT_LANG") or "de"),
         page_url=page_url,
         self_urls=self_urls,
         # The newest entry's date, not "now", so that builds are reproducible.
@@ -256,7 +258,9 @@ class FeedCache:
 
 
 def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
-    _ = gettext_for(settings)
+    """An article's comment feed, in the article's language."""
+    lang = getattr(article, "lang", None) or str(settings.get("DEFAULT_LANG") or "de")
+    _ = gettext_for(settings, lang)
     base = site_url(settings)
     # comments_flat is in (date, id) order: the newest first, at most the setting's count.
     count = int(settings.get("REPLIK_FEED_ARTICLE_COUNT") or 0)
@@ -270,6 +274,7 @@ def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
         (f"{base}/{article.comment_feed_atom}", f"{base}/{article.comment_feed_rss}"),
         ((article, node) for node in nodes),
         _aware(article.date),
+        lang,
     )
 
 

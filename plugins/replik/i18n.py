@@ -68,30 +68,59 @@ def gettext_for(settings: dict[str, Any], lang: str | None = None) -> Callable[[
 
 
 def install_into(env: Any, settings: dict[str, Any]) -> None:
-    """Give a Jinja environment ``_()``, ``gettext``, ``ngettext`` and ``{% trans %}``."""
+    """Give a Jinja environment ``_()``, ``gettext``, ``ngettext`` and ``{% trans %}``,
+    in the language of the page being rendered (see ``page_language``)."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
-    translations = translations_for(settings)
-    env.install_gettext_translations(translations, newstyle=True)
-    env.globals["_"] = fast_gettext(translations.gettext)
+    env.install_gettext_translations(translations_for(settings), newstyle=True)
+    gettext_, ngettext_ = page_gettext(settings)
+    env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_})
 
 
-def fast_gettext(lookup: Callable[[str], str]) -> Callable[..., str]:
-    """``_()`` for templates: exactly Jinja's newstyle gettext (escaping, always a
-    format string), without the alias's second context call, and each message looked
-    up once. A build of a big blog calls ``_()`` about 100,000 times."""
-    cache: dict[str, str] = {}
+def page_language(context: Any, default: str) -> str:
+    """The language a page is written in: its post's or page's ``Lang`` on an article
+    or page of its own, the site's on listings (which show posts of every language)."""
+    if context.get("articles_page") is None:
+        for name in ("article", "page"):
+            lang = getattr(context.get(name), "lang", None)
+            if isinstance(lang, str) and lang:
+                return lang
+    return default
+
+
+def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable[..., str]]:
+    """``gettext`` and ``ngettext`` for templates: exactly Jinja's newstyle ones
+    (escaping, always a format string), in the page's language, each message looked
+    up once per language (a build of a big blog calls them about 100,000 times)."""
+    default = str(settings.get("DEFAULT_LANG") or "de")
+    singular: dict[tuple[str, str], str] = {}
+    plural: dict[tuple[str, str, str, int], str] = {}
 
     @pass_context
-    def gettext(__context: Any, __string: str, **variables: Any) -> str:
-        rv = cache.get(__string)
+    def gettext_(__context: Any, __string: str, **variables: Any) -> str:
+        key = (page_language(__context, default), __string)
+        rv = singular.get(key)
         if rv is None:
-            rv = cache[__string] = lookup(__string)
+            rv = singular[key] = translations_for(settings, key[0]).gettext(__string)
         if __context.eval_ctx.autoescape:
             rv = Markup(rv)
         return rv % variables
 
-    return gettext
+    @pass_context
+    def ngettext_(__context: Any, __singular: str, __plural: str, __num: int,
+                  **variables: Any) -> str:
+        variables.setdefault("num", __num)
+        lang = page_language(__context, default)
+        key = (lang, __singular, __plural, __num)
+        rv = plural.get(key)
+        if rv is None:
+            rv = plural[key] = translations_for(settings, lang).ngettext(
+                __singular, __plural, __num)
+        if __context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return gettext_, ngettext_
 
 
 def install_translations(generator: Any) -> None:
