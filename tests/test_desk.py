@@ -254,3 +254,38 @@ def test_damaged_file_is_named_not_a_crash(desk: Served) -> None:
     assert queue.status_code == 200 and good.id in queue.text
     answer = client.get(f"/moderate/entry/{bad_id}")
     assert answer.status_code == 409 and "no blank line" in answer.text
+
+
+def test_sessions_without_a_cookie_are_empty_and_cost_nothing_to_save(tmp_path) -> None:
+    """The session interface's short cuts give what Flask's own interface gives."""
+    from flask import Flask, session
+    from flask.sessions import SecureCookieSessionInterface
+
+    from replik.server import auth
+
+    app = Flask(__name__)
+    app.secret_key = "k" * 32
+    app.config.update(SESSION_COOKIE_NAME="replik_desk")
+    ours = auth._SessionInterface()
+    flasks = SecureCookieSessionInterface()
+    with app.test_request_context("/"):
+        from flask import request
+        assert ours.open_session(app, request) == {} and not session.modified
+        response = app.response_class("x")
+        ours.save_session(app, ours.open_session(app, request), response)
+        assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+        signed = flasks.get_signing_serializer(app).dumps({"user": "anna"})
+    with app.test_request_context("/", headers={"Cookie": f"replik_desk={signed}"}):
+        from flask import request
+        assert ours.open_session(app, request) == {"user": "anna"}
+    with app.test_request_context("/", headers={"Cookie": "replik_desk=forged"}):
+        from flask import request
+        assert ours.open_session(app, request) == {}
+    with app.test_request_context("/"):
+        from flask import request
+        emptied = ours.open_session(app, request)
+        emptied["user"] = "anna"
+        emptied.clear()  # modified, now empty: Flask deletes the cookie
+        response = app.response_class("x")
+        ours.save_session(app, emptied, response)
+        assert "replik_desk=;" in response.headers["Set-Cookie"]

@@ -453,3 +453,30 @@ def test_replik_serve_command_says_what_protects_it(site):
     assert "Local rules: honeypot, flood control 5/min" in text
     assert "build the site first" in text
     assert answer.status_code == 201
+
+
+def test_json_answers_are_what_jsonify_gives_and_set_no_session_cookie(site):
+    """The intake's JSON answers are built without jsonify but are the same bytes; a
+    reader's POST carries no desk cookie and gets none (nor a Vary: Cookie)."""
+    settings = make_settings(site)
+    app = create_app(settings=settings)
+    with app.test_request_context():
+        from flask import jsonify
+
+        from replik.server.intake import json_response
+        data = {"ok": True, "id": "x", "message": "Danke – schön", "state": "pending"}
+        mine, flasks = json_response(data, 201), jsonify(data)
+        assert mine.get_data() == flasks.get_data()
+        assert mine.mimetype == flasks.mimetype == "application/json"
+        assert mine.status_code == 201
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            ok = http.post("/replik/comment", json=form(), headers=JSON)
+            bad = http.post("/replik/comment", json=form(body=""), headers=JSON)
+    assert ok.status_code == 201 and bad.status_code == 422
+    for answer in (ok, bad):
+        assert "set-cookie" not in answer.headers
+        assert "cookie" not in answer.headers.get("vary", "").lower()
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.text.endswith("\n") and json.loads(answer.text)["ok"] in (True, False)

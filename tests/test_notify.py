@@ -119,6 +119,16 @@ def test_mail_off_without_configuration(tmp_path, monkeypatch):
     assert "REPLIK_NOTIFY_EMAILS" in notify.mail_status(make_settings(tmp_path))
 
 
+def test_enabled_needs_a_host_and_recipients_or_a_webhook(tmp_path, monkeypatch):
+    monkeypatch.delenv("REPLIK_SMTP_HOST", raising=False)
+    mods = make_settings(tmp_path, REPLIK_NOTIFY_EMAILS=["mod@example.org"])
+    assert not notify.enabled(mods)
+    assert notify.enabled(make_settings(tmp_path, REPLIK_WEBHOOK_URL="http://127.0.0.1:9/"))
+    monkeypatch.setenv("REPLIK_SMTP_HOST", "127.0.0.1")
+    assert notify.enabled(mods)  # read from the environment at each call
+    assert not notify.enabled(make_settings(tmp_path, REPLIK_NOTIFY_EMAILS=[]))
+
+
 class Hook:
     def __init__(self) -> None:
         self.received: list[dict] = []

@@ -355,8 +355,11 @@ def notify(
 
 def enabled(settings: dict[str, Any]) -> bool:
     """Is any channel configured (so a notice is worth preparing)?"""
-    mail = bool(smtp_config()["host"] and _recipients(settings))
-    return mail or bool(settings.get("REPLIK_WEBHOOK_URL"))
+    # Asked for every new comment: the host alone says whether mail is set up
+    # (smtp_config() reads all six variables).
+    if settings.get("REPLIK_WEBHOOK_URL"):
+        return True
+    return bool(secret("REPLIK_SMTP_HOST") and _recipients(settings))
 
 
 def notify_in_background(
