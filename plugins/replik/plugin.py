@@ -5,10 +5,10 @@ After ``article_generator_finalized`` every article carries:
 ``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
 Any theme can use them.
 
-The two lists build their thread (rendered HTML and all) on first use, and the
-thread is dropped again once the article's page and comment feeds are written
-(``content_written``): a build keeps every comment's text, but the rendered form
-of only one thread at a time.
+The two lists build their thread (texts read from the store, rendered, arranged)
+on first use, and the thread is dropped again once the article's page and comment
+feeds are written (``content_written``): a build keeps every comment's metadata,
+but the text and HTML of only one thread at a time.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def attach_comments(generator: Any) -> None:
     articles += list(getattr(generator, "hidden_articles", []))
     generator.context["replik_article_slugs"] = {a.slug for a in articles}
     for article in articles:
-        attach_thread(article, grouped.get(article.slug, []), settings, store.root)
+        attach_thread(article, grouped.get(article.slug, []), settings, store.root,
+                      read_texts=True)
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
@@ -95,7 +96,8 @@ def attach_page_comments(generator: Any) -> None:
     pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
     for page in pages:
         if grouped.get(page.slug):
-            attach_thread(page, grouped[page.slug], settings, store.root, open_for_comments=False)
+            attach_thread(page, grouped[page.slug], settings, store.root,
+                          open_for_comments=False, read_texts=True)
     known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
     for slug, entries in grouped.items():
         if slug not in known:
@@ -106,19 +108,20 @@ def attach_page_comments(generator: Any) -> None:
 
 
 def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
-                  store_root: Any, open_for_comments: bool | None = None) -> None:
+                  store_root: Any, open_for_comments: bool | None = None,
+                  read_texts: bool = False) -> None:
     """Give one article its thread, counts, open/closed state and feed paths.
 
-    Entries read without their texts (all of them empty) get them read again from
-    the store whenever the thread is built.
+    ``read_texts``: the entries were read without their texts
+    (``approved_by_article(bodies=False)``); the thread reads them from the store
+    whenever it is built.
     """
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
     folder = f"{store_root}/approved/{article.slug}"
-    textless = bool(entries) and not any(e.body for e in entries)
     thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
-        origin=f"{folder}/", folder=folder if textless else "",
+        origin=f"{folder}/", folder=folder if read_texts else "",
     )
     article.replik_thread = thread
     article.comments = ThreadView(thread, flat=False)
