@@ -20,7 +20,8 @@ Settings (environment): ``BENCH_INTAKE_SECONDS`` (12 per round, wrk),
 ``BENCH_INTAKE_REQUESTS`` (3000 per server over all rounds, Python client),
 ``BENCH_INTAKE_CLIENT`` (``wrk`` or ``python``; default wrk when installed),
 ``BENCH_INTAKE_CLIENTS`` (32), ``BENCH_INTAKE_WRK_THREADS`` (2),
-``BENCH_INTAKE_WORKERS`` (2), ``BENCH_INTAKE_THREADS`` (8 per worker),
+``BENCH_INTAKE_WORKERS`` (2), ``BENCH_INTAKE_THREADS`` (4 per worker),
+``BENCH_INTAKE_WORKER_CONNECTIONS`` (4 per thread: at most 16 connections per worker),
 ``BENCH_INTAKE_ROUNDS`` (3: the servers take turns, so both see the same machine
 conditions).
 """
@@ -212,9 +213,26 @@ def load_wrk(port: int, make_request: Any, seconds: float, clients: int, tag: st
                     data["latency_us"]["mean"] / 1000)
 
 
+def _threads() -> int:
+    return _env_int("BENCH_INTAKE_THREADS", 4)
+
+
+def _worker_connections() -> int:
+    return _env_int("BENCH_INTAKE_WORKER_CONNECTIONS", 4 * _threads())
+
+
 def gunicorn_argv(gunicorn: Path, app: str, port: int) -> list[str]:
+    """The same flags for both servers: the deployment the README recommends.
+
+    ``--worker-connections`` caps the connections one worker holds (4 per
+    thread). Without it gthread's workers take keep-alive connections as they
+    come, and one worker often held 24-30 of the 32 while the other idled, so
+    that worker's queue set the tail latency for everybody.
+    """
+    threads, connections = _threads(), _worker_connections()
     return [str(gunicorn), "--workers", str(_env_int("BENCH_INTAKE_WORKERS", 2)),
-            "--worker-class", "gthread", "--threads", str(_env_int("BENCH_INTAKE_THREADS", 8)),
+            "--worker-class", "gthread", "--threads", str(threads),
+            "--worker-connections", str(connections),
             "--bind", f"127.0.0.1:{port}", "--backlog", "512", "--keep-alive", "30",
             "--log-level", "warning", app]
 
@@ -582,7 +600,8 @@ def run(report: dict) -> None:
         "client": client,
         "clients": clients,
         "workers": _env_int("BENCH_INTAKE_WORKERS", 2),
-        "threads_per_worker": _env_int("BENCH_INTAKE_THREADS", 8),
+        "threads_per_worker": _threads(),
+        "worker_connections": _worker_connections(),
         "rounds": max(1, _env_int("BENCH_INTAKE_ROUNDS", 3)),
         "load_average_after": os.getloadavg()[0],
         "work_folder": str(work),
