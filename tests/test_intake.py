@@ -101,6 +101,24 @@ def test_missing_fields_show_the_form_again_with_text_kept(site):
     assert stored(site) == []
 
 
+def test_a_post_in_english_gets_its_form_and_errors_in_english(site):
+    _settings, server = serve(site, REPLIK_CONTENT_POLL=0)
+    (site / "content" / "english.md").write_text(
+        "Title: In English\nDate: 2026-04-01 10:00\nSlug: in-english\nLang: en\n\nText.\n")
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/comment",
+                               data=form(article="in-english", author="", body="Hello"))
+            german = http.post("/replik/comment", data=form(author="", body="Hallo"))
+    assert answer.status_code == 422
+    page = answer.text
+    assert '<html lang="en">' in page
+    assert "Please fill in: Name." in page and "Please correct the marked fields." in page
+    assert "Post comment" in page and "Bitte" not in page
+    assert "Bitte ausfüllen: Name." in german.text and '<html lang="de">' in german.text
+    assert stored(site) == []
+
+
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [

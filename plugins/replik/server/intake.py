@@ -288,9 +288,17 @@ def normalize_url(value: str) -> str:
     return value
 
 
+def words_for(ix: Intake, article: ArticleInfo | None) -> Any:
+    """gettext in the reader's language: the post's (``Lang: en``), else the site's."""
+    if article is not None and article.lang:
+        return i18n.gettext_for(ix.settings, article.lang)
+    return ix.gettext
+
+
 def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], ArticleInfo | None]:
-    """Problems per field (in the site's language) and the article, if it exists."""
-    _ = ix.gettext
+    """Problems per field (in the post's language) and the article, if it exists."""
+    article = ix.index.get(fields["article"].strip())
+    _ = words_for(ix, article)
     settings = ix.settings
     errors: dict[str, str] = {}
     for name in ("author", "email", "url", "body"):
@@ -321,7 +329,6 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > 500:
             errors["url"] = _("Please give a web address starting with http:// or https://.")
-    article = ix.index.get(fields["article"].strip())
     if article is None:
         errors["article"] = _("This article does not exist (any more).")
     elif not article.open:
@@ -411,6 +418,7 @@ def submit() -> Response:
             return json_response({"ok": False, "message": message, "errors": {}}, 400)
         abort(400, message)
     errors, article = validate(ix, fields)
+    _ = words_for(ix, article)
     if errors:
         return refuse(ix, fields, 422, _("Please correct the marked fields."), errors, article)
     assert article is not None
