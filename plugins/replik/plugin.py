@@ -98,6 +98,8 @@ def attach_page_comments(generator: Any) -> None:
         if grouped.get(page.slug):
             attach_thread(page, grouped[page.slug], settings, store.root,
                           open_for_comments=False, read_texts=True)
+    # Every thread has its entries now; the reading itself is no longer needed.
+    generator.context.pop("replik_approved", None)
     known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
     for slug, entries in grouped.items():
         if slug not in known:

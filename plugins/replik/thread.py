@@ -150,7 +150,8 @@ class LazyThread:
 
     def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
                  timezone: str = "UTC", origin: str = "", folder: str = "") -> None:
-        self.entries = sorted(entries, key=lambda e: (e.date, e.id))
+        entries.sort(key=lambda e: (e.date, e.id))  # in place: a build holds one list
+        self.entries = entries
         self.max_depth, self.locale, self.timezone, self.origin = (
             max_depth, locale, timezone, origin)
         #: Set when the entries were read without their texts: the store folder to
