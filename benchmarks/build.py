@@ -4,9 +4,9 @@ A generated site (1,000 posts, 20,000 approved comments by default, see
 ``sitegen``) is built in fresh processes, alternating:
 
 * ``plain`` — the same posts with plain Pelican: no plugins, no comments;
-* ``replik-cold`` — our settings, theme and plugins, without a render cache;
-* ``replik-warm`` — the same again keeping the render cache of the cold build
-  (only when the plugin writes one into ``REPLIK_CACHE``), output emptied;
+* ``replik-cold`` — our settings, theme and plugins, without any cache;
+* ``replik-warm`` — the same again keeping the caches (kept feeds) of the cold build
+  (only when the plugin writes one into ``REPLIK_CACHE``), into a new output folder;
 * ``replik-incremental`` — the same again keeping the cache and the output of the
   previous build, as a second ``make html`` does (unchanged feeds may be skipped).
 
@@ -119,7 +119,7 @@ def choose_plain_theme(site: sitegen.Site, log_dir: Path) -> tuple[Path | None, 
     return None, "our theme renders without the plugin"
 
 
-def has_render_cache(site: sitegen.Site) -> bool:
+def has_cache(site: sitegen.Site) -> bool:
     cache = site.root / ".replik-cache"
     return cache.is_dir() and any(cache.iterdir())
 
@@ -280,7 +280,7 @@ def run(
         variants += ["replik-warm", "replik-incremental"] if warm else []
         for variant in variants:
             record(variant, build_once(site, variant, logs, plain_theme))
-            if variant == "replik-cold" and round_number == 1 and has_render_cache(site):
+            if variant == "replik-cold" and round_number == 1 and has_cache(site):
                 warm = True
                 for cached in ("replik-warm", "replik-incremental"):
                     record(cached, build_once(site, cached, logs))
