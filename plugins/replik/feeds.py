@@ -17,6 +17,7 @@ from typing import Any
 from feedgen.feed import FeedGenerator
 
 from .i18n import gettext_for
+from .render import as_aware
 from .settings import cache_path, with_defaults
 from .thread import CommentNode, render_node
 
@@ -27,10 +28,6 @@ FEEDGEN_VERSION = version("feedgen")
 def site_url(settings: dict[str, Any]) -> str:
     """Feeds need absolute links; fall back to the local server's address."""
     return str(settings.get("FEED_DOMAIN") or settings.get("SITEURL") or "http://127.0.0.1:8000")
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 _made_dirs: set[str] = set()
@@ -273,7 +270,7 @@ def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
         f"{base}/{article.url}",
         (f"{base}/{article.comment_feed_atom}", f"{base}/{article.comment_feed_rss}"),
         ((article, node) for node in nodes),
-        _aware(article.date),
+        as_aware(article.date),
         lang,
     )
 
@@ -301,7 +298,7 @@ def latest_spec(articles: list[Any], settings: dict[str, Any],
     base = site_url(settings)
     if pairs is None:
         pairs = latest_pairs(articles, settings)
-    oldest = min((_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
+    oldest = min((as_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
     return make_spec(
         settings,
         _("Latest comments on %(site)s") % {"site": settings.get("SITENAME", "")},

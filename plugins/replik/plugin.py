@@ -21,7 +21,7 @@ from pelican import signals
 
 from . import i18n
 from .feeds import CommentFeedGenerator, CommentFeeds
-from .render import format_date_local
+from .render import as_aware, format_date_local
 from .settings import store_path, with_defaults
 from .store import Entry, Store
 from .thread import LazyThread, ThreadView, entry_kind
@@ -141,13 +141,9 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
         # Post dates in the same words as comment dates ("5. März 2010"), without
         # depending on the machine's installed C locales as strftime does.
         timezone = str(settings.get("TIMEZONE") or "UTC")
-        article.locale_date = format_date_local(_aware(article.date), lang, timezone)
+        article.locale_date = format_date_local(as_aware(article.date), lang, timezone)
         if getattr(article, "modified", None):
-            article.locale_modified = format_date_local(_aware(article.modified), lang, timezone)
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+            article.locale_modified = format_date_local(as_aware(article.modified), lang, timezone)
 
 
 def get_generators(_pelican: Any) -> type:

@@ -22,10 +22,9 @@ Both paths then share one linkifier and the same nh3 gate.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -37,9 +36,6 @@ from babel.dates import format_date, format_time, get_datetime_format
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options as CmarkOptions
 from markupsafe import Markup
-
-#: Bumped whenever the output of render_body changes, so caches are invalidated.
-RENDER_VERSION = "2"
 
 ALLOWED_TAGS = {"p", "br", "em", "strong", "a", "blockquote", "code", "pre", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
@@ -240,11 +236,6 @@ def render_excerpt(text: str) -> Markup:
     return Markup(sanitize(Markup("<p>[…] {} […]</p>").format(clean)))
 
 
-def body_key(text: str) -> str:
-    """A stable key for caching a rendered body."""
-    return hashlib.sha1((RENDER_VERSION + "\0" + text).encode("utf-8")).hexdigest()
-
-
 # CLDR's "atTime" patterns ("5. März 2010 um 11:47"); Babel ships only the comma form.
 _AT_TIME = {"de": "{1} 'um' {0}", "en": "{1} 'at' {0}", "fr": "{1} 'à' {0}"}
 
@@ -263,6 +254,11 @@ def _date_part(day: date, locale: str) -> str:
 @lru_cache(maxsize=2048)
 def _time_part(hour: int, minute: int, locale: str) -> str:
     return format_time(time(hour, minute), "short", locale=locale)
+
+
+def as_aware(when: datetime) -> datetime:
+    """A naive datetime (Pelican's, without TIMEZONE) taken as UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def format_datetime_local(when: datetime, locale: str = "de", timezone: str = "UTC") -> str:
