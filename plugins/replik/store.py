@@ -8,6 +8,7 @@ CLI can work on the same store at once without locks.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,16 +185,21 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
         raise BadEntryFile(f"{origin}: no blank line between the header and the body")
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
+    # A build parses every file of the store: each step here is done once per line.
+    lookup, shared, intern = _HEADER_LOOKUP, _SHARED_VALUES, sys.intern
     for number, line in enumerate(head.split("\n"), start=1):
         key, colon, value = line.partition(":")
-        if not colon or not key.strip() or " " in key.strip():
+        key = key.strip()
+        if not colon or not key or " " in key:
             raise BadEntryFile(f"{origin}: header line {number} is not 'Key: value': {line[:60]!r}")
-        key, value = key.strip(), _unescape(value.strip())
-        attr = _HEADER_LOOKUP.get(key.lower())
+        value = value.strip()
+        if "\\" in value:
+            value = _unescape(value)
+        attr = lookup.get(key.lower())
         if attr is None:
-            extra[sys.intern(key)] = value
-        elif attr in _SHARED_VALUES:
-            values[attr] = sys.intern(value)
+            extra[intern(key)] = value
+        elif attr in shared:
+            values[attr] = intern(value)
         elif keep_private or attr not in PRIVATE_FIELDS:
             values[attr] = value
     for required in ("id", "article", "date"):
@@ -242,7 +249,7 @@ def read_body(path: str) -> str:
     return read_bytes(path).partition(b"\n\n")[2].decode("utf-8")
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Flush a folder's entries (a new or renamed name) to disk."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -256,18 +263,31 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_temp(tmp_dir: Path, name: str, data: bytes) -> Path:
+#: Numbers the temporary files of this process (pid + number: unique in tmp/).
+_tmp_numbers = itertools.count()
+
+
+def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes) -> Path:
     """Write ``data`` to a new file in ``tmp_dir`` and fsync it; returns its path.
 
     The first half of Maildir's protocol: the caller renames (or links) the file
     into place, so a reader never sees it half-written.
     """
-    tmp = tmp_dir / f"{name}.{os.getpid()}.{secrets.token_hex(4)}"
+    # No random part: the pid and a counter are unique among live processes, and
+    # O_EXCL refuses a name left behind by a crashed one (a fresh number is tried).
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-    try:
-        fd = os.open(tmp, flags, 0o640)
-    except FileNotFoundError:  # the first write into a new store
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir = os.fspath(tmp_dir)
+    for _attempt in range(3):
+        tmp = f"{tmp_dir}/{name}.{os.getpid()}.{next(_tmp_numbers)}"
+        try:
+            fd = os.open(tmp, flags, 0o640)
+            break
+        except FileNotFoundError:  # the first write into a new store
+            os.makedirs(tmp_dir, exist_ok=True)
+        except FileExistsError:
+            continue
+    else:
+        tmp = f"{tmp_dir}/{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(tmp, flags, 0o640)
     try:
         view = memoryview(data)
@@ -275,11 +295,12 @@ def write_temp(tmp_dir: Path, name: str, data: bytes) -> Path:
             view = view[os.write(fd, view):]
         os.fsync(fd)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):
+            os.unlink(tmp)
         raise
     finally:
         os.close(fd)
-    return tmp
+    return Path(tmp)
 
 
 @dataclass
@@ -293,6 +314,7 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._root = os.fspath(self.root)
 
     # -- layout -----------------------------------------------------------
     def ensure(self) -> None:
@@ -300,20 +322,23 @@ class Store:
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
     def _state_dir(self, state: str, article: str = "") -> Path:
+        return Path(self._state_folder(state, article))
+
+    def _state_folder(self, state: str, article: str = "") -> str:
         if state not in STATES:
             raise StoreError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
         if state == "approved":
             if not article or not _SLUG_RE.match(article) or article in (".", ".."):
                 raise StoreError(f"cannot file an approved entry under article {article!r}")
-            return self.root / "approved" / article
-        return self.root / state
+            return f"{self._root}/approved/{article}"
+        return f"{self._root}/{state}"
 
     def _path(self, entry_id: str, state: str, article: str = "") -> Path:
         return self._state_dir(state, article) / f"{entry_id}{SUFFIX}"
 
     # -- writing ----------------------------------------------------------
     def _write_tmp(self, data: bytes, name: str) -> Path:
-        return write_temp(self.root / "tmp", name, data)
+        return write_temp(f"{self._root}/tmp", name, data)
 
     def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False) -> Entry:
         """Write a new entry durably into ``state``; returns it with its state set.
@@ -326,20 +351,23 @@ class Store:
             raise StoreError(f"invalid entry id {entry.id!r}")
         if not fresh and self.find(entry.id) is not None:
             raise StoreError(f"an entry with id {entry.id} exists already")
-        target = self._path(entry.id, state, entry.article)
-        tmp = self._write_tmp(serialize(entry), entry.id)
+        # Plain strings on this path: the intake stores every comment through it.
+        folder = self._state_folder(state, entry.article)
+        target = f"{folder}/{entry.id}{SUFFIX}"
+        tmp = os.fspath(self._write_tmp(serialize(entry), entry.id))
         try:
             # link() refuses to overwrite, so two writers of one id cannot both win.
             try:
                 os.link(tmp, target)
             except FileNotFoundError:  # a new state folder (an article's first approval)
-                target.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 os.link(tmp, target)
         except FileExistsError:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
         finally:
-            tmp.unlink(missing_ok=True)
-        fsync_dir(target.parent)
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+        fsync_dir(folder)
         entry.state = state
         return entry
 
