@@ -1,4 +1,7 @@
-"""Comment feeds (Atom and RSS) built with feedgen: one per article and one site-wide."""
+"""Comment feeds (Atom and RSS), one per article and one site-wide.
+
+Serialized by feedxml (the bytes feedgen 1.0.0 wrote, at a fraction of its cost).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,18 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from feedgen.feed import FeedGenerator
-
+from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
 from .settings import cache_path, with_defaults
 from .thread import CommentNode, render_node
 
 log = logging.getLogger(__name__)
-FEEDGEN_VERSION = version("feedgen")
+# Unchanged bytes, unchanged key: feeds kept by a feedgen 1.0.0 build stay valid.
+FEEDGEN_VERSION = feedxml.GENERATOR_VERSION
 
 
 def site_url(settings: dict[str, Any]) -> str:
@@ -144,33 +146,9 @@ def make_spec(
 
 
 def render_feeds(spec: FeedSpec) -> dict[str, bytes]:
-    """The feed in both formats, from one FeedGenerator (its entries are made once)."""
-    feed = FeedGenerator()
-    # RSS's <author> must be an email address, which we never publish: use dc:creator.
-    feed.load_extension("dc", atom=False, rss=True)
-    feed.id(spec.self_urls[0])
-    feed.title(spec.title)
-    feed.description(spec.description)
-    feed.language(spec.language)
-    for item in spec.items:
-        entry = feed.add_entry(order="append")
-        entry.id(item.link)
-        entry.link(href=item.link)
-        entry.title(item.title)
-        entry.author(name=item.author)
-        entry.dc.dc_creator(item.author)
-        entry.published(item.date)
-        entry.updated(item.date)
-        entry.content(item.html, type="html")
-    feed.updated(spec.updated)
-    feed.lastBuildDate(spec.updated)
-    out = {}
-    for fmt, self_url in zip(FORMATS, spec.self_urls, strict=True):
-        # RSS takes the channel link from the last link() added, so rel=self comes first.
-        feed.link(href=self_url, rel="self", replace=True)
-        feed.link(href=spec.page_url, rel="alternate")
-        out[fmt] = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
-    return out
+    """The feed in both formats (format -> bytes)."""
+    atom, rss = feedxml.render(spec)
+    return {"atom": atom, "rss": rss}
 
 
 class FeedCache:
