@@ -13,6 +13,7 @@ from __future__ import annotations
 import gettext
 import io
 import logging
+import os
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import pass_context
+from jinja2.utils import missing
 from markupsafe import Markup
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
 
 def translations_for(settings: dict[str, Any], lang: str | None = None) -> gettext.NullTranslations:
     lang = lang or str(settings.get("DEFAULT_LANG") or "de")
-    return load_translations(str(translations_dir(settings).resolve()), lang)
+    # abspath, not resolve(): the intake asks once per request, and resolve() makes a
+    # system call per path component. The path only keys the cache.
+    return load_translations(os.path.abspath(translations_dir(settings)), lang)
 
 
 def gettext_for(settings: dict[str, Any], lang: str | None = None) -> Callable[[str], str]:
@@ -80,9 +84,13 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
 def page_language(context: Any, default: str) -> str:
     """The language a page is written in: its post's or page's ``Lang`` on an article
     or page of its own, the site's on listings (which show posts of every language)."""
-    if context.get("articles_page") is None:
+    # resolve_or_missing is Context.get without the KeyError (articles_page is
+    # missing on every article page, and this runs for each _() of the page).
+    resolve = context.resolve_or_missing
+    listing = resolve("articles_page")
+    if listing is None or listing is missing:
         for name in ("article", "page"):
-            lang = getattr(context.get(name), "lang", None)
+            lang = getattr(resolve(name), "lang", None)
             if isinstance(lang, str) and lang:
                 return lang
     return default
@@ -91,18 +99,36 @@ def page_language(context: Any, default: str) -> str:
 def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable[..., str]]:
     """``gettext`` and ``ngettext`` for templates: exactly Jinja's newstyle ones
     (escaping, always a format string), in the page's language, each message looked
-    up once per language (a build of a big blog calls them about 100,000 times)."""
+    up once per language (a build of a big blog calls them about 100,000 times).
+
+    Most calls have no variables: their whole result (translated, made Markup under
+    autoescaping, ``%%`` undone) is kept per language, message and escaping, so such
+    a call costs finding the page's language and one dict lookup.
+    """
     default = str(settings.get("DEFAULT_LANG") or "de")
     singular: dict[tuple[str, str], str] = {}
-    plural: dict[tuple[str, str, str, int], str] = {}
+    finished: dict[tuple[str, str, bool], str] = {}
+    plural: dict[tuple[str, str, str, int, bool], str] = {}
+
+    def translated(lang: str, string: str) -> str:
+        rv = singular.get((lang, string))
+        if rv is None:
+            rv = singular[lang, string] = translations_for(settings, lang).gettext(string)
+        return rv
 
     @pass_context
     def gettext_(__context: Any, __string: str, **variables: Any) -> str:
-        key = (page_language(__context, default), __string)
-        rv = singular.get(key)
-        if rv is None:
-            rv = singular[key] = translations_for(settings, key[0]).gettext(__string)
-        if __context.eval_ctx.autoescape:
+        lang = page_language(__context, default)
+        autoescape = bool(__context.eval_ctx.autoescape)
+        if not variables:
+            key = (lang, __string, autoescape)
+            rv = finished.get(key)
+            if rv is None:
+                rv = translated(lang, __string)
+                rv = finished[key] = (Markup(rv) if autoescape else rv) % variables
+            return rv
+        rv = translated(lang, __string)
+        if autoescape:
             rv = Markup(rv)
         return rv % variables
 
@@ -111,13 +137,11 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
                   **variables: Any) -> str:
         variables.setdefault("num", __num)
         lang = page_language(__context, default)
-        key = (lang, __singular, __plural, __num)
+        key = (lang, __singular, __plural, __num, bool(__context.eval_ctx.autoescape))
         rv = plural.get(key)
         if rv is None:
-            rv = plural[key] = translations_for(settings, lang).ngettext(
-                __singular, __plural, __num)
-        if __context.eval_ctx.autoescape:
-            rv = Markup(rv)
+            rv = translations_for(settings, lang).ngettext(__singular, __plural, __num)
+            rv = plural[key] = Markup(rv) if key[4] else rv
         return rv % variables
 
     return gettext_, ngettext_
