@@ -180,6 +180,15 @@ class Intake:
         self.index = ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
         self.guard = spam.Guard(settings)
         self.gettext = i18n.gettext_for(settings)
+        self.origins = configured_origins(settings)
+        self._words: dict[str, Any] = {}
+
+    def words(self, lang: str) -> Any:
+        """gettext for ``lang``, looked up once per language (not per request)."""
+        words = self._words.get(lang)
+        if words is None:
+            words = self._words[lang] = i18n.gettext_for(self.settings, lang)
+        return words
 
 
 def intake() -> Intake:
@@ -221,25 +230,39 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def allowed_origins(settings: dict[str, Any]) -> set[str]:
-    origins = {_origin_of(request.host_url)}
+def configured_origins(settings: dict[str, Any]) -> frozenset[str]:
+    """The origins the settings allow: the site's own and REPLIK_ALLOWED_ORIGINS."""
+    origins = set()
     site = _origin_of(str(settings.get("SITEURL") or ""))
     if site:
         origins.add(site)
     for extra in settings.get("REPLIK_ALLOWED_ORIGINS") or []:
         origins.add(_origin_of(str(extra)) or str(extra).lower())
-    return origins
+    return frozenset(origins)
 
 
-def origin_problem(settings: dict[str, Any]) -> str:
+def allowed_origins(settings: dict[str, Any]) -> set[str]:
+    """The settings' origins and the one this request was sent to."""
+    # scheme and host, as request.host_url would give them, without building that URL.
+    return {*configured_origins(settings), f"{request.scheme}://{request.host}".lower()}
+
+
+def origin_problem(settings: dict[str, Any], configured: frozenset[str] | None = None) -> str:
     """Why this request comes from another site ('' when it does not)."""
-    allowed = allowed_origins(settings)
     origin = request.headers.get("Origin")
+    referrer = None if origin is not None else request.headers.get("Referer")
+    if origin is None and not referrer:
+        return ""
+    if configured is None:
+        configured = configured_origins(settings)
     if origin is not None:
-        return "" if origin.lower() in allowed else f"Origin {origin!r} is not this site"
-    referrer = request.headers.get("Referer")
-    if referrer and _origin_of(referrer) and _origin_of(referrer) not in allowed:
-        return f"Referer from another site ({_origin_of(referrer)})"
+        origin = origin.lower()
+        if origin in configured or origin in allowed_origins(settings):
+            return ""
+        return f"Origin {origin!r} is not this site"
+    source = _origin_of(str(referrer))
+    if source and source not in configured and source not in allowed_origins(settings):
+        return f"Referer from another site ({source})"
     return ""
 
 
@@ -291,7 +314,7 @@ def normalize_url(value: str) -> str:
 def words_for(ix: Intake, article: ArticleInfo | None) -> Any:
     """gettext in the reader's language: the post's (``Lang: en``), else the site's."""
     if article is not None and article.lang:
-        return i18n.gettext_for(ix.settings, article.lang)
+        return ix.words(article.lang)
     return ix.gettext
 
 
@@ -403,7 +426,7 @@ def submit() -> Response:
     _ = ix.gettext
     settings = ix.settings
     as_json = wants_json()
-    problem = origin_problem(settings)
+    problem = origin_problem(settings, ix.origins)
     if problem:
         log.warning("replik: refused a comment from another site: %s", problem)
         message = _("Comments can only be sent from this site's own pages.")
