@@ -1,4 +1,4 @@
-"""µs per feed entry: feedgen (the former writer, now the tests' oracle) against feedxml.
+"""µs per feed entry: feedgen (``REPLIK_FEED_WRITER = "feedgen"``) against feedxml.
 
 ``python -m benchmarks.feedwriter [--feeds 1000] [--entries 16]`` builds that many
 comment feed specs from realistic comment HTML (sitegen's texts through
@@ -17,9 +17,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from benchmarks import sitegen
-from replik.feeds import FeedItem, FeedSpec, render_feeds
+from replik.feeds import FeedItem, FeedSpec, feedgen_feeds, render_feeds
 from replik.render import render_body
-from tests.test_feedxml import feedgen_feeds
 
 
 def make_specs(feeds: int, entries: int, seed: int = sitegen.DEFAULT_SEED) -> list[FeedSpec]:
