@@ -23,6 +23,7 @@ from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
 from .settings import cache_path, with_defaults
+from .store import read_bytes
 from .thread import CommentNode, render_node
 
 log = logging.getLogger(__name__)
@@ -36,15 +37,25 @@ def site_url(settings: dict[str, Any]) -> str:
 
 
 _made_dirs: set[str] = set()
+_words: dict[tuple[str, str | None], Any] = {}
 
 
-def atomic_write(path: Path, data: bytes) -> bool:
+def words(settings: dict[str, Any], lang: str | None = None) -> Any:
+    """gettext for a feed's language, looked up once per theme and language (a build
+    asks for each of its thousands of feeds)."""
+    key = (str(settings.get("THEME") or ""), lang or str(settings.get("DEFAULT_LANG") or "de"))
+    found = _words.get(key)
+    if found is None:
+        found = _words[key] = gettext_for(settings, lang)
+    return found
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
     """Write ``data`` to ``path`` via a temporary file and rename; skip if unchanged."""
-    name = str(path)
+    name = os.fspath(path)
     try:
-        with open(name, "rb") as handle:
-            if handle.read() == data:
-                return False
+        if read_bytes(name) == data:
+            return False
     except OSError:
         pass
     folder = os.path.dirname(name)
@@ -52,13 +63,18 @@ def atomic_write(path: Path, data: bytes) -> bool:
         os.makedirs(folder, exist_ok=True)
         _made_dirs.add(folder)
     tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, flags, 0o666)
     except FileNotFoundError:  # the folder went away since (an emptied output)
         os.makedirs(folder, exist_ok=True)
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.replace(tmp, name)
     return True
 
@@ -113,7 +129,7 @@ def make_spec(
 ) -> FeedSpec:
     """A feed of comment nodes; ``items`` are (article, node) pairs, newest first;
     its words in ``lang`` (the site's language by default)."""
-    _ = gettext_for(settings, lang)
+    _ = words(settings, lang)
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
@@ -214,6 +230,7 @@ class FeedCache:
         self.writer = writer
         self.path = folder / "feeds.json" if folder else None
         self.store = folder / "feeds" if folder else None
+        self._store = os.fspath(self.store) if self.store else ""
         self.keys: dict[str, str] = {}
         self.used: set[str] = set()
         self.dirty = False
@@ -223,48 +240,50 @@ class FeedCache:
             except (OSError, ValueError, TypeError):
                 self.keys = {}
 
-    def _kept(self, key: str, fmt: str) -> Path | None:
-        return self.store / f"{key}.{fmt}.xml" if self.store else None
-
     def write(self, targets: dict[str, Path], spec: FeedSpec) -> None:
         """Write one feed in both formats (``targets``: format -> output file)."""
-        targets = dict(zip(FORMATS, (targets[f] for f in FORMATS), strict=True))
+        # Plain strings: a build writes two files for each of its articles.
+        paths = {fmt: os.fspath(targets[fmt]) for fmt in FORMATS}
         key = spec.key()
         self.used.add(key)
-        if all(self.keys.get(str(t)) == key and t.exists() for t in targets.values()):
+        if all(self.keys.get(p) == key and os.path.exists(p) for p in paths.values()):
             return
         data: dict[str, bytes] = {}
-        for fmt in targets:
+        for fmt in paths:
             kept = self._kept(key, fmt)
             try:
-                data[fmt] = kept.read_bytes() if kept is not None else b""
+                data[fmt] = read_bytes(kept) if kept else b""
             except OSError:
                 data = {}
                 break
         fresh = not data or not all(data.values())
         if fresh:
             data = render_feeds(spec, self.writer)
-        for fmt, target in targets.items():
+        for fmt, target in paths.items():
             atomic_write(target, data[fmt])
-            self.keys[str(target)] = key
+            self.keys[target] = key
             kept = self._kept(key, fmt)
-            if fresh and kept is not None:
+            if fresh and kept:
                 self._keep(target, kept)
         self.dirty = True
 
-    @staticmethod
-    def _keep(target: Path, kept: Path) -> None:
+    def _kept(self, key: str, fmt: str) -> str:
+        return f"{self._store}/{key}.{fmt}.xml" if self._store else ""
+
+    def _keep(self, target: str, kept: str) -> None:
         # A hard link costs one call and no second copy (the output file is only ever
         # replaced by rename, never rewritten in place); across file systems, copy.
         try:
-            if str(kept.parent) not in _made_dirs:
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                _made_dirs.add(str(kept.parent))
-            kept.unlink(missing_ok=True)
+            if self._store not in _made_dirs:
+                os.makedirs(self._store, exist_ok=True)
+                _made_dirs.add(self._store)
             try:
                 os.link(target, kept)
+            except FileExistsError:  # kept by an earlier build: replace it
+                os.unlink(kept)
+                os.link(target, kept)
             except OSError:
-                atomic_write(kept, target.read_bytes())
+                atomic_write(kept, read_bytes(target))
         except OSError as exc:
             log.warning("replik: could not keep a feed in the cache (%s)", exc)
 
@@ -286,7 +305,7 @@ class FeedCache:
 def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
     """An article's comment feed, in the article's language."""
     lang = getattr(article, "lang", None) or str(settings.get("DEFAULT_LANG") or "de")
-    _ = gettext_for(settings, lang)
+    _ = words(settings, lang)
     base = site_url(settings)
     # comments_flat is in (date, id) order: the newest first, at most the setting's count.
     count = int(settings.get("REPLIK_FEED_ARTICLE_COUNT") or 0)
@@ -323,7 +342,7 @@ def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[An
 
 def latest_spec(articles: list[Any], settings: dict[str, Any],
                 pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
-    _ = gettext_for(settings)
+    _ = words(settings)
     base = site_url(settings)
     if pairs is None:
         pairs = latest_pairs(articles, settings)
