@@ -209,7 +209,8 @@ class Guard:
     Both live in the cache folder and hold across any number of workers:
 
     - a flood counter is a file per key and minute that each request appends one
-      byte to (``O_APPEND``, atomic, no lock);
+      byte to (``O_APPEND``, atomic, no lock between processes); a process keeps the
+      minute's counters open, so a request costs a write and an fstat per key;
     - the duplicate index is one append-only file of ``fingerprint id`` lines
       (``bodies.log``). A claim takes an exclusive ``flock`` on it, reads what other
       processes appended since its last look, and appends its line only if the
@@ -230,10 +231,14 @@ class Guard:
         self.root = cache_path(settings) / "intake"
         self._root = str(self.root)
         self._window_ready = -1
+        self._flood_lock = threading.Lock()
+        self._flood_fds: dict[str, int] = {}
+        self._flood_pid = 0
+        #: The previous minute's count per key digest (read once per minute).
+        self._previous: dict[str, int] = {}
         self._lock = threading.Lock()
         self._fd = -1
         self._fd_pid = 0
-        self._fd_inode = 0
         self._offset = 0
         self._partial = False
         self._held: dict[str, str] = {}
@@ -250,36 +255,69 @@ class Guard:
         now = time.time() if now is None else now
         window, into = divmod(now, 60)
         window = int(window)
-        folder = os.path.join(self._root, "flood", str(window))
-        previous_folder = os.path.join(self._root, "flood", str(window - 1))
-        if window != self._window_ready:
-            if not os.path.isdir(folder):
-                os.makedirs(folder, exist_ok=True)
-                self._forget_windows(window)
-            self._window_ready = window
         wait = 0
-        for key in keys:
-            digest = _key_digest(key)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-            try:
-                fd = os.open(os.path.join(folder, digest), flags, 0o600)
-            except FileNotFoundError:  # the window's folder was swept meanwhile
-                os.makedirs(folder, exist_ok=True)
-                fd = os.open(os.path.join(folder, digest), flags, 0o600)
-            try:
+        # Under one lock: the counters' descriptors are shared by this process's threads
+        # and closed when the minute turns, never while another thread writes to one.
+        with self._flood_lock:
+            if window != self._window_ready or self._flood_pid != os.getpid():
+                self._turn_window(window)
+            for key in keys:
+                digest = _key_digest(key)
+                fd = self._flood_fds.get(digest)
+                if fd is None:
+                    fd = self._open_counter(window, digest)
                 os.write(fd, b".")
                 current = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
-            try:
-                previous = os.stat(os.path.join(previous_folder, digest)).st_size
-            except FileNotFoundError:
-                previous = 0
-            # The previous minute counts for the part of it still inside the window.
-            estimate = current + previous * (1 - into / 60)
-            if estimate > per_minute:
-                wait = max(wait, int(60 - into) + 1)
+                previous = self._previous.get(digest)
+                if previous is None:
+                    # The last minute's count is final: read it once per key and minute.
+                    try:
+                        previous = os.stat(
+                            os.path.join(self._root, "flood", str(window - 1), digest)).st_size
+                    except FileNotFoundError:
+                        previous = 0
+                    self._previous[digest] = previous
+                # The previous minute counts for the part of it still inside the window.
+                estimate = current + previous * (1 - into / 60)
+                if estimate > per_minute:
+                    wait = max(wait, int(60 - into) + 1)
         return wait
+
+    #: Counter files kept open per process: more keys than this in a minute (many
+    #: addresses at once) are opened per request again.
+    MAX_OPEN_COUNTERS = 64
+
+    def _open_counter(self, window: int, digest: str) -> int:
+        folder = os.path.join(self._root, "flood", str(window))
+        path = os.path.join(folder, digest)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the window's folder was swept meanwhile
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(path, flags, 0o600)
+        if len(self._flood_fds) >= self.MAX_OPEN_COUNTERS:
+            self._close_counters()
+        self._flood_fds[digest] = fd
+        return fd
+
+    def _close_counters(self) -> None:
+        if self._flood_pid == os.getpid():  # after a fork they are the parent's
+            for fd in self._flood_fds.values():
+                with suppress(OSError):
+                    os.close(fd)
+        self._flood_fds = {}
+
+    def _turn_window(self, window: int) -> None:
+        """A new minute (or a new process): new counters, the old ones swept."""
+        self._close_counters()
+        self._previous = {}
+        self._flood_pid = os.getpid()
+        folder = os.path.join(self._root, "flood", str(window))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, exist_ok=True)
+            self._forget_windows(window)
+        self._window_ready = window
 
     def _forget_windows(self, window: int) -> None:
         for old in (self.root / "flood").iterdir():
@@ -314,31 +352,34 @@ class Guard:
         """The index file, locked against the other processes and read to its end."""
         fd = self._open_index()
         fcntl.flock(fd, fcntl.LOCK_EX)
+        status = os.fstat(fd)
+        if status.st_nlink == 0:
+            # Deleted (the cache was cleared) since this process opened it: build the
+            # index again. A stat per claim would see it too, at one call more each time.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            fd = self._open_index(fresh=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            status = os.fstat(fd)
         try:
-            self._catch_up(fd)
+            self._catch_up(fd, status.st_size)
             yield fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _open_index(self) -> int:
+    def _open_index(self, fresh: bool = False) -> int:
         path = os.path.join(self._root, self.INDEX)
         if self._fd >= 0:
-            try:
-                same = (self._fd_pid == os.getpid()
-                        and os.stat(path).st_ino == self._fd_inode)
-            except FileNotFoundError:
-                same = False  # the cache was cleared: build the index again
-            if same:
+            if self._fd_pid == os.getpid() and not fresh:
                 return self._fd
             if self._fd_pid == os.getpid():
                 os.close(self._fd)
             self._fd = -1  # after a fork the descriptor (and its lock) is the parent's
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         except FileNotFoundError:
             self._seed(path)
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        self._fd, self._fd_pid, self._fd_inode = fd, os.getpid(), os.fstat(fd).st_ino
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        self._fd, self._fd_pid = fd, os.getpid()
         self._offset, self._partial, self._held = 0, False, {}
         return fd
 
@@ -366,9 +407,8 @@ class Guard:
             with suppress(FileNotFoundError):
                 os.unlink(building)
 
-    def _catch_up(self, fd: int) -> None:
+    def _catch_up(self, fd: int, size: int) -> None:
         """Read the lines other processes appended since the last look (lock held)."""
-        size = os.fstat(fd).st_size
         if size <= self._offset:
             return
         data = os.pread(fd, size - self._offset, self._offset)
