@@ -13,6 +13,10 @@ RELATIVE_URLS = False
 PATH = "content"
 OUTPUT_PATH = "output"
 THEME = "theme"
+# A build reads each template once: no file-date check on every include (a page
+# includes several partials). `make devserver` starts each rebuild afresh anyway.
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [],
+                     "auto_reload": False}
 TIMEZONE = "Europe/Berlin"
 DEFAULT_LANG = "de"
 DEFAULT_DATE_FORMAT = "%d.%m.%Y"
