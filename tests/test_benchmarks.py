@@ -104,7 +104,7 @@ def test_profile_breakdown_names_the_plugin(tmp_path: Path) -> None:
     result = build.profile_build(site, site.conf, site.output, tmp_path / "p.prof")
     assert result["total_seconds"] > 0
     assert "replik: attach_comments (signal)" in result["pieces"]
-    assert "replik: comment feeds (feedgen)" in result["pieces"]
+    assert "replik: comment feeds, each after its page" in result["pieces"]
 
 
 def test_main_rejects_unknown_names_and_merges_reports(tmp_path: Path, capsys) -> None:

@@ -8,9 +8,7 @@ the two to the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -22,13 +20,11 @@ from typing import Any
 from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
-from .settings import cache_path, with_defaults
+from .settings import with_defaults
 from .store import read_bytes
 from .thread import CommentNode, render_node
 
 log = logging.getLogger(__name__)
-# Unchanged bytes, unchanged key: feeds kept by a feedgen 1.0.0 build stay valid.
-FEEDGEN_VERSION = feedxml.GENERATOR_VERSION
 
 
 def site_url(settings: dict[str, Any]) -> str:
@@ -90,7 +86,7 @@ class FeedItem:
 
 @dataclass(frozen=True)
 class FeedSpec:
-    """Everything a comment feed's bytes depend on (so it can key a cache)."""
+    """Everything a comment feed's bytes depend on."""
 
     title: str
     description: str
@@ -101,20 +97,7 @@ class FeedSpec:
     updated: datetime
     items: tuple[FeedItem, ...]
 
-    def key(self) -> str:
-        """A digest of everything the feed's bytes (both formats) are made from."""
-        digest = hashlib.sha1(f"{FEED_LAYOUT}\x1f{FEEDGEN_VERSION}".encode())
-        head = (self.title, self.description, self.language, self.page_url, *self.self_urls,
-                self.updated.isoformat())
-        digest.update("\x1f".join(head).encode("utf-8"))
-        for item in self.items:
-            digest.update("\x1e".join((item.link, item.title, item.author,
-                                       item.date.isoformat(), item.html)).encode("utf-8"))
-        return digest.hexdigest()
 
-
-#: Bumped when render_feeds() changes what it writes, so kept feeds are not reused.
-FEED_LAYOUT = "2"
 FORMATS = ("atom", "rss")
 
 
@@ -217,91 +200,6 @@ def render_feeds(spec: FeedSpec, writer: str = "feedxml") -> dict[str, bytes]:
     return {"atom": atom, "rss": rss}
 
 
-class FeedCache:
-    """Remembers which inputs produced each feed file, and keeps the feeds' bytes.
-
-    An unchanged feed whose files are still in the output is skipped; one whose files
-    are gone (a build into an emptied output folder) is copied back from the cache
-    instead of being generated again. Only a cache: a missing or unreadable file
-    means the feed is generated.
-    """
-
-    def __init__(self, folder: Path | None, writer: str = "feedxml") -> None:
-        self.writer = writer
-        self.path = folder / "feeds.json" if folder else None
-        self.store = folder / "feeds" if folder else None
-        self._store = os.fspath(self.store) if self.store else ""
-        self.keys: dict[str, str] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        if self.path is not None and self.path.exists():
-            try:
-                self.keys = dict(json.loads(self.path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                self.keys = {}
-
-    def write(self, targets: dict[str, Path], spec: FeedSpec) -> None:
-        """Write one feed in both formats (``targets``: format -> output file)."""
-        # Plain strings: a build writes two files for each of its articles.
-        paths = {fmt: os.fspath(targets[fmt]) for fmt in FORMATS}
-        key = spec.key()
-        self.used.add(key)
-        if all(self.keys.get(p) == key and os.path.exists(p) for p in paths.values()):
-            return
-        data: dict[str, bytes] = {}
-        for fmt in paths:
-            kept = self._kept(key, fmt)
-            try:
-                data[fmt] = read_bytes(kept) if kept else b""
-            except OSError:
-                data = {}
-                break
-        fresh = not data or not all(data.values())
-        if fresh:
-            data = render_feeds(spec, self.writer)
-        for fmt, target in paths.items():
-            atomic_write(target, data[fmt])
-            self.keys[target] = key
-            kept = self._kept(key, fmt)
-            if fresh and kept:
-                self._keep(target, kept)
-        self.dirty = True
-
-    def _kept(self, key: str, fmt: str) -> str:
-        return f"{self._store}/{key}.{fmt}.xml" if self._store else ""
-
-    def _keep(self, target: str, kept: str) -> None:
-        # A hard link costs one call and no second copy (the output file is only ever
-        # replaced by rename, never rewritten in place); across file systems, copy.
-        try:
-            if self._store not in _made_dirs:
-                os.makedirs(self._store, exist_ok=True)
-                _made_dirs.add(self._store)
-            try:
-                os.link(target, kept)
-            except FileExistsError:  # kept by an earlier build: replace it
-                os.unlink(kept)
-                os.link(target, kept)
-            except OSError:
-                atomic_write(kept, read_bytes(target))
-        except OSError as exc:
-            log.warning("replik: could not keep a feed in the cache (%s)", exc)
-
-    def save(self, prune: bool = False) -> None:
-        """Write the manifest; ``prune`` drops kept feeds this build did not use."""
-        if self.path is None:
-            return
-        if self.dirty:
-            try:
-                atomic_write(self.path, json.dumps(self.keys, sort_keys=True).encode("utf-8"))
-            except OSError as exc:
-                log.warning("replik: could not write the feed cache %s (%s)", self.path, exc)
-        if prune and self.store is not None and self.store.is_dir():
-            for kept in self.store.glob("*.xml"):
-                if kept.name.split(".", 1)[0] not in self.used:
-                    kept.unlink(missing_ok=True)
-
-
 def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
     """An article's comment feed, in the article's language."""
     lang = getattr(article, "lang", None) or str(settings.get("DEFAULT_LANG") or "de")
@@ -368,9 +266,8 @@ class CommentFeeds:
 
     def __init__(self, settings: dict[str, Any], output: Path) -> None:
         self.settings = settings
-        self.output = Path(output)
-        self.cache = FeedCache(cache_path(settings) if settings.get("REPLIK_CACHE") else None,
-                               feed_writer(settings))
+        self.output = os.fspath(output)
+        self.writer = feed_writer(settings)
         self.done: set[int] = set()
         #: Articles (by id) whose feeds follow their page; the others wait for finish().
         self.eligible: set[int] = set()
@@ -380,24 +277,29 @@ class CommentFeeds:
     def write_article(self, article: Any) -> None:
         if id(article) in self.done or not hasattr(article, "comments_flat"):
             return
-        targets = {"atom": self.output / article.comment_feed_atom,
-                   "rss": self.output / article.comment_feed_rss}
-        self.cache.write(targets, article_spec(article, self.settings))
-        self.written += map(str, targets.values())
+        self._write(article_spec(article, self.settings),
+                    atom=article.comment_feed_atom, rss=article.comment_feed_rss)
         self.done.add(id(article))
         thread = getattr(article, "replik_thread", None)
         if thread is not None:
             thread.release()
 
-    def finish(self, articles: list[Any], *, prune: bool = True) -> list[str]:
+    def _write(self, spec: FeedSpec, **paths: str) -> None:
+        # Made anew every time: feedxml costs less than any cache lookup would (reading
+        # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone,
+        # so a rebuild touches only the feeds that changed.
+        data = render_feeds(spec, self.writer)
+        for fmt in FORMATS:
+            target = f"{self.output}/{paths[fmt]}"
+            atomic_write(target, data[fmt])
+            self.written.append(target)
+
+    def finish(self, articles: list[Any]) -> list[str]:
         for article in articles:
             self.write_article(article)
-        targets = {"atom": self.output / self.settings["REPLIK_FEED_LATEST"],
-                   "rss": self.output / self.settings["REPLIK_FEED_LATEST_RSS"]}
-        self.cache.write(targets, latest_spec(articles, self.settings))
-        self.written += map(str, targets.values())
-        # A full run has seen every feed, so kept feeds it did not use are stale.
-        self.cache.save(prune=prune)
+        self._write(latest_spec(articles, self.settings),
+                    atom=self.settings["REPLIK_FEED_LATEST"],
+                    rss=self.settings["REPLIK_FEED_LATEST_RSS"])
         self.finished = True
         return self.written
 
@@ -431,11 +333,11 @@ def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: P
                         only: set[str] | None = None) -> list[str]:
     """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
 
-    A feed whose inputs are unchanged since it was last written is not generated again.
+    A feed file whose bytes did not change is left as it is (its date too).
     """
     feeds = CommentFeeds(settings, output)
     for article in articles:
         if only is None or article.slug in only:
             feeds.write_article(article)
     feeds.done.update(id(a) for a in articles)  # the rest are up to date already
-    return feeds.finish(articles, prune=only is None)
+    return feeds.finish(articles)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .feeds import FeedSpec
 
 #: The feedgen release whose bytes this module writes (it names itself in
-#: <generator>); also part of the feed cache key, as feedgen's version was.
+#: <generator>).
 GENERATOR_VERSION = "1.0.0"
 
 _DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"

@@ -14,7 +14,7 @@ from typing import Any
 REPLIK_DEFAULTS: dict[str, Any] = {
     # Where the comment store lives, relative to the project (pelicanconf.py's folder).
     "REPLIK_STORE": "comments",
-    # Where derived caches (kept feeds, indexes, counters) live; safe to delete.
+    # Where derived caches (indexes, counters, status files) live; safe to delete.
     "REPLIK_CACHE": ".replik-cache",
     # The path the comment form posts to (served by the intake app).
     "REPLIK_INTAKE_URL": "/replik/comment",
