@@ -498,3 +498,27 @@ def test_json_answers_are_what_jsonify_gives_and_set_no_session_cookie(site):
         assert "cookie" not in answer.headers.get("vary", "").lower()
         assert answer.headers["content-type"] == "application/json"
         assert answer.text.endswith("\n") and json.loads(answer.text)["ok"] in (True, False)
+
+
+def test_the_servers_long_lived_objects_are_kept_out_of_full_collections(site):
+    """After start-up what lives on is frozen (a full collection then walks only what
+    requests made since); settling again first collects what became garbage, so an
+    old article index is never kept frozen."""
+    import gc
+    import weakref
+
+    from replik.server import heap
+
+    assert gc.get_freeze_count() > 1000  # the app and its article index
+
+    class Node:
+        pass
+
+    old = Node()
+    old.cycle = old  # only the collector can free it
+    gone = weakref.ref(old)
+    heap.settle()
+    assert gone() is not None  # still referenced: frozen with the rest
+    del old
+    heap.settle()
+    assert gone() is None

@@ -103,7 +103,43 @@ def test_every_state_change(tmp_path):
     assert list(tmp_path.rglob(f"{entry.id}*")) == []
 
 
-def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path):
+@pytest.fixture(params=["unnamed", "named"])
+def write_path(request, monkeypatch):
+    """Both ways a new entry is written: an unnamed file linked into place (O_TMPFILE),
+    and a named temporary file (where the system cannot make unnamed ones)."""
+    import replik.store as store_module
+
+    if request.param == "named":
+        monkeypatch.setattr(store_module, "_tmpfile_links", False)
+    elif not store_module._tmpfile_links:
+        pytest.skip("this system makes no unnamed files")
+    return request.param
+
+
+def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatch):
+    import replik.store as store_module
+
+    if not store_module._tmpfile_links:
+        pytest.skip("this system makes no unnamed files")
+
+    def named(*_args):
+        raise AssertionError("a named temporary file was made")
+
+    monkeypatch.setattr(store_module, "write_temp", named)
+    store = Store(tmp_path)
+    entry = store.add(make_entry(body="Ohne Umweg"), fresh=True)
+    assert store.get(entry.id).body == "Ohne Umweg"
+    assert oct(os.stat(tmp_path / "pending" / f"{entry.id}.txt").st_mode & 0o777) == oct(
+        0o640 & ~_umask())
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path, write_path):
     store = Store(tmp_path / "neu")  # no folder exists yet, not even tmp/
     first = store.add(make_entry(article="erster", body="Eins"), "approved")
     second = store.add(make_entry(article="erster", body="Zwei"), "approved", fresh=True)
@@ -114,11 +150,15 @@ def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path):
     assert list((tmp_path / "neu" / "tmp").iterdir()) == []
 
 
-def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path):
+def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path, write_path):
     store = Store(tmp_path)
     entry = store.add(make_entry())
     with pytest.raises(StoreError, match="exists already"):
         store.add(replace(entry))
+    with pytest.raises(StoreError, match="exists already"):
+        store.add(replace(entry, body="Anders"), fresh=True)  # same id, same state
+    assert store.get(entry.id).body == entry.body  # the first one stays
+    assert list((tmp_path / "tmp").iterdir()) == []
     with pytest.raises(StoreError, match="unknown state"):
         store.move(entry.id, "published")
     with pytest.raises(StoreError, match="article"):
@@ -177,7 +217,8 @@ CRASH_SCRIPT = textwrap.dedent("""
     from datetime import UTC, datetime
     from replik import store as S
     where = sys.argv[2]
-    real_fsync, real_link = os.fsync, os.link
+    if sys.argv[3] == "named":
+        S._tmpfile_links = False
     def crash(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     if where == "before-fsync":
@@ -191,15 +232,18 @@ CRASH_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("where", ["before-fsync", "before-rename"])
-def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where):
+def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where, write_path):
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT.format(plugins=PLUGINS))
     store_root = tmp_path / "comments"
-    result = subprocess.run([sys.executable, str(script), str(store_root), where])
+    result = subprocess.run([sys.executable, str(script), str(store_root), where, write_path])
     assert result.returncode == -9
     store = Store(store_root)
     assert list(store.all_entries(on_error="raise")) == []
     leftovers = list((store_root / "tmp").iterdir())
+    if write_path == "unnamed":
+        assert leftovers == []  # a file without a name is gone with the process
+        return
     assert len(leftovers) == 1  # only the stray temporary file
     old = (datetime.now() - timedelta(days=3)).timestamp()
     os.utime(leftovers[0], (old, old))

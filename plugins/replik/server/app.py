@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..settings import load_settings, store_path
+from . import heap
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(
         app.register_blueprint(module.bp)
         if hasattr(module, "init_app"):
             module.init_app(app)
+    heap.settle()  # everything built so far lives as long as the process
     return app
 
 

@@ -44,7 +44,7 @@ from ..moderation import Moderation
 from ..plugin import comments_open
 from ..settings import store_path
 from ..store import Entry, Store, StoreError, is_valid_id, new_id
-from . import pages
+from . import heap, pages
 from .app import request_rebuild
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class ArticleIndex:
         One thread reads while the others keep answering from the last index.
         """
         now = time.monotonic()
+        first = self._signature is None  # at start: create_app() settles the heap after
         with self._lock:
             if not force and (self._busy or now - self._checked < self.poll_seconds):
                 return
@@ -120,6 +121,8 @@ class ArticleIndex:
             articles, page_list = self._read()
             with self._lock:
                 self.articles, self.pages, self._signature = articles, page_list, signature
+            if not first:
+                heap.settle()  # the new index lives on; the old one goes now
         except Exception as exc:  # noqa: BLE001 - keep serving the last good index
             log.error("replik: cannot read the articles under %s: %s",
                       self.settings["PATH"], exc)
