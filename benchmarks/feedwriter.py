@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
 from benchmarks import sitegen
+from benchmarks.measure import best_cpu_of
 from replik.feeds import FeedItem, FeedSpec, feedgen_feeds, render_feeds
 from replik.render import render_body
 
@@ -43,18 +42,6 @@ def make_specs(feeds: int, entries: int, seed: int = sitegen.DEFAULT_SEED) -> li
     return specs
 
 
-def best_of(write: Callable[[FeedSpec], dict[str, bytes]], specs: list[FeedSpec],
-            repeat: int) -> float:
-    """The least CPU seconds of ``repeat`` runs over all specs."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        for spec in specs:
-            write(spec)
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -68,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.feeds} feeds x {args.entries} entries, about {size:.0f} bytes an entry "
           f"(Atom + RSS); byte-identical: {'yes' if not mismatches else f'NO ({mismatches})'}")
     for name, write in (("feedgen", feedgen_feeds), ("feedxml", render_feeds)):
-        seconds = best_of(write, specs, args.repeat)
+        seconds = best_cpu_of(write, specs, args.repeat)
         print(f"{name}: {seconds * 1e6 / entries:7.1f} µs/entry  ({seconds:.3f} s CPU)")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 
 from benchmarks import sitegen
+from benchmarks.measure import best_cpu_of
 from replik.i18n import install_into
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
@@ -63,17 +63,6 @@ def environment() -> Environment:
     return env
 
 
-def best_of(render: Callable[[Any], str], articles: list[Any], repeat: int) -> float:
-    """The least CPU seconds of ``repeat`` runs over all articles."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        for article in articles:
-            render(article)
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--articles", type=int, default=200)
@@ -99,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.articles} articles x {args.comments} comments, about {size:.0f} bytes of "
           "HTML a comment")
     for name, render in renders.items():
-        seconds = best_of(render, articles, args.repeat)
+        seconds = best_cpu_of(render, articles, args.repeat)
         per = (f"{seconds * 1e6 / args.articles:7.1f} µs/article" if name == "form"
                else f"{seconds * 1e6 / comments:7.1f} µs/comment")
         print(f"{name:>10}: {per}  ({seconds:.3f} s CPU)")
