@@ -9,7 +9,6 @@ the two to the same bytes.
 from __future__ import annotations
 
 import heapq
-import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from .render import as_aware
 from .settings import with_defaults
 from .store import read_bytes
 from .thread import CommentNode, render_node
-
-log = logging.getLogger(__name__)
 
 
 def site_url(settings: dict[str, Any]) -> str:
