@@ -109,18 +109,18 @@ def write_path(request, monkeypatch):
     and a named temporary file (where the system cannot make unnamed ones)."""
     import replik.store as store_module
 
-    if request.param == "named":
-        monkeypatch.setattr(store_module, "_tmpfile_links", False)
-    elif not store_module._tmpfile_links:
+    if request.param == "unnamed" and not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system makes no unnamed files")
+    monkeypatch.setattr(store_module, "_tmpfile_links", request.param == "unnamed")
     return request.param
 
 
 def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatch):
     import replik.store as store_module
 
-    if not store_module._tmpfile_links:
+    if not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system makes no unnamed files")
+    monkeypatch.setattr(store_module, "_tmpfile_links", True)
 
     def named(*_args):
         raise AssertionError("a named temporary file was made")
@@ -131,6 +131,24 @@ def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatc
     assert store.get(entry.id).body == "Ohne Umweg"
     assert oct(os.stat(tmp_path / "pending" / f"{entry.id}.txt").st_mode & 0o777) == oct(
         0o640 & ~_umask())
+
+
+def test_a_store_that_cannot_be_written_keeps_the_fast_way_for_later(tmp_path):
+    """tmp/ being a file is this store's problem, not the system's: the error is the
+    named way's, and the next store still gets unnamed files."""
+    import replik.store as store_module
+
+    if not hasattr(os, "O_TMPFILE"):
+        pytest.skip("this system makes no unnamed files")
+    broken = Store(tmp_path / "broken")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "tmp").write_text("not a folder")
+    with pytest.raises(OSError):
+        broken.add(make_entry(), fresh=True)
+    assert store_module._tmpfile_links
+    good = Store(tmp_path / "good")
+    entry = good.add(make_entry(), fresh=True)
+    assert good.get(entry.id).state == "pending"
 
 
 def _umask() -> int:

@@ -8,6 +8,7 @@ CLI can work on the same store at once without locks.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -306,6 +307,11 @@ def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes) -> Path:
 #: Whether this system makes unnamed files (O_TMPFILE) and links them by /proc; turned
 #: off at the first sign it does not, and the named temporary file is used instead.
 _tmpfile_links = hasattr(os, "O_TMPFILE")
+#: What a system without unnamed files (or without linking them) answers: old kernels
+#: and some file systems give EISDIR or EOPNOTSUPP for O_TMPFILE; EXDEV, EINVAL, EPERM
+#: come from a /proc link that will not work.
+_NO_UNNAMED_FILES = frozenset((errno.EISDIR, errno.EOPNOTSUPP, errno.EINVAL, errno.EXDEV,
+                               errno.EPERM))
 
 
 def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
@@ -329,9 +335,10 @@ def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
         except FileNotFoundError:  # the first write into a new store
             os.makedirs(tmp_dir, exist_ok=True)
             fd = os.open(tmp_dir, flags, 0o640)
-    except OSError:  # the file system has no unnamed files (EOPNOTSUPP, EISDIR …)
-        _tmpfile_links = False
-        return False
+    except OSError as exc:
+        if exc.errno in _NO_UNNAMED_FILES:  # this file system cannot: never ask again
+            _tmpfile_links = False
+        return False  # otherwise (tmp/ not a folder, not writable …) the named way says why
     folder_fd = -1
     try:
         view = memoryview(data)
@@ -350,8 +357,9 @@ def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
             os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder_fd, follow_symlinks=True)
         except FileExistsError:
             raise
-        except OSError:  # no /proc here, or it will not link: use named files
-            _tmpfile_links = False
+        except OSError as exc:
+            if exc.errno in _NO_UNNAMED_FILES or exc.errno == errno.ENOENT:  # ENOENT: no /proc
+                _tmpfile_links = False
             return False
         os.fsync(folder_fd)  # the new name, on disk
     finally:
