@@ -20,7 +20,7 @@ from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
 from .settings import with_defaults
-from .store import read_bytes
+from .store import read_bytes, write_all
 from .thread import CommentNode, render_node
 
 
@@ -63,9 +63,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
         os.makedirs(folder, exist_ok=True)
         fd = os.open(tmp, flags, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
     os.replace(tmp, name)

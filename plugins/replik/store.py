@@ -250,6 +250,13 @@ def read_body(path: str) -> str:
     return read_bytes(path).partition(b"\n\n")[2].decode("utf-8")
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (os.write may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Flush a folder's entries (a new or renamed name) to disk."""
     try:
@@ -291,9 +298,7 @@ def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes) -> Path:
         tmp = f"{tmp_dir}/{name}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(tmp, flags, 0o640)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         with suppress(OSError):
@@ -341,9 +346,7 @@ def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
         return False  # otherwise (tmp/ not a folder, not writable …) the named way says why
     folder_fd = -1
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
         dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
         try:
