@@ -30,17 +30,6 @@ def site_url(settings: dict[str, Any]) -> str:
 
 
 _made_dirs: set[str] = set()
-_words: dict[tuple[str, str | None], Any] = {}
-
-
-def words(settings: dict[str, Any], lang: str | None = None) -> Any:
-    """gettext for a feed's language, looked up once per theme and language (a build
-    asks for each of its thousands of feeds)."""
-    key = (str(settings.get("THEME") or ""), lang or str(settings.get("DEFAULT_LANG") or "de"))
-    found = _words.get(key)
-    if found is None:
-        found = _words[key] = gettext_for(settings, lang)
-    return found
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
@@ -107,7 +96,7 @@ def make_spec(
 ) -> FeedSpec:
     """A feed of comment nodes; ``items`` are (article, node) pairs, newest first;
     its words in ``lang`` (the site's language by default)."""
-    _ = words(settings, lang)
+    _ = gettext_for(settings, lang)
     base = site_url(settings)
     feed_items = []
     newest = fallback_updated
@@ -198,7 +187,7 @@ def render_feeds(spec: FeedSpec, writer: str = "feedxml") -> dict[str, bytes]:
 def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
     """An article's comment feed, in the article's language."""
     lang = getattr(article, "lang", None) or str(settings.get("DEFAULT_LANG") or "de")
-    _ = words(settings, lang)
+    _ = gettext_for(settings, lang)
     base = site_url(settings)
     # comments_flat is in (date, id) order: the newest first, at most the setting's count.
     count = int(settings.get("REPLIK_FEED_ARTICLE_COUNT") or 0)
@@ -235,7 +224,7 @@ def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[An
 
 def latest_spec(articles: list[Any], settings: dict[str, Any],
                 pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
-    _ = words(settings)
+    _ = gettext_for(settings)
     base = site_url(settings)
     if pairs is None:
         pairs = latest_pairs(articles, settings)

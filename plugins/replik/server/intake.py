@@ -184,14 +184,6 @@ class Intake:
         self.guard = spam.Guard(settings)
         self.gettext = i18n.gettext_for(settings)
         self.origins = configured_origins(settings)
-        self._words: dict[str, Any] = {}
-
-    def words(self, lang: str) -> Any:
-        """gettext for ``lang``, looked up once per language (not per request)."""
-        words = self._words.get(lang)
-        if words is None:
-            words = self._words[lang] = i18n.gettext_for(self.settings, lang)
-        return words
 
 
 def intake() -> Intake:
@@ -317,7 +309,7 @@ def normalize_url(value: str) -> str:
 def words_for(ix: Intake, article: ArticleInfo | None) -> Any:
     """gettext in the reader's language: the post's (``Lang: en``), else the site's."""
     if article is not None and article.lang:
-        return ix.words(article.lang)
+        return i18n.gettext_for(ix.settings, article.lang)
     return ix.gettext
 
 
