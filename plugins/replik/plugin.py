@@ -19,7 +19,7 @@ from typing import Any
 
 from pelican import signals
 
-from . import i18n
+from . import i18n, thread_markup
 from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
 from .settings import store_path, with_defaults
@@ -146,6 +146,14 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
             article.locale_modified = format_date_local(as_aware(article.modified), lang, timezone)
 
 
+def offer_thread_markup(generator: Any) -> None:
+    """generator_init: the templates may draw threads with thread_markup, when it
+    writes exactly what they would (the shipped partials, the shipped settings)."""
+    env = getattr(generator, "env", None)
+    if env is not None and thread_markup.matches_theme(env):
+        env.globals["replik_comment_items"] = thread_markup.comment_items
+
+
 def get_generators(_pelican: Any) -> type:
     return CommentFeedGenerator
 
@@ -153,6 +161,7 @@ def get_generators(_pelican: Any) -> type:
 def register() -> None:
     signals.initialized.connect(initialized)
     signals.generator_init.connect(i18n.install_translations)
+    signals.generator_init.connect(offer_thread_markup)
     signals.article_generator_finalized.connect(attach_comments)
     signals.page_generator_finalized.connect(attach_page_comments)
     signals.get_generators.connect(get_generators)
