@@ -227,7 +227,9 @@ def _render(text: str) -> str:
 
 def render_body(text: str) -> Markup:
     """A comment's text as safe HTML."""
-    return Markup(_render(text.replace("\r\n", "\n").replace("\r", "\n")))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Markup(_render(text))
 
 
 def render_excerpt(text: str) -> Markup:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from markupsafe import Markup
@@ -16,60 +15,57 @@ from .store import SUFFIX, Entry, read_body
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
 class CommentNode:
     """One entry as a template sees it: public fields only, HTML ready.
 
     What the templates ask for is worked out once here, as plain attributes: a page
-    of a long thread reads them tens of thousands of times.
+    of a long thread reads them tens of thousands of times, and a build makes one node
+    per comment (a plain class with slots: a dataclass's __init__ cost twice as much).
+
+    Attributes: ``entry``, ``html``, ``date_text``, ``depth`` and ``number`` (its place
+    in date order), ``children`` and ``parent``; ``id`` and ``anchor``; ``kind``
+    (comment, pingback, trackback, or a webmention's kind: reply, like, repost,
+    mention); ``is_linkback`` (shown as "[…] excerpt […]" from another site; a
+    webmention reply is a comment); ``is_reaction`` (a like, repost or bookmark: one
+    short line, not a text); ``author``; ``url``; ``photo`` (a webmention author's
+    picture, http(s) only, or ""); ``link`` (``url`` when it is an http(s) address,
+    what the author's name links to, or ""); ``date_iso`` (for <time datetime=…>);
+    ``type``, ``staff`` and ``date``.
     """
 
-    entry: Entry
-    html: Markup
-    date_text: str
-    depth: int = 1
-    number: int = 0
-    children: list[CommentNode] = field(default_factory=list)
-    parent: CommentNode | None = field(default=None, repr=False, compare=False)
-    id: str = field(init=False)
-    anchor: str = field(init=False)
-    #: comment, pingback, trackback, or a webmention's kind: reply, like, repost, mention.
-    kind: str = field(init=False)
-    #: Shown as "[…] excerpt […]" from another site (a webmention reply is a comment).
-    is_linkback: bool = field(init=False)
-    #: A like, repost or bookmark: shown as one short line, not as text.
-    is_reaction: bool = field(init=False)
-    author: str = field(init=False)
-    url: str = field(init=False)
-    #: The author's picture from a webmention (http(s) only), or "".
-    photo: str = field(init=False)
-    #: ``url`` when it is an http(s) address (what the author's name links to), or "".
-    link: str = field(init=False)
-    #: The date as ISO 8601, for <time datetime=…>.
-    date_iso: str = field(init=False)
-    type: str = field(init=False)
-    staff: bool = field(init=False)
-    date: datetime = field(init=False)
+    __slots__ = ("entry", "html", "date_text", "depth", "number", "children", "parent", "id",
+                 "anchor", "kind", "is_linkback", "is_reaction", "author", "url", "photo",
+                 "link", "date_iso", "type", "staff", "date")
 
-    def __post_init__(self) -> None:
-        entry = self.entry
+    def __init__(self, entry: Entry, html: Markup, date_text: str, depth: int = 1,
+                 number: int = 0) -> None:
+        self.entry, self.html, self.date_text = entry, html, date_text
+        self.depth, self.number = depth, number
+        self.children: list[CommentNode] = []
+        self.parent: CommentNode | None = None
         self.id = entry.id
         self.anchor = f"comment-{entry.id}"
-        self.kind = entry_kind(entry)
-        self.is_linkback = entry.is_linkback and self.kind != "reply"
-        self.is_reaction = self.kind in REACTION_KINDS
         self.type, self.staff, self.date = entry.type, entry.staff, entry.date
-        if self.is_linkback and not self.is_reaction:
-            # A linkback shows the linking post's title (or its site's name) as its author.
-            self.author = entry.title or entry.author or entry.source or entry.url
-            self.url = entry.source or entry.url
-        elif entry.is_linkback:
-            self.author = entry.author or entry.title or entry.source
-            self.url = entry.url or entry.source
-        else:
+        if entry.type == "comment":  # most entries: no kind to look up, no linkback
+            self.kind, self.is_linkback, self.is_reaction = "comment", False, False
             self.author = entry.author or entry.title or entry.source
             self.url = entry.url
-        photo = entry.extra.get("Author-Photo", "")
+        else:
+            self.kind = kind = entry_kind(entry)
+            self.is_linkback = linkback = entry.is_linkback and kind != "reply"
+            self.is_reaction = kind in REACTION_KINDS
+            if linkback and not self.is_reaction:
+                # A linkback shows the linking post's title (or its site's name) as its
+                # author.
+                self.author = entry.title or entry.author or entry.source or entry.url
+                self.url = entry.source or entry.url
+            elif entry.is_linkback:
+                self.author = entry.author or entry.title or entry.source
+                self.url = entry.url or entry.source
+            else:
+                self.author = entry.author or entry.title or entry.source
+                self.url = entry.url
+        photo = entry.extra.get("Author-Photo", "") if entry.extra else ""
         self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
         link = (self.url or "").strip()
         self.link = link if link[:8].lower().startswith(("http://", "https://")) else ""
@@ -80,6 +76,19 @@ class CommentNode:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.entry, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CommentNode):
+            return NotImplemented
+        return (self.entry, self.html, self.date_text, self.depth, self.number,
+                self.children) == (other.entry, other.html, other.date_text, other.depth,
+                                   other.number, other.children)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (f"CommentNode(id={self.id!r}, depth={self.depth}, number={self.number},"
+                f" children={len(self.children)})")
 
 
 REACTION_KINDS = ("like", "repost", "bookmark")
