@@ -226,7 +226,7 @@ def test_lazy_thread_builds_on_use_and_again_after_release(caplog):
     assert caplog.text.count("20000101T000000000000Z-00000000") == 1
 
 
-def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path):
+def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path, caplog):
     from replik.store import Store
     from replik.thread import LazyThread
 
@@ -245,7 +245,10 @@ def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path):
     assert thread.entries[0].body == ""
     # A file gone since the store was read shows empty, with a warning, not a crash.
     (store.root / "approved" / "a" / f"{first.id}.txt").unlink()
-    assert str(thread.build()[1][0].html) == ""
+    with caplog.at_level("WARNING"):
+        assert str(thread.build()[1][0].html) == ""
+    assert f"t/{first.id} could not be read again" in caplog.text
+    assert "Zweiter Text" in str(thread.build()[1][1].html)
 
 
 def test_a_post_in_english_gets_an_english_discussion(tmp_path):
