@@ -14,6 +14,7 @@ from replik.render import (
     count_links,
     format_date_local,
     format_datetime_local,
+    render_bodies,
     render_body,
     render_excerpt,
     sanitize,
@@ -81,6 +82,13 @@ def test_no_active_content_gets_through(text, path):
             if name == "href":
                 assert re.match(r"^(https?:|mailto:)", value), out
             assert name in {"href", "title", "rel"}, out
+
+
+def test_a_thread_rendered_at_once_is_rendered_as_each_alone():
+    texts = [PATHS[path] + text for path in PATHS for text in HOSTILE]
+    texts += ["Zeile\r\nZeile\rZeile", "", "www.example.org und https://x.example/?a=1&b=2"]
+    assert render_bodies(texts) == [render_body(text) for text in texts]
+    assert all(type(html) is type(render_body("")) for html in render_bodies(texts))
 
 
 def test_sanitizer_gate_itself_blocks_what_bleach_lets_through():

@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .render import format_datetime_local, render_body, render_excerpt
+from .render import format_datetime_local, render_bodies, render_body, render_excerpt
 from .store import SUFFIX, Entry, read_body
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,19 @@ def entry_kind(entry: Entry) -> str:
     return entry.type
 
 
-def render_node(entry: Entry, locale: str, timezone: str) -> CommentNode:
+def shown_as_excerpt(entry: Entry) -> bool:
+    """Linkbacks show an excerpt of the linking post; a webmention reply is its
+    author's text, rendered as a comment."""
+    return entry.is_linkback and entry_kind(entry) != "reply"
+
+
+def render_node(entry: Entry, locale: str, timezone: str, html: Markup | None = None
+                ) -> CommentNode:
+    """``entry`` as a node; ``html``: its text rendered already (see build_thread)."""
     # The build reads its own copies from the store: blank them rather than copy them.
     public = entry.drop_private()
-    # Linkbacks show an excerpt of the linking post; a webmention reply is its author's text.
-    as_excerpt = entry.is_linkback and entry_kind(entry) != "reply"
-    html = render_excerpt(entry.body) if as_excerpt else render_body(entry.body)
+    if html is None:
+        html = render_excerpt(entry.body) if shown_as_excerpt(entry) else render_body(entry.body)
     return CommentNode(
         entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
     )
@@ -122,7 +129,10 @@ def build_thread(
     private fields are blanked in place: pass entries read for this purpose.
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
-    nodes = {e.id: render_node(e, locale, timezone) for e in ordered}
+    texts = [e for e in ordered if not shown_as_excerpt(e)]
+    rendered = dict(zip([id(e) for e in texts], render_bodies([e.body for e in texts]),
+                        strict=True))
+    nodes = {e.id: render_node(e, locale, timezone, rendered.get(id(e))) for e in ordered}
     top: list[CommentNode] = []
     for number, entry in enumerate(ordered, start=1):
         node = nodes[entry.id]

@@ -77,17 +77,17 @@ def _quoted_id(entry_id: str) -> str:
 
 
 class _Words:
-    """The thread's labels (its words, reply address, open or not) escaped once."""
+    """The thread's labels (its words, reply address, open or not) escaped once, and
+    the pieces of markup made of them alone."""
 
-    __slots__ = ("anonymous", "anonymous_raw", "staff", "reply", "permalink", "reply_to",
-                 "reply_to_markup", "badges", "other_badge", "reactions", "source", "reply_base",
-                 "open")
+    __slots__ = ("anonymous", "anonymous_raw", "staff_badge", "permalink", "reply_to",
+                 "reply_to_markup", "badges", "other_badge", "reactions", "source",
+                 "reply_start", "reply", "open")
 
     def __init__(self, labels: Mapping[str, Any]) -> None:
         self.anonymous_raw = labels["anonymous"]
         self.anonymous = _esc(self.anonymous_raw)
-        self.staff = _esc(labels["staff"])
-        self.reply = _esc(labels["reply"])
+        self.staff_badge = f'<span class="badge badge-staff">{_esc(labels["staff"])}</span>'
         self.permalink = _esc(labels["permalink"])
         self.reply_to = labels["reply_to"]
         # A Markup pattern escapes what it is given: with that done here, plain "%".
@@ -96,7 +96,9 @@ class _Words:
         self.other_badge = _esc(labels["badges"]["other"])
         self.reactions = labels["reactions"]
         self.source = _esc(labels["source"])
-        self.reply_base = _esc(labels["reply_base"])
+        self.reply_start = (f'  <p class="comment-actions"><a class="comment-reply"'
+                            f' href="{_esc(labels["reply_base"])}&amp;reply_to=')
+        self.reply = _esc(labels["reply"])
         self.open = bool(labels["open"])
 
 
@@ -108,55 +110,47 @@ def comment_markup(node: CommentNode, labels: Mapping[str, Any]) -> str:
 def _entry(node: CommentNode, words: _Words) -> str:
     anchor = _esc(node.anchor)
     author = _esc(node.author) if node.author else words.anonymous
-    out = [f'<article id="{anchor}" class="comment']
+    classes = badge = photo = staff = actions = ""
     if node.is_linkback:
-        out.append(f" comment-linkback comment-{_esc(node.type)}")
+        classes = f" comment-linkback comment-{_esc(node.type)}"
     if node.is_reaction:
-        out.append(f" comment-reaction comment-{_esc(node.kind)}")
+        classes += f" comment-reaction comment-{_esc(node.kind)}"
     if node.staff:
-        out.append(" comment-staff")
-    out.append(f'" aria-labelledby="{anchor}-by">\n  <header class="comment-meta">\n'
-               f'    <h3 class="comment-by" id="{anchor}-by">\n')
+        classes += " comment-staff"
+        staff = words.staff_badge
     if node.entry.is_linkback:
-        badge = words.badges.get(node.type, words.other_badge)
-        out.append(f'<span class="badge badge-linkback">{badge}</span>')
+        badge = (f'<span class="badge badge-linkback">'
+                 f'{words.badges.get(node.type, words.other_badge)}</span>')
     if node.photo:
-        out.append(f'<img class="comment-photo" src="{_esc(node.photo)}" alt="" width="32"'
-                   f' height="32" loading="lazy" referrerpolicy="no-referrer">')
-    if node.link:
-        name = f'<a href="{_esc(node.link)}" rel="nofollow ugc">{author}</a>'
-    else:
-        name = author
-    out.append(f'      <span class="comment-author">{name}</span>\n')
-    if node.staff:
-        out.append(f'<span class="badge badge-staff">{words.staff}</span>')
-    out.append(
-        f'    </h3>\n    <p class="comment-date"><a class="comment-permalink" href="#{anchor}"'
-        f' title="{words.permalink}"><time datetime="{_esc(node.date_iso)}">'
-        f'{_esc(node.date_text)}</time></a></p>\n  </header>\n  <div class="comment-body">\n'
-    )
+        photo = (f'<img class="comment-photo" src="{_esc(node.photo)}" alt="" width="32"'
+                 f' height="32" loading="lazy" referrerpolicy="no-referrer">')
+    name = f'<a href="{_esc(node.link)}" rel="nofollow ugc">{author}</a>' if node.link else author
     if node.is_reaction:
-        out.append(f"<p>{_esc(words.reactions[node.kind])}")
+        body = f"<p>{_esc(words.reactions[node.kind])}"
         source = (node.entry.source or "").strip()
         if source[:7].lower() == "http://" or source[:8].lower() == "https://":
-            out.append(f' <a href="{_esc(source)}" rel="nofollow ugc">{words.source}</a>')
-        out.append("</p>\n")
+            body += f' <a href="{_esc(source)}" rel="nofollow ugc">{words.source}</a>'
+        body += "</p>\n"
     else:
-        out.append(_esc(node.html))
-    out.append("  </div>\n")
+        body = _esc(node.html)
     if words.open and not node.is_linkback:
         if words.reply_to_markup:
             reply_to = str.__mod__(words.reply_to, {"author": author})
         else:
             reply_to = _esc(words.reply_to % {"author": node.author or words.anonymous_raw})
-        out.append(
-            f'  <p class="comment-actions"><a class="comment-reply"'
-            f' href="{words.reply_base}&amp;reply_to={_esc(_quoted_id(node.id))}#respond"'
-            f' data-reply-to="{_esc(node.id)}">{words.reply}'
-            f'<span class="visually-hidden"> {reply_to}</span></a></p>\n'
-        )
-    out.append("</article>\n")
-    return "".join(out)
+        entry_id = _esc(node.id)
+        actions = (f'{words.reply_start}{_esc(_quoted_id(node.id))}#respond"'
+                   f' data-reply-to="{entry_id}">{words.reply}'
+                   f'<span class="visually-hidden"> {reply_to}</span></a></p>\n')
+    return (
+        f'<article id="{anchor}" class="comment{classes}" aria-labelledby="{anchor}-by">\n'
+        f'  <header class="comment-meta">\n    <h3 class="comment-by" id="{anchor}-by">\n'
+        f'{badge}{photo}      <span class="comment-author">{name}</span>\n{staff}    </h3>\n'
+        f'    <p class="comment-date"><a class="comment-permalink" href="#{anchor}"'
+        f' title="{words.permalink}"><time datetime="{_esc(node.date_iso)}">'
+        f'{_esc(node.date_text)}</time></a></p>\n  </header>\n  <div class="comment-body">\n'
+        f'{body}  </div>\n{actions}</article>\n'
+    )
 
 
 def comment_items(nodes: Iterable[CommentNode], labels: Mapping[str, Any]) -> Markup:
@@ -169,9 +163,8 @@ def comment_items(nodes: Iterable[CommentNode], labels: Mapping[str, Any]) -> Ma
 
 def _items(nodes: Iterable[CommentNode], words: _Words, out: list[str]) -> None:
     for node in nodes:
-        out.append(f'    <li class="comment-item depth-{_esc(node.depth)}">\n      ')
-        out.append(_entry(node, words))
-        out.append("\n")
+        out.append(f'    <li class="comment-item depth-{_esc(node.depth)}">\n      '
+                   f'{_entry(node, words)}\n')
         if node.children:
             out.append('      <ol class="comment-list comment-children">\n        ')
             _items(node.children, words, out)
