@@ -244,8 +244,14 @@ def profile_breakdown(path: Path) -> dict[str, Any]:
 
 
 # --- the benchmark -------------------------------------------------------------------
+#: Rounds per variant. On a shared machine one build's CPU time moves by ±10 %; the
+#: median of five keeps the ratio within a few hundredths from run to run.
+DEFAULT_RUNS = 5
+
+
 def run(
-    report: dict[str, Any], *, posts: int = 1000, comments: int = 20000, runs: int = 3,
+    report: dict[str, Any], *, posts: int = 1000, comments: int = 20000,
+    runs: int = DEFAULT_RUNS,
     workdir: Path | None = None, seed: int = sitegen.DEFAULT_SEED, profile: bool = False,
     say: Callable[[str], None] = print,
 ) -> None:
@@ -349,6 +355,11 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
                  if ratio else "")
         lines.append(f"{variant:18s} {t[variant]['median']:7.2f} s {c[variant]['median']:7.2f} s"
                      f" {m[variant]['median']:7.1f} MB{extra}")
+    plain_runs, cold_runs = c["plain"].get("runs", []), c.get("replik-cold", {}).get("runs", [])
+    if len(plain_runs) > 1 and len(plain_runs) == len(cold_runs):
+        # Each round builds plain and cold back to back: how far the ratio moves.
+        lines.append("CPU ratio cold/plain per round: " + " ".join(
+            f"×{cold / plain:.2f}" for plain, cold in zip(plain_runs, cold_runs, strict=True)))
     rc = checks["replik"]
     lines.append(
         f"checked: {rc['posts_built']}/{rc['posts_expected']} posts, {rc['comments_on_pages']}"
@@ -377,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--comments", type=int, default=20000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
     parser.add_argument("--seed", type=int, default=sitegen.DEFAULT_SEED)
     parser.add_argument("--profile", action="store_true",
                         help="also build once under cProfile and break the time down")
