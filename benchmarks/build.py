@@ -37,7 +37,7 @@ import pelican
 from replik.settings import REPLIK_DEFAULTS
 
 from . import sitegen
-from .measure import Measurement, run_measured, summarize
+from .measure import Measurement, file_creation_us, run_measured, summarize
 
 TARGET_TIME_RATIO = 1.5
 #: The benchmark site uses the project's settings, which keep this default.
@@ -279,6 +279,8 @@ def run(
         say(f"build: round {round_number} {variant:18s} {result.seconds:7.2f} s wall"
             f" {result.cpu_seconds:7.2f} s CPU {result.peak_rss_mb:7.1f} MB")
 
+    creation_before = file_creation_us(new_output(site, "probe"))
+    _outputs.pop("probe")
     warm = False
     for round_number in range(1, runs + 1):
         for variant in ("plain", "replik-cold"):
@@ -289,6 +291,8 @@ def run(
         for variant in ("replik-warm", "replik-incremental") if warm else ("replik-incremental",):
             record(variant, build_once(site, variant, logs))
 
+    creation_after = file_creation_us(new_output(site, "probe"))
+    _outputs.pop("probe")
     checks = {
         "replik": check_output(site, _outputs["replik"], with_comments=True),
         "plain": check_output(site, _outputs["plain"], with_comments=False),
@@ -307,6 +311,7 @@ def run(
         "cpu_seconds": {k: summarize(v) for k, v in cpu.items() if v},
         "peak_rss_mb": {k: summarize(v) for k, v in memory.items() if v},
         "checks": checks,
+        "file_creation_us": {"before": creation_before, "after": creation_after},
     }
     ratios: dict[str, dict[str, float]] = {}
     for variant in names[1:]:
@@ -360,6 +365,11 @@ def summary_lines(section: dict[str, Any]) -> list[str]:
         # Each round builds plain and cold back to back: how far the ratio moves.
         lines.append("CPU ratio cold/plain per round: " + " ".join(
             f"×{cold / plain:.2f}" for plain, cold in zip(plain_runs, cold_runs, strict=True)))
+    creation = section.get("file_creation_us")
+    if creation:
+        # Every build creates thousands of files: a slow file system shows here first.
+        lines.append(f"creating a file in the output folder cost {creation['before']} µs"
+                     f" before the rounds, {creation['after']} µs after")
     rc = checks["replik"]
     lines.append(
         f"checked: {rc['posts_built']}/{rc['posts_expected']} posts, {rc['comments_on_pages']}"

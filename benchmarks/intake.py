@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .measure import file_creation_us
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-out"
 ISSO_VERSION = "0.14.0"
@@ -556,16 +558,6 @@ def forget_old_runs(keep: Path) -> None:
     for old in [*RUNS.iterdir(), OUT / "intake"]:  # bench-out/intake: the old layout
         if old != keep and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
-
-
-def file_creation_us(folder: Path, count: int = 200) -> float:
-    """What creating one empty file costs in ``folder`` (µs): the file system's state."""
-    probe = folder / "file-system-probe"
-    probe.mkdir()
-    started = time.perf_counter()
-    for number in range(count):
-        os.close(os.open(probe / str(number), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    return round((time.perf_counter() - started) / count * 1e6, 1)
 
 
 def run(report: dict) -> None:

@@ -6,7 +6,9 @@ threads are built before timing, so Markdown rendering is not counted), renders
 each article's discussion the way article.html does, in an environment set up like
 Pelican's (autoescaping off, trim_blocks, the plugin's ``_()``) with a context of
 Pelican's size, and prints the CPU time per comment, best of ``--repeat`` runs:
-with the comment form, without it (the thread alone), and the form per article.
+with the comment form (discussion), the thread alone drawn by the templates
+(thread) and by thread_markup as the plugin offers it (python), and the form
+per article.
 Not part of ``make bench``: it runs in a few seconds on one core.
 """
 
