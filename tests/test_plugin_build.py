@@ -226,42 +226,29 @@ def test_lazy_thread_builds_on_use_and_again_after_release(caplog):
     assert caplog.text.count("20000101T000000000000Z-00000000") == 1
 
 
-def test_build_reads_each_thread_once_and_drops_it_after(tmp_path, caplog):
-    from types import SimpleNamespace
-
+def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path, caplog):
     from replik.store import Store
     from replik.thread import LazyThread
 
     first = add_entry(tmp_path, "a", "Erster Text", utc(2010, 3, 5, 10, 0), author="Anna")
-    second = add_entry(tmp_path, "a", "Zweiter Text", utc(2010, 3, 5, 11, 0), author="Bernd")
-    folder = tmp_path / "comments" / "approved" / "a"
-    (folder / "20100305T120000000000Z-00000000.txt").write_text("kein Kopf\n")  # a bad file
+    add_entry(tmp_path, "a", "Zweiter Text", utc(2010, 3, 5, 11, 0), author="Bernd")
     store = Store(tmp_path / "comments")
-    names = store.approved_names()["a"]
-    assert len(names) == 3
-    owner = SimpleNamespace(comment_count=3, reply_count=3, linkback_count=0)
-    thread = LazyThread(origin="t/", folder=str(folder), names=names, owner=owner)
-    assert thread.entries is None and thread.count is None  # nothing read yet
-    with caplog.at_level("WARNING"):
-        top, flat = thread.build()
-    assert "20100305T120000000000Z-00000000.txt" in caplog.text  # named, then left out
+    entries = store.approved_by_article(public_only=True, bodies=False)["a"]
+    assert [e.body for e in entries] == ["", ""] and all(e.email == "" for e in entries)
+    thread = LazyThread(entries, origin="t/", folder=str(store.root / "approved" / "a"))
+    top, flat = thread.build()
     assert "Erster Text" in str(flat[0].html) and "Zweiter Text" in str(flat[1].html)
-    assert all(e.email == "" for e in thread.entries)  # private fields never read in
-    assert (owner.comment_count, owner.reply_count, owner.linkback_count) == (2, 2, 0)
     thread.release()
-    # Entries and nodes dropped; counts and each entry's (date, id) kept.
-    assert thread.entries is None and not thread.built and thread.size() == 2
-    assert [key[1] for key in thread.keys()] == [first.id, second.id]
-    # One entry read again on its own (the site-wide feed), without the thread.
-    assert thread.load([first.id])[first.id].body == "Erster Text"
-    assert thread.entries is None
-    # A file gone since is left out when the thread is read again; no new warning
-    # for the bad file.
-    caplog.clear()
-    (folder / f"{first.id}.txt").unlink()
-    assert [str(node.html) for node in thread.build()[1]] == ["<p>Zweiter Text</p>"]
-    assert owner.comment_count == 1 and "kein Kopf" not in caplog.text
-    assert "00000000.txt" not in caplog.text
+    assert [e.body for e in thread.entries] == ["", ""]
+    # One entry's text on its own (the site-wide feed), without touching the thread's.
+    assert thread.with_body(thread.entries[0]).body == "Erster Text"
+    assert thread.entries[0].body == ""
+    # A file gone since the store was read shows empty, with a warning, not a crash.
+    (store.root / "approved" / "a" / f"{first.id}.txt").unlink()
+    with caplog.at_level("WARNING"):
+        assert str(thread.build()[1][0].html) == ""
+    assert f"t/{first.id} could not be read again" in caplog.text
+    assert "Zweiter Text" in str(thread.build()[1][1].html)
 
 
 def test_a_post_in_english_gets_an_english_discussion(tmp_path):

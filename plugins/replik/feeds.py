@@ -21,7 +21,7 @@ from .i18n import gettext_for
 from .render import as_aware
 from .settings import with_defaults
 from .store import read_bytes, write_all
-from .thread import CommentNode, LazyThread, render_node
+from .thread import CommentNode, render_node
 
 
 def site_url(settings: dict[str, Any]) -> str:
@@ -212,28 +212,18 @@ def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
 def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[Any, CommentNode]]:
     """The newest REPLIK_FEED_LATEST_COUNT (article, node) pairs across the site.
 
-    Chosen from each thread's (date, id) keys, which a thread keeps after it is
-    released, so only the chosen few are read again and rendered.
+    Chosen from the articles' entries, so only the chosen few are rendered (an
+    article's thread may have been released after its page was written).
     """
     count = int(settings["REPLIK_FEED_LATEST_COUNT"])
     locale = str(settings.get("DEFAULT_LANG") or "de")
     timezone = str(settings.get("TIMEZONE") or "UTC")
-    threads = [(a, a.replik_thread) for a in articles
-               if isinstance(getattr(a, "replik_thread", None), LazyThread)]
-    candidates = ((article, key) for article, thread in threads for key in thread.keys())
-    chosen = heapq.nlargest(count, candidates, key=lambda pair: pair[1])
-    wanted: dict[int, list[str]] = {}
-    for article, (_date, entry_id) in chosen:
-        wanted.setdefault(id(article), []).append(entry_id)
-    loaded = {id(article): article.replik_thread.load(wanted[id(article)])
-              for article, _key in chosen}
-    pairs = []
-    for article, (_date, entry_id) in chosen:
-        entry = loaded[id(article)].get(entry_id)
-        if entry is not None:  # None: moved away since the thread was read
-            pairs.append((article, render_node(
-                entry, getattr(article, "lang", locale) or locale, timezone)))
-    return pairs
+    candidates = ((a, e) for a in articles
+                  for e in getattr(getattr(a, "replik_thread", None), "entries", ()))
+    chosen = heapq.nlargest(count, candidates, key=lambda p: (p[1].date, p[1].id))
+    return [(article, render_node(article.replik_thread.with_body(entry),
+                                  getattr(article, "lang", locale) or locale, timezone))
+            for article, entry in chosen]
 
 
 def latest_spec(articles: list[Any], settings: dict[str, Any],

@@ -5,12 +5,10 @@ After ``article_generator_finalized`` every article carries:
 ``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
 Any theme can use them.
 
-At first only the names of each article's entry files are known (one listing per
-folder). A thread's files are read, once, just before its page is written
-(``article_generator_write_article``), which also makes its counts exact; the two
-lists build the thread (rendered, arranged) on first use; once the page and its
-comment feeds are written (``content_written``) the thread is dropped again. A
-build holds the entries, texts and HTML of one thread at a time.
+The two lists build their thread (texts read from the store, rendered, arranged)
+on first use, and the thread is dropped again once the article's page and comment
+feeds are written (``content_written``): a build keeps every comment's metadata,
+but the text and HTML of only one thread at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
 from .settings import store_path, with_defaults
 from .store import Entry, Store
-from .thread import LazyThread, ThreadView, set_counts
+from .thread import LazyThread, ThreadView, entry_kind
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +51,24 @@ def initialized(pelican: Any) -> None:
 
 
 def attach_comments(generator: Any) -> None:
-    """article_generator_finalized: every article gets its thread (not read yet)."""
+    """article_generator_finalized: every article gets its thread."""
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
-    names = store.approved_names()
-    # Pages are read after articles; they take their threads from the same listing.
-    generator.context["replik_approved"] = names
+    # Without the texts: each thread reads its own while its page is written, so a
+    # build holds the text of one thread at a time.
+    grouped = store.approved_by_article(public_only=True, bodies=False)
+    # Pages are read after articles; they take their threads from the same reading.
+    generator.context["replik_approved"] = grouped
     articles = list(generator.articles) + list(getattr(generator, "translations", []))
     articles += list(getattr(generator, "drafts", []))
     articles += list(getattr(generator, "hidden_articles", []))
     generator.context["replik_article_slugs"] = {a.slug for a in articles}
     for article in articles:
-        attach_thread(article, None, settings, store.root, names=names.get(article.slug, []))
+        attach_thread(article, grouped.get(article.slug, []), settings, store.root,
+                      read_texts=True)
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
-
-
-def read_before_writing(generator: Any, content: Any) -> None:
-    """article_generator_write_article, page_generator_write_page: read the thread
-    (its counts exact) before the page shows them."""
-    thread = getattr(content, "replik_thread", None)
-    if isinstance(thread, LazyThread):
-        thread.read()
 
 
 def page_written(path: str, context: dict[str, Any]) -> None:
@@ -96,48 +89,50 @@ def attach_page_comments(generator: Any) -> None:
     read-only, since the comment form is for articles; then report entries that belong
     to neither an article nor a page."""
     settings = with_defaults(generator.settings)
-    names = generator.context.get("replik_approved")
+    grouped = generator.context.get("replik_approved")
     store = Store(store_path(settings))
-    if names is None:
-        names = store.approved_names()
+    if grouped is None:
+        grouped = store.approved_by_article(public_only=True, bodies=False)
     pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
     for page in pages:
-        if names.get(page.slug):
-            attach_thread(page, None, settings, store.root, open_for_comments=False,
-                          names=names[page.slug])
-    # Every thread has its files now; the listing itself is no longer needed.
+        if grouped.get(page.slug):
+            attach_thread(page, grouped[page.slug], settings, store.root,
+                          open_for_comments=False, read_texts=True)
+    # Every thread has its entries now; the reading itself is no longer needed.
     generator.context.pop("replik_approved", None)
     known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
-    for slug, files in names.items():
+    for slug, entries in grouped.items():
         if slug not in known:
             log.warning(
                 "replik: %s holds %d approved entries for an unknown article %r; they are"
-                " not shown", store.root / "approved" / slug, len(files), slug,
+                " not shown", store.root / "approved" / slug, len(entries), slug,
             )
 
 
-def attach_thread(article: Any, entries: list[Entry] | None, settings: dict[str, Any],
+def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
                   store_root: Any, open_for_comments: bool | None = None,
-                  names: list[str] | None = None) -> None:
+                  read_texts: bool = False) -> None:
     """Give one article its thread, counts, open/closed state and feed paths.
 
-    Either ``entries`` (read already, with their texts), or the ``names`` of its
-    files in the store, read when the thread is first needed.
+    ``read_texts``: the entries were read without their texts
+    (``approved_by_article(bodies=False)``); the thread reads them from the store
+    whenever it is built.
     """
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
     folder = f"{store_root}/approved/{article.slug}"
-    if entries is None:
-        # Until the files are read (before the page is written), count the files.
-        set_counts(article, len(names or ()), len(names or ()))
     thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
-        origin=f"{folder}/", folder=folder, names=None if entries is not None else names,
-        owner=article,
+        origin=f"{folder}/", folder=folder if read_texts else "",
     )
     article.replik_thread = thread
     article.comments = ThreadView(thread, flat=False)
     article.comments_flat = ThreadView(thread, flat=True)
+    article.comment_count = len(entries)
+    # A webmention reply is a comment; other linkbacks show as excerpts.
+    article.reply_count = sum(1 for e in entries
+                              if not e.is_linkback or entry_kind(e) == "reply")
+    article.linkback_count = len(entries) - article.reply_count
     article.comments_open = (comments_open(article, settings) if open_for_comments is None
                              else open_for_comments)
     article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
@@ -171,5 +166,3 @@ def register() -> None:
     signals.page_generator_finalized.connect(attach_page_comments)
     signals.get_generators.connect(get_generators)
     signals.content_written.connect(page_written)
-    signals.article_generator_write_article.connect(read_before_writing)
-    signals.page_generator_write_page.connect(read_before_writing)

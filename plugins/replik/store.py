@@ -258,36 +258,6 @@ def read_body(path: str) -> str:
     return read_bytes(path).partition(b"\n\n")[2].decode("utf-8")
 
 
-def read_folder(folder: str, names: list[str], *, public_only: bool = True,
-                bodies: bool = True, warn: bool = True) -> list[Entry]:
-    """The approved entries in the files ``names`` of ``folder``, in that order.
-
-    A file that cannot be read or parsed, or whose name is not its Id, is left out
-    with a warning naming it (``warn``); one gone since it was listed is left out
-    silently."""
-    items: list[Entry] = []
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            entry = parse(read_bytes(path), "approved", path, keep_private=not public_only,
-                          keep_body=bodies)
-            if name[: -len(SUFFIX)] != entry.id:
-                raise BadEntryFile(f"{path}: file name does not match its Id {entry.id!r}")
-        except FileNotFoundError:
-            continue  # moved away since it was listed
-        except OSError as exc:
-            if warn:
-                log.warning("replik: skipping unreadable comment file: %s",
-                            f"{path}: cannot be read ({exc.strerror})")
-            continue
-        except BadEntryFile as exc:
-            if warn:
-                log.warning("replik: skipping unreadable comment file: %s", exc)
-            continue
-        items.append(entry)
-    return items
-
-
 def write_all(fd: int, data: bytes) -> None:
     """Write all of ``data`` to ``fd`` (os.write may write less than asked)."""
     view = memoryview(data)
@@ -569,35 +539,43 @@ class Store:
         ``public_only`` leaves the private fields out, ``bodies=False`` the texts.
         """
         grouped: dict[str, list[Entry]] = {}
-        for slug, names in self.approved_names().items():
-            items = read_folder(self.approved_folder(slug), names, public_only=public_only,
-                                bodies=bodies)
-            if items:
-                grouped[slug] = items
-        return grouped
-
-    def approved_folder(self, slug: str) -> str:
-        return os.path.join(self.root, "approved", slug)
-
-    def approved_names(self) -> dict[str, list[str]]:
-        """Each article slug with approved entries -> its entry files' names, sorted
-        (the oldest first). Lists folders only: a build reads each thread's files
-        when it needs them (``read_folder``)."""
-        found: dict[str, list[str]] = {}
         base = os.path.join(self.root, "approved")
         try:
             slugs = sorted(os.listdir(base))
         except (FileNotFoundError, NotADirectoryError):
-            return found
+            return grouped
+        join = os.path.join
         for slug in slugs:
+            folder = join(base, slug)
             try:
-                names = sorted(os.listdir(os.path.join(base, slug)))
+                names = sorted(os.listdir(folder))
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            names = [name for name in names if name.endswith(SUFFIX) and not name.startswith(".")]
-            if names:
-                found[slug] = names
-        return found
+            items: list[Entry] = []
+            for name in names:
+                if not name.endswith(SUFFIX) or name.startswith("."):
+                    continue
+                path = join(folder, name)
+                try:
+                    data = read_bytes(path)
+                    entry = parse(data, "approved", path, keep_private=not public_only,
+                                  keep_body=bodies)
+                    if name[: -len(SUFFIX)] != entry.id:
+                        raise BadEntryFile(
+                            f"{path}: file name does not match its Id {entry.id!r}")
+                except FileNotFoundError:
+                    continue  # moved away while we listed
+                except OSError as exc:
+                    log.warning("replik: skipping unreadable comment file: %s",
+                                f"{path}: cannot be read ({exc.strerror})")
+                    continue
+                except BadEntryFile as exc:
+                    log.warning("replik: skipping unreadable comment file: %s", exc)
+                    continue
+                items.append(entry)
+            if items:
+                grouped[slug] = items
+        return grouped
 
     # -- changing ---------------------------------------------------------
     def move(self, entry_id: str, state: str) -> Entry:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from markupsafe import Markup
 
 from .render import format_datetime_local, render_bodies, render_body, render_excerpt
-from .store import SUFFIX, Entry, read_folder
+from .store import SUFFIX, Entry, read_body
 
 log = logging.getLogger(__name__)
 
@@ -154,129 +155,71 @@ def build_thread(
     return top, [nodes[e.id] for e in ordered]
 
 
-def is_reply(entry: Entry) -> bool:
-    """A reader's comment, counted in ``reply_count`` (a webmention reply is one too)."""
-    return not entry.is_linkback or entry_kind(entry) == "reply"
-
-
 class LazyThread:
-    """An article's approved entries; read and built when first asked for.
+    """An article's approved entries; the thread is built when first asked for.
 
-    In a build, a thread starts as the names of its files (``names`` in ``folder``):
-    they are read, once, when the thread is first needed (just before its page is
-    written), and ``release()`` drops the entries and nodes again once the page and
-    feeds are written, keeping the counts and each entry's (date, id) for the
-    site-wide feed. So a build holds the comments of one thread at a time, however
-    many the site has, and reads each file once. Given ``entries`` instead (read
-    already, with their texts: the desk's fast path, tests), the thread keeps them.
-
-    ``owner`` (an article or page) gets ``comment_count``, ``reply_count`` and
-    ``linkback_count`` whenever the thread is read. Until then they count the files
-    (all as replies): exact once the thread is read, which the plugin does before
-    the page is written.
+    A build holds every article's entries at once, but each article's nodes (with
+    their HTML) only while its page and feeds are written: ``release()`` drops them,
+    and the next use builds them again. That keeps a build's memory near plain
+    Pelican's however many comments the site has.
     """
 
-    __slots__ = ("entries", "names", "folder", "owner", "index", "count", "replies",
-                 "max_depth", "locale", "timezone", "origin", "_built", "_warned",
-                 "_read_warned")
+    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "folder", "_built",
+                 "_warned")
 
-    def __init__(self, entries: list[Entry] | None = None, max_depth: int = 5,
-                 locale: str = "de", timezone: str = "UTC", origin: str = "",
-                 folder: str = "", names: list[str] | None = None, owner: Any = None
-                 ) -> None:
+    def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
+                 timezone: str = "UTC", origin: str = "", folder: str = "") -> None:
+        entries.sort(key=lambda e: (e.date, e.id))  # in place: a build holds one list
+        self.entries = entries
         self.max_depth, self.locale, self.timezone, self.origin = (
             max_depth, locale, timezone, origin)
+        #: Set when the entries were read without their texts: the store folder to
+        #: read them from while the thread is built (and dropped again on release()).
         self.folder = folder
-        self.names = names or []
-        self.owner = owner
-        #: (date, id) of every entry, oldest first: known once the thread was read.
-        self.index: list[tuple[Any, str]] = []
-        #: Entries and replies among them; None until the thread was read.
-        self.count: int | None = None
-        self.replies: int | None = None
         self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
-        self._warned = self._read_warned = False
-        self.entries: list[Entry] | None = None
-        if entries is not None or not self.names:
-            self._take(entries or [])
+        self._warned = False
 
-    @property
-    def reads_store(self) -> bool:
-        """Whether the thread reads its entries from the store (and drops them)."""
-        return bool(self.names)
+    def with_body(self, entry: Entry) -> Entry:
+        """``entry`` with its text (a copy read from the store, if the thread holds
+        none)."""
+        if not self.folder or entry.body:
+            return entry
+        return replace(entry, body=self._read_body(entry))
 
-    def _take(self, entries: list[Entry]) -> None:
-        entries.sort(key=lambda e: (e.date, e.id))  # in place: one list per thread
-        self.entries = entries
-        self.index = [(e.date, e.id) for e in entries]
-        self.count = len(entries)
-        self.replies = sum(1 for e in entries if is_reply(e))
-        if self.owner is not None:
-            set_counts(self.owner, self.count, self.replies)
-
-    def read(self) -> list[Entry]:
-        """The entries with their texts (read from the store on first need)."""
-        if self.entries is None:
-            entries = read_folder(self.folder, self.names, public_only=True, bodies=True,
-                                  warn=not self._read_warned)
-            self._read_warned = True  # a file that is bad now was reported once
-            self._take(entries)
-        return self.entries  # type: ignore[return-value]  # set by _take
-
-    def size(self) -> int:
-        """How many entries (reads the thread if it was never read)."""
-        if self.count is None:
-            self.read()
-        return self.count or 0
-
-    def keys(self) -> list[tuple[Any, str]]:
-        """(date, id) of every entry, oldest first (reads the thread if it was never
-        read)."""
-        if self.count is None:
-            self.read()
-        return self.index
-
-    def load(self, ids: list[str]) -> dict[str, Entry]:
-        """The entries ``ids`` with their texts: from the thread if it holds them,
-        else read again from the store (a file gone since is left out)."""
-        if self.entries is not None:
-            wanted = set(ids)
-            return {e.id: e for e in self.entries if e.id in wanted}
-        found = read_folder(self.folder, [f"{entry_id}{SUFFIX}" for entry_id in ids],
-                            public_only=True, bodies=True, warn=False)
-        return {e.id: e for e in found}
+    def _read_body(self, entry: Entry) -> str:
+        try:
+            return read_body(f"{self.folder}/{entry.id}{SUFFIX}")
+        except (OSError, UnicodeDecodeError) as exc:
+            # Moved or changed since the store was read: the next build shows it right.
+            log.warning("replik: %s%s could not be read again (%s)", self.origin, entry.id, exc)
+            return ""
 
     def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
         if self._built is None:
-            entries = self.read()
+            if self.folder:
+                for entry in self.entries:
+                    entry.body = self._read_body(entry)
             # A thread built again after release() has warned about its orphans already.
-            self._built = build_thread(entries, self.max_depth, self.locale,
+            self._built = build_thread(self.entries, self.max_depth, self.locale,
                                        self.timezone, origin=self.origin, warn=not self._warned)
             self._warned = True
         return self._built
 
     def release(self) -> None:
-        """Drop the nodes (breaking their parent links, so memory is freed at once)
-        and, for a thread that reads the store, its entries too."""
-        if self._built is not None:
-            for node in self._built[1]:
-                node.parent = None
-                node.children = []
-            self._built = None
-        if self.reads_store:
-            self.entries = None
+        """Drop the nodes (breaking their parent links, so memory is freed at once)."""
+        if self._built is None:
+            return
+        for node in self._built[1]:
+            node.parent = None
+            node.children = []
+        self._built = None
+        if self.folder:
+            for entry in self.entries:
+                entry.body = ""
 
     @property
     def built(self) -> bool:
         return self._built is not None
-
-
-def set_counts(owner: Any, count: int, replies: int) -> None:
-    """An article's or page's comment counts (a webmention reply counts as a reply;
-    other linkbacks show as excerpts)."""
-    owner.comment_count = count
-    owner.reply_count = replies
-    owner.linkback_count = count - replies
 
 
 class ThreadView(Sequence[CommentNode]):
@@ -297,11 +240,11 @@ class ThreadView(Sequence[CommentNode]):
 
     def __len__(self) -> int:
         if self.flat:
-            return self.thread.size()  # no need to build the thread to count it
+            return len(self.thread.entries)  # no need to build the thread to count it
         return len(self._nodes())
 
     def __bool__(self) -> bool:
-        return self.thread.size() > 0
+        return bool(self.thread.entries)
 
     def __iter__(self) -> Iterator[CommentNode]:
         return iter(self._nodes())
@@ -310,5 +253,4 @@ class ThreadView(Sequence[CommentNode]):
         return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
     def __repr__(self) -> str:
-        count = self.thread.count
-        return f"ThreadView({'flat' if self.flat else 'top'}, {count} entries)"
+        return f"ThreadView({'flat' if self.flat else 'top'}, {len(self.thread.entries)} entries)"
