@@ -225,23 +225,23 @@ def _render(text: str) -> str:
     return sanitize(_linkify(_markdown(text))).rstrip("\n")
 
 
+def _unix_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def render_body(text: str) -> Markup:
     """A comment's text as safe HTML."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return Markup(_render(text))
+    return Markup(_render(_unix_newlines(text)))
 
 
 def render_bodies(texts: list[str]) -> list[Markup]:
     """``[render_body(text) for text in texts]``, a step at a time over all of them.
 
-    A build renders a thread's comments together: each step (cmark, the linkifier,
-    nh3) then runs over all of them while its code is hot in the processor's caches,
-    and the server's cache of repeated texts is left out.
+    A build renders a thread's comments together: cmark and the linkifier over all of
+    them, then nh3 over all of them, each while its code is hot in the processor's
+    caches; the server's cache of repeated texts is left out.
     """
-    normalized = [text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
-                  for text in texts]
-    linked = [_linkify(_markdown(text)) for text in normalized]
+    linked = [_linkify(_markdown(_unix_newlines(text))) for text in texts]
     return [Markup(sanitize(html).rstrip("\n")) for html in linked]
 
 

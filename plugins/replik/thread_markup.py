@@ -102,12 +102,8 @@ class _Words:
         self.open = bool(labels["open"])
 
 
-def comment_markup(node: CommentNode, labels: Mapping[str, Any]) -> str:
-    """One entry: what ``render_comment(node, labels)`` writes."""
-    return _entry(node, _Words(labels))
-
-
 def _entry(node: CommentNode, words: _Words) -> str:
+    """One entry: what ``render_comment(node, labels)`` writes."""
     anchor = _esc(node.anchor)
     author = _esc(node.author) if node.author else words.anonymous
     classes = badge = photo = staff = actions = ""
