@@ -56,6 +56,8 @@ def test_not_offered_for_an_edited_partial_or_other_whitespace(tmp_path: Path) -
     assert thread_markup.matches_theme(environment(templates, fast=False))
     assert not thread_markup.matches_theme(environment(fast=False, trim_blocks=False))
     assert not thread_markup.matches_theme(environment(fast=False, lstrip_blocks=False))
+    assert not thread_markup.matches_theme(environment(fast=False, newline_sequence="\r\n"))
+    assert not thread_markup.matches_theme(environment(fast=False, finalize=str))
     comment = templates / "partials" / "comment.html"
     comment.write_text(comment.read_text().replace('class="comment-by"', 'class="by"'))
     assert not thread_markup.matches_theme(environment(templates, fast=False))

@@ -40,8 +40,11 @@ def source_digest(source: str) -> str:
 
 def matches_theme(env: Any) -> bool:
     """Whether ``env`` renders the thread exactly as this module does: the shipped
-    partials, with trim_blocks and lstrip_blocks on."""
+    partials, with trim_blocks and lstrip_blocks on, "\n" line ends and no finalize
+    hook."""
     if not (getattr(env, "trim_blocks", False) and getattr(env, "lstrip_blocks", False)):
+        return False
+    if getattr(env, "newline_sequence", "\n") != "\n" or getattr(env, "finalize", None):
         return False
     loader = getattr(env, "loader", None)
     if loader is None:
