@@ -9,9 +9,13 @@ import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from test_social_support import build_project
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +42,21 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.server_close()
 
 
+def screenshot(page: Page, path: Path, **options: object) -> None:
+    """page.screenshot, tried again when Chromium's compositor is not ready
+    ("Unable to capture screenshot"), which a loaded machine sometimes gives once."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(path), **options)
+            return
+        except PlaywrightError as exc:
+            if "Unable to capture screenshot" not in str(exc) or attempt == 2:
+                raise
+            page.wait_for_timeout(250)
+
+
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -60,7 +79,7 @@ def test_badges_visible_on_homepage(browser, site_url: str, tmp_path: Path,
     try:
         page.goto(f"{site_url}/")
         shot = tmp_path / f"home-{width}.png"
-        page.screenshot(path=str(shot))
+        screenshot(page, shot)
         assert png_size(shot) == (width, height)
         assert page.locator("link[href$='/theme/css/social.css']").count() >= 1
         page.wait_for_function(
@@ -95,7 +114,7 @@ def test_badges_visible_on_homepage(browser, site_url: str, tmp_path: Path,
             assert float(state["opacity"]) == 1
         assert "1.086 Follower" in first.inner_text()
         page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=str(tmp_path / f"home-{width}-full.png"), full_page=True)
+        screenshot(page, tmp_path / f"home-{width}-full.png", full_page=True)
     finally:
         page.close()
 
