@@ -24,7 +24,7 @@ from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
 from .settings import store_path, with_defaults
 from .store import Entry, Store
-from .thread import LazyThread, ThreadView, entry_kind
+from .thread import LazyThread, ThreadView, shown_as_excerpt
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,7 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     article.comments_flat = ThreadView(thread, flat=True)
     article.comment_count = len(entries)
     # A webmention reply is a comment; other linkbacks show as excerpts.
-    article.reply_count = sum(1 for e in entries
-                              if not e.is_linkback or entry_kind(e) == "reply")
+    article.reply_count = sum(1 for e in entries if not shown_as_excerpt(e))
     article.linkback_count = len(entries) - article.reply_count
     article.comments_open = (comments_open(article, settings) if open_for_comments is None
                              else open_for_comments)

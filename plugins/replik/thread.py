@@ -59,12 +59,9 @@ class CommentNode:
                 # author.
                 self.author = entry.title or entry.author or entry.source or entry.url
                 self.url = entry.source or entry.url
-            elif entry.is_linkback:
+            else:  # a webmention reply or reaction: its author, from their site
                 self.author = entry.author or entry.title or entry.source
                 self.url = entry.url or entry.source
-            else:
-                self.author = entry.author or entry.title or entry.source
-                self.url = entry.url
         photo = entry.extra.get("Author-Photo", "") if entry.extra else ""
         self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
         link = (self.url or "").strip()
