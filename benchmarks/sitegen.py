@@ -288,11 +288,17 @@ def _gettext(message, **variables):
 def _ngettext(singular, plural, n, **variables):
     return _gettext(singular if n == 1 else plural, **variables)
 
+# The theme's {% call cached_fragment(...) %} blocks: rendered every time here (the
+# plugin's version keeps them per language).
+def _cached_fragment(name, substitute=None, *, caller):
+    return caller() if substitute is None else caller(substitute)
+
 _jinja = dict(globals().get("JINJA_ENVIRONMENT") or {"trim_blocks": True, "lstrip_blocks": True})
 _jinja["extensions"] = [*_jinja.get("extensions", []), "jinja2.ext.i18n"]
 JINJA_ENVIRONMENT = _jinja
 JINJA_GLOBALS = {**(globals().get("JINJA_GLOBALS") or {}),
-                 "_": _gettext, "gettext": _gettext, "ngettext": _ngettext}
+                 "_": _gettext, "gettext": _gettext, "ngettext": _ngettext,
+                 "cached_fragment": _cached_fragment}
 '''
     (root / "plainconf.py").write_text(plain, encoding="utf-8")
 

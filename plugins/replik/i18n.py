@@ -25,6 +25,8 @@ from jinja2 import pass_context
 from jinja2.utils import missing
 from markupsafe import Markup
 
+from .fragments import fragment_cache
+
 log = logging.getLogger(__name__)
 
 
@@ -74,12 +76,16 @@ def gettext_for(settings: dict[str, Any], lang: str | None = None) -> Callable[[
 
 def install_into(env: Any, settings: dict[str, Any]) -> None:
     """Give a Jinja environment ``_()``, ``gettext``, ``ngettext`` and ``{% trans %}``,
-    in the language of the page being rendered (see ``page_language``)."""
+    in the language of the page being rendered (see ``page_language``), and
+    ``cached_fragment`` (see fragments.py), which keeps a part of a page per language."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
     env.install_gettext_translations(translations_for(settings), newstyle=True)
     gettext_, ngettext_ = page_gettext(settings)
     env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_})
+    default = str(settings.get("DEFAULT_LANG") or "de")
+    env.globals["cached_fragment"] = fragment_cache(
+        lambda context: page_language(context, default))
 
 
 def page_language(context: Any, default: str) -> str:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import cmarkgfm
 import nh3
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options as CmarkOptions
@@ -261,14 +262,20 @@ def _datetime_pattern(locale: str) -> str:
     return pattern.replace("'", "")
 
 
+@lru_cache(maxsize=16)
+def _locale(locale: str) -> Locale:
+    # Babel parses a locale name anew on every call: most of a format call's cost.
+    return Locale.parse(locale)
+
+
 @lru_cache(maxsize=8192)
 def _date_part(day: date, locale: str) -> str:
-    return format_date(day, "long", locale=locale)
+    return format_date(day, "long", locale=_locale(locale))
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=4096)  # every minute of a day, in two languages
 def _time_part(hour: int, minute: int, locale: str) -> str:
-    return format_time(time(hour, minute), "short", locale=locale)
+    return format_time(time(hour, minute), "short", locale=_locale(locale))
 
 
 def as_aware(when: datetime) -> datetime:
