@@ -103,6 +103,22 @@ def page_language(context: Any, default: str) -> str:
     return default
 
 
+#: Formatted results with variables kept per environment (a big build has ~10,000).
+_KEPT_RESULTS = 50_000
+# Values whose %-formatting (and escaping) depends on their value alone. Markup is a
+# str that compares equal to the str it holds but is not escaped: its type decides.
+_PLAIN_TYPES = (str, int)
+
+
+def _result_key(call: tuple[Any, ...], variables: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a call's formatted result depends on, or None when that is not just
+    values (a Markup, an object with its own __str__ or __html__)."""
+    for value in variables.values():
+        if type(value) not in _PLAIN_TYPES:
+            return None
+    return (call, *variables.items())
+
+
 def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable[..., str]]:
     """``gettext`` and ``ngettext`` for templates: exactly Jinja's newstyle ones
     (escaping, always a format string), in the page's language, each message looked
@@ -110,7 +126,10 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
 
     Most calls have no variables: their whole result (translated, made Markup under
     autoescaping, ``%%`` undone) is kept per language, message and escaping, so such
-    a call costs finding the page's language and one dict lookup.
+    a call costs finding the page's language and one dict lookup. The others repeat
+    too (a post's title in every listing, "3 Kommentare"): their result is kept by
+    the variables' values as well, when those are plain strings and numbers, whose
+    formatting depends on nothing else (up to ``_KEPT_RESULTS`` of them).
     """
     default = str(settings.get("DEFAULT_LANG") or "de")
     singular: dict[tuple[str, str], str] = {}
@@ -134,10 +153,16 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
                 rv = translated(lang, __string)
                 rv = finished[key] = (Markup(rv) if autoescape else rv) % variables
             return rv
-        rv = translated(lang, __string)
-        if autoescape:
-            rv = Markup(rv)
-        return rv % variables
+        key = _result_key((lang, __string, autoescape), variables)
+        rv = formatted.get(key) if key is not None else None
+        if rv is None:
+            rv = translated(lang, __string)
+            if autoescape:
+                rv = Markup(rv)
+            rv = rv % variables
+            if key is not None:
+                keep(key, rv)
+        return rv
 
     @pass_context
     def ngettext_(__context: Any, __singular: str, __plural: str, __num: int,
@@ -145,11 +170,25 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
         variables.setdefault("num", __num)
         lang = page_language(__context, default)
         key = (lang, __singular, __plural, __num, bool(__context.eval_ctx.autoescape))
+        result_key = _result_key(key, variables)
+        done = formatted.get(result_key) if result_key is not None else None
+        if done is not None:
+            return done
         rv = plural.get(key)
         if rv is None:
             rv = translations_for(settings, lang).ngettext(__singular, __plural, __num)
             rv = plural[key] = Markup(rv) if key[4] else rv
-        return rv % variables
+        rv = rv % variables
+        if result_key is not None:
+            keep(result_key, rv)
+        return rv
+
+    formatted: dict[tuple[Any, ...], str] = {}
+
+    def keep(key: tuple[Any, ...], result: str) -> None:
+        if len(formatted) >= _KEPT_RESULTS:  # a server runs for weeks: stay bounded
+            formatted.clear()
+        formatted[key] = result
 
     return gettext_, ngettext_
 
