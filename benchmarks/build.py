@@ -5,9 +5,8 @@ A generated site (1,000 posts, 20,000 approved comments by default, see
 
 * ``plain`` — the same posts with plain Pelican: no plugins, no comments;
 * ``replik-cold`` — our settings, theme and plugins, without any cache;
-* ``replik-warm`` — the same again keeping the caches of the cold build (only when
-  the plugin writes one into ``REPLIK_CACHE``; a build writes none now), into a new
-  output folder;
+* ``replik-warm`` — the same again keeping the caches of the cold build (the
+  thread cache in ``REPLIK_CACHE``), into a new output folder;
 * ``replik-incremental`` — the same again keeping the cache and the output of the
   previous build, as a second ``make html`` does (unchanged feeds are not rewritten).
 

@@ -309,6 +309,10 @@ class CommentFeedGenerator:
         if not isinstance(feeds, CommentFeeds) or feeds.finished:
             feeds = CommentFeeds(self.settings, self.output_path)
         feeds.finish(feed_articles(self.context))
+        # Every thread this build shows has been built by now: keep them for the next.
+        cache, _signatures = self.context.get("replik_thread_cache") or (None, None)
+        if cache is not None:
+            cache.commit()
 
 
 def feed_articles(context: dict[str, Any]) -> list[Any]:

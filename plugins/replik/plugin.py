@@ -22,9 +22,10 @@ from pelican import signals
 from . import i18n, thread_markup
 from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
-from .settings import store_path, with_defaults
+from .settings import cache_path, store_path, with_defaults
 from .store import Entry, Store
 from .thread import LazyThread, ThreadView, shown_as_excerpt
+from .thread_cache import ThreadCache
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +55,25 @@ def attach_comments(generator: Any) -> None:
     """article_generator_finalized: every article gets its thread."""
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
+    # What the last build kept of each thread, reused where the files are unchanged
+    # (REPLIK_CACHE = "" keeps nothing).
+    cache = (ThreadCache.load(cache_path(settings) / "threads")
+             if settings.get("REPLIK_CACHE") else None)
+    signatures: dict[str, Any] = {}
     # Without the texts: each thread reads its own while its page is written, so a
     # build holds the text of one thread at a time.
-    grouped = store.approved_by_article(public_only=True, bodies=False)
+    grouped = store.approved_by_article(public_only=True, bodies=False, reuse=cache,
+                                        signatures=signatures if cache is not None else None)
     # Pages are read after articles; they take their threads from the same reading.
     generator.context["replik_approved"] = grouped
+    generator.context["replik_thread_cache"] = (cache, signatures)
     articles = list(generator.articles) + list(getattr(generator, "translations", []))
     articles += list(getattr(generator, "drafts", []))
     articles += list(getattr(generator, "hidden_articles", []))
     generator.context["replik_article_slugs"] = {a.slug for a in articles}
     for article in articles:
         attach_thread(article, grouped.get(article.slug, []), settings, store.root,
-                      read_texts=True)
+                      read_texts=True, cache=cache, signature=signatures.get(article.slug))
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
@@ -90,6 +98,7 @@ def attach_page_comments(generator: Any) -> None:
     to neither an article nor a page."""
     settings = with_defaults(generator.settings)
     grouped = generator.context.get("replik_approved")
+    cache, signatures = generator.context.get("replik_thread_cache") or (None, {})
     store = Store(store_path(settings))
     if grouped is None:
         grouped = store.approved_by_article(public_only=True, bodies=False)
@@ -97,7 +106,8 @@ def attach_page_comments(generator: Any) -> None:
     for page in pages:
         if grouped.get(page.slug):
             attach_thread(page, grouped[page.slug], settings, store.root,
-                          open_for_comments=False, read_texts=True)
+                          open_for_comments=False, read_texts=True, cache=cache,
+                          signature=signatures.get(page.slug))
     # Every thread has its entries now; the reading itself is no longer needed.
     generator.context.pop("replik_approved", None)
     known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
@@ -111,12 +121,14 @@ def attach_page_comments(generator: Any) -> None:
 
 def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
                   store_root: Any, open_for_comments: bool | None = None,
-                  read_texts: bool = False) -> None:
+                  read_texts: bool = False, cache: ThreadCache | None = None,
+                  signature: Any = None) -> None:
     """Give one article its thread, counts, open/closed state and feed paths.
 
     ``read_texts``: the entries were read without their texts
     (``approved_by_article(bodies=False)``); the thread reads them from the store
-    whenever it is built.
+    whenever it is built. ``cache``: the build's thread cache, with the signature of
+    the thread's folder (see thread_cache.py).
     """
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
@@ -124,6 +136,7 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
         origin=f"{folder}/", folder=folder if read_texts else "",
+        cache=cache if read_texts else None, slug=article.slug, signature=signature,
     )
     article.replik_thread = thread
     article.comments = ThreadView(thread, flat=False)

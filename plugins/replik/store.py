@@ -9,6 +9,7 @@ CLI can work on the same store at once without locks.
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import logging
 import os
@@ -20,9 +21,10 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +237,84 @@ def parse(data: bytes, state: str = "pending", origin: str = "<bytes>",
     return Entry(body=body if keep_body else "", extra=extra, state=state, **values)
 
 
-def read_bytes(path: str) -> bytes:
+#: The public fields of a build's entry, in the order of its record (see entry_record).
+_RECORD_FIELDS = ("id", "article", "type", "author", "url", "reply_to", "staff", "title",
+                  "source", "spam_verdict", "spam_reason")
+
+
+_record_fields = attrgetter(*_RECORD_FIELDS)
+
+
+def entry_record(entry: Entry) -> tuple[Any, ...]:
+    """A build's entry (public fields, no text) as plain values, for a cache
+    (marshal-able); ``entry_from_record`` makes the same Entry again."""
+    return (*_record_fields(entry), entry.date.isoformat(), tuple(entry.extra.items()))
+
+
+def entry_from_record(record: tuple[Any, ...], state: str = "approved") -> Entry:
+    """The Entry ``parse(..., keep_private=False, keep_body=False)`` made of the file
+    that ``record`` was taken from. Raises ValueError or TypeError on a bad record."""
+    *fields, date_text, extra = record
+    if len(fields) != len(_RECORD_FIELDS):
+        raise ValueError("not an entry record")
+    values = dict(zip(_RECORD_FIELDS, fields, strict=True))
+    for name in _SHARED_VALUES:
+        values[name] = sys.intern(values[name])
+    date = datetime.fromisoformat(date_text)
+    if date.tzinfo is None:
+        raise ValueError("a record's date has no time zone")
+    date = date.replace(tzinfo=_SHARED_ZONES.setdefault(date.utcoffset(), date.tzinfo))
+    return Entry(body="", date=date, extra={sys.intern(k): v for k, v in extra} if extra
+                 else _NO_EXTRA, state=state, **values)  # type: ignore[arg-type]
+
+
+def file_signature(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes whenever a file's content may have: its inode (a store write is a
+    new file renamed into place), size, modification and change times."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+class FolderReuse(Protocol):
+    """What ``Store.approved_by_article`` asks a cache of folders read before."""
+
+    def __contains__(self, slug: object) -> bool: ...
+
+    def entries_for(self, slug: str, signature: tuple[int, bytes]) -> list[Entry] | None: ...
+
+
+def signature_of(stats: list[tuple[Any, ...]]) -> tuple[int, bytes]:
+    """A folder's signature from its files' ``(name, *file_signature)``, sorted by
+    name: how many there are and a digest, small enough to hold for every folder of
+    a build. (repr, not marshal: marshal's bytes depend on which objects are shared.)"""
+    return len(stats), hashlib.blake2b(repr(stats).encode(), digest_size=16).digest()
+
+
+def folder_signature(folder: str) -> tuple[list[str], tuple[int, bytes]]:
+    """A folder's entry file names, sorted, and its signature (``signature_of``).
+    A file that goes away meanwhile is left out."""
+    found: list[tuple[Any, ...]] = []
+    with os.scandir(folder) as listing:
+        for item in listing:
+            name = item.name
+            if not name.endswith(SUFFIX) or name.startswith("."):
+                continue
+            try:
+                found.append((name, *file_signature(item.stat())))
+            except FileNotFoundError:
+                continue
+    found.sort()
+    return [item[0] for item in found], signature_of(found)
+
+
+def read_bytes(path: str, stats: list[tuple[Any, ...]] | None = None,
+               name: str = "") -> bytes:
     """A file's bytes with plain system calls: half the CPU of ``open().read()``,
-    which counts when a build reads 20,000 entries (twice)."""
+    which counts when a build reads 20,000 entries (twice). With ``stats``, the
+    file's ``(name, *file_signature)`` is appended there, taken before reading."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        if stats is not None:
+            stats.append((name, *file_signature(os.fstat(fd))))
         # Most entries fit in the first read; a small buffer costs less to allocate.
         data = os.read(fd, 8192)
         if len(data) < 8192:
@@ -530,13 +605,22 @@ class Store:
         for state in STATES:
             yield from self.entries(state, on_error=on_error)
 
-    def approved_by_article(self, *, public_only: bool = False,
-                            bodies: bool = True) -> dict[str, list[Entry]]:
+    def approved_by_article(
+        self, *, public_only: bool = False, bodies: bool = True,
+        reuse: FolderReuse | None = None,
+        signatures: dict[str, tuple[int, bytes]] | None = None,
+    ) -> dict[str, list[Entry]]:
         """All approved entries grouped by article slug, oldest first (for the build).
 
         The same as ``entries("approved", slug)`` for every slug, on plain strings
         rather than Path objects (a build reads every file of the store);
         ``public_only`` leaves the private fields out, ``bodies=False`` the texts.
+
+        With ``signatures``, each folder's signature (``folder_signature``: its files'
+        names and ``file_signature``s as they were before being read) is put there
+        by slug. A folder ``reuse`` knows is looked at first: when
+        ``reuse.entries_for(slug, signature)`` gives its entries as read before (a
+        cache), its files are not read.
         """
         grouped: dict[str, list[Entry]] = {}
         base = os.path.join(self.root, "approved")
@@ -547,8 +631,21 @@ class Store:
         join = os.path.join
         for slug in slugs:
             folder = join(base, slug)
+            stats: list[tuple[Any, ...]] | None = None
             try:
-                names = sorted(os.listdir(folder))
+                if signatures is not None and reuse is not None and slug in reuse:
+                    names, signature = folder_signature(folder)
+                    known = reuse.entries_for(slug, signature)
+                    signatures[slug] = signature
+                    if known is not None:
+                        if known:
+                            grouped[slug] = known
+                        continue
+                else:
+                    names = sorted(os.listdir(folder))
+                    # The signature is taken as the files are read (fstat: no second
+                    # look at each file).
+                    stats = [] if signatures is not None else None
             except (FileNotFoundError, NotADirectoryError):
                 continue
             items: list[Entry] = []
@@ -557,7 +654,7 @@ class Store:
                     continue
                 path = join(folder, name)
                 try:
-                    data = read_bytes(path)
+                    data = read_bytes(path, stats, name)
                     entry = parse(data, "approved", path, keep_private=not public_only,
                                   keep_body=bodies)
                     if name[: -len(SUFFIX)] != entry.id:
@@ -573,6 +670,8 @@ class Store:
                     log.warning("replik: skipping unreadable comment file: %s", exc)
                     continue
                 items.append(entry)
+            if stats is not None and signatures is not None:
+                signatures[slug] = signature_of(stats)
             if items:
                 grouped[slug] = items
         return grouped

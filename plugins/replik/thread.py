@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
 from .render import format_datetime_local, render_bodies, render_body, render_excerpt
 from .store import SUFFIX, Entry, read_body
+
+if TYPE_CHECKING:
+    from .thread_cache import ThreadCache
 
 log = logging.getLogger(__name__)
 
@@ -117,18 +120,22 @@ def render_node(entry: Entry, locale: str, timezone: str, html: Markup | None = 
 
 def build_thread(
     entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
-    origin: str = "", warn: bool = True,
+    origin: str = "", warn: bool = True, html: dict[str, str] | None = None,
 ) -> tuple[list[CommentNode], list[CommentNode]]:
     """Return (top-level nodes with children, all nodes in date order).
 
     Replies deeper than ``max_depth`` attach at the deepest level; a reply whose
     parent is not approved is shown at the top level with a warning. The entries'
     private fields are blanked in place: pass entries read for this purpose.
+    ``html``: every entry's HTML by id, rendered before (the thread cache).
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
-    texts = [e for e in ordered if not shown_as_excerpt(e)]
-    rendered = dict(zip([id(e) for e in texts], render_bodies([e.body for e in texts]),
-                        strict=True))
+    if html is not None:
+        rendered = {id(e): Markup(html[e.id]) for e in ordered}
+    else:
+        texts = [e for e in ordered if not shown_as_excerpt(e)]
+        rendered = dict(zip([id(e) for e in texts], render_bodies([e.body for e in texts]),
+                            strict=True))
     nodes = {e.id: render_node(e, locale, timezone, rendered.get(id(e))) for e in ordered}
     top: list[CommentNode] = []
     for number, entry in enumerate(ordered, start=1):
@@ -162,10 +169,12 @@ class LazyThread:
     """
 
     __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "folder", "_built",
-                 "_warned")
+                 "_warned", "cache", "slug", "signature")
 
     def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
-                 timezone: str = "UTC", origin: str = "", folder: str = "") -> None:
+                 timezone: str = "UTC", origin: str = "", folder: str = "",
+                 cache: ThreadCache | None = None, slug: str = "",
+                 signature: tuple[Any, ...] | None = None) -> None:
         entries.sort(key=lambda e: (e.date, e.id))  # in place: a build holds one list
         self.entries = entries
         self.max_depth, self.locale, self.timezone, self.origin = (
@@ -175,6 +184,9 @@ class LazyThread:
         self.folder = folder
         self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
         self._warned = False
+        #: The build's thread cache: the HTML kept by the last build (when the folder,
+        #: by its ``signature``, is unchanged), and where this build keeps it.
+        self.cache, self.slug, self.signature = cache, slug, signature
 
     def with_body(self, entry: Entry) -> Entry:
         """``entry`` with its text (a copy read from the store, if the thread holds
@@ -193,13 +205,20 @@ class LazyThread:
 
     def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
         if self._built is None:
-            if self.folder:
+            cache = self.cache
+            html = cache.html_for(self.slug, self.entries) if cache is not None else None
+            if html is None and self.folder:
                 for entry in self.entries:
                     entry.body = self._read_body(entry)
             # A thread built again after release() has warned about its orphans already.
             self._built = build_thread(self.entries, self.max_depth, self.locale,
-                                       self.timezone, origin=self.origin, warn=not self._warned)
+                                       self.timezone, origin=self.origin, warn=not self._warned,
+                                       html=html)
             self._warned = True
+            if cache is not None:
+                cache.keep(self.slug, self.signature, self.entries,
+                           html if html is not None
+                           else {node.id: str(node.html) for node in self._built[1]})
         return self._built
 
     def release(self) -> None:

@@ -1,0 +1,187 @@
+"""The thread cache: a second build reuses unchanged threads, writes the same bytes,
+and reads again whatever changed, whatever the cache holds."""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sitebuilder import ROOT, add_entry, build, utc, write_conf, write_post, write_theme
+
+from replik import thread_cache
+from replik.store import (
+    SUFFIX,
+    Store,
+    entry_from_record,
+    entry_record,
+    folder_signature,
+    parse,
+    read_bytes,
+)
+from replik.thread_cache import ThreadCache
+
+
+def _project(root: Path) -> None:
+    write_theme(root)
+    write_post(root, "eins", "Eins", "2010-03-01 09:00")
+    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
+    write_conf(root)
+    first = add_entry(root, "eins", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
+                      author="Anna", url="https://anna.example")
+    add_entry(root, "eins", "Antwort auf www.example.org", utc(2010, 3, 5, 11, 2),
+              author="Redaktion", staff=True, reply_to=first.id)
+    add_entry(root, "eins", "Ein Blog verlinkt hierher.", utc(2010, 3, 6, 8, 0),
+              type="pingback", title="Ein anderes Blog", source="https://other.example/p")
+    add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
+
+
+def _snapshot(out: Path) -> dict[Path, bytes]:
+    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    _project(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(threads reused, threads kept) of each build's cache, as it is committed.
+    (Not from the log: Pelican's log filter drops a message it has seen before in
+    the same process.)"""
+    seen: list[tuple[int, int]] = []
+    commit = ThreadCache.commit
+
+    def recording(cache: ThreadCache) -> None:
+        seen.append((cache.reused, -1))
+        commit(cache)
+        seen[-1] = (cache.reused, len(cache._kept))
+
+    monkeypatch.setattr(ThreadCache, "commit", recording)
+    return seen
+
+
+def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
+        project: Path, commits: list[tuple[int, int]]) -> None:
+    out = build(project)
+    cold = _snapshot(out)
+    assert commits == [(0, 2)]
+    assert (project / ".replik-cache" / "threads" / thread_cache.INDEX).is_file()
+    build(project)
+    assert commits[-1] == (2, 2)
+    assert _snapshot(out) == cold
+    assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
+    # One blob: the last build's; the one before it is gone.
+    assert len(list((project / ".replik-cache" / "threads").glob("*.blob"))) == 1
+
+
+def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]]) -> None:
+    build(project)
+    store = Store(project / "comments")
+    zweiter = next(store.entries("approved", "zwei"))
+    # Edited in place (as `replik edit` does), then a new comment and one marked spam.
+    store.update(replace(zweiter, body="Zweiter, verbessert"))
+    neu = add_entry(project, "eins", "Ganz neu", utc(2010, 3, 7, 9, 0), author="Clara")
+    erster = min(store.entries("approved", "eins"), key=lambda e: e.date)
+    out = build(project)
+    assert commits[-1] == (0, 2)
+    eins = (out / "eins" / "index.html").read_text()
+    assert "Ganz neu" in eins and neu.id in eins
+    assert "Zweiter, verbessert" in (out / "zwei" / "index.html").read_text()
+    store.move(erster.id, "spam")
+    build(project)
+    assert commits[-1] == (1, 2)
+    eins = (out / "eins" / "index.html").read_text()
+    assert erster.id not in eins and "Erster" not in eins and "Ganz neu" in eins
+
+
+def test_a_broken_or_foreign_cache_means_building_anew(
+        project: Path, commits: list[tuple[int, int]]) -> None:
+    out = build(project)
+    cold = _snapshot(out)
+    folder = project / ".replik-cache" / "threads"
+    index = folder / thread_cache.INDEX
+    damages = [
+        lambda blob: blob.write_bytes(blob.read_bytes()[:40]),  # cut short
+        lambda blob: blob.write_bytes(b"\0" * len(blob.read_bytes())),  # garbage
+        lambda blob: index.write_bytes(b"not marshal"),
+        lambda blob: index.write_bytes(marshal.dumps(
+            {"format": thread_cache.FORMAT, "key": "another version", "blob": blob.name,
+             "threads": {}})),
+        lambda blob: blob.unlink(),
+    ]
+    for damage in damages:
+        damage(next(folder.glob("*.blob")))
+        build(project)
+        assert _snapshot(out) == cold
+        assert commits[-1] == (0, 2)
+
+
+def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tuple[int, int]],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    (project / "comments" / "approved" / "zwei" / f"20100306T000000000000Z-0000beef{SUFFIX}"
+     ).write_text("no header here")
+    build(project)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("0000beef" in w for w in warnings), warnings
+    # Kept without its bad file, the next build would skip it (and its warning).
+    build(project)
+    assert commits == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
+    assert "zwei" not in ThreadCache.load(project / ".replik-cache" / "threads")
+
+
+def test_no_cache_folder_no_cache(project: Path) -> None:
+    write_conf(project, REPLIK_CACHE="")
+    out = build(project)
+    first = _snapshot(out)
+    build(project)
+    assert _snapshot(out) == first
+    assert not (project / "threads").exists() and not (project / ".replik-cache").exists()
+
+
+def test_another_code_key_reuses_nothing(project: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    build(project)
+    folder = project / ".replik-cache" / "threads"
+    assert "eins" in ThreadCache.load(folder)
+    monkeypatch.setattr(thread_cache, "code_key", lambda: "the next release")
+    assert "eins" not in ThreadCache.load(folder)
+
+
+def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
+    build(project)
+    folder = project / ".replik-cache" / "threads"
+    approved = project / "comments" / "approved" / "eins"
+    _names, signature = folder_signature(str(approved))
+    cache = ThreadCache.load(folder)
+    entries = cache.entries_for("eins", signature)
+    assert entries is not None and len(entries) == 3
+    expected = sorted(Store(project / "comments").approved_by_article(
+        public_only=True, bodies=False)["eins"], key=lambda e: e.id)
+    assert sorted(entries, key=lambda e: e.id) == expected
+    assert set(cache.html_for("eins", entries) or {}) == {e.id for e in entries}
+    # Any file touched (same bytes, new times) is another signature.
+    some = next(approved.iterdir())
+    os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 1))
+    assert ThreadCache.load(folder).entries_for("eins", folder_signature(str(approved))[1]) \
+        is None
+    cache.close()
+
+
+def test_an_entry_record_makes_the_entry_a_build_reads() -> None:
+    # Every approved entry of the sample blog's store: comments, replies, staff
+    # answers, pingbacks, webmentions with their extra headers.
+    paths = sorted((ROOT / "comments" / "approved").glob(f"*/*{SUFFIX}"))
+    assert len(paths) > 10
+    for path in paths:
+        entry = parse(read_bytes(str(path)), "approved", str(path), keep_private=False,
+                      keep_body=False)
+        again = entry_from_record(marshal.loads(marshal.dumps(entry_record(entry))))
+        assert again == entry and again.date.utcoffset() == entry.date.utcoffset()
+        assert again.extra == entry.extra
