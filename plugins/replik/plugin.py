@@ -8,7 +8,9 @@ Any theme can use them.
 The two lists build their thread (texts read from the store, rendered, arranged)
 on first use, and the thread is dropped again once the article's page and comment
 feeds are written (``content_written``): a build keeps every comment's metadata,
-but the text and HTML of only one thread at a time.
+but the text and HTML of only one thread at a time. With the thread cache
+(thread_cache.py, in REPLIK_CACHE) the texts are rendered as the store is read
+and the HTML is read back from the cache instead.
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ def attach_comments(generator: Any) -> None:
     signatures: dict[str, Any] = {}
     # Without the texts: each thread reads its own while its page is written, so a
     # build holds the text of one thread at a time.
-    grouped = store.approved_by_article(public_only=True, bodies=False, reuse=cache,
-                                        signatures=signatures if cache is not None else None)
+    # With a cache, a folder read from its files has its texts rendered at once and
+    # kept there; its page reads the HTML back instead of reading the files again.
+    grouped = store.approved_by_article(
+        public_only=True, bodies=False, reuse=cache,
+        signatures=signatures if cache is not None else None,
+        visit=cache.keep_read if cache is not None else None)
     # Pages are read after articles; they take their threads from the same reading.
     generator.context["replik_approved"] = grouped
     generator.context["replik_thread_cache"] = (cache, signatures)

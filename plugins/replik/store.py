@@ -17,7 +17,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -609,6 +609,7 @@ class Store:
         self, *, public_only: bool = False, bodies: bool = True,
         reuse: FolderReuse | None = None,
         signatures: dict[str, tuple[int, bytes]] | None = None,
+        visit: Callable[[str, tuple[int, bytes], list[Entry]], None] | None = None,
     ) -> dict[str, list[Entry]]:
         """All approved entries grouped by article slug, oldest first (for the build).
 
@@ -620,7 +621,9 @@ class Store:
         names and ``file_signature``s as they were before being read) is put there
         by slug. A folder ``reuse`` knows is looked at first: when
         ``reuse.entries_for(slug, signature)`` gives its entries as read before (a
-        cache), its files are not read.
+        cache), its files are not read. ``visit(slug, signature, entries)`` is called
+        for each folder whose files were read, with the entries' texts even when
+        ``bodies=False`` (they are dropped after it), and ``signatures`` given.
         """
         grouped: dict[str, list[Entry]] = {}
         base = os.path.join(self.root, "approved")
@@ -652,11 +655,11 @@ class Store:
             for name in names:
                 if not name.endswith(SUFFIX) or name.startswith("."):
                     continue
-                path = join(folder, name)
+                path = f"{folder}/{name}"  # os.path.join costs a µs a file here
                 try:
                     data = read_bytes(path, stats, name)
                     entry = parse(data, "approved", path, keep_private=not public_only,
-                                  keep_body=bodies)
+                                  keep_body=bodies or visit is not None)
                     if name[: -len(SUFFIX)] != entry.id:
                         raise BadEntryFile(
                             f"{path}: file name does not match its Id {entry.id!r}")
@@ -672,6 +675,11 @@ class Store:
                 items.append(entry)
             if stats is not None and signatures is not None:
                 signatures[slug] = signature_of(stats)
+            if visit is not None and signatures is not None:
+                visit(slug, signatures[slug], items)
+                if not bodies:
+                    for entry in items:
+                        entry.body = ""
             if items:
                 grouped[slug] = items
         return grouped

@@ -118,6 +118,17 @@ def render_node(entry: Entry, locale: str, timezone: str, html: Markup | None = 
     )
 
 
+def render_entries(entries: list[Entry]) -> dict[str, Markup]:
+    """Every entry's HTML by id: a comment's text rendered, a linkback's excerpt."""
+    texts = [e for e in entries if not shown_as_excerpt(e)]
+    html = dict(zip([e.id for e in texts], render_bodies([e.body for e in texts]),
+                    strict=True))
+    for entry in entries:
+        if entry.id not in html:
+            html[entry.id] = render_excerpt(entry.body)
+    return html
+
+
 def build_thread(
     entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
     origin: str = "", warn: bool = True, html: dict[str, str] | None = None,
@@ -131,12 +142,10 @@ def build_thread(
     """
     ordered = sorted(entries, key=lambda e: (e.date, e.id))
     if html is not None:
-        rendered = {id(e): Markup(html[e.id]) for e in ordered}
+        rendered = {e.id: Markup(html[e.id]) for e in ordered}
     else:
-        texts = [e for e in ordered if not shown_as_excerpt(e)]
-        rendered = dict(zip([id(e) for e in texts], render_bodies([e.body for e in texts]),
-                            strict=True))
-    nodes = {e.id: render_node(e, locale, timezone, rendered.get(id(e))) for e in ordered}
+        rendered = render_entries(ordered)
+    nodes = {e.id: render_node(e, locale, timezone, rendered[e.id]) for e in ordered}
     top: list[CommentNode] = []
     for number, entry in enumerate(ordered, start=1):
         node = nodes[entry.id]
@@ -215,10 +224,6 @@ class LazyThread:
                                        self.timezone, origin=self.origin, warn=not self._warned,
                                        html=html)
             self._warned = True
-            if cache is not None:
-                cache.keep(self.slug, self.signature, self.entries,
-                           html if html is not None
-                           else {node.id: str(node.html) for node in self._built[1]})
         return self._built
 
     def release(self) -> None:

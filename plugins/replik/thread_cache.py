@@ -10,6 +10,13 @@ Files in ``REPLIK_CACHE/threads/``:
 - ``<token>.blob``: per thread, its entries' public fields (``store.entry_record``)
   and its HTML by entry id, each a marshal, one after another.
 
+A build reads each folder either from the cache (unchanged) or from its files; a
+folder read from its files has its texts rendered right then and kept in the new
+blob (``keep_read``), and its page reads that HTML back instead of reading the
+files a second time. So even the first build reads every file once, holding the
+texts and HTML of one thread at a time. ``commit`` carries the unchanged threads
+over from the old blob and makes the new one the cache.
+
 A thread is reused only when its folder's signature (every file's name, inode,
 size, modification and change time: ``Store.approved_by_article``) is the one
 recorded and the code key matches (this format, the code that parses and renders,
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .store import Entry, entry_from_record, entry_record, write_all
+from .thread import render_entries
 
 log = logging.getLogger(__name__)
 
@@ -134,27 +142,38 @@ class ThreadCache:
         return entries
 
     def html_for(self, slug: str, entries: list[Entry]) -> dict[str, str] | None:
-        """The HTML by entry id of a thread reused by ``entries_for``, if it covers
-        every entry of ``entries``."""
-        place = self._matched.get(slug)
-        if place is None or place[4] == 0:
+        """The HTML by entry id of a thread, if it covers every entry of ``entries``:
+        rendered by this build as it read the files (``keep_read``), or by the last
+        one (reused by ``entries_for``)."""
+        kept = self._kept.get(slug)
+        if kept is not None and self._blob_fd is not None:
+            fd, place = self._blob_fd, kept
+        elif slug in self._matched and self._read_fd is not None:
+            fd, place = self._read_fd, self._matched[slug]
+        else:
             return None
         try:
-            html = self._read(place[3], place[4])
+            data = os.pread(fd, place[4], place[3])
+            if len(data) != place[4]:
+                raise ValueError("the cache's blob is shorter than its index says")
+            html = marshal.loads(data)
         except (OSError, ValueError, EOFError, TypeError) as exc:
             log.info("replik: the thread cache has no usable HTML for %s (%s)", slug, exc)
             return None
         if not isinstance(html, dict) or any(entry.id not in html for entry in entries):
             return None
-        self.reused += 1
+        if kept is None:
+            self.reused += 1
         return html
 
     # -- writing what this build keeps --------------------------------------------------
     def _append(self, data: bytes) -> tuple[int, int]:
         if self._blob_fd is None:
             os.makedirs(self.folder, exist_ok=True)
+            # Read back too: a thread's HTML, kept as its files are read, is read again
+            # when its page is written.
             self._blob_fd = os.open(self._blob_path(".tmp"),
-                                    os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                                    os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         write_all(self._blob_fd, data)
         offset = self._blob_size
         self._blob_size += len(data)
@@ -163,20 +182,22 @@ class ThreadCache:
     def _blob_path(self, suffix: str = "") -> str:
         return os.path.join(self.folder, f"{self._token}{BLOB_SUFFIX}{suffix}")
 
-    def keep(self, slug: str, signature: tuple[Any, ...] | None, entries: list[Entry],
-             html: dict[str, str]) -> None:
-        """Keep a built thread for the next build: its entries as read (public fields)
-        and its HTML by entry id. A folder with more files than entries (one could not
-        be read) is not kept, so that its warning comes again."""
-        if signature is None or slug in self._kept or signature[0] != len(entries):
+    def keep_read(self, slug: str, signature: tuple[Any, ...], entries: list[Entry]) -> None:
+        """Keep a thread whose files were just read (``Store.approved_by_article``'s
+        ``visit``): its entries' public fields, and their texts rendered now, so its
+        page reads the HTML back instead of the files. A folder with more files than
+        entries (one could not be read) is not kept, so that its warning comes again
+        (its page reads and renders the texts itself)."""
+        if slug in self._kept or signature[0] != len(entries):
             return
+        html = {key: str(value) for key, value in render_entries(entries).items()}
         records = marshal.dumps([entry_record(entry) for entry in entries])
-        texts = marshal.dumps(html)
-        self._kept[slug] = (signature, *self._append(records), *self._append(texts))
+        self._kept[slug] = (signature, *self._append(records),
+                            *self._append(marshal.dumps(html)))
 
     def commit(self) -> None:
-        """Make this build's threads the cache; threads the last build kept whose
-        folders are unchanged but were not built this time are carried over."""
+        """Make this build's threads the cache: those it read and those the last build
+        kept whose folders are unchanged (copied over as they are)."""
         try:
             for slug, place in self._matched.items():
                 if slug not in self._kept and self._read_fd is not None:
