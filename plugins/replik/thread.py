@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -93,6 +94,9 @@ class CommentNode:
 
 REACTION_KINDS = ("like", "repost", "bookmark")
 
+#: A thread's order: by date, then id (a C key function: a build sorts 20,000 entries).
+DATE_ORDER = attrgetter("date", "id")
+
 
 def entry_kind(entry: Entry) -> str:
     if entry.type == "webmention":
@@ -140,7 +144,7 @@ def build_thread(
     private fields are blanked in place: pass entries read for this purpose.
     ``html``: every entry's HTML by id, rendered before (the thread cache).
     """
-    ordered = sorted(entries, key=lambda e: (e.date, e.id))
+    ordered = sorted(entries, key=DATE_ORDER)
     if html is not None:
         rendered = {e.id: Markup(html[e.id]) for e in ordered}
     else:
@@ -184,7 +188,7 @@ class LazyThread:
                  timezone: str = "UTC", origin: str = "", folder: str = "",
                  cache: ThreadCache | None = None, slug: str = "",
                  signature: tuple[Any, ...] | None = None) -> None:
-        entries.sort(key=lambda e: (e.date, e.id))  # in place: a build holds one list
+        entries.sort(key=DATE_ORDER)  # in place: a build holds one list
         self.entries = entries
         self.max_depth, self.locale, self.timezone, self.origin = (
             max_depth, locale, timezone, origin)
