@@ -103,6 +103,17 @@ def _wait_for(paths: list[Path], needle: bytes, timeout: float = 60.0) -> None:
         time.sleep(0.002)
 
 
+def _wait_live(settings: dict[str, Any], decided_at: float, timeout: float = 60.0) -> None:
+    """Until a rebuild that started after ``decided_at`` has finished."""
+    from replik.rebuild import is_live
+
+    deadline = time.perf_counter() + timeout
+    while not is_live(settings, decided_at):
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"no rebuild finished after the decision in {timeout} s")
+        time.sleep(0.005)
+
+
 def run(
     report: dict[str, Any], *, posts: int = 1000, comments: int = 20000, rounds: int = 15,
     burst: int = 10, workdir: Path | None = None, seed: int = sitegen.DEFAULT_SEED,
@@ -151,8 +162,7 @@ def run(
             desk.approve(entry.id)
             _wait_for(targets(slug), entry.id.encode())
             times.append(time.perf_counter() - begin)
-            while not is_live(settings, asked):  # the site-wide feed comes last
-                time.sleep(0.005)
+            _wait_live(settings, asked)  # the site-wide feed comes last
             say(f"approve: round {number + 1:2d} {slug[:40]:40s} {times[-1] * 1000:7.1f} ms")
 
         chosen = [rng.choice(slugs) for _ in range(burst)]
@@ -162,14 +172,17 @@ def run(
         begin = time.perf_counter()
         for entry in made:
             desk.approve(entry.id)
-        last_request = time.time()
         for entry, slug in zip(made, chosen, strict=True):
             _wait_for(targets(slug), entry.id.encode())
         burst_seconds = time.perf_counter() - begin
         say(f"approve: burst of {burst} approvals live after {burst_seconds:.2f} s")
-        # The site-wide feed is written last: wait for the rebuild that saw every approval.
-        while not is_live(settings, last_request):
-            time.sleep(0.01)
+        # The site-wide feed is written last: wait until it holds every approval (a
+        # rebuild may start between the last approval and its answer, so "a rebuild
+        # started after the last answer" may never come).
+        latest = [output / settings["REPLIK_FEED_LATEST"],
+                  output / settings["REPLIK_FEED_LATEST_RSS"]]
+        for entry in made:
+            _wait_for(latest, entry.id.encode())
         fast = _tree(output)
     finally:
         desk.close()
