@@ -13,7 +13,7 @@ from replik.store import STATES, Store
 # benchmarks/ is a top-level folder of the project, not part of the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import __main__ as bench_main  # noqa: E402
-from benchmarks import build, sitegen  # noqa: E402
+from benchmarks import build, sitegen, threads  # noqa: E402
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -68,6 +68,15 @@ def test_new_comment_goes_into_the_store(tmp_path: Path) -> None:
     Store(site.root / "comments").add(entry, "pending")
     assert site.store.get(entry.id).state == "pending"
     assert entry.body and entry.author and entry.article == site.posts[0].slug
+
+
+def test_thread_benchmark_reuses_every_thread_it_kept(tmp_path: Path) -> None:
+    site = sitegen.generate(tmp_path / "site", posts=6, comments=60, seed=2)
+    assert threads.read_and_build(site.store, None) is None  # no cache: nothing kept
+    cold = threads.read_and_build(site.store, tmp_path / "threads")
+    warm = threads.read_and_build(site.store, tmp_path / "threads")
+    assert cold is not None and warm is not None and cold.reused == 0
+    assert warm.reused == len(site.store.approved_by_article()) > 0
 
 
 def test_comments_need_posts(tmp_path: Path) -> None:
