@@ -39,6 +39,17 @@ def test_a_block_is_rendered_once_per_page_language() -> None:
     assert calls == ["badges", "badges"]  # once for de, once for en
 
 
+def test_each_siteurl_gets_its_own_block() -> None:
+    # With RELATIVE_URLS, Pelican makes SITEURL "..", "../.." … by the page's depth.
+    env, calls = env_with({"t": '{% call cached_fragment("badges") %}{{ note("b") }}'
+                                '<a href="{{ SITEURL }}/theme/css/social.css">{% endcall %}'})
+    template = env.get_template("t")
+    outputs = [template.render(page("de"), SITEURL=url) for url in ("..", "../..", "..")]
+    assert outputs == ['<a href="../theme/css/social.css">', '<a href="../../theme/css/social.css">',
+                       '<a href="../theme/css/social.css">']
+    assert calls == ["b", "b"]
+
+
 @pytest.mark.parametrize("autoescape", [True, False])
 def test_the_substitute_is_put_in_as_the_block_would_write_it(autoescape: bool) -> None:
     source = ('{% call(slug) cached_fragment("form", substitute=article.slug) %}'

@@ -14,7 +14,8 @@ marker in its place, and each page gets the kept markup with its own value put i
     {% endcall %}
 
 The contract, which the template states by using it: the block's markup depends only
-on the page's language, the build's settings and ``substitute``, and writes
+on the page's language, ``SITEURL`` (which ``RELATIVE_URLS`` makes per page depth),
+the build's settings and ``substitute``, and writes
 ``substitute`` only as ``{{ value }}`` does. The first use of a name checks the
 second half: the kept markup with the value put in must equal the block rendered
 with the value itself, or that name is rendered every time from then on.
@@ -35,7 +36,7 @@ _UNCACHEABLE = object()
 
 def fragment_cache(page_language: Callable[[Any], str]) -> Callable[..., Any]:
     """A ``cached_fragment`` global for one Jinja environment; ``page_language`` tells
-    a template context's language (the key, beside the name)."""
+    a template context's language (the key, beside the name and SITEURL)."""
     kept: dict[tuple[str, str], Any] = {}
     # Letters and digits only (escaping leaves it as it is), upper and lower case (so
     # that a |lower or |upper on the value shows in the check), unguessable.
@@ -44,7 +45,8 @@ def fragment_cache(page_language: Callable[[Any], str]) -> Callable[..., Any]:
     @pass_context
     def cached_fragment(context: Any, name: str, substitute: Any = None, *,
                         caller: Callable[..., Any]) -> Any:
-        key = (name, page_language(context))
+        # SITEURL too: with RELATIVE_URLS, Pelican gives each page depth its own.
+        key = (name, page_language(context), context.resolve_or_missing("SITEURL"))
         markup = kept.get(key)
         if markup is _UNCACHEABLE:
             return caller() if substitute is None else caller(substitute)
