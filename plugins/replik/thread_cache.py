@@ -113,11 +113,14 @@ class ThreadCache:
             return cls(folder)
         return cls(folder, threads, blob)
 
-    def _read(self, offset: int, length: int) -> Any:
-        if self._read_fd is None:
-            assert self._old_blob is not None
-            self._read_fd = os.open(self._old_blob, os.O_RDONLY)
-        data = os.pread(self._read_fd, length, offset)
+    def _read(self, offset: int, length: int, fd: int | None = None) -> Any:
+        """One marshal from a blob: the last build's, or ``fd``'s."""
+        if fd is None:
+            if self._read_fd is None:
+                assert self._old_blob is not None
+                self._read_fd = os.open(self._old_blob, os.O_RDONLY)
+            fd = self._read_fd
+        data = os.pread(fd, length, offset)
         if len(data) != length:
             raise ValueError("the cache's blob is shorter than its index says")
         return marshal.loads(data)
@@ -146,17 +149,14 @@ class ThreadCache:
         rendered by this build as it read the files (``keep_read``), or by the last
         one (reused by ``entries_for``)."""
         kept = self._kept.get(slug)
-        if kept is not None and self._blob_fd is not None:
+        if kept is not None:
             fd, place = self._blob_fd, kept
-        elif slug in self._matched and self._read_fd is not None:
-            fd, place = self._read_fd, self._matched[slug]
+        elif slug in self._matched:
+            fd, place = None, self._matched[slug]
         else:
             return None
         try:
-            data = os.pread(fd, place[4], place[3])
-            if len(data) != place[4]:
-                raise ValueError("the cache's blob is shorter than its index says")
-            html = marshal.loads(data)
+            html = self._read(place[3], place[4], fd)
         except (OSError, ValueError, EOFError, TypeError) as exc:
             log.info("replik: the thread cache has no usable HTML for %s (%s)", slug, exc)
             return None
