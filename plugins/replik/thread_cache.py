@@ -19,8 +19,8 @@ over from the old blob and makes the new one the cache.
 
 A thread is reused only when its folder's signature (every file's name, inode,
 size, modification and change time: ``Store.approved_by_article``) is the one
-recorded and the code key matches (this format, the code that parses and renders,
-the versions of nh3, cmarkgfm and markdown-it-py). A folder with a file that
+recorded and the code key matches (this format, Python's version, the code that
+parses and renders, the versions of nh3, cmarkgfm and markdown-it-py). A folder with a file that
 could not be read is never kept, so its warning comes again in every build.
 Anything unexpected in the cache (missing, unreadable, another format) means
 that thread or the whole cache is built anew, never an error. It is a cache:
@@ -35,6 +35,7 @@ import logging
 import marshal
 import os
 import secrets
+import sys
 import time
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -60,7 +61,8 @@ _Place = tuple[tuple[Any, ...], int, int, int, int]
 def code_key() -> str:
     """Changes whenever the cached values could: this format, the code that parses
     the files and renders the texts, the libraries that render."""
-    digest = hashlib.sha256(f"replik thread cache {FORMAT}".encode())
+    # marshal's format may change with Python's version.
+    digest = hashlib.sha256(f"replik thread cache {FORMAT} {sys.version}".encode())
     here = Path(__file__).parent
     for name in ("store.py", "render.py", "thread_cache.py"):
         digest.update((here / name).read_bytes())
