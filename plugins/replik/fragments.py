@@ -15,10 +15,10 @@ marker in its place, and each page gets the kept markup with its own value put i
 
 The contract, which the template states by using it: the block's markup depends only
 on the page's language, ``SITEURL`` (which ``RELATIVE_URLS`` makes per page depth),
-the build's settings and ``substitute``, and writes
-``substitute`` only as ``{{ value }}`` does. The first use of a name checks the
-second half: the kept markup with the value put in must equal the block rendered
-with the value itself, or that name is rendered every time from then on.
+the build's settings and ``substitute``, and writes ``substitute`` only as
+``{{ value }}`` does. The first use of a name checks the second half: the kept
+markup with the value put in must equal the block rendered with the value itself,
+or that name is rendered every time from then on.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _UNCACHEABLE = object()
 def fragment_cache(page_language: Callable[[Any], str]) -> Callable[..., Any]:
     """A ``cached_fragment`` global for one Jinja environment; ``page_language`` tells
     a template context's language (the key, beside the name and SITEURL)."""
-    kept: dict[tuple[str, str], Any] = {}
+    kept: dict[tuple[Any, ...], Any] = {}
     # Letters and digits only (escaping leaves it as it is), upper and lower case (so
     # that a |lower or |upper on the value shows in the check), unguessable.
     mark = f"Replik{secrets.token_hex(8)}Mark"
