@@ -122,7 +122,9 @@ def test_keyboard_shortcuts_and_help(browser, desk: Served) -> None:
     ui.page.wait_for_selector(".flash.ok")
     assert desk.store.get(newer.id).state == "approved"
     ui.page.keyboard.press("j")
-    ui.page.keyboard.press("d")
+    # The page still shows the last action's message: wait for the new page instead.
+    with ui.page.expect_navigation():
+        ui.page.keyboard.press("d")
     ui.page.wait_for_selector(".flash.ok")
     assert desk.store.get(older.id).state == "trash"
     third = add_entry(desk.store, "post-1", when=when(3), author="Lea")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import feedparser
@@ -302,3 +303,27 @@ def test_an_unknown_feed_writer_is_named_in_the_error():
     with pytest.raises(ValueError, match="REPLIK_FEED_WRITER must be one of feedxml, feedgen"):
         feed_writer({"REPLIK_FEED_WRITER": "lxml"})
     assert feed_writer({}) == "feedxml"
+
+
+def test_a_build_freezes_what_it_read_and_unfreezes_it_at_the_end(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_theme(tmp_path)
+    write_post(tmp_path, "eins", "Eins", "2010-03-01 09:00")
+    write_conf(tmp_path)
+    add_entry(tmp_path, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
+    calls: list[tuple[str, int]] = []
+    freeze, unfreeze = gc.freeze, gc.unfreeze
+
+    def freezing() -> None:
+        freeze()
+        calls.append(("freeze", gc.get_freeze_count()))
+
+    def unfreezing() -> None:
+        unfreeze()
+        calls.append(("unfreeze", gc.get_freeze_count()))
+
+    monkeypatch.setattr(gc, "freeze", freezing)
+    monkeypatch.setattr(gc, "unfreeze", unfreezing)
+    build(tmp_path)
+    assert [name for name, _count in calls] == ["freeze", "unfreeze"]
+    assert calls[0][1] > 0 and calls[1][1] == 0 and gc.get_freeze_count() == 0

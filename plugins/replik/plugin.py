@@ -15,6 +15,7 @@ and the HTML is read back from the cache instead.
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,11 @@ def attach_comments(generator: Any) -> None:
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
+    # Everything read so far (posts, entries) lives until the build ends. Frozen, the
+    # cyclic collector stops walking it again and again while thousands of pages are
+    # written (0.06 -> 0.02 s of collections in the benchmark's writing); build_finished
+    # unfreezes it, so a long-running process (the desk, autoreload) collects as usual.
+    gc.freeze()
 
 
 def page_written(path: str, context: dict[str, Any]) -> None:
@@ -172,6 +178,11 @@ def offer_thread_markup(generator: Any) -> None:
         env.globals["replik_comment_items"] = thread_markup.comment_items
 
 
+def build_finished(_pelican: Any) -> None:
+    """finalized: the build's objects are ordinary garbage again (see attach_comments)."""
+    gc.unfreeze()
+
+
 def get_generators(_pelican: Any) -> type:
     return CommentFeedGenerator
 
@@ -184,3 +195,4 @@ def register() -> None:
     signals.page_generator_finalized.connect(attach_page_comments)
     signals.get_generators.connect(get_generators)
     signals.content_written.connect(page_written)
+    signals.finalized.connect(build_finished)
