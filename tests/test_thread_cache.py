@@ -114,6 +114,9 @@ def test_a_broken_or_foreign_cache_means_building_anew(
             {"format": thread_cache.FORMAT, "key": "another version", "blob": blob.name,
              "threads": {}})),
         lambda blob: blob.unlink(),
+        lambda blob: index.write_bytes(marshal.dumps(  # ours in form, not in content
+            {"format": thread_cache.FORMAT, "key": thread_cache.code_key(), "blob": blob.name,
+             "threads": {"eins": 7, "zwei": ("x",) * 5}})),
     ]
     for damage in damages:
         damage(next(folder.glob("*.blob")))

@@ -136,7 +136,7 @@ class ThreadCache:
         """The entries of a thread whose folder has ``signature``, if the last build
         kept them (``Store.approved_by_article``'s ``reuse``)."""
         place = self._old.get(slug)
-        if place is None or place[0] != signature:
+        if not isinstance(place, tuple) or len(place) != 5 or place[0] != signature:
             return None
         try:
             entries = [entry_from_record(record) for record in self._read(place[1], place[2])]
