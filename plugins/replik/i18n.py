@@ -135,6 +135,13 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
     singular: dict[tuple[str, str], str] = {}
     finished: dict[tuple[str, str, bool], str] = {}
     plural: dict[tuple[str, str, str, int, bool], str] = {}
+    # Results with variables (see _result_key).
+    formatted: dict[tuple[Any, ...], str] = {}
+
+    def keep(key: tuple[Any, ...], result: str) -> None:
+        if len(formatted) >= _KEPT_RESULTS:  # a server runs for weeks: stay bounded
+            formatted.clear()
+        formatted[key] = result
 
     def translated(lang: str, string: str) -> str:
         rv = singular.get((lang, string))
@@ -182,13 +189,6 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
         if result_key is not None:
             keep(result_key, rv)
         return rv
-
-    formatted: dict[tuple[Any, ...], str] = {}
-
-    def keep(key: tuple[Any, ...], result: str) -> None:
-        if len(formatted) >= _KEPT_RESULTS:  # a server runs for weeks: stay bounded
-            formatted.clear()
-        formatted[key] = result
 
     return gettext_, ngettext_
 
