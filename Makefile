@@ -8,6 +8,10 @@ INPUTDIR := content
 OUTPUTDIR := output
 CONFFILE := pelicanconf.py
 PUBLISHCONF := publishconf.py
+# `make serve HOST=… PORT=…` remembers its address in .serve.mk, so that a later
+# `make html` or `make regenerate` builds for the server that is running.
+SERVE_MK := .serve.mk
+-include $(SERVE_MK)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SSH_HOST ?= localhost
@@ -17,18 +21,20 @@ SSH_TARGET_DIR ?= /var/www
 S3_BUCKET ?= my_s3_bucket
 PYTEST_ARGS ?=
 
-.PHONY: help html clean regenerate serve devserver publish rsync_upload s3_upload test bench lint venv
+.PHONY: help html clean regenerate serve devserver remember-address publish rsync_upload s3_upload \
+	test bench lint venv
 
 help:
 	@echo 'Replik — a commentary blog on Pelican with moderated comments'
 	@echo ''
 	@echo 'Usage:'
-	@echo '   make html             (re)build the site into $(OUTPUTDIR)/'
+	@echo '   make venv             create .venv; then `. .venv/bin/activate` puts replik on PATH'
+	@echo '   make html             (re)build the site into $(OUTPUTDIR)/ for http://$(HOST):$(PORT)'
 	@echo '   make clean            remove the generated files'
 	@echo '   make regenerate       rebuild on every change to content/ or theme/'
 	@echo '   make serve            build, then serve site + comment intake + moderation'
-	@echo '                         on http://$(HOST):$(PORT)'
-	@echo '   make devserver        serve and rebuild on changes (same server)'
+	@echo '                         on http://$(HOST):$(PORT) (HOST=… PORT=… are remembered)'
+	@echo '   make devserver        serve, and rebuild whenever content/ or theme/ change'
 	@echo '   make publish          build with publishconf.py for production'
 	@echo '   make rsync_upload     publish and upload via rsync over SSH'
 	@echo '   make s3_upload        publish and upload to S3'
@@ -45,26 +51,33 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The local server's own address goes into the pages (form action, feed links).
+LOCAL_URL = '"http://$(HOST):$(PORT)"'
+LOCAL_BUILD = $(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE) \
+	-e SITEURL=$(LOCAL_URL) FEED_DOMAIN=$(LOCAL_URL)
+
 html: $(STAMP)
-	$(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE)
+	$(LOCAL_BUILD)
 
 clean:
 	rm -rf $(OUTPUTDIR) .replik-cache
 
 regenerate: $(STAMP)
-	$(PELICAN) -r $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE)
+	$(LOCAL_BUILD) --autoreload
 
-# The local server's own address goes into the pages (form action, feed links).
-LOCAL_URL := '"http://$(HOST):$(PORT)"'
-LOCAL_BUILD = $(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(CONFFILE) \
-	-e SITEURL=$(LOCAL_URL) FEED_DOMAIN=$(LOCAL_URL)
+remember-address:
+	@printf 'HOST ?= %s\nPORT ?= %s\n' '$(HOST)' '$(PORT)' > $(SERVE_MK)
 
-serve: $(STAMP)
+serve: $(STAMP) remember-address
 	$(LOCAL_BUILD)
 	$(BIN)/replik serve --host $(HOST) --port $(PORT)
 
-devserver: $(STAMP)
+# Pelican watches content/ and theme/ and rebuilds; the server restarts on code changes.
+# Both stop together (Ctrl-C, or either one ending).
+devserver: $(STAMP) remember-address
 	$(LOCAL_BUILD)
+	$(LOCAL_BUILD) --autoreload & watcher=$$!; \
+	trap 'kill $$watcher 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/replik serve --host $(HOST) --port $(PORT) --reload
 
 publish: $(STAMP)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,8 +38,9 @@ class FakeNetworks:
 
     def __init__(self) -> None:
         self.hits: list[str] = []
-        # The slow answer waits on this; set at teardown so no thread outlives the test.
+        # The slow answer waits on this until teardown: only the client's timeout ends it.
         self.release = threading.Event()
+        self.slow_answered = False
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -51,7 +51,8 @@ class FakeNetworks:
         if request.path == "/api/v1/accounts/lookup":
             acct = request.args.get("acct", "")
             if acct == "langsam":
-                self.release.wait(6.0)
+                self.release.wait(60.0)
+                self.slow_answered = True
                 return Response(json.dumps({"username": "langsam", "followers_count": 1}),
                                 content_type="application/json")
             if acct == "unsinn":
@@ -91,7 +92,12 @@ def mastodon(user: str, base: str, name: str | None = None) -> dict:
     return channel
 
 
-def project(tmp_path: Path, base: str, channels: list[dict]) -> Path:
+def project(tmp_path: Path, base: str, channels: list[dict],
+            timeout: float | None = None) -> Path:
+    """A blog whose fetcher may reach the fake networks on loopback.
+
+    Only the test of a slow server sets a short ``timeout``: elsewhere a loaded machine
+    must not turn a prompt answer into a timed-out one (the fetcher's default holds)."""
     conf = tmp_path / "pelicanconf.py"
     conf.write_text(
         "SITENAME = 'Testblog'\n"
@@ -102,7 +108,7 @@ def project(tmp_path: Path, base: str, channels: list[dict]) -> Path:
         f"SOCIAL_CHANNELS = {channels!r}\n"
         f"SOCIAL_BLUESKY_API = {base!r}\n"
         "REPLIK_FETCH_ALLOW_PRIVATE = ['127.0.0.1', 'localhost']\n"
-        "REPLIK_FETCH_TIMEOUT = 0.5\n", encoding="utf-8")
+        + (f"REPLIK_FETCH_TIMEOUT = {timeout!r}\n" if timeout else ""), encoding="utf-8")
     (tmp_path / "content").mkdir()
     return conf
 
@@ -154,16 +160,15 @@ def test_failures_are_reported_per_channel_and_keep_old_counts(tmp_path: Path, f
         mastodon("andere", base, "m-other"),
         {"network": "bluesky", "handle": "zahl.example"},
     ]
-    conf = project(tmp_path, base, channels)
+    conf = project(tmp_path, base, channels, timeout=2.0)
     old = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "social_counts.json").write_text(json.dumps({"version": 1, "channels": {
         "m-error": {"followers": 77, "fetched": old}}}))
-    started = time.monotonic()
     code, output = run(conf, "refresh")
-    elapsed = time.monotonic() - started
     assert code == 0, output
-    assert elapsed < 5.0, "the slow server (6 s) is cut off by REPLIK_FETCH_TIMEOUT (0.5 s)"
+    # The slow server answers only at teardown: the refresh ended because the fetcher gave up.
+    assert not app.slow_answered
     lines = {line.split()[0]: line for line in output.splitlines() if line.strip()}
     assert "ok" in lines["mastodon"]
     assert "failed" in lines["m-missing"] and "HTTP 404" in lines["m-missing"]

@@ -1,0 +1,60 @@
+"""The ``replik`` command line: moderation and maintenance.
+
+Each feature keeps its commands in its own module; they are collected here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+# Modules that define ``commands``: a list of click commands or groups.
+COMMAND_MODULES = [
+    "replik.cli_moderation",
+    "replik.cli_io",
+    "replik.cli_server",
+    "replik.cli_social",
+    "replik.cli_linkbacks",
+    "replik.cli_desk",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--settings", "settings_path", default="pelicanconf.py", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The blog's Pelican configuration file.",
+)
+@click.pass_context
+def main(ctx: click.Context, settings_path: Path) -> None:
+    """Replik: moderate comments, pingbacks and webmentions of a Pelican blog."""
+    ctx.obj = {"settings_path": settings_path}
+
+
+def load(ctx: click.Context) -> dict:
+    """The blog's settings (read once per command)."""
+    root = ctx.find_root()
+    obj = root.obj
+    if "settings" not in obj:
+        from .settings import load_settings
+
+        try:
+            obj["settings"] = load_settings(obj["settings_path"])
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        except SyntaxError as exc:
+            raise click.ClickException(
+                f"{exc.filename}, line {exc.lineno}: {exc.msg}; fix the settings file"
+            ) from None
+        except (ValueError, OSError) as exc:
+            # Pelican refuses settings it cannot use (a missing content folder or theme).
+            raise click.ClickException(
+                f"{obj['settings_path']}: {exc}") from None
+    return obj["settings"]
+
+
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(_name).commands:
+        main.add_command(_command)

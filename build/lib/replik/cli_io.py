@@ -1,0 +1,276 @@
+"""Import, export and personal-data commands: ``replik import wordpress|disqus|json``,
+``replik export``, ``replik forget`` and ``replik export-person``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import audit
+from .importers.common import ImportFailed, Summary
+from .settings import cache_path, project_path, store_path
+from .store import Store, StoreError
+
+
+def _settings(ctx: click.Context) -> dict[str, Any]:
+    from .cli import load
+
+    return load(ctx)
+
+
+def _store(settings: dict[str, Any], comments: Path | None) -> Store:
+    return Store(comments if comments is not None else store_path(settings))
+
+
+def _report(summary: Summary, dry_run: bool, store: Store, kind: str) -> None:
+    for line in summary.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif summary.new_entries:
+        audit.record(store.root, "cli", f"import-{kind}", source=Path(summary.source).name,
+                     new=summary.new_entries, existing=summary.existing_entries)
+
+
+@contextmanager
+def _progress(path: Path, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar over the file's bytes (shown on a terminal only)."""
+    with click.progressbar(length=path.stat().st_size, label=label, file=sys.stderr,
+                           show_eta=True) as bar:
+        yield bar.update
+
+
+def _failed(exc: Exception) -> click.ClickException:
+    if isinstance(exc, StoreError):
+        return click.ClickException(f"the store refused an entry: {exc}. Entries moved in"
+                                    " before it are kept; run the import again to finish.")
+    return click.ClickException(str(exc))
+
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring posts and comments from WordPress, Disqus or a Replik JSON export."""
+
+
+@import_group.command("wordpress")
+@click.argument("export", type=_FILE)
+@click.option("--content", "content_dir", type=_DIR, default=None,
+              help="Where posts and pages go (default: the blog's PATH, content/).")
+@click.option("--comments", "comments_dir", type=_DIR, default=None,
+              help="The comment store (default: REPLIK_STORE, comments/).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace content files that differ from the export (default: keep them).")
+@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@click.option("--attachments", "attachments_file", type=click.Path(dir_okay=False,
+              path_type=Path), default=None,
+              help="Write the attachment URLs to fetch here (default:"
+                   " wordpress-attachments.txt in the blog's folder).")
+@click.pass_context
+def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | None,
+                         comments_dir: Path | None, overwrite: bool, dry_run: bool,
+                         attachments_file: Path | None) -> None:
+    """Import a WordPress export (Tools → Export → All content): posts and pages into
+    content/, comments, pingbacks and trackbacks into the store.
+
+    Importing the same file again changes nothing; a newer export adds what is new.
+    A file with errors imports nothing.
+    """
+    from .importers.wordpress import import_wordpress
+
+    settings = _settings(ctx)
+    content = content_dir if content_dir is not None else Path(str(settings["PATH"]))
+    store = _store(settings, comments_dir)
+    try:
+        with _progress(export, "Reading the export") as progress:
+            summary = import_wordpress(
+                export, store, content, settings,
+                overwrite=overwrite, dry_run=dry_run, staging_parent=cache_path(settings),
+                progress=progress,
+            )
+    except (ImportFailed, StoreError) as exc:
+        raise _failed(exc) from None
+    _report(summary, dry_run, store, "wordpress")
+    if summary.attachments and not dry_run:
+        target = attachments_file or project_path(settings, "wordpress-attachments.txt")
+        target.write_text("\n".join(summary.attachments) + "\n", encoding="utf-8")
+        click.echo(f"The attachments (images, files) stay on the old site; their addresses"
+                   f" are listed in {target}. Download them into"
+                   f" {content}/images/ to serve them from this blog.")
+
+
+@import_group.command("disqus")
+@click.argument("export", type=_FILE)
+@click.option("--comments", "comments_dir", type=_DIR, default=None,
+              help="The comment store (default: REPLIK_STORE, comments/).")
+@click.option("--map", "mappings", multiple=True, metavar="URL=SLUG",
+              help="Attach the thread at URL to the article SLUG (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@click.pass_context
+def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
+                      mappings: tuple[str, ...], dry_run: bool) -> None:
+    """Import a Disqus export (XML). Threads are matched to the blog's articles by URL,
+    by Disqus identifier or by --map; threads that match no article are reported."""
+    from .importers.articles import ArticleMatcher, content_articles
+    from .importers.disqus import import_disqus
+
+    settings = _settings(ctx)
+    explicit: dict[str, str] = {}
+    for mapping in mappings:
+        url, sep, slug = mapping.rpartition("=")
+        if not sep or not url or not slug or "/" in slug or slug in (".", ".."):
+            raise click.BadParameter(f"{mapping!r} is not URL=SLUG", param_hint="--map")
+        explicit[url] = slug
+    matcher = ArticleMatcher(content_articles(settings), explicit)
+    store = _store(settings, comments_dir)
+    try:
+        summary = import_disqus(export, store, matcher, staging_parent=cache_path(settings),
+                                dry_run=dry_run)
+    except (ImportFailed, StoreError) as exc:
+        raise _failed(exc) from None
+    _report(summary, dry_run, store, "disqus")
+
+
+@import_group.command("json")
+@click.argument("export", type=_FILE)
+@click.option("--comments", "comments_dir", type=_DIR, default=None,
+              help="The comment store (default: REPLIK_STORE, comments/).")
+@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@click.pass_context
+def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
+                    dry_run: bool) -> None:
+    """Import a file made by `replik export --format json` (entries already in the
+    store are kept as they are)."""
+    from .importers.jsonio import import_json
+
+    settings = _settings(ctx)
+    store = _store(settings, comments_dir)
+    try:
+        summary = import_json(export, store, staging_parent=cache_path(settings),
+                              dry_run=dry_run)
+    except (ImportFailed, StoreError) as exc:
+        raise _failed(exc) from None
+    _report(summary, dry_run, store, "json")
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json", "wxr"]), default="json",
+              show_default=True, help="json: every field of every entry (a backup);"
+                                      " wxr: comments as WordPress imports them.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write here instead of standard output.")
+@click.option("--comments", "comments_dir", type=_DIR, default=None,
+              help="The comment store (default: REPLIK_STORE, comments/).")
+@click.pass_context
+def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
+               comments_dir: Path | None) -> None:
+    """Export the whole comment store. It holds personal data (e-mail and IP
+    addresses): keep the file as safe as the store."""
+    settings = _settings(ctx)
+    store = _store(settings, comments_dir)
+    target = output.with_name(f".{output.name}.partial") if output else None
+    try:
+        if fmt == "json":
+            from .exporters.jsonfile import export_json
+
+            if target is None:
+                count = export_json(store, sys.stdout)
+            else:
+                with open(target, "w", encoding="utf-8") as handle:
+                    count = export_json(store, handle)
+        else:
+            from .exporters.wxr import export_wxr
+            from .importers.articles import content_articles
+
+            articles = content_articles(settings)
+            if target is None:
+                count = export_wxr(store, sys.stdout.buffer, settings, articles)
+            else:
+                with open(target, "wb") as handle:
+                    count = export_wxr(store, handle, settings, articles)
+    except StoreError as exc:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot export: {exc}") from None
+    if output is not None and target is not None:
+        target.replace(output)
+        click.echo(f"Exported {count} entries to {output}.", err=True)
+
+
+def _rebuild(ctx: click.Context, build: bool) -> None:
+    conf = Path(ctx.find_root().obj["settings_path"]).resolve()
+    if not build:
+        click.echo("Rebuild the site so its pages and feeds no longer show the old data:"
+                   " `make html` (or repeat with --build), then publish.", err=True)
+        return
+    click.echo("Rebuilding the site …", err=True)
+    result = subprocess.run([sys.executable, "-m", "pelican", "-s", str(conf)], check=False,
+                            capture_output=True, text=True, cwd=conf.parent)
+    if result.returncode != 0:
+        click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
+        raise click.ClickException("the rebuild failed (see above); the data is already"
+                                   " removed from the store")
+    click.echo("Site rebuilt.", err=True)
+
+
+@click.command("forget")
+@click.argument("email")
+@click.option("--delete", is_flag=True,
+              help="Delete the person's entries instead of anonymising them.")
+@click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--as", "actor", default="cli", show_default=True,
+              help="Who does this (for the audit log).")
+@click.pass_context
+def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: bool,
+               actor: str) -> None:
+    """Erase the personal data of the person with EMAIL: e-mail, IP address, user agent,
+    referrer and web address go, the name becomes a neutral label (or, with --delete,
+    the entries go). Caches are cleared; rebuild the site to update it."""
+    from .personal import entries_of, forget
+
+    settings = _settings(ctx)
+    found = entries_of(Store(store_path(settings)), email)
+    if not found:
+        click.echo(f"No entries with the e-mail address {email}.")
+    elif not yes:
+        verb = "Delete" if delete else "Anonymise"
+        click.confirm(f"{verb} {len(found)} entries of {email}?", abort=True)
+    try:
+        result = forget(settings, email, delete=delete, actor=actor)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.deleted:
+        click.echo(f"Deleted {len(result.deleted)} entries.")
+    if result.changed:
+        click.echo(f"Anonymised {len(result.changed)} entries.")
+    if result.cache_cleared:
+        click.echo(f"Cleared the cache {result.cache_cleared}.")
+    if found:
+        _rebuild(ctx, build)
+
+
+@click.command("export-person")
+@click.argument("email")
+@click.option("--as", "actor", default="cli", show_default=True,
+              help="Who does this (for the audit log).")
+@click.pass_context
+def export_person_cmd(ctx: click.Context, email: str, actor: str) -> None:
+    """Print everything stored about the person with EMAIL, as JSON."""
+    from .personal import export_person
+
+    data = export_person(_settings(ctx), email, actor=actor)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+commands: list[click.Command] = [import_group, export_cmd, forget_cmd, export_person_cmd]

@@ -1,0 +1,72 @@
+"""``replik linkbacks``: send our pingbacks/webmentions, work the webmention queue."""
+
+from __future__ import annotations
+
+import click
+
+from .cli import load
+
+
+@click.group("linkbacks")
+def linkbacks() -> None:
+    """Send linkbacks for our posts and verify received webmentions."""
+
+
+@linkbacks.command("send")
+@click.option("--dry-run", is_flag=True,
+              help="Only list which source -> target pairs would be notified; send nothing.")
+@click.pass_context
+def send_command(ctx: click.Context, dry_run: bool) -> None:
+    """Notify the posts our articles link to (webmention, else pingback).
+
+    Only new or changed articles are handled; what was sent is remembered in
+    the store (sent/linkbacks.json), so running this again sends nothing twice.
+    """
+    from .linkbacks import send
+
+    settings = load(ctx)
+
+    def show(outcome: send.Outcome) -> None:
+        arrow = f"{outcome.source} -> {outcome.target}"
+        if outcome.kind == "planned":
+            extra = " (link removed: tell the receiver)" if outcome.removed else ""
+            click.echo(f"would notify {arrow}{extra}")
+            return
+        status = "ok" if outcome.ok else "FAILED"
+        via = f"{outcome.kind} {outcome.endpoint}".strip()
+        click.echo(f"{status:6} {arrow} via {via}: {outcome.detail}")
+
+    try:
+        report = send.run(settings, dry_run=dry_run, progress=show)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not report.outcomes:
+        click.echo("Nothing to send: every post's links have been notified.")
+    elif dry_run:
+        click.echo(f"{len(report.outcomes)} notification(s) would be sent (dry run).")
+    else:
+        failed = len(report.failed)
+        click.echo(f"{len(report.outcomes) - failed} handled, {failed} failed"
+                   + (" (they are tried again next time)" if failed else "") + ".")
+        if failed:
+            ctx.exit(1)
+
+
+@linkbacks.command("work")
+@click.pass_context
+def work_command(ctx: click.Context) -> None:
+    """Verify the queued webmentions now (the server also does this in the background)."""
+    from .linkbacks import receiver_for, webmention
+    from .linkbacks.queue import Queue
+    from .settings import store_path
+
+    settings = load(ctx)
+    queue = Queue(store_path(settings))
+    results = webmention.work(receiver_for(settings), queue)
+    for job, outcome in results:
+        click.echo(f"{job.source} -> {job.target}: {outcome}")
+    waiting = len(queue)
+    click.echo(f"{len(results)} webmention(s) processed, {waiting} waiting for a retry.")
+
+
+commands: list[click.Command] = [linkbacks]

@@ -1,0 +1,277 @@
+"""Moderation from the command line: list, show, approve, spam, ham, trash, restore,
+delete, reply, edit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import audit
+from .moderation import Moderation, Outcome
+from .render import count_links
+from .settings import store_path
+from .store import STATES, TYPES, Entry, EntryNotFound, Store, StoreError
+
+
+def _settings(ctx: click.Context) -> dict[str, Any]:
+    from .cli import load
+
+    return load(ctx)
+
+
+def entry_dict(entry: Entry, private: bool = True) -> dict[str, Any]:
+    """An entry as JSON-ready data (private fields only when asked)."""
+    data: dict[str, Any] = {
+        "id": entry.id,
+        "state": entry.state,
+        "article": entry.article,
+        "type": entry.type,
+        "date": entry.date.isoformat(),
+        "author": entry.author,
+        "url": entry.url,
+        "reply_to": entry.reply_to,
+        "staff": entry.staff,
+        "title": entry.title,
+        "source": entry.source,
+        "spam_verdict": entry.spam_verdict,
+        "spam_reason": entry.spam_reason,
+        "body": entry.body,
+    }
+    if private:
+        data.update(email=entry.email, ip=entry.ip, user_agent=entry.user_agent,
+                    referrer=entry.referrer)
+    if entry.extra:
+        data["extra"] = dict(entry.extra)
+    return data
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _rebuild_hint(ctx: click.Context, build: bool) -> None:
+    if build:
+        conf = Path(ctx.find_root().obj["settings_path"]).resolve()
+        click.echo("Rebuilding the site …", err=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "pelican", "-s", str(conf)], check=False,
+            capture_output=True, text=True, cwd=conf.parent,
+        )
+        if result.returncode != 0:
+            click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
+            raise click.ClickException("the rebuild failed (see above); the decision is kept")
+        click.echo("Site rebuilt.", err=True)
+    else:
+        click.echo("Run `make html` (or repeat with --build) to put the change on the site.",
+                   err=True)
+
+
+@click.command("list")
+@click.option("--state", type=click.Choice([*STATES, "all"]), default="pending", show_default=True)
+@click.option("--article", default="", help="Only entries of this article slug.")
+@click.option("--type", "entry_type", type=click.Choice(TYPES), help="Only this type.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | None, limit: int,
+             as_json: bool) -> None:
+    """The moderation queue (pending entries by default), newest first."""
+    store = Store(store_path(_settings(ctx)))
+    states = STATES if state == "all" else (state,)
+    entries = [e for s in states for e in store.entries(s)]
+    if article:
+        entries = [e for e in entries if e.article == article]
+    if entry_type:
+        entries = [e for e in entries if e.type == entry_type]
+    entries.sort(key=lambda e: (e.date, e.id), reverse=True)
+    entries = entries[:limit] if limit > 0 else entries
+    if as_json:
+        click.echo(json.dumps([entry_dict(e) for e in entries], ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo(f"No {state if state != 'all' else ''} entries.".replace("  ", " "))
+        return
+    click.echo(f"{'ID':<31} {'STATE':<8} {'TYPE':<10} {'DATE':<16} {'ARTICLE':<22} "
+               f"{'AUTHOR':<18} TEXT")
+    for e in entries:
+        who = e.title or e.author if e.is_linkback else e.author
+        click.echo(
+            f"{e.id:<31} {e.state:<8} {e.type:<10} {e.date:%Y-%m-%d %H:%M} "
+            f"{_one_line(e.article, 22):<22} {_one_line(who, 18):<18} {_one_line(e.body, 40)}"
+        )
+
+
+@click.command("show")
+@click.argument("entry_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
+    """Everything about one entry, with its audit trail."""
+    store = Store(store_path(_settings(ctx)))
+    try:
+        entry = store.get(entry_id)
+    except EntryNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    trail = list(audit.read(store.root, entry_id))
+    if as_json:
+        data = entry_dict(entry)
+        data["audit"] = trail
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    rows = entry_dict(entry)
+    rows.pop("body")
+    extra = rows.pop("extra", {})
+    rows["links"] = count_links(entry.body)
+    for key, value in rows.items():
+        if value not in ("", None, False):
+            click.echo(f"{key + ':':<14} {value}")
+    for key, value in extra.items():
+        click.echo(f"{key + ':':<14} {value}")
+    click.echo("")
+    click.echo(entry.body)
+    if trail:
+        click.echo("")
+        click.echo("History:")
+        for item in trail:
+            click.echo(f"  {item['time']}  {item['actor']}: {item['action']} "
+                       f"{item.get('from') or '-'} → {item.get('to') or '-'}")
+
+
+def _report(outcomes: list[Outcome], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([
+            {"id": o.entry.id, "action": o.action, "from": o.from_state, "to": o.to_state,
+             "note": o.note} for o in outcomes
+        ], ensure_ascii=False, indent=2))
+        return
+    for o in outcomes:
+        line = f"{o.entry.id}: {o.from_state or 'new'} → {o.to_state}"
+        click.echo(line + (f" ({o.note})" if o.note else ""))
+
+
+def _decision_command(action: str, help_text: str) -> click.Command:
+    @click.command(action, help=help_text)
+    @click.argument("entry_ids", nargs=-1, required=True, metavar="ID...")
+    @click.option("--as", "actor", default="cli", show_default=True,
+                  help="Who decides (for the audit log).")
+    @click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.pass_context
+    def command(ctx: click.Context, entry_ids: tuple[str, ...], actor: str, build: bool,
+                as_json: bool) -> None:
+        moderation = Moderation(_settings(ctx), actor)
+        outcomes, failures = [], []
+        for entry_id in entry_ids:
+            try:
+                outcomes.append(moderation.decide(action, entry_id))
+            except StoreError as exc:
+                failures.append(str(exc))
+        _report(outcomes, as_json)
+        for failure in failures:
+            click.echo(f"Error: {failure}", err=True)
+        if outcomes and (build or not as_json):
+            _rebuild_hint(ctx, build)
+        if failures:
+            ctx.exit(1)
+
+    return command
+
+
+@click.command("delete")
+@click.argument("entry_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--as", "actor", default="cli", show_default=True)
+@click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor: str,
+               build: bool, as_json: bool) -> None:
+    """Delete entries permanently (asks first unless --yes)."""
+    moderation = Moderation(_settings(ctx), actor)
+    missing = [i for i in entry_ids if moderation.store.find(i) is None]
+    if missing:
+        raise click.ClickException(
+            "no entry with id " + ", ".join(missing) + " in the comment store; nothing deleted")
+    if not yes:
+        click.confirm(f"Delete {len(entry_ids)} entr{'y' if len(entry_ids) == 1 else 'ies'} "
+                      "for ever?", abort=True)
+    outcomes = [moderation.decide("delete", i) for i in entry_ids]
+    _report(outcomes, as_json)
+    if not as_json:
+        _rebuild_hint(ctx, build)
+
+
+@click.command("reply")
+@click.argument("entry_id")
+@click.option("--text", help="The answer (Markdown). Without it, $EDITOR opens.")
+@click.option("--as", "actor", default="cli", show_default=True,
+              help="Who answers (for the audit log).")
+@click.option("--name", default=None, help="Name shown with the answer (default: REPLIK_STAFF_NAME"
+              " or the --as name).")
+@click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def reply_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str, name: str | None,
+              build: bool, as_json: bool) -> None:
+    """Answer an entry as staff; the answer is approved at once."""
+    moderation = Moderation(_settings(ctx), actor)
+    if text is None:
+        text = click.edit("\n# Write your answer above. Lines starting with # are dropped.\n")
+        text = "\n".join(ln for ln in (text or "").splitlines() if not ln.startswith("#"))
+    try:
+        outcome = moderation.reply(entry_id, text, author=name)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _report([outcome], as_json)
+    if not as_json:
+        _rebuild_hint(ctx, build)
+
+
+@click.command("edit")
+@click.argument("entry_id")
+@click.option("--text", help="The new text; without it, $EDITOR opens with the current text.")
+@click.option("--as", "actor", default="cli", show_default=True)
+@click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
+@click.pass_context
+def edit_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str,
+             build: bool) -> None:
+    """Edit an entry's text (opens $EDITOR)."""
+    moderation = Moderation(_settings(ctx), actor)
+    try:
+        entry = moderation.store.get(entry_id)
+    except EntryNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    if text is None:
+        text = click.edit(entry.body, extension=".md")
+        if text is None:
+            click.echo("No change.")
+            return
+    try:
+        outcome = moderation.edit(entry_id, text)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if outcome.note == "unchanged":
+        click.echo("No change.")
+        return
+    _report([outcome], False)
+    _rebuild_hint(ctx, build)
+
+
+commands: list[click.Command] = [
+    list_cmd,
+    show_cmd,
+    _decision_command("approve", "Approve entries: they appear on the site after a rebuild."),
+    _decision_command("spam", "Mark entries as spam (and tell Akismet: submit-spam)."),
+    _decision_command("ham", "Mark entries as not spam: back to pending (Akismet: submit-ham)."),
+    _decision_command("trash", "Move entries to the trash."),
+    _decision_command("restore", "Take entries out of the trash, back to where they were."),
+    delete_cmd,
+    reply_cmd,
+    edit_cmd,
+]

@@ -1,0 +1,156 @@
+"""``replik serve`` (the built site plus the app, locally) and ``replik recheck``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+from flask import Flask, Response, abort, redirect, send_from_directory
+
+
+def add_static_site(app: Flask, output: Path) -> None:
+    """Serve the built site from ``output`` for every path no feature route claims."""
+
+    def site(path: str = "") -> Response:
+        target = (output / path).resolve()
+        try:
+            target.relative_to(output.resolve())
+        except ValueError:
+            abort(404)
+        if target.is_dir():
+            if path and not path.endswith("/"):
+                return redirect("/" + path + "/", code=301)  # type: ignore[return-value]
+            path = (path + "index.html") if path else "index.html"
+            target = target / "index.html"
+        if not target.is_file():
+            missing = output / "404.html"
+            if missing.is_file():
+                response = send_from_directory(output, "404.html")
+                response.status_code = 404
+                return response
+            abort(404)
+        return send_from_directory(output, path)
+
+    # The catch-all rule sorts after every more specific feature route.
+    app.add_url_rule("/", "replik_site_index", site, methods=["GET"])
+    app.add_url_rule("/<path:path>", "replik_site", site, methods=["GET"])
+
+
+def protections(settings: dict[str, Any]) -> list[str]:
+    from . import notify, spam
+
+    lines = spam.describe(settings)
+    lines.append(f"Email to moderators: {notify.mail_status(settings)}")
+    webhook = settings.get("REPLIK_WEBHOOK_URL")
+    lines.append(f"Webhook: {'on: ' + str(webhook) if webhook else 'off (REPLIK_WEBHOOK_URL)'}")
+    lines.append("Origin check: comments only from " + str(settings.get("SITEURL") or
+                                                             "this server's own address"))
+    return lines
+
+
+def _is_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return not url or host in ("127.0.0.1", "localhost", "::1")
+
+
+LOCAL_MODERATOR = "redaktion"
+LOCAL_PASSWORD_ENV = "REPLIK_PASSWORD_LOCAL_SERVE"
+
+
+def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | None:
+    """With no moderator configured, make one account for this local run only.
+
+    Only on a loopback address: the password is random, printed once at start, and
+    lives in this process's environment, never in a file.
+    """
+    from .server.auth import accounts, make_hash
+
+    if accounts(settings) or host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    password = secrets.token_urlsafe(12)
+    # In the environment, so that --reload's server process inherits the same account.
+    os.environ[LOCAL_PASSWORD_ENV] = make_hash(password)
+    os.environ["REPLIK_MODERATORS"] = f"{LOCAL_MODERATOR}:{LOCAL_PASSWORD_ENV}"
+    return LOCAL_MODERATOR, password
+
+
+def build_local_app(settings: dict[str, Any]) -> Flask:
+    from .server.app import create_app
+
+    app = create_app(settings=settings)
+    add_static_site(app, Path(str(settings["OUTPUT_PATH"])))
+    return app
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--reload", is_flag=True, help="Restart when the Python code changes.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
+    """Serve the built site, the comment intake and the moderation desk on one port.
+
+    For local use: embedded defaults, no Akismet key and no mail server needed.
+    In production run the app with gunicorn behind a web server (see docs/intake.md).
+    """
+    from werkzeug.serving import run_simple
+
+    from .cli import load  # here, not at import: cli imports this module
+
+    settings = load(ctx)
+    base = f"http://{host}:{port}"
+    if _is_local(str(settings.get("SITEURL") or "")):
+        # A local SITEURL means "this server": follow --host/--port (origin check, links).
+        settings["SITEURL"] = settings["FEED_DOMAIN"] = base
+    if not os.environ.get("REPLIK_SECRET_KEY"):
+        # One process: a key made now signs sessions and links until it stops.
+        os.environ["REPLIK_SECRET_KEY"] = secrets.token_hex(32)
+    local_login = local_moderator(settings, host)
+    output = Path(str(settings["OUTPUT_PATH"]))
+    if not (output / "index.html").is_file():
+        click.echo(f"Note: {output}/index.html is missing; build the site first (make html).")
+    app = build_local_app(settings)
+    click.echo(f"Replik serving {output}/ and the comment app on {base}/")
+    for line in protections(settings):
+        click.echo(f"  {line}")
+    click.echo(f"  Comment form posts to {base}{settings['REPLIK_INTAKE_URL']}")
+    desk = f"{base}{settings['REPLIK_MODERATE_URL']}"
+    if local_login:
+        click.echo(f"  Moderation desk: {desk} — log in as {local_login[0]!r} with password "
+                   f"{local_login[1]} (made for this run only; set REPLIK_MODERATORS for real"
+                   " accounts, see README)")
+    else:
+        click.echo(f"  Moderation desk: {desk}")
+    run_simple(host, port, app, use_reloader=reload, threaded=True)
+
+
+@click.command()
+@click.option("--all", "include_all", is_flag=True,
+              help="Check every pending entry, not only those marked unchecked.")
+@click.pass_context
+def recheck(ctx: click.Context, include_all: bool) -> None:
+    """Ask Akismet again about pending entries it could not check before."""
+    from .cli import load
+    from .spam import akismet_client
+    from .spam import recheck as run_recheck
+
+    settings = load(ctx)
+    client, status = akismet_client(settings)
+    if client is None:
+        raise click.ClickException(f"Akismet is {status}; nothing can be rechecked")
+    results = run_recheck(settings, include_all_pending=include_all)
+    if not results:
+        click.echo("Nothing to recheck.")
+        return
+    for item in results:
+        click.echo(f"{item.entry_id}  {item.verdict:9}  -> {item.moved_to:7}  {item.reason}")
+    moved = sum(1 for r in results if r.moved_to == "spam")
+    still = sum(1 for r in results if r.verdict == "unchecked")
+    click.echo(f"{len(results)} checked, {moved} moved to spam, {still} still unchecked.")
+
+
+commands: list[click.Command] = [serve, recheck]

@@ -1,0 +1,1 @@
+"""Exporters: Replik's JSON (a complete backup) and WordPress's WXR."""

@@ -1,0 +1,1 @@
+"""Importers: WordPress (WXR), Disqus and Replik's own JSON export."""

@@ -1,0 +1,225 @@
+"""What every importer shares: errors with line numbers, reproducible ids, the
+summary, and the staging area that makes an import all-or-nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from ..store import STATES, Entry, Store, new_id, parse, serialize
+
+#: How many problems an error message lists before it says "and N more".
+MAX_LISTED = 20
+
+
+@dataclass
+class Problem:
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class ImportFailed(Exception):
+    """The input cannot be imported; nothing was written. ``problems`` say why."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        shown = [f"  {source}, {p}" for p in problems[:MAX_LISTED]]
+        if len(problems) > MAX_LISTED:
+            shown.append(f"  … and {len(problems) - MAX_LISTED} more")
+        super().__init__(
+            f"{source} cannot be imported ({len(problems)} problem"
+            f"{'s' if len(problems) != 1 else ''}); nothing was imported:\n" + "\n".join(shown)
+        )
+
+
+def token(*parts: str) -> str:
+    """Eight hex digits derived from the source and the original id (stable ids)."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:8]
+
+
+def stable_id(when: datetime, *parts: str) -> str:
+    return new_id(when=when, token=token(*parts))
+
+
+def format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_offset(text: str) -> timezone:
+    sign = -1 if text.startswith("-") else 1
+    hours, _, minutes = text.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+def as_utc(when: datetime) -> datetime:
+    return when.astimezone(UTC)
+
+
+@dataclass
+class Summary:
+    """What an import did (or, with a dry run, would do)."""
+
+    source: str
+    posts: Counter[str] = field(default_factory=Counter)  # by status
+    pages: Counter[str] = field(default_factory=Counter)
+    entries: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, state)
+    new_entries: int = 0
+    existing_entries: int = 0
+    files_written: list[str] = field(default_factory=list)
+    files_unchanged: int = 0
+    files_kept: list[str] = field(default_factory=list)  # differ from the import; kept
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    notes: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] += count
+
+    def lines(self) -> list[str]:
+        out = [f"Imported from {self.source}:"]
+        if self.posts or self.pages:
+            posts = ", ".join(f"{n} {s}" for s, n in sorted(self.posts.items())) or "none"
+            pages = ", ".join(f"{n} {s}" for s, n in sorted(self.pages.items())) or "none"
+            out.append(f"  posts: {sum(self.posts.values())} ({posts})")
+            out.append(f"  pages: {sum(self.pages.values())} ({pages})")
+            out.append(
+                f"  content files: {len(self.files_written)} written, {self.files_unchanged}"
+                f" unchanged, {len(self.files_kept)} kept because they differ"
+            )
+            for path in self.files_kept[:MAX_LISTED]:
+                out.append(f"    kept (use --overwrite to replace): {path}")
+        total = sum(self.entries.values())
+        out.append(
+            f"  comments: {total} read, {self.new_entries} new, "
+            f"{self.existing_entries} already in the store"
+        )
+        by_type: Counter[str] = Counter()
+        for (entry_type, _state), n in self.entries.items():
+            by_type[entry_type] += n
+        for entry_type, n in sorted(by_type.items()):
+            states = ", ".join(
+                f"{m} {state}" for (t, state), m in sorted(self.entries.items()) if t == entry_type
+            )
+            out.append(f"    {entry_type}: {n} ({states})")
+        if self.attachments:
+            out.append(f"  attachments to fetch: {len(self.attachments)}")
+        if self.skipped:
+            out.append(f"  skipped: {sum(self.skipped.values())}")
+            for reason, n in sorted(self.skipped.items()):
+                out.append(f"    {n} × {reason}")
+        for note in self.notes:
+            out.append(f"  note: {note}")
+        return out
+
+
+class Staging:
+    """A private scratch area: a store and a content tree, filled while the input
+    is read and validated, moved into the real store and content folder only when
+    the whole input proved good. Removed afterwards in every case."""
+
+    def __init__(self, parent: Path | None = None) -> None:
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        # mkdtemp makes the folder 0700: it holds e-mail and IP addresses.
+        self.root = Path(tempfile.mkdtemp(prefix="replik-import-", dir=parent))
+        self.entries = self.root / "entries"
+        self.content = self.root / "content"
+        self.count = 0
+
+    def add(self, entry: Entry, state: str) -> None:
+        # Scratch files in the store's own format, numbered in the order staged. No
+        # fsync: if we crash, the staging area is thrown away; durability comes when
+        # the real store takes them.
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        folder = self.entries / state
+        folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        (folder / f"{self.count:09d}").write_bytes(serialize(entry))
+
+    def staged_entries(self) -> Iterator[Entry]:
+        for state in STATES:
+            folder = self.entries / state
+            if folder.is_dir():
+                for path in sorted(folder.iterdir()):
+                    yield parse(path.read_bytes(), state, str(path))
+
+    def write_content(self, relative: str, text: str) -> None:
+        path = self.content / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def staged_content(self) -> Iterator[tuple[str, Path]]:
+        if not self.content.is_dir():
+            return
+        for path in sorted(self.content.rglob("*")):
+            if path.is_file():
+                yield path.relative_to(self.content).as_posix(), path
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def existing_ids(store: Store) -> set[str]:
+    return {entry.id for entry in store.all_entries()}
+
+
+def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path | None,
+           overwrite: bool = False, dry_run: bool = False) -> None:
+    """Move what was staged into the real store (and content folder).
+
+    Entries already in the store (same id: the same original comment) are left
+    as they are, whatever state a moderator has put them in since. A dry run
+    only counts.
+    """
+    known = existing_ids(store)
+    if not dry_run:
+        store.ensure()
+    for entry in staging.staged_entries():
+        if entry.id in known:
+            summary.existing_entries += 1
+            continue
+        if not dry_run:
+            store.add(entry, entry.state)
+        known.add(entry.id)
+        summary.new_entries += 1
+    if content_dir is None:
+        return
+    for relative, staged in staging.staged_content():
+        target = content_dir / relative
+        if target.exists():
+            if target.read_bytes() == staged.read_bytes():
+                summary.files_unchanged += 1
+                continue
+            if not overwrite:
+                summary.files_kept.append(str(target))
+                continue
+        summary.files_written.append(str(target))
+        if dry_run:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            staged.replace(target)  # same file system: one atomic rename
+        except OSError:
+            tmp = target.with_name(f".{target.name}.importing")
+            shutil.copyfile(staged, tmp)
+            tmp.replace(target)

@@ -1,0 +1,269 @@
+"""Disqus export (XML) → the comment store.
+
+Threads are matched to our articles by URL (or by their Disqus identifier, or
+an explicit ``URL=slug`` map); posts of threads that match no article are
+reported, not imported. Deleted posts go to the trash, spam to spam, the rest
+is approved (Disqus exports what was public). Like every importer: the whole
+file is validated first, and a bad file imports nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ..store import Entry, Store
+from . import html as htmlconv
+from .articles import ArticleMatcher
+from .common import ImportFailed, Problem, Staging, Summary, commit, stable_id
+from .wordpress import DTD_REFUSED
+
+NS = "http://disqus.com"
+DSQ = "http://disqus.com/disqus-internals"
+_ID = f"{{{DSQ}}}id"
+
+
+def _child(element: Any, name: str) -> Any:
+    return element.find(f"{{{NS}}}{name}")
+
+
+def _text(element: Any, name: str) -> str:
+    found = _child(element, name)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _flag(element: Any, name: str) -> bool:
+    return _text(element, name).lower() == "true"
+
+
+@dataclass
+class _Thread:
+    line: int
+    link: str
+    identifier: str
+    title: str
+    forum: str
+    author_email: str
+    author_username: str
+    posts: int = 0
+
+
+@dataclass
+class _Post:
+    line: int
+    dsq_id: str
+    thread: str
+    parent: str
+    body: str
+    date: datetime
+    deleted: bool
+    spam: bool
+    approved: bool
+    author: str
+    email: str
+    username: str
+    anonymous: bool
+    url: str
+    ip: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def parse_date(value: str) -> datetime:
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        raise ValueError("no time zone")
+    return when
+
+
+class DisqusImport:
+    def __init__(self, store: Store, matcher: ArticleMatcher, *,
+                 staging_parent: Path | None = None, dry_run: bool = False) -> None:
+        self.store = store
+        self.matcher = matcher
+        self.staging_parent = staging_parent
+        self.dry_run = dry_run
+        self.problems: list[Problem] = []
+        self.threads: dict[str, _Thread] = {}
+        self.posts: list[_Post] = []
+        self.seen_posts: dict[str, int] = {}
+        self.forum = ""
+        self.unmatched: list[_Thread] = []
+
+    def run(self, path: Path) -> Summary:
+        summary = Summary(source=str(path))
+        self._parse(path)
+        if not self.problems and not self.seen_root:
+            self.problems.append(Problem(None, "this is not a Disqus export: the root element"
+                                               " is not <disqus> in the disqus.com namespace"))
+        if self.problems:
+            raise ImportFailed(str(path), self.problems)
+        with Staging(self.staging_parent) as staging:
+            self._stage(staging, summary)
+            commit(staging, self.store, summary, None, dry_run=self.dry_run)
+        return summary
+
+    # -- reading ----------------------------------------------------------------
+    def _parse(self, path: Path) -> None:
+        self.seen_root = False
+        try:
+            context = etree.iterparse(
+                str(path), events=("start", "end"), resolve_entities=False, no_network=True,
+                load_dtd=False, remove_comments=True, remove_pis=True,
+            )
+            for event, element in context:
+                if event == "start":
+                    if element.getparent() is None:
+                        if element.getroottree().docinfo.internalDTD is not None:
+                            self.seen_root = True
+                            self.problems.append(Problem(None, DTD_REFUSED))
+                            return
+                        self.seen_root = element.tag == f"{{{NS}}}disqus"
+                        if not self.seen_root:
+                            raise _NotDisqus(element.sourceline)
+                    continue
+                parent = element.getparent()
+                if parent is None or parent.getparent() is not None:
+                    continue
+                if element.tag == f"{{{NS}}}thread":
+                    self._thread(element)
+                elif element.tag == f"{{{NS}}}post":
+                    self._post(element)
+                elif element.tag == f"{{{NS}}}category" and not self.forum:
+                    self.forum = _text(element, "forum")
+                element.clear()
+                while element.getprevious() is not None:
+                    del parent[0]
+        except etree.XMLSyntaxError as exc:
+            self.problems.append(Problem(exc.lineno, f"not well-formed XML: {exc.msg}"))
+        except _NotDisqus as exc:
+            self.seen_root = False
+            self.problems.append(Problem(exc.line, "this is not a Disqus export: the root"
+                                                   " element is not <disqus> in the"
+                                                   " disqus.com namespace"))
+        except OSError as exc:
+            self.problems.append(Problem(None, f"cannot be read: {exc.strerror or exc}"))
+
+    def _thread(self, element: Any) -> None:
+        line = element.sourceline or 0
+        dsq_id = (element.get(_ID) or "").strip()
+        if not dsq_id:
+            self.problems.append(Problem(line, "<thread> without a dsq:id attribute"))
+            return
+        if dsq_id in self.threads:
+            self.problems.append(Problem(line, f"thread {dsq_id} appears twice (first on line"
+                                               f" {self.threads[dsq_id].line})"))
+            return
+        author = _child(element, "author")
+        self.threads[dsq_id] = _Thread(
+            line=line, link=_text(element, "link"), identifier=_text(element, "id"),
+            title=_text(element, "title"), forum=_text(element, "forum"),
+            author_email=(_text(author, "email").lower() if author is not None
+                          and not _flag(author, "isAnonymous") else ""),
+            author_username=_text(author, "username") if author is not None else "",
+        )
+
+    def _post(self, element: Any) -> None:
+        line = element.sourceline or 0
+        dsq_id = (element.get(_ID) or "").strip()
+        if not dsq_id:
+            self.problems.append(Problem(line, "<post> without a dsq:id attribute"))
+            return
+        if dsq_id in self.seen_posts:
+            self.problems.append(Problem(line, f"post {dsq_id} appears twice (first on line"
+                                               f" {self.seen_posts[dsq_id]})"))
+            return
+        self.seen_posts[dsq_id] = line
+        thread = _child(element, "thread")
+        thread_id = (thread.get(_ID) or "").strip() if thread is not None else ""
+        if not thread_id:
+            self.problems.append(Problem(line, f"post {dsq_id} names no thread"))
+            return
+        created = _text(element, "createdAt")
+        try:
+            date = parse_date(created)
+        except ValueError:
+            self.problems.append(Problem(line, f"post {dsq_id} has a malformed createdAt"
+                                               f" {created!r} (expected e.g."
+                                               " 2013-10-10T19:20:29Z)"))
+            return
+        parent = _child(element, "parent")
+        author = _child(element, "author")
+        get = (lambda name: _text(author, name)) if author is not None else (lambda name: "")
+        approved_text = _text(element, "isApproved")
+        self.posts.append(_Post(
+            line=line, dsq_id=dsq_id, thread=thread_id,
+            parent=(parent.get(_ID) or "").strip() if parent is not None else "",
+            body=_text(element, "message"), date=date.astimezone(UTC),
+            deleted=_flag(element, "isDeleted"), spam=_flag(element, "isSpam"),
+            approved=approved_text.lower() != "false",
+            author=get("name"), email=get("email"), username=get("username"),
+            anonymous=author is not None and _flag(author, "isAnonymous"),
+            url=get("link"), ip=_text(element, "ipAddress"),
+            extra={"Disqus-Post-Id": dsq_id, "Disqus-Thread-Id": thread_id,
+                   "Original-Offset": "+00:00"},
+        ))
+
+    # -- writing ----------------------------------------------------------------
+    def _stage(self, staging: Staging, summary: Summary) -> None:
+        slugs: dict[str, str | None] = {}
+        for dsq_id, thread in self.threads.items():
+            slugs[dsq_id] = self.matcher.match(thread.link, thread.identifier)
+        ours = {p.dsq_id: stable_id(p.date, "disqus", self.threads.get(p.thread, _NO_THREAD).forum
+                                    or self.forum, p.dsq_id) for p in self.posts}
+        for post in self.posts:
+            thread = self.threads.get(post.thread)
+            if thread is None:
+                summary.skip("post of a thread that is not in the export")
+                continue
+            thread.posts += 1
+            slug = slugs[post.thread]
+            if slug is None:
+                summary.skip("post of a thread that matches no article")
+                continue
+            state = ("spam" if post.spam else "trash" if post.deleted
+                     else "approved" if post.approved else "pending")
+            entry = Entry(
+                id=ours[post.dsq_id], article=slug, body=htmlconv.comment_body(post.body),
+                date=post.date, author=post.author, url=post.url, email=post.email,
+                ip=post.ip, extra=dict(post.extra),
+            )
+            if post.parent:
+                if post.parent in ours:
+                    entry.reply_to = ours[post.parent]
+                else:
+                    summary.notes.append(f"line {post.line}: post {post.dsq_id} answers post"
+                                         f" {post.parent}, which is not in the export")
+            # The thread's (verified) author answering in their own thread is staff.
+            entry.staff = not post.anonymous and bool(
+                (thread.author_username and post.username == thread.author_username)
+                or (thread.author_email and post.email.lower() == thread.author_email))
+            if state == "spam":
+                entry.spam_verdict = "spam"
+                entry.spam_reason = "marked as spam in Disqus"
+            summary.entries[(entry.type, state)] += 1
+            staging.add(entry, state)
+        for dsq_id, thread in self.threads.items():
+            if slugs[dsq_id] is None and thread.posts:
+                summary.notes.append(
+                    f"thread {thread.link or thread.identifier or '(no link)'!r}"
+                    f" (line {thread.line}, {thread.posts} posts) matches no article;"
+                    " map it with --map URL=SLUG")
+
+
+_NO_THREAD = _Thread(0, "", "", "", "", "", "")
+
+
+class _NotDisqus(Exception):
+    def __init__(self, line: int | None) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def import_disqus(path: Path, store: Store, matcher: ArticleMatcher, *,
+                  staging_parent: Path | None = None, dry_run: bool = False) -> Summary:
+    return DisqusImport(store, matcher, staging_parent=staging_parent,
+                        dry_run=dry_run).run(path)

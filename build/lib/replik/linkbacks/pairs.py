@@ -1,0 +1,86 @@
+"""Which sources have linked to which article: a derived index in the cache folder.
+
+Looking a pair up in the store means reading every pending, spam and trashed
+entry, which a flood of pings would turn into a lot of disk reads. This SQLite
+file answers from an index instead. It is derived data: built from the store
+when it is missing or older than ``RESEED_SECONDS`` (so entries written by other
+tools, e.g. an import, are seen within minutes), updated whenever a linkback is
+stored, and every hit is confirmed against the store before it counts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..settings import cache_path
+from ..store import LINKBACK_TYPES, STATES, Entry, Store
+from .html import normalize_url
+
+RESEED_SECONDS = 600.0
+
+
+class PairIndex:
+    def __init__(self, settings: dict[str, Any], store: Store) -> None:
+        self.path: Path = cache_path(settings) / "linkbacks.sqlite3"
+        self.store = store
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS pairs (
+                    article TEXT NOT NULL, source TEXT NOT NULL, entry TEXT NOT NULL,
+                    PRIMARY KEY (article, source, entry));
+                CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL);
+                """
+            )
+            self._local.db = db
+        row = db.execute("SELECT value FROM meta WHERE name = 'seeded'").fetchone()
+        if row is None or time.time() - row[0] > RESEED_SECONDS:
+            self._seed(db)
+        return db
+
+    def _seed(self, db: sqlite3.Connection) -> None:
+        rows = [
+            (e.article, normalize_url(e.source), e.id)
+            for state in STATES
+            for e in self.store.entries(state)
+            if e.type in LINKBACK_TYPES and e.source
+        ]
+        # Only adds: a row of an entry stored meanwhile must not be lost; rows of
+        # entries that are gone are dropped when a lookup fails to confirm them.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?)", rows)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (time.time(),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def add(self, entry: Entry) -> None:
+        self._db().execute("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?)",
+                           (entry.article, normalize_url(entry.source), entry.id))
+
+    def find(self, source: str, article: str) -> Entry | None:
+        """The stored linkback from ``source`` to ``article`` (confirmed in the store)."""
+        db = self._db()
+        key = normalize_url(source)
+        rows = db.execute("SELECT entry FROM pairs WHERE article = ? AND source = ?",
+                          (article, key)).fetchall()
+        for (entry_id,) in rows:
+            found = self.store.find(entry_id)
+            if (found is not None and found.entry.article == article
+                    and normalize_url(found.entry.source) == key):
+                return found.entry
+            db.execute("DELETE FROM pairs WHERE entry = ?", (entry_id,))
+        return None

@@ -1,0 +1,208 @@
+"""What pingback, trackback and webmention share once the protocol is parsed.
+
+Which article a target URL names, the access policy (blocklist, per-host and
+per-IP rate limits), recognising a known source+target pair, and turning a
+verified source into a stored entry that waits for moderation (spam screening
+and the moderators' notice included).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from .. import audit, notify, spam
+from ..settings import store_path
+from ..store import Entry, Store, new_id
+from .html import clean, normalize_url, same_url
+from .pairs import PairIndex
+from .verify import Source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PER_MINUTE = 5
+ACTOR = "linkbacks"
+
+
+class ArticleLike(Protocol):
+    slug: str
+    title: str
+    url: str
+    permalink: str
+    open: bool
+
+
+class IndexLike(Protocol):
+    articles: dict[str, Any]
+    pages: list[Any]
+
+    def refresh(self, force: bool = True) -> None: ...
+
+    def get(self, slug: str) -> Any: ...
+
+
+class TargetProblem(Exception):
+    """The target cannot take linkbacks; ``kind`` is missing or unusable."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Denied(Exception):
+    """Refused by policy (blocklist or rate limit); ``retry_after`` in seconds if limited."""
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+def host_listed(host: str, listed: list[str] | tuple[str, ...]) -> bool:
+    """Is ``host`` one of ``listed`` or below one of them (a.b.example counts for example)?"""
+    host = host.lower().rstrip(".")
+    for item in listed:
+        item = str(item).strip().lower().rstrip(".").lstrip(".")
+        if item and (host == item or host.endswith("." + item)):
+            return True
+    return False
+
+
+def _origin(url: str) -> str:
+    return normalize_url(url).split("/", 3)[2] if "//" in url else ""
+
+
+class Receiver:
+    """Receiving linkbacks for one blog."""
+
+    def __init__(self, settings: dict[str, Any], index: IndexLike) -> None:
+        self.settings = settings
+        self.index = index
+        self.store = Store(store_path(settings))
+        self.guard = spam.Guard(settings)
+        self.pairs = PairIndex(settings, self.store)
+
+    # -- the target ----------------------------------------------------------
+    def article_for(self, target: str) -> ArticleLike:
+        """The article ``target`` names; TargetProblem if it is not one of ours or closed."""
+        site = str(self.settings.get("SITEURL") or "")
+        if not site or _origin(target) != _origin(site):
+            raise TargetProblem("missing", f"{target} is not on this site ({site or 'no SITEURL'})")
+        self.index.refresh(force=False)
+        for article in self.index.articles.values():
+            if same_url(article.permalink, target):
+                if not article.open:
+                    raise TargetProblem("unusable", f"comments on {target} are closed")
+                return article
+        base = site.rstrip("/")
+        for page in self.index.pages:
+            if same_url(f"{base}/{page.url}", target):
+                raise TargetProblem("unusable", f"{target} is a page, not an article")
+        raise TargetProblem("missing", f"{target} is not an article of this site")
+
+    def article_by_slug(self, slug: str) -> ArticleLike:
+        article = self.index.get(slug)
+        if article is None:
+            raise TargetProblem("missing", f"there is no article {slug!r}")
+        if not article.open:
+            raise TargetProblem("unusable", f"comments on {slug!r} are closed")
+        return article
+
+    # -- policy ----------------------------------------------------------------
+    def check_policy(self, source: str, ip: str = "") -> None:
+        host = host_of(source)
+        if host_listed(host, list(self.settings.get("REPLIK_LINKBACK_BLOCKLIST") or [])):
+            raise Denied(f"linkbacks from {host} are not accepted")
+        per_minute = int(self.settings.get("REPLIK_LINKBACK_PER_MINUTE", DEFAULT_PER_MINUTE))
+        keys = [f"linkback-host:{host}"] + ([f"linkback-ip:{ip}"] if ip else [])
+        wait = self.guard.flood(keys, per_minute)
+        if wait:
+            raise Denied(f"too many linkbacks from {host or ip}; try again in {wait} s", wait)
+
+    # -- known pairs -----------------------------------------------------------
+    def known(self, source: str, article: str) -> Entry | None:
+        """The stored linkback from ``source`` to ``article``, in any state."""
+        return self.pairs.find(source, article)
+
+    # -- storing -----------------------------------------------------------------
+    def _fill(self, entry: Entry, kind: str, source: Source, target: str) -> None:
+        info = source.info
+        limit = int(self.settings.get("REPLIK_MAX_LENGTH") or 10000)
+        entry.title = (info.name or source.title or source.url)[:300]
+        entry.author = (info.author_name or source.site_name)[:200]
+        entry.url = info.author_url or source.site_root
+        entry.source = source.url
+        entry.extra["Target"] = target
+        if kind == "webmention":
+            entry.extra["Webmention-Kind"] = info.kind
+            if info.author_photo:
+                entry.extra["Author-Photo"] = info.author_photo
+            else:
+                entry.extra.pop("Author-Photo", None)
+            # A reply is shown as its author's comment: its own words are the body.
+            entry.body = (info.content if info.kind == "reply" and info.content
+                          else source.excerpt)[:limit]
+        else:
+            entry.body = source.excerpt[:limit]
+
+    def save(
+        self, kind: str, source: Source, target: str, article: ArticleLike, *,
+        ip: str = "", user_agent: str = "", fallback_excerpt: str = "",
+        fallback_title: str = "", fallback_author: str = "",
+    ) -> Entry:
+        """Store a new verified linkback; spam-screened, then pending (or spam)."""
+        now = datetime.now(UTC)
+        entry = Entry(id=new_id(now), article=article.slug, body="", date=now, type=kind,
+                      ip=ip, user_agent=user_agent[:500])
+        self._fill(entry, kind, source, target)
+        if not entry.body and fallback_excerpt:
+            entry.body = clean(fallback_excerpt)[:300]
+        if fallback_title and entry.title == source.url:
+            entry.title = clean(fallback_title)[:300]
+        if fallback_author and not source.info.author_name:
+            entry.author = clean(fallback_author)[:200]
+        verdict = spam.screen(self.settings, entry, permalink=article.permalink)
+        entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
+        self.store.add(entry, verdict.state)
+        self.pairs.add(entry)
+        audit.record(self.store.root, ACTOR, f"received {kind}", entry.id, "", verdict.state,
+                     source=source.url, verdict=verdict.verdict)
+        if verdict.notify:
+            notify.notify_in_background(self.settings, entry, article.title, article.permalink)
+        return entry
+
+    def update(self, existing: Entry, source: Source, target: str) -> Entry:
+        """A repeated webmention: refresh the stored entry from the source.
+
+        If an approved entry's visible text changed it goes back to pending, so
+        that nothing a moderator has not seen reaches the page.
+        """
+        before = (existing.title, existing.author, existing.url, existing.body,
+                  dict(existing.extra))
+        self._fill(existing, existing.type, source, target)
+        after = (existing.title, existing.author, existing.url, existing.body,
+                 dict(existing.extra))
+        if before == after:
+            return existing
+        self.store.update(existing)
+        state = existing.state
+        if state == "approved":
+            self.store.move(existing.id, "pending")
+            existing.state = "pending"
+        audit.record(self.store.root, ACTOR, f"updated {existing.type}", existing.id, state,
+                     existing.state, source=source.url)
+        return existing
+
+    def remove(self, existing: Entry, reason: str) -> None:
+        """The source is gone or no longer links to us: the linkback goes too."""
+        self.store.delete(existing.id)
+        audit.record(self.store.root, ACTOR, f"deleted {existing.type}", existing.id,
+                     existing.state, "deleted", reason=reason, source=existing.source)

@@ -1,0 +1,365 @@
+"""Sending: tell the posts we link to that we linked to them.
+
+For each published article, the external links of its content are found; for
+each target its Webmention endpoint (W3C Webmention §3.1.2: HTTP ``Link`` header,
+then the first ``<link>``/``<a rel="webmention">``) or else its Pingback server
+(``X-Pingback`` header, then ``<link rel="pingback">``) is discovered and
+notified. Every request goes through the guarded fetcher.
+
+What was sent is remembered in ``<store>/sent/linkbacks.json`` per source and
+target with the content hash of the post at the time: an unchanged post sends
+nothing again. A changed post re-sends its webmentions (that is how a receiver
+learns about updates, including links that were removed), but never a second
+pingback for the same pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import secrets
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from ..fetch import FetchError, blocked_reason, fetch
+from ..settings import store_path
+from .html import Page
+from .receive import host_listed, host_of
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_TYPES = ("text/html", "application/xhtml+xml")
+XMLRPC_TYPES = ("text/xml", "application/xml")
+_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_REL_RE = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s";,]+))""", re.I)
+
+
+@dataclass
+class Post:
+    slug: str
+    title: str
+    url: str  # absolute permalink
+    content: str  # rendered HTML of the post's body
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            self.digest = hashlib.sha256(self.content.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Endpoint:
+    kind: str  # webmention | pingback | none
+    url: str = ""  # the endpoint, or why there is none
+    transient: bool = False  # no answer now; try again next time
+
+
+@dataclass
+class Outcome:
+    source: str
+    target: str
+    kind: str  # webmention | pingback | none | skipped | error
+    endpoint: str = ""
+    detail: str = ""
+    ok: bool = True
+    removed: bool = False
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+# -- what we publish ---------------------------------------------------------------
+
+
+class NotPublic(ValueError):
+    """SITEURL is not an address other sites can reach; sending would announce it."""
+
+
+def check_public_site(settings: dict[str, Any]) -> str:
+    """Our public address, or NotPublic (e.g. the local SITEURL of pelicanconf.py)."""
+    site = str(settings.get("SITEURL") or "").strip()
+    host = host_of(site)
+    problem = ""
+    if not site.startswith(("http://", "https://")) or not host:
+        problem = "is not an absolute http(s) URL"
+    elif host == "localhost" or host.endswith(".localhost"):
+        problem = "is a local address"
+    else:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and blocked_reason(address):
+            problem = f"is {blocked_reason(address)}"
+    if problem:
+        raise NotPublic(f"SITEURL {site!r} {problem}: other sites cannot reach it. Send with "
+                        "the production settings: replik --settings publishconf.py linkbacks send")
+    return site
+
+
+class _QuietStaticLinks(logging.Filter):
+    # Reading content without the static generator makes Pelican warn about every
+    # {static} link; those warnings belong to the real build, not to us.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "skipping url replacement" not in record.getMessage()
+
+
+def published_posts(settings: dict[str, Any]) -> list[Post]:
+    """Every published article (and translation) with its rendered content."""
+    from pelican.generators import ArticlesGenerator
+
+    context: dict[str, Any] = dict(settings)
+    context.update(generated_content={}, static_links=set(), static_content={},
+                   localsiteurl=settings.get("SITEURL", ""))
+    generator = ArticlesGenerator(
+        context=context, settings=settings, path=settings["PATH"], theme=settings["THEME"],
+        output_path=settings["OUTPUT_PATH"],
+    )
+    base = str(settings.get("SITEURL") or "").rstrip("/")
+    quiet = _QuietStaticLinks()
+    pelican_log = logging.getLogger("pelican.contents")
+    pelican_log.addFilter(quiet)
+    try:
+        generator.generate_context()
+        # ``content`` is rendered lazily: read it while the filter is on.
+        return [
+            Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content)
+            for a in list(generator.articles) + list(generator.translations)
+        ]
+    finally:
+        pelican_log.removeFilter(quiet)
+
+
+def external_links(post: Post, settings: dict[str, Any]) -> list[str]:
+    """http(s) links of the post's content to other sites, minus the ignore list."""
+    own = host_of(str(settings.get("SITEURL") or ""))
+    ignore = list(settings.get("REPLIK_LINKBACK_SEND_IGNORE") or [])
+    page = Page.parse(post.url, f"<html><body>{post.content}</body></html>", "text/html")
+    found = []
+    for url in page.all_links():
+        host = host_of(url)
+        if host and host != own and not host_listed(host, ignore):
+            found.append(url)
+    return found
+
+
+# -- discovery ------------------------------------------------------------------------
+
+
+def _link_header_rels(values: list[str]) -> list[tuple[str, set[str]]]:
+    found: list[tuple[str, set[str]]] = []
+    for value in values:
+        for match in _LINK_RE.finditer(value):
+            rel = _REL_RE.search(match.group(2) or "")
+            if rel:
+                found.append((match.group(1).strip(), set((rel.group(1) or rel.group(2))
+                                                          .lower().split())))
+    return found
+
+
+def discover(target: str, settings: dict[str, Any]) -> Endpoint:
+    """The target's Webmention endpoint, else its Pingback server, else none."""
+    try:
+        result = fetch(target, settings, accept_types=None, max_bytes=1024 * 1024)
+    except FetchError as exc:
+        log.info("replik: discovery for %s failed: %s", target, exc)
+        return Endpoint("none", f"cannot fetch: {exc}", transient=True)
+    if not 200 <= result.status < 300:
+        return Endpoint("none", f"HTTP {result.status}", transient=result.status >= 500)
+    base = result.url
+    for href, rels in _link_header_rels(result.headers.get_list("link")):
+        if "webmention" in rels:
+            return Endpoint("webmention", urljoin(base, href))
+    root: etree._Element | None = None
+    if result.media_type in DISCOVERY_TYPES and result.content.strip():
+        try:
+            root = lxml.html.document_fromstring(result.text)
+        except (etree.ParserError, ValueError):
+            root = None
+    if root is not None:
+        for element in root.iter("link", "a"):
+            rels = set((element.get("rel") or "").lower().split())
+            href = element.get("href")
+            if "webmention" in rels and href is not None:
+                return Endpoint("webmention", urljoin(base, href.strip()))
+    header = result.headers.get("x-pingback", "").strip()
+    if header:
+        return Endpoint("pingback", urljoin(base, header))
+    if root is not None:
+        for element in root.iter("link"):
+            rels = set((element.get("rel") or "").lower().split())
+            if "pingback" in rels and element.get("href"):
+                return Endpoint("pingback", urljoin(base, element.get("href").strip()))
+    return Endpoint("none", "no webmention or pingback endpoint")
+
+
+# -- notifying ---------------------------------------------------------------------------
+
+
+def send_webmention(endpoint: str, source: str, target: str, settings: dict[str, Any]
+                    ) -> tuple[bool, str]:
+    try:
+        result = fetch(endpoint, settings, method="POST", data={"source": source,
+                       "target": target}, accept_types=None, max_bytes=64 * 1024)
+    except FetchError as exc:
+        return False, str(exc)
+    if 200 <= result.status < 300:
+        return True, f"HTTP {result.status}"
+    return False, f"HTTP {result.status}: {result.text[:200].strip()}"
+
+
+def send_pingback(endpoint: str, source: str, target: str, settings: dict[str, Any]
+                  ) -> tuple[bool, str]:
+    body = xmlrpc.client.dumps((source, target), "pingback.ping").encode("utf-8")
+    try:
+        result = fetch(endpoint, settings, method="POST", data=body,
+                       headers={"Content-Type": "text/xml"}, accept_types=XMLRPC_TYPES,
+                       max_bytes=64 * 1024)
+    except FetchError as exc:
+        return False, str(exc)
+    if result.status != 200:
+        return False, f"HTTP {result.status}"
+    try:
+        (answer,), _method = xmlrpc.client.loads(result.content)
+    except xmlrpc.client.Fault as fault:
+        if fault.faultCode == 0x30:  # already registered: the receiver has it
+            return True, f"already registered ({fault.faultString})"
+        return False, f"fault {fault.faultCode}: {fault.faultString}"
+    except Exception as exc:  # noqa: BLE001 - any broken answer is a failed ping
+        return False, f"unreadable answer ({exc.__class__.__name__})"
+    return True, str(answer)[:200]
+
+
+# -- the sent-log -------------------------------------------------------------------------
+
+
+class SentLog:
+    """``<store>/sent/linkbacks.json``: source -> target -> what was sent for which hash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, dict[str, Any]]] = {}
+        if path.exists():
+            try:
+                self.data = json.loads(path.read_text("utf-8")).get("sent", {})
+            except (ValueError, AttributeError) as exc:
+                raise ValueError(f"{path} is not a valid sent-log ({exc}); fix or remove it"
+                                 ) from None
+
+    @classmethod
+    def for_settings(cls, settings: dict[str, Any]) -> SentLog:
+        return cls(store_path(settings) / "sent" / "linkbacks.json")
+
+    def get(self, source: str, target: str) -> dict[str, Any] | None:
+        return self.data.get(source, {}).get(target)
+
+    def targets(self, source: str) -> list[str]:
+        return list(self.data.get(source, {}))
+
+    def put(self, source: str, target: str, record: dict[str, Any]) -> None:
+        self.data.setdefault(source, {})[target] = record
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"sent": self.data}, ensure_ascii=False, indent=1, sort_keys=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    post: Post
+    target: str
+    removed: bool = False  # the post linked to it before and no longer does
+
+
+def plan(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[Plan]:
+    """What needs sending: pairs whose post changed since they were last sent."""
+    todo: list[Plan] = []
+    for post in posts:
+        current = external_links(post, settings)
+        for target in current:
+            record = sent.get(post.url, target)
+            if record is None or record.get("hash") != post.digest or not record.get("ok"):
+                todo.append(Plan(post, target))
+        for target in sent.targets(post.url):
+            record = sent.get(post.url, target) or {}
+            if (target not in current and record.get("hash") != post.digest
+                    and record.get("via") == "webmention"):
+                todo.append(Plan(post, target, removed=True))
+    return todo
+
+
+def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | None = None,
+        progress: Callable[[Outcome], None] | None = None) -> Report:
+    """Send what needs sending (or, with ``dry_run``, only say what that is)."""
+    if not dry_run:
+        check_public_site(settings)
+    sent = SentLog.for_settings(settings)
+    posts = published_posts(settings) if posts is None else posts
+    report = Report()
+    for item in plan(posts, sent, settings):
+        source, target = item.post.url, item.target
+        if dry_run:
+            outcome = Outcome(source, target, "planned", removed=item.removed,
+                              detail="removed link" if item.removed else "")
+        else:
+            outcome = _send_one(item, sent.get(source, target) or {}, settings)
+            if outcome.ok or outcome.kind == "none":
+                sent.put(source, target, {
+                    "hash": item.post.digest, "via": outcome.kind, "ok": outcome.ok,
+                    "endpoint": outcome.endpoint, "detail": outcome.detail,
+                    "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "removed": item.removed,
+                })
+                sent.save()  # after each pair: an interrupted run never sends twice
+        report.outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    return report
+
+
+def _send_one(item: Plan, before: dict[str, Any], settings: dict[str, Any]) -> Outcome:
+    source, target = item.post.url, item.target
+    endpoint = discover(target, settings)
+    if endpoint.kind == "none":
+        if endpoint.transient:
+            return Outcome(source, target, "error", detail=endpoint.url, ok=False,
+                           removed=item.removed)
+        return Outcome(source, target, "none", detail=endpoint.url, removed=item.removed)
+    if endpoint.kind == "pingback":
+        if item.removed:
+            return Outcome(source, target, "none", detail="pingback cannot remove a link",
+                           removed=True)
+        if before.get("via") == "pingback" and before.get("ok"):
+            return Outcome(source, target, "pingback", endpoint.url,
+                           "pinged before; pingback has no updates")
+        ok, detail = send_pingback(endpoint.url, source, target, settings)
+        return Outcome(source, target, "pingback", endpoint.url, detail, ok)
+    ok, detail = send_webmention(endpoint.url, source, target, settings)
+    return Outcome(source, target, "webmention", endpoint.url, detail, ok, item.removed)

@@ -1,0 +1,374 @@
+"""Telling moderators about new entries: email, an optional webhook, one-click links.
+
+One-click links carry a signed token (HMAC-SHA256 with ``REPLIK_SECRET_KEY``
+from the environment) naming an action and an entry. A token expires (7 days by
+default, ``REPLIK_LINK_TTL_DAYS``), works once, and only a POST acts on it: the
+GET shows a confirmation form. The token API (``make_token`` / ``read_token`` /
+``use_token`` / ``action_url``) is shared with the moderation desk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from pathlib import Path
+from typing import Any
+
+from . import i18n
+from .render import format_datetime_local
+from .settings import cache_path, secret
+from .store import Entry, is_valid_id
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "REPLIK_SECRET_KEY"
+#: Actions a one-click link may carry.
+LINK_ACTIONS = ("approve", "spam", "trash")
+DEFAULT_ACTION_URL = "/replik/action/"
+DEFAULT_TTL_DAYS = 7
+
+
+# -- signed one-click tokens --------------------------------------------------------
+
+
+class TokenError(Exception):
+    """A link that cannot be used; ``reason`` is one of invalid, expired, used, nokey."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Claim:
+    action: str
+    entry_id: str
+    expires: int
+    nonce: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key() -> bytes:
+    value = secret(SECRET_ENV)
+    if not value:
+        raise TokenError("nokey", f"{SECRET_ENV} is not set, so one-click links are off")
+    # A key of its own, so the session secret and the links never share one.
+    return hmac.new(value.encode("utf-8"), b"replik one-click links", hashlib.sha256).digest()
+
+
+def links_enabled() -> bool:
+    return bool(secret(SECRET_ENV))
+
+
+def make_token(
+    settings: dict[str, Any], action: str, entry_id: str, *,
+    ttl_seconds: int | None = None, now: float | None = None,
+) -> str:
+    """A signed token for ``action`` on ``entry_id`` (raises TokenError without a key)."""
+    if action not in LINK_ACTIONS:
+        raise ValueError(f"unknown link action {action!r}")
+    if ttl_seconds is None:
+        ttl_seconds = int(float(settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)) * 86400)
+    expires = int((time.time() if now is None else now) + ttl_seconds)
+    payload = f"{action}|{entry_id}|{expires}|{secrets.token_hex(8)}".encode("ascii")
+    signature = hmac.new(_key(), payload, hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def read_token(settings: dict[str, Any], token: str, *, now: float | None = None) -> Claim:
+    """Check a token's signature, expiry and whether it was used; it stays unused."""
+    try:
+        payload_text, _, signature_text = token.partition(".")
+        payload, signature = _unb64(payload_text), _unb64(signature_text)
+    except (ValueError, UnicodeEncodeError):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
+    expected = hmac.new(_key(), payload, hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.")
+    try:
+        action, entry_id, expires_text, nonce = payload.decode("ascii").split("|")
+        expires = int(expires_text)
+    except ValueError:
+        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
+    if action not in LINK_ACTIONS or not is_valid_id(entry_id):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.")
+    if (time.time() if now is None else now) > expires:
+        raise TokenError("expired", "This link has expired; use the moderation desk instead.")
+    claim = Claim(action, entry_id, expires, nonce)
+    if _used_marker(settings, claim).exists():
+        raise TokenError("used", "This link was used already.")
+    return claim
+
+
+def _used_marker(settings: dict[str, Any], claim: Claim) -> Path:
+    return cache_path(settings) / "used-links" / f"{claim.nonce}-{claim.entry_id}"
+
+
+def use_token(settings: dict[str, Any], claim: Claim) -> None:
+    """Mark a token used; only one caller (in any process) can succeed."""
+    marker = _used_marker(settings, claim)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise TokenError("used", "This link was used already.") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(str(claim.expires))
+
+
+def sweep_used(settings: dict[str, Any], now: float | None = None) -> int:
+    """Forget markers of tokens that have expired anyway."""
+    folder = cache_path(settings) / "used-links"
+    if not folder.is_dir():
+        return 0
+    now = time.time() if now is None else now
+    removed = 0
+    for marker in folder.iterdir():
+        try:
+            if int(marker.read_text() or 0) < now:
+                marker.unlink()
+                removed += 1
+        except (OSError, ValueError):
+            continue
+    return removed
+
+
+def action_url(settings: dict[str, Any], token: str) -> str:
+    """The absolute address of a one-click link."""
+    base = str(settings.get("SITEURL") or "").rstrip("/")
+    path = str(settings.get("REPLIK_ACTION_URL") or DEFAULT_ACTION_URL)
+    return f"{base}{path.rstrip('/')}/{token}"
+
+
+# -- the message ----------------------------------------------------------------
+
+
+@dataclass
+class Notice:
+    """What moderators are told about one new entry."""
+
+    entry: Entry
+    article_title: str
+    permalink: str
+    links: dict[str, str]
+
+
+def build_notice(
+    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+) -> Notice:
+    links: dict[str, str] = {}
+    if links_enabled():
+        for action in ("approve", "spam"):
+            links[action] = action_url(settings, make_token(settings, action, entry.id))
+    return Notice(entry, article_title or entry.article, permalink, links)
+
+
+def _recipients(settings: dict[str, Any]) -> list[str]:
+    value = settings.get("REPLIK_NOTIFY_EMAILS") or []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def smtp_config() -> dict[str, Any]:
+    return {
+        "host": secret("REPLIK_SMTP_HOST"),
+        "port": int(secret("REPLIK_SMTP_PORT") or 0),
+        "user": secret("REPLIK_SMTP_USER"),
+        "password": secret("REPLIK_SMTP_PASSWORD"),
+        "sender": secret("REPLIK_SMTP_FROM"),
+        "security": (secret("REPLIK_SMTP_SECURITY") or "").lower(),  # ssl | starttls | none
+    }
+
+
+def mail_status(settings: dict[str, Any]) -> str:
+    """'on …' or 'off: why' (for the server's start)."""
+    recipients = _recipients(settings)
+    config = smtp_config()
+    if not recipients:
+        return "off: REPLIK_NOTIFY_EMAILS is empty"
+    if not config["host"]:
+        return "off: REPLIK_SMTP_HOST is not set"
+    links = "with" if links_enabled() else f"without one-click links ({SECRET_ENV} unset)"
+    return f"on: to {', '.join(recipients)} via {config['host']}, {links}"
+
+
+def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
+    _ = i18n.gettext_for(settings)
+    entry = notice.entry
+    locale = str(settings.get("DEFAULT_LANG") or "de")
+    when = format_datetime_local(entry.date, locale, str(settings.get("TIMEZONE") or "UTC"))
+    site = str(settings.get("SITENAME") or "")
+    kind = _("comment") if entry.type == "comment" else entry.type
+    subject = _("[{site}] New {kind} on “{title}” awaits moderation").format(
+        site=site, kind=kind, title=notice.article_title
+    )
+    lines = [
+        _("A new {kind} on “{title}” awaits moderation.").format(
+            kind=kind, title=notice.article_title
+        ),
+        "",
+        f"{_('Author')}: {entry.author}",
+        f"{_('Email')}: {entry.email or '-'}",
+        f"{_('Website')}: {entry.url or entry.source or '-'}",
+        f"{_('IP address')}: {entry.ip or '-'}",
+        f"{_('Date')}: {when}",
+        f"{_('Spam check')}: {entry.spam_verdict or '-'} ({entry.spam_reason or '-'})",
+    ]
+    if entry.reply_to:
+        lines.append(f"{_('In reply to')}: {entry.reply_to}")
+    if notice.permalink:
+        lines.append(f"{_('Article')}: {notice.permalink}")
+    lines += ["", entry.body, ""]
+    if notice.links:
+        days = settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)
+        lines.append(
+            _("One-click links (each works once and expires after {days} days):").format(
+                days=days
+            )
+        )
+        lines.append(f"{_('Approve')}: {notice.links['approve']}")
+        lines.append(f"{_('Mark as spam')}: {notice.links['spam']}")
+    base = str(settings.get("SITEURL") or "").rstrip("/")
+    desk = str(settings.get("REPLIK_MODERATE_URL") or "/moderate")
+    lines.append(f"{_('Moderation desk')}: {base}{desk}")
+    config = smtp_config()
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = config["sender"] or formataddr((site or "Replik", "replik@localhost"))
+    message["To"] = ", ".join(_recipients(settings))
+    message["Message-ID"] = make_msgid(domain="replik")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content("\n".join(lines))
+    return message
+
+
+def send_email(settings: dict[str, Any], notice: Notice) -> bool:
+    """Send the notice by SMTP; False when mail is off. Raises on SMTP failure."""
+    config = smtp_config()
+    recipients = _recipients(settings)
+    if not config["host"] or not recipients:
+        return False
+    message = build_email(settings, notice)
+    security = config["security"]
+    port = config["port"] or (465 if security == "ssl" else 587 if security == "starttls" else 25)
+    timeout = float(settings.get("REPLIK_SMTP_TIMEOUT", 10))
+    if security == "ssl":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            config["host"], port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        smtp = smtplib.SMTP(config["host"], port, timeout=timeout)
+    with smtp:
+        if security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if config["user"]:
+            smtp.login(config["user"], config["password"])
+        smtp.send_message(message)
+    return True
+
+
+def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:
+    """JSON for chat tools; no private fields (email, IP) ever leave in it."""
+    _ = i18n.gettext_for(settings)
+    entry = notice.entry
+    excerpt = " ".join(entry.body.split())[:280]
+    kind = _("comment") if entry.type == "comment" else entry.type
+    text = _("New {kind} by {author} on “{title}”: {excerpt}").format(
+        kind=kind, author=entry.author or "-", title=notice.article_title, excerpt=excerpt
+    )
+    return {
+        "event": "replik.new_entry",
+        "site": settings.get("SITENAME") or "",
+        "text": text,
+        "entry": {
+            "id": entry.id,
+            "article": entry.article,
+            "type": entry.type,
+            "author": entry.author,
+            "url": entry.url or entry.source,
+            "date": entry.date.isoformat(),
+            "state": entry.state,
+            "spam_verdict": entry.spam_verdict,
+            "spam_reason": entry.spam_reason,
+            "excerpt": excerpt,
+        },
+        "article_title": notice.article_title,
+        "permalink": notice.permalink,
+        "links": notice.links,
+    }
+
+
+def send_webhook(settings: dict[str, Any], notice: Notice) -> bool:
+    """POST the notice as JSON through the guarded fetcher; False when no webhook is set."""
+    url = str(settings.get("REPLIK_WEBHOOK_URL") or "")
+    if not url:
+        return False
+    from .fetch import fetch
+
+    result = fetch(
+        url, settings, method="POST", json=webhook_payload(settings, notice),
+        accept_types=None,  # chat tools answer with anything; only the status matters
+        max_bytes=65536,
+    )
+    if not 200 <= result.status < 300:
+        raise RuntimeError(f"webhook {url} answered HTTP {result.status}")
+    return True
+
+
+def notify(
+    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+) -> dict[str, str]:
+    """Email and webhook for one entry; never raises. Returns what happened per channel."""
+    report: dict[str, str] = {}
+    try:
+        notice = build_notice(settings, entry, article_title, permalink)
+    except Exception as exc:  # noqa: BLE001 - a notice must never break the intake
+        log.error("replik: cannot prepare the notice for %s: %s", entry.id, exc)
+        return {"error": str(exc)}
+    for channel, send in (("email", send_email), ("webhook", send_webhook)):
+        try:
+            report[channel] = "sent" if send(settings, notice) else "off"
+        except Exception as exc:  # noqa: BLE001 - logged, the entry is safe on disk
+            log.error("replik: %s notice for %s failed: %s", channel, entry.id, exc)
+            report[channel] = f"failed: {exc}"
+    return report
+
+
+def enabled(settings: dict[str, Any]) -> bool:
+    """Is any channel configured (so a notice is worth preparing)?"""
+    # Asked for every new comment: the host alone says whether mail is set up
+    # (smtp_config() reads all six variables).
+    if settings.get("REPLIK_WEBHOOK_URL"):
+        return True
+    return bool(secret("REPLIK_SMTP_HOST") and _recipients(settings))
+
+
+def notify_in_background(
+    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+) -> threading.Thread:
+    """Send the notices without holding up the reader's request."""
+    thread = threading.Thread(
+        target=notify, args=(settings, entry, article_title, permalink),
+        name=f"replik-notify-{entry.id}", daemon=False,
+    )
+    thread.start()
+    return thread

@@ -1,0 +1,101 @@
+"""Personal-data requests: everything stored about a person, and forgetting them.
+
+A person is found by e-mail address (case-insensitive), the one identifier
+every reader comment carries. The audit log records each request with a hash
+of the address, never the address itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import audit
+from .i18n import gettext_for
+from .importers.jsonio import entry_to_json
+from .settings import cache_path, project_path, store_path
+from .store import PRIVATE_FIELDS, Entry, Store
+
+#: Header fields of imported entries that identify a person (the blog's user id).
+PERSONAL_EXTRA = ("WP-User-Id",)
+# The label that replaces a forgotten person's name (translated by the catalogs).
+LABEL_MSGID = "Deleted user"
+
+
+def person_key(email: str) -> str:
+    """How the audit log names a person: a hash, so the log holds no address."""
+    return "sha256:" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
+
+
+def forgotten_label(settings: dict[str, Any]) -> str:
+    """REPLIK_FORGOTTEN_NAME, else the catalog's translation of "Deleted user"."""
+    configured = str(settings.get("REPLIK_FORGOTTEN_NAME") or "")
+    return configured or gettext_for(settings)(LABEL_MSGID)
+
+
+def entries_of(store: Store, email: str) -> list[Entry]:
+    wanted = email.strip().lower()
+    if not wanted:
+        return []
+    return sorted((e for e in store.all_entries() if e.email.strip().lower() == wanted),
+                  key=lambda e: e.id)
+
+
+def export_person(settings: dict[str, Any], email: str, actor: str = "cli") -> dict[str, Any]:
+    """Everything stored about the person with ``email``, as JSON-ready data."""
+    store = Store(store_path(settings))
+    found = entries_of(store, email)
+    audit.record(store.root, actor, "export-person", person=person_key(email),
+                 entries=len(found))
+    return {"email": email.strip(), "entries": [entry_to_json(e) for e in found]}
+
+
+@dataclass
+class ForgetResult:
+    changed: list[str] = field(default_factory=list)  # ids anonymised
+    deleted: list[str] = field(default_factory=list)  # ids removed
+    cache_cleared: str = ""
+
+
+def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
+           actor: str = "cli") -> ForgetResult:
+    """Remove a person's personal data from every entry (or the entries, with delete)."""
+    store = Store(store_path(settings))
+    result = ForgetResult()
+    label = forgotten_label(settings)
+    for entry in entries_of(store, email):
+        if delete:
+            store.delete(entry.id)
+            result.deleted.append(entry.id)
+            continue
+        for name in PRIVATE_FIELDS:
+            setattr(entry, name, "")
+        for key in PERSONAL_EXTRA:
+            entry.extra.pop(key, None)
+        if not entry.is_linkback:
+            # A reader's name and home page identify them; a linkback's are a site's.
+            entry.author = label
+            entry.url = ""
+        store.update(entry)
+        result.changed.append(entry.id)
+    result.cache_cleared = _clear_cache(settings, store.root)
+    audit.record(store.root, actor, "forget", person=person_key(email), delete=delete,
+                 entries=result.deleted or result.changed)
+    return result
+
+
+def _clear_cache(settings: dict[str, Any], store_root: Path) -> str:
+    """Remove the derived caches (they may hold rendered names); they are rebuilt."""
+    cache = cache_path(settings).resolve()
+    project = project_path(settings, ".").resolve()
+    store = store_root.resolve()
+    # Never remove the project, the store, or anything holding them.
+    if cache in (project, store) or cache in store.parents or cache in project.parents:
+        return ""
+    if cache.is_dir():
+        shutil.rmtree(cache)
+        return str(cache)
+    return ""

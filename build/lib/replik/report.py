@@ -1,0 +1,258 @@
+"""The dialogue report: how well does the team keep the conversation going?
+
+For a period [since, until) -- entries counted by their arrival date -- overall,
+per article and per week:
+
+- ``received``: entries by type (staff answers are not "received");
+- ``approved`` / ``spam`` / ``trash`` / ``pending``: where those entries are now;
+- ``decision_median``: median seconds from arrival to the first moderator
+  decision in the audit log (entries filed at intake without one are left out);
+- ``answer_share``: of the approved reader comments, the share with a staff reply;
+- ``answer_median`` / ``answer_p90``: seconds from a reader comment to its first
+  staff reply (p90 by the nearest-rank method: the smallest value with at least
+  90 % of the values at or below it);
+- ``unanswered``: approved reader comments without a staff reply that are older
+  than ``REPLIK_ANSWER_WITHIN`` hours, oldest first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import audit
+from .settings import store_path
+from .store import STATES, TYPES, BadEntryFile, Entry, Store
+
+DECISIONS = ("approve", "spam", "trash", "delete")
+
+
+# -- reading the store fast ------------------------------------------------------
+class EntryCache:
+    """Every entry of a store, re-reading only files that changed since last time."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.store = Store(root)
+        self._parsed: dict[str, tuple[tuple[int, int], Entry]] = {}
+
+    def _paths(self) -> list[tuple[Path, str]]:
+        found: list[tuple[Path, str]] = []
+        for state in STATES:
+            base = self.store.root / state
+            if not base.is_dir():
+                continue
+            folders = [base]
+            if state == "approved":
+                folders = [Path(d.path) for d in os.scandir(base) if d.is_dir()]
+            for folder in folders:
+                with os.scandir(folder) as items:
+                    found += [(Path(i.path), state) for i in items
+                              if i.name.endswith(".txt") and not i.name.startswith(".")]
+        return found
+
+    def entries(self) -> list[Entry]:
+        fresh: dict[str, tuple[tuple[int, int], Entry]] = {}
+        for path, state in self._paths():
+            key = str(path)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            cached = self._parsed.get(key)
+            if cached and cached[0] == stamp:
+                fresh[key] = cached
+                continue
+            try:
+                fresh[key] = (stamp, self.store.read(path, state))
+            except (BadEntryFile, FileNotFoundError):
+                continue
+        self._parsed = fresh
+        return [item[1] for item in fresh.values()]
+
+
+_caches: dict[str, EntryCache] = {}
+
+
+def entry_cache(settings: dict[str, Any]) -> EntryCache:
+    root = str(store_path(settings))
+    if root not in _caches:
+        _caches[root] = EntryCache(root)
+    return _caches[root]
+
+
+# -- figures -------------------------------------------------------------------------
+def median(values: list[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)])
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@dataclass
+class Facts:
+    """What the report needs to know about one received entry."""
+
+    entry: Entry
+    decided: float | None  # seconds from arrival to the first decision
+    answered: float | None  # seconds from arrival to the first staff reply
+
+    @property
+    def is_reader_comment(self) -> bool:
+        return self.entry.type == "comment" and not self.entry.staff
+
+
+def _figures(items: list[Facts], unanswered_before: datetime) -> dict[str, Any]:
+    received = Counter(f.entry.type for f in items)
+    states = Counter(f.entry.state for f in items)
+    readers = [f for f in items if f.is_reader_comment and f.entry.state == "approved"]
+    answered = [f.answered for f in readers if f.answered is not None]
+    unanswered = sorted(
+        (f.entry for f in readers
+         if f.answered is None and f.entry.date < unanswered_before),
+        key=lambda e: (e.date, e.id),
+    )
+    return {
+        "received": {t: received.get(t, 0) for t in TYPES},
+        "received_total": len(items),
+        **{state: states.get(state, 0) for state in STATES},
+        "decision_median": median([f.decided for f in items if f.decided is not None]),
+        "reader_comments_approved": len(readers),
+        "answered": len(answered),
+        "answer_share": (len(answered) / len(readers)) if readers else None,
+        "answer_median": median(answered),
+        "answer_p90": p90(answered),
+        "unanswered": [
+            {"id": e.id, "article": e.article, "author": e.author,
+             "date": e.date.isoformat(), "excerpt": " ".join(e.body.split())[:140]}
+            for e in unanswered
+        ],
+    }
+
+
+def week_start(when: datetime) -> datetime:
+    day = when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def build_report(
+    settings: dict[str, Any], since: datetime, until: datetime,
+    now: datetime | None = None, entries: list[Entry] | None = None,
+) -> dict[str, Any]:
+    """The dialogue report for entries that arrived in [since, until)."""
+    now = now or datetime.now(UTC)
+    root = store_path(settings)
+    if entries is None:
+        entries = entry_cache(settings).entries()
+    first_decision: dict[str, datetime] = {}
+    for item in audit.read(root):
+        if item.get("action") in DECISIONS and item.get("from") == "pending":
+            when = _parse_time(str(item.get("time", "")))
+            if when is not None and item.get("entry") not in first_decision:
+                first_decision[str(item["entry"])] = when
+    first_reply: dict[str, datetime] = {}
+    for entry in entries:
+        if entry.staff and entry.reply_to and entry.state == "approved":
+            known = first_reply.get(entry.reply_to)
+            if known is None or entry.date < known:
+                first_reply[entry.reply_to] = entry.date
+    facts: list[Facts] = []
+    for entry in entries:
+        if entry.staff or not since <= entry.date < until:
+            continue
+        decided = first_decision.get(entry.id)
+        replied = first_reply.get(entry.id)
+        facts.append(Facts(
+            entry,
+            (decided - entry.date).total_seconds() if decided else None,
+            (replied - entry.date).total_seconds() if replied else None,
+        ))
+    within = float(settings.get("REPLIK_ANSWER_WITHIN") or 24)
+    before = now - timedelta(hours=within)
+    per_article: dict[str, list[Facts]] = defaultdict(list)
+    per_week: dict[datetime, list[Facts]] = defaultdict(list)
+    for fact in facts:
+        per_article[fact.entry.article].append(fact)
+        per_week[week_start(fact.entry.date)].append(fact)
+    weeks = []
+    start = week_start(since)
+    while start < until:
+        figures = _figures(per_week.get(start, []), before)
+        weeks.append({"week": start.date().isoformat(),
+                      "reader_comments_approved": figures["reader_comments_approved"],
+                      "answer_share": figures["answer_share"],
+                      "answer_median": figures["answer_median"]})
+        start += timedelta(days=7)
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "answer_within_hours": within,
+        "overall": _figures(facts, before),
+        "articles": {slug: _figures(items, before)
+                     for slug, items in sorted(per_article.items())},
+        "weeks": weeks,
+    }
+
+
+def parse_day(text: str, end: bool = False) -> datetime:
+    """``2026-03-01`` (or a full ISO time) as an aware datetime; raises ValueError."""
+    when = datetime.fromisoformat(text.strip())
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if end and len(text.strip()) == 10:
+        when += timedelta(days=1)  # --until 2026-03-31 includes that day
+    return when
+
+
+def hours(seconds: float | None) -> str:
+    """A duration for people: "45 min", "3.5 h", "2.0 d"."""
+    if seconds is None:
+        return "–"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def percent(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.0f} %"
+
+
+TABLE_COLUMNS = (
+    ("received_total", "received"), ("approved", "approved"), ("spam", "spam"),
+    ("trash", "trashed"), ("pending", "pending"), ("decision_median", "to decision"),
+    ("answer_share", "answered"), ("answer_median", "answer median"),
+    ("answer_p90", "answer p90"),
+)
+
+
+def row_values(figures: dict[str, Any]) -> list[str]:
+    out = []
+    for key, _label in TABLE_COLUMNS:
+        value = figures[key]
+        if key == "answer_share":
+            out.append(percent(value))
+        elif key in ("decision_median", "answer_median", "answer_p90"):
+            out.append(hours(value))
+        else:
+            out.append(str(value))
+    return out

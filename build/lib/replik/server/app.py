@@ -1,0 +1,110 @@
+"""The app factory. Each feature is a blueprint in its own module."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, make_response, request
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ..settings import load_settings, store_path
+from . import heap
+
+log = logging.getLogger(__name__)
+
+# Modules that define ``bp`` (a Blueprint) and optionally ``init_app(app)``.
+BLUEPRINT_MODULES: list[str] = [
+    "replik.server.intake",
+    "replik.server.moderate",
+    "replik.server.linkbacks",
+]
+
+
+def create_app(
+    settings_path: str | os.PathLike[str] = "pelicanconf.py",
+    settings: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Flask:
+    """Build the app from the blog's pelicanconf.py (or a ready settings dict)."""
+    if settings is None:
+        settings = load_settings(settings_path)
+    settings = {**settings, **overrides}
+    app = Flask(__name__)
+    app.config["REPLIK"] = settings
+    configure(app, settings)
+    app.config["REPLIK_STORE_PATH"] = str(store_path(settings))
+    app.config["REPLIK_OUTPUT_PATH"] = str(Path(settings["OUTPUT_PATH"]))
+    for name in BLUEPRINT_MODULES:
+        module = importlib.import_module(name)
+        app.register_blueprint(module.bp)
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+    heap.settle()  # everything built so far lives as long as the process
+    return app
+
+
+def configure(app: Flask, settings: dict[str, Any]) -> None:
+    """App-wide limits, secrets and error pages (no stack trace ever reaches a user)."""
+    # Large enough for the longest comment, percent-encoded; anything bigger is 413.
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.get("REPLIK_MAX_REQUEST_BYTES", 262144))
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+    # The session key (REPLIK_SECRET_KEY) is set by the desk's sessions (server/auth.py).
+    proxies = int(settings.get("REPLIK_TRUSTED_PROXIES") or 0)
+    if proxies:
+        # Behind nginx: take the client's address from X-Forwarded-For (that many hops).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _wants_json() -> bool:
+    if request.is_json:
+        return True
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    message = exc.description or exc.name
+    if _wants_json():
+        response = jsonify({"ok": False, "message": message, "errors": {}})
+    else:
+        body = (
+            f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{code} {escape(exc.name)}"
+            f"</title></head><body><h1>{code} {escape(exc.name)}</h1>"
+            f"<p>{escape(message)}</p></body></html>"
+        )
+        response = make_response(body)
+        response.content_type = "text/html; charset=utf-8"
+    response.status_code = code
+    for key, value in exc.get_headers():
+        if key.lower() not in ("content-type", "content-length"):
+            response.headers[key] = value
+    return response
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    log.exception("replik: unexpected error on %s %s", request.method, request.path)
+    return _http_error(InternalServerError(
+        "Something went wrong on our side; nothing you sent was lost. Please try again."
+    ))
+
+
+def request_rebuild() -> None:
+    """Ask the approve-to-live rebuilder (run by the desk, if enabled) to update the site."""
+    from flask import current_app
+
+    worker = current_app.extensions.get("replik_rebuilder")
+    if worker is not None:
+        worker.request()

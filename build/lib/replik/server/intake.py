@@ -1,0 +1,624 @@
+"""The comment intake: the reader's form (HTML and JSON), validation, spam rules, storage.
+
+Routes (paths from the settings):
+
+- ``POST REPLIK_INTAKE_URL`` – a new comment. A plain form POST gets 303 to the
+  thank-you page, or the form again with each problem named (422). A JSON
+  request (``Accept: application/json``) gets JSON: 201, or 422 with
+  ``{"errors": {field: message}}``.
+- ``GET REPLIK_INTAKE_URL?article=slug[&reply_to=id]`` – the form on its own page.
+- ``POST REPLIK_PREVIEW_URL`` – the text rendered exactly as the site will show it.
+- ``GET /replik/thanks?article=slug`` – the thank-you page.
+- ``GET|POST /replik/action/<token>`` – the one-click links from notification emails.
+
+Every 2xx means the entry is on disk (``Store.add`` fsyncs before it returns).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    request,
+)
+
+from .. import i18n, notify, spam
+from ..fingerprint import tree_fingerprint
+from ..moderation import Moderation
+from ..plugin import comments_open
+from ..settings import store_path
+from ..store import Entry, Store, StoreError, is_valid_id, new_id
+from . import heap, pages
+from .app import request_rebuild
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("replik_intake", __name__)
+
+FIELDS = ("article", "reply_to", "author", "email", "url", "body", "consent", "homepage")
+HONEYPOT = "homepage"
+THANKS_URL = "/replik/thanks"
+ACTION_URL = "/replik/action/"
+_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
+# Control characters other than tab, newline and carriage return are never text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: The fields that have a label on the form (the labels are translated on an error only).
+_LABELLED = frozenset(("author", "email", "url", "body", "consent"))
+
+
+def _label(_: Any, name: str) -> str:
+    return {"author": _("Name"), "email": _("Email"), "url": _("Website"),
+            "body": _("Comment"), "consent": _("Consent")}[name]
+
+
+# -- which articles exist -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    slug: str
+    title: str
+    url: str
+    permalink: str
+    date: datetime
+    modified: datetime | None
+    open: bool
+    lang: str
+
+
+class ArticleIndex:
+    """Article slugs, titles, URLs and whether comments are open, read from ``content/``.
+
+    Pelican's own generators read the content once (no output is written); the index
+    is read again when a file under ``content/`` changes (checked every few seconds).
+    """
+
+    def __init__(self, settings: dict[str, Any], poll_seconds: float = 2.0) -> None:
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._signature: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._busy = False
+        self.articles: dict[str, ArticleInfo] = {}
+        self.pages: list[Any] = []
+        self.refresh()
+
+    def _content_signature(self) -> tuple[int, int]:
+        return tree_fingerprint(str(self.settings["PATH"]))
+
+    def refresh(self, force: bool = True) -> None:
+        """Read the articles again if ``content/`` changed (always when ``force``).
+
+        One thread reads while the others keep answering from the last index.
+        """
+        now = time.monotonic()
+        first = self._signature is None  # at start: create_app() settles the heap after
+        with self._lock:
+            if not force and (self._busy or now - self._checked < self.poll_seconds):
+                return
+            self._checked, self._busy = now, True
+        try:
+            signature = self._content_signature()
+            if signature == self._signature and not force:
+                return
+            articles, page_list = self._read()
+            with self._lock:
+                self.articles, self.pages, self._signature = articles, page_list, signature
+            if not first:
+                heap.settle()  # the new index lives on; the old one goes now
+        except Exception as exc:  # noqa: BLE001 - keep serving the last good index
+            log.error("replik: cannot read the articles under %s: %s",
+                      self.settings["PATH"], exc)
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def _read(self) -> tuple[dict[str, ArticleInfo], list[Any]]:
+        from pelican.generators import ArticlesGenerator, PagesGenerator
+
+        settings = self.settings
+        context: dict[str, Any] = dict(settings)
+        context.update(generated_content={}, static_links=set(), static_content={},
+                       localsiteurl=settings.get("SITEURL", ""))
+        common = dict(
+            context=context, settings=settings, path=settings["PATH"],
+            theme=settings["THEME"], output_path=settings["OUTPUT_PATH"],
+        )
+        generator = ArticlesGenerator(**common)
+        generator.generate_context()
+        page_generator = PagesGenerator(**common)
+        page_generator.generate_context()
+        base = str(settings.get("SITEURL") or "").rstrip("/")
+        found: dict[str, ArticleInfo] = {}
+        # Translations share their original's slug; the original wins.
+        hidden = list(getattr(generator, "hidden_articles", []))
+        hidden += list(getattr(generator, "hidden_translations", []))
+        for article in hidden + list(generator.translations) + list(generator.articles):
+            date = article.date if article.date.tzinfo else article.date.replace(tzinfo=UTC)
+            modified = getattr(article, "modified", None)
+            found[article.slug] = ArticleInfo(
+                slug=article.slug,
+                title=str(article.title),
+                url=article.url,
+                permalink=f"{base}/{article.url}",
+                date=date,
+                modified=modified,
+                open=comments_open(article, settings),
+                lang=getattr(article, "lang", "") or str(settings.get("DEFAULT_LANG") or "de"),
+            )
+        return found, list(page_generator.pages)
+
+    def get(self, slug: str) -> ArticleInfo | None:
+        self.refresh(force=False)
+        return self.articles.get(slug)
+
+
+# -- the intake ---------------------------------------------------------------------------
+
+
+class Intake:
+    """Per-app state: settings, the store, the article index and the spam guard."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.store = Store(store_path(settings))
+        self.store.ensure()
+        self.index = ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
+        self.guard = spam.Guard(settings)
+        self.gettext = i18n.gettext_for(settings)
+        self.origins = configured_origins(settings)
+
+
+def intake() -> Intake:
+    return current_app.extensions["replik_intake"]
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["REPLIK"]
+    app.extensions["replik_intake"] = Intake(settings)
+    intake_url = str(settings.get("REPLIK_INTAKE_URL") or "/replik/comment")
+    preview_url = str(settings.get("REPLIK_PREVIEW_URL") or "/replik/preview")
+    app.add_url_rule(intake_url, "replik_intake_form", show_form, methods=["GET"])
+    app.add_url_rule(intake_url, "replik_intake_submit", submit, methods=["POST"])
+    app.add_url_rule(preview_url, "replik_intake_preview", preview, methods=["POST"])
+
+
+def wants_json() -> bool:
+    if request.is_json:
+        return True
+    accept = request.accept_mimetypes
+    best = accept.best_match(["text/html", "application/json"])
+    return best == "application/json" and accept[best] > accept["text/html"]
+
+
+def json_response(data: dict[str, Any], status: int = 200) -> Response:
+    """``jsonify`` without its per-call provider look-ups: the same bytes
+    (sorted keys, ASCII, compact, a final newline) and the same content type."""
+    body = json.dumps(data, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return current_app.response_class(body + "\n", status=status, mimetype="application/json")
+
+
+# -- request checks -----------------------------------------------------------------------
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def configured_origins(settings: dict[str, Any]) -> frozenset[str]:
+    """The origins the settings allow: the site's own and REPLIK_ALLOWED_ORIGINS."""
+    origins = set()
+    site = _origin_of(str(settings.get("SITEURL") or ""))
+    if site:
+        origins.add(site)
+    for extra in settings.get("REPLIK_ALLOWED_ORIGINS") or []:
+        origins.add(_origin_of(str(extra)) or str(extra).lower())
+    return frozenset(origins)
+
+
+def allowed_origins(settings: dict[str, Any]) -> set[str]:
+    """The settings' origins and the one this request was sent to."""
+    # scheme and host, as request.host_url would give them, without building that URL.
+    return {*configured_origins(settings), f"{request.scheme}://{request.host}".lower()}
+
+
+def origin_problem(settings: dict[str, Any], configured: frozenset[str] | None = None) -> str:
+    """Why this request comes from another site ('' when it does not)."""
+    origin = request.headers.get("Origin")
+    referrer = None if origin is not None else request.headers.get("Referer")
+    if origin is None and not referrer:
+        return ""
+    if configured is None:
+        configured = configured_origins(settings)
+    if origin is not None:
+        origin = origin.lower()
+        if origin in configured or origin in allowed_origins(settings):
+            return ""
+        return f"Origin {origin!r} is not this site"
+    source = _origin_of(str(referrer))
+    if source and source not in configured and source not in allowed_origins(settings):
+        return f"Referer from another site ({source})"
+    return ""
+
+
+class BadEncoding(Exception):
+    pass
+
+
+def read_fields() -> dict[str, str]:
+    """The submitted fields, insisting on UTF-8 (no silent replacement characters)."""
+    raw = request.get_data(cache=True)
+    if request.is_json:
+        try:
+            # Decoded here: json.loads on bytes would also take UTF-16 and UTF-32.
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
+            raise BadEncoding("the request is not valid UTF-8 JSON") from None
+        if not isinstance(data, dict):
+            raise BadEncoding("the JSON body must be an object")
+        values = {k: v for k, v in data.items() if k in FIELDS}
+        fields = {k: ("on" if v is True else "" if v in (None, False) else str(v))
+                  for k, v in values.items()}
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            text = raw.decode("utf-8")  # percent-encoded or raw, it must be UTF-8
+            pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise BadEncoding("the form data is not UTF-8") from None
+        fields = {}
+        for key, value in pairs:
+            if key in FIELDS and key not in fields:
+                fields[key] = value
+    elif request.mimetype == "multipart/form-data":
+        fields = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
+        if any("\ufffd" in v for v in fields.values()):
+            raise BadEncoding("the form data is not UTF-8")
+    else:
+        raise BadEncoding(f"unsupported content type {request.mimetype or 'none'}")
+    return {k: fields.get(k, "") for k in FIELDS}
+
+
+def normalize_url(value: str) -> str:
+    value = value.strip()
+    if value and "://" not in value and not value.lower().startswith(("mailto:", "javascript:")):
+        if re.match(r"^[\w.-]+\.[a-z]{2,}(?:[/:?#].*)?$", value, re.IGNORECASE):
+            value = "https://" + value
+    return value
+
+
+def words_for(ix: Intake, article: ArticleInfo | None) -> Any:
+    """gettext in the reader's language: the post's (``Lang: en``), else the site's."""
+    if article is not None and article.lang:
+        return i18n.gettext_for(ix.settings, article.lang)
+    return ix.gettext
+
+
+def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], ArticleInfo | None]:
+    """Problems per field (in the post's language) and the article, if it exists."""
+    article = ix.index.get(fields["article"].strip())
+    _ = words_for(ix, article)
+    settings = ix.settings
+    errors: dict[str, str] = {}
+    for name in ("author", "email", "url", "body"):
+        if _CONTROL_RE.search(fields[name]):
+            errors[name] = _("This field contains characters that are not allowed.")
+    required = list(settings.get("REPLIK_REQUIRED_FIELDS") or ["author", "body"])
+    # The theme's form asks for consent to store the data (GDPR); so does the server.
+    if settings.get("REPLIK_REQUIRE_CONSENT", True) and "consent" not in required:
+        required.append("consent")
+    for name in required:
+        if name in _LABELLED and not fields.get(name, "").strip() and name not in errors:
+            if name == "consent":
+                errors[name] = _("Please agree to the storage of your data.")
+            else:
+                errors[name] = _("Please fill in: {field}.").format(field=_label(_, name))
+    max_name = int(settings.get("REPLIK_MAX_NAME_LENGTH") or 100)
+    if len(fields["author"].strip()) > max_name and "author" not in errors:
+        errors["author"] = _("The name is too long (at most {n} characters).").format(n=max_name)
+    max_body = int(settings.get("REPLIK_MAX_LENGTH") or 10000)
+    if len(fields["body"]) > max_body and "body" not in errors:
+        errors["body"] = _("The comment is too long ({count} characters, at most {n}).").format(
+            count=len(fields["body"]), n=max_body)
+    email = fields["email"].strip()
+    if email and "email" not in errors and (len(email) > 254 or not _EMAIL_RE.match(email)):
+        errors["email"] = _("This is not an email address.")
+    url = normalize_url(fields["url"])
+    if url and "url" not in errors:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > 500:
+            errors["url"] = _("Please give a web address starting with http:// or https://.")
+    if article is None:
+        errors["article"] = _("This article does not exist (any more).")
+    elif not article.open:
+        errors["article"] = _("Comments on this article are closed.")
+    reply_to = fields["reply_to"].strip()
+    if reply_to and article is not None:
+        parent = ix.store.find(reply_to) if is_valid_id(reply_to) else None
+        if (
+            parent is None
+            or parent.entry.state != "approved"
+            or parent.entry.article != article.slug
+        ):
+            errors["reply_to"] = _("The comment you are answering does not exist on this page.")
+    return errors, article
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def form_action(settings: dict[str, Any]) -> str:
+    return str(settings.get("REPLIK_INTAKE_URL") or "/replik/comment")
+
+
+def form_page(
+    ix: Intake, fields: dict[str, str], errors: dict[str, str], status: int,
+    message: str = "", article: ArticleInfo | None = None,
+) -> Response:
+    values = {k: v for k, v in fields.items() if k != HONEYPOT}
+    html = pages.render(
+        ix.settings, "replik_form.html",
+        article=article, article_slug=fields.get("article", ""), values=values, errors=errors,
+        reply_to=fields.get("reply_to", ""), action=form_action(ix.settings), message=message,
+        pages=ix.index.pages,
+    )
+    return make_response(html, status)
+
+
+def refuse(
+    ix: Intake, fields: dict[str, str], status: int, message: str,
+    errors: dict[str, str] | None = None, article: ArticleInfo | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    errors = errors or {}
+    if wants_json():
+        response = json_response({"ok": False, "message": message, "errors": errors}, status)
+    else:
+        # The theme's form shows errors["form"] above the fields.
+        response = form_page(ix, fields, {**errors, "form": message}, status, message, article)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def cannot_store(ix: Intake, fields: dict[str, str], article: ArticleInfo) -> Response:
+    """503: the disk is full or not writable; nothing was stored."""
+    message = ix.gettext("Your comment could not be saved right now. Nothing was stored; "
+                         "please try again in a few minutes.")
+    return refuse(ix, fields, 503, message, article=article, headers={"Retry-After": "120"})
+
+
+def show_form() -> Response:
+    ix = intake()
+    fields = {k: request.args.get(k, "") for k in FIELDS}
+    article = ix.index.get(fields["article"])
+    if article is None:
+        abort(404)
+    return form_page(ix, fields, {}, 200, article=article)
+
+
+def submit() -> Response:
+    ix = intake()
+    _ = ix.gettext
+    settings = ix.settings
+    as_json = wants_json()
+    problem = origin_problem(settings, ix.origins)
+    if problem:
+        log.warning("replik: refused a comment from another site: %s", problem)
+        message = _("Comments can only be sent from this site's own pages.")
+        if as_json:
+            return json_response({"ok": False, "message": message, "errors": {}}, 403)
+        abort(403, message)
+    try:
+        fields = read_fields()
+    except BadEncoding:
+        message = _("The form data could not be read: please send it as UTF-8.")
+        if as_json:
+            return json_response({"ok": False, "message": message, "errors": {}}, 400)
+        abort(400, message)
+    errors, article = validate(ix, fields)
+    _ = words_for(ix, article)
+    if errors:
+        return refuse(ix, fields, 422, _("Please correct the marked fields."), errors, article)
+    assert article is not None
+    email = fields["email"].strip()
+    ip = request.remote_addr or ""
+    try:
+        wait = ix.guard.flood(
+            [f"ip:{ip}", f"email:{email.casefold()}" if email else ""],
+            int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0),
+        )
+    except OSError as exc:  # the cache folder is full or not writable
+        log.error("replik: cannot count a comment on %s for flood control: %s",
+                  article.slug, exc)
+        return cannot_store(ix, fields, article)
+    if wait:
+        message = _("You are commenting too fast. Please wait {seconds} seconds.").format(
+            seconds=wait)
+        return refuse(ix, fields, 429, message, article=article,
+                      headers={"Retry-After": str(wait)})
+    entry = Entry(
+        id=new_id(),
+        article=article.slug,
+        body=fields["body"],
+        date=datetime.now(UTC),
+        author=fields["author"].strip(),
+        url=normalize_url(fields["url"]),
+        reply_to=fields["reply_to"].strip(),
+        email=email,
+        ip=ip,
+        user_agent=request.headers.get("User-Agent", "")[:500],
+        referrer=request.headers.get("Referer", "")[:1000],
+    )
+    try:
+        holder = ix.guard.claim_body(article.slug, entry.body, entry.id)
+    except OSError as exc:  # the cache folder is full or not writable
+        log.error("replik: cannot check a comment on %s for duplicates: %s", article.slug, exc)
+        return cannot_store(ix, fields, article)
+    if holder:
+        message = _("You have posted this comment already; it awaits moderation.")
+        return refuse(ix, fields, 409, message, {"body": message}, article)
+    verdict = spam.screen(
+        settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
+        post_modified=article.modified or article.date,
+    )
+    entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
+    try:
+        ix.store.add(entry, verdict.state, fresh=True)
+    except (OSError, StoreError) as exc:
+        ix.guard.release_body(article.slug, entry.body, entry.id)
+        log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
+        return cannot_store(ix, fields, article)
+    if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
+        notify.notify_in_background(settings, entry, article.title, article.permalink)
+    # Spam is answered like any other comment, so a spammer learns nothing.
+    published = verdict.state == "approved"
+    if published:
+        request_rebuild()  # auto-approved (a known author): put it on the page
+    message = (_("Thank you! Your comment will appear with the next update of the site.")
+               if published else
+               _("Thank you! Your comment awaits moderation and will appear once approved."))
+    if as_json:
+        return json_response({"ok": True, "id": entry.id, "message": message,
+                              "state": "approved" if published else "pending"}, 201)
+    query = urlencode({"article": article.slug, "published": "1" if published else "0"})
+    return redirect(f"{THANKS_URL}?{query}", code=303)
+
+
+def preview() -> Response:
+    ix = intake()
+    _ = ix.gettext
+    problem = origin_problem(ix.settings)
+    if problem:
+        return make_response(jsonify({"ok": False, "message": problem}), 403)
+    try:
+        fields = read_fields()
+    except BadEncoding as exc:
+        return make_response(jsonify({"ok": False, "message": str(exc)}), 400)
+    max_body = int(ix.settings.get("REPLIK_MAX_LENGTH") or 10000)
+    if len(fields["body"]) > max_body:
+        message = _("The comment is too long ({count} characters, at most {n}).").format(
+            count=len(fields["body"]), n=max_body)
+        return make_response(jsonify({"ok": False, "errors": {"body": message}}), 422)
+    url = normalize_url(fields["url"])
+    entry = Entry(
+        id=new_id(), article=fields["article"].strip() or "preview", body=fields["body"],
+        date=datetime.now(UTC), author=fields["author"].strip()[:200],
+        url=url if urlsplit(url).scheme in ("http", "https") else "",
+    )
+    return jsonify({
+        "ok": True,
+        "html": str(pages.preview_comment(ix.settings, entry)),
+        "body_html": str(pages.preview_html(ix.settings, entry.body)),
+    })
+
+
+@bp.get(THANKS_URL)
+def thanks() -> Response:
+    ix = intake()
+    article = ix.index.get(request.args.get("article", ""))
+    published = request.args.get("published") == "1"
+    html = pages.render(ix.settings, "replik_thanks.html", article=article,
+                        published=published, pages=ix.index.pages)
+    return make_response(html, 200)
+
+
+# -- one-click links from the notification email -----------------------------------------
+
+
+def _link_page(ix: Intake, status: int, **context: Any) -> Response:
+    _ = ix.gettext
+    template = pages.environment(ix.settings).from_string(LINK_TEMPLATE)
+    html = template.render(page_name="replik_action", pages=ix.index.pages, **context)
+    response = make_response(html, status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+LINK_TEMPLATE = """{% extends "base.html" %}
+{% block title %}{{ heading }} – {{ SITENAME|striptags }}{% endblock %}
+{% block extra_head %}<meta name="robots" content="noindex">{% endblock %}
+{% block content %}
+<section class="replik-action">
+  <h1>{{ heading }}</h1>
+  {% if message %}<p class="replik-message">{{ message }}</p>{% endif %}
+  {% if entry %}
+  <blockquote class="replik-entry">
+    <p><strong>{{ entry.author }}</strong> – {{ date }}</p>
+    {{ body_html }}
+  </blockquote>
+  {% endif %}
+  {% if confirm %}
+  <form method="post" action="">
+    <button type="submit">{{ confirm }}</button>
+  </form>
+  {% endif %}
+</section>
+{% endblock %}
+"""
+
+
+@bp.route(ACTION_URL + "<token>", methods=["GET", "POST"])
+def one_click(token: str) -> Response:
+    ix = intake()
+    _ = ix.gettext
+    settings = ix.settings
+    labels = {"approve": _("Approve this comment"), "spam": _("Mark this comment as spam"),
+              "trash": _("Move this comment to the trash")}
+    try:
+        claim = notify.read_token(settings, token)
+    except notify.TokenError as exc:
+        messages = {
+            "expired": _("This link has expired. Please use the moderation desk."),
+            "used": _("This link was used already."),
+            "nokey": _("One-click links are switched off on this server."),
+        }
+        return _link_page(ix, 410 if exc.reason in ("expired", "used") else 404,
+                          heading=_("Link not usable"),
+                          message=messages.get(exc.reason, _("This link is not valid.")))
+    found = ix.store.find(claim.entry_id)
+    if found is None:
+        return _link_page(ix, 404, heading=_("Link not usable"),
+                          message=_("This comment no longer exists."))
+    entry = found.entry
+    context = dict(entry=entry.public(), date=pages.local_date(settings, entry.date),
+                   body_html=pages.preview_html(settings, entry.body))
+    if request.method == "GET":
+        return _link_page(ix, 200, heading=labels[claim.action], confirm=labels[claim.action],
+                          message=_("Please confirm."), **context)
+    if origin_problem(settings):
+        abort(403, _("Comments can only be moderated from this site's own pages."))
+    try:
+        notify.use_token(settings, claim)
+    except notify.TokenError:
+        return _link_page(ix, 410, heading=_("Link not usable"),
+                          message=_("This link was used already."))
+    try:
+        Moderation(settings, actor="email-link").decide(claim.action, claim.entry_id)
+    except StoreError as exc:
+        return _link_page(ix, 409, heading=_("Not done"), message=str(exc), **context)
+    request_rebuild()
+    done = {"approve": _("The comment is approved."), "spam": _("The comment is marked as spam."),
+            "trash": _("The comment is in the trash.")}
+    return _link_page(ix, 200, heading=_("Done"), message=done[claim.action], **context)
+

@@ -1,0 +1,138 @@
+"""The linkback endpoints: pingback (XML-RPC), webmention and trackback.
+
+Paths come from ``REPLIK_PINGBACK_URL``, ``REPLIK_WEBMENTION_URL`` and
+``REPLIK_TRACKBACK_URL`` (``…/<slug>``). Verification fetches go through the
+guarded fetcher; webmentions are queued in the store and verified by a
+background worker (or ``replik linkbacks work``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from ..linkbacks import pingback, receiver_for, trackback, webmention
+from ..linkbacks.queue import Queue
+from ..linkbacks.receive import Receiver
+from ..settings import store_path
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("replik_linkbacks", __name__)
+
+_EXT = "replik_linkbacks"
+
+
+class Linkbacks:
+    def __init__(self, app: Flask) -> None:
+        settings = app.config["REPLIK"]
+        intake = app.extensions.get("replik_intake")
+        # One article index per app: reuse the comment intake's when it is there.
+        self.receiver: Receiver = receiver_for(settings, getattr(intake, "index", None))
+        self.queue = Queue(store_path(settings))
+        self.worker = webmention.Worker(self.receiver, self.queue)
+        self.worker_enabled = webmention.settings_worker_enabled(settings)
+
+
+def state() -> Linkbacks:
+    return current_app.extensions[_EXT]
+
+
+def init_app(app: Flask) -> None:
+    settings: dict[str, Any] = app.config["REPLIK"]
+    app.extensions[_EXT] = Linkbacks(app)
+    pingback_url = str(settings.get("REPLIK_PINGBACK_URL") or "/replik/pingback")
+    webmention_url = str(settings.get("REPLIK_WEBMENTION_URL") or "/replik/webmention")
+    trackback_url = str(settings.get("REPLIK_TRACKBACK_URL") or "/replik/trackback")
+    app.add_url_rule(pingback_url, "replik_pingback", pingback_view, methods=["GET", "POST"])
+    app.add_url_rule(webmention_url, "replik_webmention", webmention_view,
+                     methods=["GET", "POST"])
+    app.add_url_rule(trackback_url.rstrip("/") + "/<slug>", "replik_trackback",
+                     trackback_view, methods=["GET", "POST"])
+    links = app.extensions[_EXT]
+    if links.worker_enabled and len(links.queue):
+        links.worker.kick()  # jobs left from before a restart
+
+
+def _client() -> tuple[str, str]:
+    return request.remote_addr or "", request.headers.get("User-Agent", "")[:500]
+
+
+def _text(status: int, message: str, **headers: str) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain", headers=headers)
+
+
+def _read_limited(limit: int) -> bytes | None:
+    """The request body, or None if it is larger than ``limit`` (read no further)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    data = request.stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _compressed() -> bool:
+    return request.headers.get("Content-Encoding", "identity").strip().lower() not in (
+        "", "identity")
+
+
+def pingback_view() -> Response:
+    if request.method != "POST":
+        return _text(405, "This is a Pingback 1.0 XML-RPC endpoint: POST pingback.ping here.",
+                     Allow="POST")
+    if _compressed():
+        body = pingback.fault(pingback.GENERIC, "compressed requests are not accepted")
+    else:
+        data = _read_limited(pingback.MAX_BODY)
+        if data is None:
+            body = pingback.fault(pingback.GENERIC,
+                                  f"request too large (at most {pingback.MAX_BODY} bytes)")
+        else:
+            ip, agent = _client()
+            body = pingback.handle(state().receiver, data, pingback.Caller(ip, agent))
+    # XML-RPC answers faults with HTTP 200; the fault is in the body.
+    return Response(body, status=200, mimetype="text/xml")
+
+
+def webmention_view() -> Response:
+    if request.method != "POST":
+        return _text(405, "This is a Webmention endpoint: POST source and target here.",
+                     Allow="POST")
+    if _compressed():
+        return _text(415, "Compressed requests are not accepted.")
+    if request.mimetype not in ("", "application/x-www-form-urlencoded", "multipart/form-data"):
+        return _text(415, "Send source and target as application/x-www-form-urlencoded.")
+    if (request.content_length or 0) > 16 * 1024:
+        return _text(413, "The request is too large.")
+    links = state()
+    ip, agent = _client()
+    try:
+        answer = webmention.accept(links.receiver, links.queue, request.form.get("source", ""),
+                                   request.form.get("target", ""), ip, agent)
+    except Exception:  # noqa: BLE001 - e.g. an unwritable store: say so, never a 500
+        log.exception("replik: cannot accept a webmention")
+        return _text(503, "The webmention cannot be accepted right now; please try again later.",
+                     **{"Retry-After": "300"})
+    headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else {}
+    if answer.status == 202 and links.worker_enabled:
+        links.worker.kick()
+    return _text(answer.status, answer.message, **headers)
+
+
+def trackback_view(slug: str) -> Response:
+    if request.method != "POST":
+        body = trackback.response("TrackBack pings must be sent with POST")
+        return Response(body, status=405, mimetype="text/xml", headers={"Allow": "POST"})
+    if _compressed():
+        body = trackback.response("compressed requests are not accepted")
+        return Response(body, status=415, mimetype="text/xml")
+    data = _read_limited(trackback.MAX_BODY)
+    if data is None:
+        body = trackback.response("the request is too large")
+        return Response(body, status=413, mimetype="text/xml")
+    fields = trackback.parse_form(data, request.mimetype_params.get("charset", ""))
+    ip, agent = _client()
+    body = trackback.ping(state().receiver, slug, fields, ip, agent)
+    return Response(body, status=200, mimetype="text/xml")

@@ -1,0 +1,528 @@
+"""The moderation desk: queue, entry view, decisions, staff replies and the report.
+
+Every page needs a logged-in moderator (see ``auth``) and every POST a CSRF
+token. Decisions go through ``Moderation`` (which writes the audit log), then
+ask the background ``Rebuilder`` to bring the site up to date; the desk polls
+``/live`` to say when a decision is on the published page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from .. import audit, notify
+from ..chart import weekly_chart
+from ..i18n import gettext_for, install_into
+from ..moderation import ACTIONS, Moderation
+from ..rebuild import Rebuilder, is_live, read_status
+from ..render import count_links, format_datetime_local, render_body, render_excerpt
+from ..report import build_report, entry_cache, hours, parse_day, percent
+from ..settings import store_path
+from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
+from . import auth
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "/moderate"
+BULK_ACTIONS = ("approve", "spam", "ham", "trash", "restore")
+# Which actions make sense from which state (the buttons the desk shows).
+ACTIONS_FOR_STATE = {
+    "pending": ("approve", "spam", "trash"),
+    "approved": ("spam", "trash"),
+    "spam": ("ham", "approve", "trash"),
+    "trash": ("restore",),
+}
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class _DeskBlueprint(Blueprint):
+    """Mounted at REPLIK_MODERATE_URL (read from the app's settings at registration)."""
+
+    def register(self, app: Flask, options: dict[str, Any]) -> None:
+        prefix = str(app.config.get("REPLIK", {}).get("REPLIK_MODERATE_URL") or DEFAULT_PREFIX)
+        super().register(app, {**options, "url_prefix": "/" + prefix.strip("/")})
+
+
+bp = _DeskBlueprint("desk", __name__, template_folder="../templates",
+                    static_folder="../static/desk", static_url_path="/static")
+
+
+# -- set-up -----------------------------------------------------------------------
+def init_app(app: Flask) -> None:
+    settings = app.config["REPLIK"]
+    auth.init_sessions(app)
+    install_into(app.jinja_env, settings)
+    app.config["REPLIK_DESK_PREFIX"] = "/" + str(
+        settings.get("REPLIK_MODERATE_URL") or DEFAULT_PREFIX).strip("/")
+    if settings.get("REPLIK_REBUILD", True):
+        rebuilder = Rebuilder(settings, debounce=float(settings.get("REPLIK_REBUILD_DEBOUNCE",
+                                                                    0.05)))
+        app.extensions["replik_rebuilder"] = rebuilder
+    if not auth.accounts(settings):
+        log.warning("replik: no moderator can log in to %s: set REPLIK_MODERATORS in "
+                    "pelicanconf.py and the password hash variables (replik passwd NAME)",
+                    app.config["REPLIK_DESK_PREFIX"])
+    app.after_request(_desk_headers)
+
+
+def _desk_headers(response: Response) -> Response:
+    prefix = current_app.config.get("REPLIK_DESK_PREFIX", DEFAULT_PREFIX)
+    if request.path == prefix or request.path.startswith(prefix + "/"):
+        for key, value in SECURITY_HEADERS.items():
+            response.headers[key] = value
+    return response
+
+
+def settings() -> dict[str, Any]:
+    return current_app.config["REPLIK"]
+
+
+def rebuilder() -> Rebuilder | None:
+    return current_app.extensions.get("replik_rebuilder")
+
+
+def request_rebuild(entry_id: str = "") -> float | None:
+    """Ask for a rebuild after a decision; returns the time the desk waits for."""
+    worker = rebuilder()
+    if worker is None:
+        return None
+    asked = worker.request()
+    session["live_since"] = asked
+    session["live_entry"] = entry_id
+    return asked
+
+
+def _live_link() -> str:
+    """Where the last decided entry shows on the site (if it is approved)."""
+    entry_id = session.get("live_entry")
+    if not entry_id:
+        return ""
+    found = Moderation(settings(), actor="desk").store.find(entry_id)
+    if found is None or found.entry.state != "approved":
+        return ""
+    return page_link(found.entry)
+
+
+@bp.before_request
+def _warm_up() -> None:
+    # The first visit to the desk starts the background build, so that the first
+    # decision only waits for the fast path (the app alone, e.g. intake, never builds).
+    worker = rebuilder()
+    if worker is not None:
+        worker.start()
+
+
+@bp.before_request
+def _csrf() -> None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        auth.require_csrf()
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    since = session.get("live_since")
+    if since is not None and time.time() - float(since) > 300 \
+            and is_live(settings(), float(since)):
+        # Long since published: stop showing the indicator.
+        session.pop("live_since", None)
+        session.pop("live_entry", None)
+    return {
+        "csrf_token": auth.csrf_token,
+        "user": session.get("user"),
+        "hours": hours,
+        "percent": percent,
+        "local_time": _local_time,
+        "live_since": session.get("live_since"),
+        "live_link": _live_link() if session.get("live_since") else "",
+    }
+
+
+def _(text: str) -> str:
+    return gettext_for(settings())(text)
+
+
+def _local_time(when: datetime | str) -> str:
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    return format_datetime_local(when, str(settings().get("DEFAULT_LANG") or "de"),
+                                 str(settings().get("TIMEZONE") or "UTC"))
+
+
+# -- articles as the site knows them --------------------------------------------------
+def articles() -> dict[str, Any]:
+    """Slug -> article of the running build (empty until the first build is done)."""
+    worker = rebuilder()
+    if worker is None or not worker.builder.generators:
+        return {}
+    return {a.slug: a for a in worker.builder.articles_generator.articles}
+
+
+def page_link(entry: Entry) -> str:
+    article = articles().get(entry.article)
+    if article is None:
+        return ""
+    base = str(settings().get("SITEURL") or "").rstrip("/")
+    return f"{base}/{article.url}#comment-{entry.id}"
+
+
+# -- login ----------------------------------------------------------------------------
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    prefix = current_app.config["REPLIK_DESK_PREFIX"]
+    target = auth.safe_next(request.values.get("next"), prefix) or url_for("desk.start")
+    message = ""
+    status = 200
+    if session.pop("expired", False):
+        message = _("Your session ended after a while without activity. Please log in again.")
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()[:100]
+        password = request.form.get("password", "")[:1000]
+        guard = auth.Lockout(settings())
+        address = auth.client_address()
+        wait = guard.locked_for(name, address)
+        if wait > 0:
+            message = _("Too many failed logins. Try again in {minutes} minutes.").format(
+                minutes=max(1, round(wait / 60)))
+            status = 429
+        elif auth.check_password(settings(), name, password):
+            guard.succeeded(name, address)
+            auth.log_in(name)
+            log.info("replik: %s logged in to the desk from %s", name, address)
+            return redirect(target)
+        else:
+            time.sleep(guard.failed(name, address))
+            message = _("Wrong name or password.")
+            status = 401
+    return render_template("desk/login.html", message=message, next=target), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    auth.log_out()
+    return redirect(url_for("desk.login"))
+
+
+# -- start page: the report -------------------------------------------------------------
+def _period() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    try:
+        since = parse_day(request.args["since"]) if request.args.get("since") else \
+            now - timedelta(days=28)
+        until = parse_day(request.args["until"], end=True) if request.args.get("until") else \
+            now + timedelta(seconds=1)
+    except ValueError:
+        abort(400, description=_("Dates are written like 2026-03-31."))
+    if until <= since:
+        abort(400, description=_("The end of the period must come after its start."))
+    return since, until
+
+
+@bp.route("/")
+@auth.login_required
+def start() -> Any:
+    since, until = _period()
+    report = build_report(settings(), since, until)
+    counts = Counter(e.state for e in entry_cache(settings()).entries())
+    return render_template(
+        "desk/start.html", report=report, counts=counts, since=since, until=until,
+        chart=weekly_chart(report["weeks"], gettext_for(settings())),
+        until_shown=(until - timedelta(seconds=1)).date(),
+    )
+
+
+@bp.route("/report.json")
+@auth.login_required
+def report_json() -> Any:
+    since, until = _period()
+    return jsonify(build_report(settings(), since, until))
+
+
+# -- the queue ----------------------------------------------------------------------------
+def _history(entries: list[Entry]) -> dict[str, Counter[str]]:
+    by_email: dict[str, Counter[str]] = defaultdict(Counter)
+    for entry in entries:
+        if entry.email:
+            by_email[entry.email.strip().lower()][entry.state] += 1
+    return by_email
+
+
+def _view(entry: Entry, history: dict[str, Counter[str]] | None = None) -> dict[str, Any]:
+    seen = history.get(entry.email.strip().lower(), Counter()) if history and entry.email \
+        else Counter()
+    own = 1 if entry.state in ("approved", "spam") else 0
+    return {
+        "entry": entry,
+        "html": render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body),
+        "links": count_links(entry.body),
+        "date": _local_time(entry.date),
+        "approved_before": seen["approved"] - (own if entry.state == "approved" else 0),
+        "spam_before": seen["spam"] - (own if entry.state == "spam" else 0),
+        "actions": ACTIONS_FOR_STATE.get(entry.state, ()),
+        "article": articles().get(entry.article),
+    }
+
+
+@bp.route("/queue")
+@auth.login_required
+def queue() -> Any:
+    state = request.args.get("state", "pending")
+    if state not in STATES and state != "all":
+        abort(400, description=_("Unknown state."))
+    kind = request.args.get("type", "")
+    if kind and kind not in TYPES:
+        abort(400, description=_("Unknown type."))
+    article = request.args.get("article", "").strip()
+    query = request.args.get("q", "").strip()[:200].lower()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    everything = entry_cache(settings()).entries()
+    chosen = [
+        e for e in everything
+        if (state == "all" or e.state == state)
+        and (not kind or e.type == kind)
+        and (not article or e.article == article)
+        and (not query or query in e.author.lower() or query in e.email.lower()
+             or query in e.body.lower() or query in e.url.lower())
+    ]
+    chosen.sort(key=lambda e: (e.date, e.id), reverse=True)
+    size = int(settings().get("REPLIK_DESK_PAGE_SIZE", 25))
+    pages = max(1, -(-len(chosen) // size))
+    page = min(page, pages)
+    history = _history(everything)
+    views = [_view(e, history) for e in chosen[(page - 1) * size: page * size]]
+    slugs = sorted({e.article for e in everything})
+    counts = Counter(e.state for e in everything)
+    filters = {"state": state, "type": kind, "article": article, "q": request.args.get("q", "")}
+    return render_template(
+        "desk/queue.html", views=views, filters=filters, page=page, pages=pages,
+        total=len(chosen), slugs=slugs, counts=counts, states=STATES, types=TYPES,
+        bulk_actions=BULK_ACTIONS, status=read_status(settings()),
+    )
+
+
+# -- one entry ------------------------------------------------------------------------------
+def _find(entry_id: str) -> Entry:
+    try:
+        found = Moderation(settings(), actor="desk").store.find(entry_id)
+    except StoreError as exc:  # e.g. a damaged file: say which, never a 500
+        abort(409, description=str(exc))
+    if found is None:
+        abort(404, description=_("There is no entry with this id (it may have been deleted)."))
+    return found.entry
+
+
+@bp.route("/entry/<entry_id>")
+@auth.login_required
+def entry(entry_id: str) -> Any:
+    item = _find(entry_id)
+    everything = entry_cache(settings()).entries()
+    replies = sorted((e for e in everything if e.reply_to == item.id),
+                     key=lambda e: (e.date, e.id))
+    parent = next((e for e in everything if e.id == item.reply_to), None) if item.reply_to \
+        else None
+    preselect = request.args.get("action", "")
+    if preselect not in ACTIONS:
+        preselect = ""
+    return render_template(
+        "desk/entry.html", view=_view(item, _history(everything)),
+        trail=list(audit.read(store_path(settings()), item.id)),
+        replies=[_view(r) for r in replies], parent=_view(parent) if parent else None,
+        preselect=preselect, token=request.args.get("token", ""),
+        page_link=page_link(item) if item.state == "approved" else "",
+        live=_live_state(), messages=get_flashed_messages(with_categories=True),
+    )
+
+
+def _live_state() -> dict[str, Any]:
+    since = session.get("live_since")
+    status = read_status(settings())
+    if since is None:
+        return {}
+    return {"since": since, "live": is_live(settings(), float(since)),
+            "error": status.get("error", "")}
+
+
+@bp.route("/link/<token>")
+@auth.login_required
+def mail_link(token: str) -> Any:
+    """A one-click link from a notification mail: the entry, action pre-selected."""
+    try:
+        claim = notify.read_token(settings(), token)
+    except notify.TokenError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("desk.queue"))
+    return redirect(url_for("desk.entry", entry_id=claim.entry_id, action=claim.action,
+                            token=token, _anchor="confirm"))
+
+
+def _back(default_id: str | None = None) -> Any:
+    prefix = current_app.config["REPLIK_DESK_PREFIX"]
+    target = auth.safe_next(request.form.get("next"), prefix)
+    if target:
+        return redirect(target)
+    if default_id and Moderation(settings(), actor="desk").store.find(default_id):
+        return redirect(url_for("desk.entry", entry_id=default_id))
+    return redirect(url_for("desk.queue"))
+
+
+def _decide(moderation: Moderation, action: str, entry_id: str) -> bool:
+    try:
+        moderation.decide(action, entry_id)
+    except EntryNotFound:
+        flash(_("Entry {id} no longer exists.").format(id=entry_id), "error")
+        return False
+    except StoreError as exc:
+        flash(str(exc), "error")
+        return False
+    return True
+
+
+@bp.route("/entry/<entry_id>/act", methods=["POST"])
+@auth.login_required
+def act(entry_id: str) -> Any:
+    action = request.form.get("action", "")
+    if action not in ACTIONS or action == "delete":
+        abort(400, description=_("Unknown action."))
+    token = request.form.get("token", "")
+    if token:
+        try:
+            claim = notify.read_token(settings(), token)
+            if claim.entry_id != entry_id or claim.action != action:
+                raise notify.TokenError("invalid", _("This link is for another action."))
+            notify.use_token(settings(), claim)
+        except notify.TokenError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("desk.entry", entry_id=entry_id))
+    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    if _decide(moderation, action, entry_id):
+        request_rebuild(entry_id)
+        flash(_("Done: {action}.").format(action=_(action)), "ok")
+    return _back(entry_id)
+
+
+@bp.route("/bulk", methods=["POST"])
+@auth.login_required
+def bulk() -> Any:
+    action = request.form.get("action", "")
+    if action not in BULK_ACTIONS:
+        abort(400, description=_("Unknown action."))
+    ids = request.form.getlist("ids")[:500]
+    if not ids:
+        flash(_("Select at least one entry."), "error")
+        return _back()
+    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    done = sum(1 for entry_id in ids if _decide(moderation, action, entry_id))
+    if done:
+        request_rebuild(ids[-1])
+    flash(_("{count} entries: {action}.").format(count=done, action=_(action)), "ok")
+    return _back()
+
+
+@bp.route("/entry/<entry_id>/reply", methods=["POST"])
+@auth.login_required
+def reply(entry_id: str) -> Any:
+    text = request.form.get("body", "")
+    limit = int(settings().get("REPLIK_MAX_LENGTH") or 10000)
+    if len(text) > limit:
+        flash(_("The reply is longer than {limit} characters.").format(limit=limit), "error")
+        return redirect(url_for("desk.entry", entry_id=entry_id))
+    user = auth.current_user() or "desk"
+    try:
+        outcome = Moderation(settings(), actor=user).reply(entry_id, text)
+    except StoreError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("desk.entry", entry_id=entry_id))
+    request_rebuild(outcome.entry.id)
+    flash(_("Your reply is published."), "ok")
+    return redirect(url_for("desk.entry", entry_id=outcome.entry.id))
+
+
+@bp.route("/entry/<entry_id>/edit", methods=["POST"])
+@auth.login_required
+def edit(entry_id: str) -> Any:
+    text = request.form.get("body", "")
+    limit = int(settings().get("REPLIK_MAX_LENGTH") or 10000)
+    if not text.strip() or len(text) > limit:
+        flash(_("The text must not be empty or longer than {limit} characters.").format(
+            limit=limit), "error")
+        return redirect(url_for("desk.entry", entry_id=entry_id))
+    try:
+        outcome = Moderation(settings(), actor=auth.current_user() or "desk").edit(entry_id,
+                                                                                   text)
+    except StoreError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("desk.entry", entry_id=entry_id))
+    if outcome.entry.state == "approved":
+        request_rebuild(entry_id)
+    flash(_("The text is saved."), "ok")
+    return redirect(url_for("desk.entry", entry_id=entry_id))
+
+
+@bp.route("/entry/<entry_id>/delete", methods=["GET", "POST"])
+@auth.login_required
+def delete(entry_id: str) -> Any:
+    item = _find(entry_id)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("desk/delete.html", view=_view(item))
+    was_live = item.state == "approved"
+    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    if not _decide(moderation, "delete", entry_id):
+        return redirect(url_for("desk.entry", entry_id=entry_id))
+    if was_live:
+        request_rebuild()
+    flash(_("Entry {id} is deleted for good.").format(id=entry_id), "ok")
+    return redirect(url_for("desk.queue"))
+
+
+@bp.route("/live")
+@auth.login_required
+def live() -> Any:
+    """Whether the decisions since ``since`` are on the published site (for desk.js)."""
+    try:
+        since = float(request.args.get("since") or session.get("live_since") or 0)
+    except ValueError:
+        abort(400)
+    status = read_status(settings())
+    return jsonify({"live": is_live(settings(), since), "error": status.get("error", ""),
+                    "failed_at": status.get("failed_at")})
+
+
+@bp.route("/rebuild", methods=["POST"])
+@auth.login_required
+def rebuild_now() -> Any:
+    """Retry a failed rebuild by hand."""
+    if request_rebuild() is None:
+        flash(_("Rebuilding from the desk is switched off (REPLIK_REBUILD)."), "error")
+    return _back()

@@ -1,0 +1,101 @@
+"""Server pages in the site's own look: the theme's templates, Pelican's settings.
+
+The server renders a few pages itself (the comment form after an error, the
+thank-you page, link confirmations). They extend the theme's ``base.html`` and
+see the same globals as the static pages (``SITEURL``, ``SITENAME`` …), the same
+filters and the same translations, so they read like the rest of the site.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from markupsafe import Markup
+
+from .. import i18n
+from ..render import format_datetime_local, render_body
+from ..store import Entry
+from ..thread import build_thread
+
+# Keyed by id(); the settings dict is kept so its id cannot be reused by another.
+_envs: dict[int, tuple[dict[str, Any], Environment]] = {}
+_lock = threading.Lock()
+
+
+def _loader(settings: dict[str, Any]) -> ChoiceLoader:
+    """The same lookup as Pelican's: overrides, the theme, then its "simple" theme."""
+    import pelican
+
+    theme = FileSystemLoader(str(Path(str(settings.get("THEME") or "theme")) / "templates"))
+    simple_path = Path(pelican.__file__).parent / "themes" / "simple" / "templates"
+    simple = FileSystemLoader(str(simple_path))
+    overrides = FileSystemLoader([str(p) for p in settings.get("THEME_TEMPLATES_OVERRIDES") or []])
+    return ChoiceLoader([
+        overrides, theme, simple, PrefixLoader({"!simple": simple, "!theme": theme}),
+    ])
+
+
+def environment(settings: dict[str, Any]) -> Environment:
+    """One Jinja environment per settings dict, built like Pelican builds its own."""
+    key = id(settings)
+    with _lock:
+        cached = _envs.get(key)
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        options = dict(settings.get("JINJA_ENVIRONMENT") or {})
+        extensions = list(options.pop("extensions", []))
+        options.pop("loader", None)
+        options.pop("autoescape", None)
+        env = Environment(
+            loader=_loader(settings),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            extensions=extensions,
+            **options,
+        )
+        env.globals.update({k: v for k, v in settings.items() if k.isupper()})
+        env.globals.update(settings.get("JINJA_GLOBALS") or {})
+        env.filters.update(settings.get("JINJA_FILTERS") or {})
+        env.tests.update(settings.get("JINJA_TESTS") or {})
+        env.filters.setdefault("render_comment", render_body)
+        i18n.install_into(env, settings)
+        _envs[key] = (settings, env)
+        return env
+
+
+def render(settings: dict[str, Any], template: str, **context: Any) -> str:
+    """Render one of the theme's templates with the site's globals."""
+    env = environment(settings)
+    context.setdefault("page_name", template.rsplit(".", 1)[0])
+    context.setdefault("output_file", "")
+    return env.get_template(template).render(**context)
+
+
+def preview_html(settings: dict[str, Any], body: str) -> Markup:
+    """A comment's text exactly as the built site will render it."""
+    return render_body(body)
+
+
+def preview_comment(settings: dict[str, Any], entry: Entry) -> Markup:
+    """A whole comment through the theme's own ``partials/comment.html``, as on the page."""
+    locale = str(settings.get("DEFAULT_LANG") or "de")
+    _top, flat = build_thread(
+        [entry], int(settings.get("REPLIK_MAX_DEPTH") or 5), locale,
+        str(settings.get("TIMEZONE") or "UTC"), origin="preview",
+    )
+    node = flat[0]
+    # No reply link inside a preview: the article is shown as closed to the partial.
+    article = SimpleNamespace(slug=entry.article, comments_open=False)
+    html = environment(settings).get_template("partials/comment.html").render(
+        node=node, article=article
+    )
+    return Markup(html)
+
+
+def local_date(settings: dict[str, Any], when: Any) -> str:
+    return format_datetime_local(
+        when, str(settings.get("DEFAULT_LANG") or "de"), str(settings.get("TIMEZONE") or "UTC")
+    )

@@ -1,0 +1,281 @@
+"""Approved entries of one article arranged as a thread for the templates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from .render import format_datetime_local, render_bodies, render_body, render_excerpt
+from .store import SUFFIX, Entry, read_body
+
+if TYPE_CHECKING:
+    from .thread_cache import ThreadCache
+
+log = logging.getLogger(__name__)
+
+
+class CommentNode:
+    """One entry as a template sees it: public fields only, HTML ready.
+
+    What the templates ask for is worked out once here, as plain attributes: a page
+    of a long thread reads them tens of thousands of times, and a build makes one node
+    per comment (a plain class with slots: a dataclass's __init__ cost twice as much).
+
+    Attributes: ``entry``, ``html``, ``date_text``, ``depth`` and ``number`` (its place
+    in date order), ``children`` and ``parent``; ``id`` and ``anchor``; ``kind``
+    (comment, pingback, trackback, or a webmention's kind: reply, like, repost,
+    mention); ``is_linkback`` (shown as "[…] excerpt […]" from another site; a
+    webmention reply is a comment); ``is_reaction`` (a like, repost or bookmark: one
+    short line, not a text); ``author``; ``url``; ``photo`` (a webmention author's
+    picture, http(s) only, or ""); ``link`` (``url`` when it is an http(s) address,
+    what the author's name links to, or ""); ``date_iso`` (for <time datetime=…>);
+    ``type``, ``staff`` and ``date``.
+    """
+
+    __slots__ = ("entry", "html", "date_text", "depth", "number", "children", "parent", "id",
+                 "anchor", "kind", "is_linkback", "is_reaction", "author", "url", "photo",
+                 "link", "date_iso", "type", "staff", "date")
+
+    def __init__(self, entry: Entry, html: Markup, date_text: str, depth: int = 1,
+                 number: int = 0) -> None:
+        self.entry, self.html, self.date_text = entry, html, date_text
+        self.depth, self.number = depth, number
+        self.children: list[CommentNode] = []
+        self.parent: CommentNode | None = None
+        self.id = entry.id
+        self.anchor = f"comment-{entry.id}"
+        self.type, self.staff, self.date = entry.type, entry.staff, entry.date
+        if entry.type == "comment":  # most entries: no kind to look up, no linkback
+            self.kind, self.is_linkback, self.is_reaction = "comment", False, False
+            self.author = entry.author or entry.title or entry.source
+            self.url = entry.url
+        else:
+            self.kind = kind = entry_kind(entry)
+            self.is_linkback = linkback = entry.is_linkback and kind != "reply"
+            self.is_reaction = kind in REACTION_KINDS
+            if linkback and not self.is_reaction:
+                # A linkback shows the linking post's title (or its site's name) as its
+                # author.
+                self.author = entry.title or entry.author or entry.source or entry.url
+                self.url = entry.source or entry.url
+            else:  # a webmention reply or reaction: its author, from their site
+                self.author = entry.author or entry.title or entry.source
+                self.url = entry.url or entry.source
+        photo = entry.extra.get("Author-Photo", "") if entry.extra else ""
+        self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
+        link = (self.url or "").strip()
+        self.link = link if link[:8].lower().startswith(("http://", "https://")) else ""
+        self.date_iso = self.date.isoformat()
+
+    def __getattr__(self, name: str) -> Any:
+        # Templates may ask for other entry fields directly (node.title, node.source …).
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.entry, name)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CommentNode):
+            return NotImplemented
+        return (self.entry, self.html, self.date_text, self.depth, self.number,
+                self.children) == (other.entry, other.html, other.date_text, other.depth,
+                                   other.number, other.children)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return (f"CommentNode(id={self.id!r}, depth={self.depth}, number={self.number},"
+                f" children={len(self.children)})")
+
+
+REACTION_KINDS = ("like", "repost", "bookmark")
+
+#: A thread's order: by date, then id (a C key function: a build sorts 20,000 entries).
+DATE_ORDER = attrgetter("date", "id")
+
+
+def entry_kind(entry: Entry) -> str:
+    if entry.type == "webmention":
+        return entry.extra.get("Webmention-Kind", "mention") or "mention"
+    return entry.type
+
+
+def shown_as_excerpt(entry: Entry) -> bool:
+    """Linkbacks show an excerpt of the linking post; a webmention reply is its
+    author's text, rendered as a comment."""
+    return entry.is_linkback and entry_kind(entry) != "reply"
+
+
+def render_node(entry: Entry, locale: str, timezone: str, html: Markup | None = None
+                ) -> CommentNode:
+    """``entry`` as a node; ``html``: its text rendered already (see build_thread)."""
+    # The build reads its own copies from the store: blank them rather than copy them.
+    public = entry.drop_private()
+    if html is None:
+        html = render_excerpt(entry.body) if shown_as_excerpt(entry) else render_body(entry.body)
+    return CommentNode(
+        entry=public, html=html, date_text=format_datetime_local(entry.date, locale, timezone)
+    )
+
+
+def render_entries(entries: list[Entry]) -> dict[str, Markup]:
+    """Every entry's HTML by id: a comment's text rendered, a linkback's excerpt."""
+    texts = [e for e in entries if not shown_as_excerpt(e)]
+    html = dict(zip([e.id for e in texts], render_bodies([e.body for e in texts]),
+                    strict=True))
+    for entry in entries:
+        if entry.id not in html:
+            html[entry.id] = render_excerpt(entry.body)
+    return html
+
+
+def build_thread(
+    entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
+    origin: str = "", warn: bool = True, html: dict[str, str] | None = None,
+) -> tuple[list[CommentNode], list[CommentNode]]:
+    """Return (top-level nodes with children, all nodes in date order).
+
+    Replies deeper than ``max_depth`` attach at the deepest level; a reply whose
+    parent is not approved is shown at the top level with a warning. The entries'
+    private fields are blanked in place: pass entries read for this purpose.
+    ``html``: every entry's HTML by id, rendered before (the thread cache).
+    """
+    ordered = sorted(entries, key=DATE_ORDER)
+    if html is not None:
+        rendered = {e.id: Markup(html[e.id]) for e in ordered}
+    else:
+        rendered = render_entries(ordered)
+    nodes = {e.id: render_node(e, locale, timezone, rendered[e.id]) for e in ordered}
+    top: list[CommentNode] = []
+    for number, entry in enumerate(ordered, start=1):
+        node = nodes[entry.id]
+        node.number = number
+        parent = nodes.get(entry.reply_to) if entry.reply_to else None
+        if entry.reply_to and parent is None and warn:
+            log.warning(
+                "replik: %s%s replies to %s, which is not approved on this article;"
+                " showing it at the top level", origin, entry.id, entry.reply_to,
+            )
+        while parent is not None and parent.depth >= max_depth:
+            parent = parent.parent
+        if parent is None or parent is node:
+            node.depth = 1
+            top.append(node)
+            continue
+        node.depth = parent.depth + 1
+        node.parent = parent
+        parent.children.append(node)
+    return top, [nodes[e.id] for e in ordered]
+
+
+class LazyThread:
+    """An article's approved entries; the thread is built when first asked for.
+
+    A build holds every article's entries at once, but each article's nodes (with
+    their HTML) only while its page and feeds are written: ``release()`` drops them,
+    and the next use builds them again. That keeps a build's memory near plain
+    Pelican's however many comments the site has.
+    """
+
+    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "folder", "_built",
+                 "_warned", "cache", "slug", "signature")
+
+    def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
+                 timezone: str = "UTC", origin: str = "", folder: str = "",
+                 cache: ThreadCache | None = None, slug: str = "",
+                 signature: tuple[Any, ...] | None = None) -> None:
+        entries.sort(key=DATE_ORDER)  # in place: a build holds one list
+        self.entries = entries
+        self.max_depth, self.locale, self.timezone, self.origin = (
+            max_depth, locale, timezone, origin)
+        #: Set when the entries were read without their texts: the store folder to
+        #: read them from while the thread is built (and dropped again on release()).
+        self.folder = folder
+        self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
+        self._warned = False
+        #: The build's thread cache: the HTML kept by the last build (when the folder,
+        #: by its ``signature``, is unchanged), and where this build keeps it.
+        self.cache, self.slug, self.signature = cache, slug, signature
+
+    def with_body(self, entry: Entry) -> Entry:
+        """``entry`` with its text (a copy read from the store, if the thread holds
+        none)."""
+        if not self.folder or entry.body:
+            return entry
+        return replace(entry, body=self._read_body(entry))
+
+    def _read_body(self, entry: Entry) -> str:
+        try:
+            return read_body(f"{self.folder}/{entry.id}{SUFFIX}")
+        except (OSError, UnicodeDecodeError) as exc:
+            # Moved or changed since the store was read: the next build shows it right.
+            log.warning("replik: %s%s could not be read again (%s)", self.origin, entry.id, exc)
+            return ""
+
+    def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
+        if self._built is None:
+            cache = self.cache
+            html = cache.html_for(self.slug, self.entries) if cache is not None else None
+            if html is None and self.folder:
+                for entry in self.entries:
+                    entry.body = self._read_body(entry)
+            # A thread built again after release() has warned about its orphans already.
+            self._built = build_thread(self.entries, self.max_depth, self.locale,
+                                       self.timezone, origin=self.origin, warn=not self._warned,
+                                       html=html)
+            self._warned = True
+        return self._built
+
+    def release(self) -> None:
+        """Drop the nodes (breaking their parent links, so memory is freed at once)."""
+        if self._built is None:
+            return
+        for node in self._built[1]:
+            node.parent = None
+            node.children = []
+        self._built = None
+        if self.folder:
+            for entry in self.entries:
+                entry.body = ""
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+
+class ThreadView(Sequence[CommentNode]):
+    """``article.comments`` (top level) or ``article.comments_flat`` (date order):
+    a read-only list that builds its LazyThread on first use."""
+
+    __slots__ = ("thread", "flat")
+
+    def __init__(self, thread: LazyThread, flat: bool) -> None:
+        self.thread, self.flat = thread, flat
+
+    def _nodes(self) -> list[CommentNode]:
+        top, flat = self.thread.build()
+        return flat if self.flat else top
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._nodes()[index]
+
+    def __len__(self) -> int:
+        if self.flat:
+            return len(self.thread.entries)  # no need to build the thread to count it
+        return len(self._nodes())
+
+    def __bool__(self) -> bool:
+        return bool(self.thread.entries)
+
+    def __iter__(self) -> Iterator[CommentNode]:
+        return iter(self._nodes())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ThreadView({'flat' if self.flat else 'top'}, {len(self.thread.entries)} entries)"

@@ -1,0 +1,166 @@
+"""What the templates see: ``social`` with the channels, their counts and the feed links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from replik.i18n import translations_for
+
+from .channels import Channel, parse_channels, with_defaults
+from .counts import current_count, followers_text, load_counts_for_build
+from .icons import Icon, bundled
+from .svgbadge import icon_colors
+
+
+def embed_html(url: str, badge_url: str, alt: str) -> str:
+    """The snippet to paste into a web page, newsletter or e-mail signature."""
+    return (f'<a href="{escape(url)}" rel="me"><img src="{escape(badge_url)}"'
+            f' alt="{escape(alt)}" height="20"></a>')
+
+
+def embed_markdown(url: str, badge_url: str, alt: str) -> str:
+    alt_text = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"[![{alt_text}]({badge_url.replace(')', '%29')})]({url.replace(')', '%29')})"
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    name: str
+    network: str
+    label: str
+    url: str
+    handle: str
+    cta: str  # "Folgen Sie uns auf Mastodon"
+    icon: Markup  # decorative inline SVG; the label is always given as text
+    color: str  # icon colour on a light page …
+    color_dark: str  # … and on a dark one
+    count: int | None
+    count_text: str  # "1.086 Follower", or "" when no current count is known
+    title: str  # accessible name, "Mastodon: 1.086 Follower"
+    badge_path: str  # "badges/mastodon.svg" (relative to the output)
+    badge_url: str  # absolute
+    badge_message: str  # right half of the SVG badge
+    raw_icon: Icon = field(repr=False, compare=False)
+
+    @property
+    def embed_html(self) -> str:
+        return embed_html(self.url, self.badge_url, f"{self.label}: {self.badge_message}")
+
+    @property
+    def embed_markdown(self) -> str:
+        return embed_markdown(self.url, self.badge_url, f"{self.label}: {self.badge_message}")
+
+
+@dataclass(frozen=True)
+class FeedView:
+    name: str  # badge file stem
+    label: str
+    url: str
+    icon: Markup
+    badge_path: str
+    badge_url: str
+    badge_message: str
+    raw_icon: Icon = field(repr=False, compare=False)
+
+    @property
+    def embed_html(self) -> str:
+        return embed_html(self.url, self.badge_url, self.label)
+
+    @property
+    def embed_markdown(self) -> str:
+        return embed_markdown(self.url, self.badge_url, self.label)
+
+
+@dataclass(frozen=True)
+class Social:
+    channels: list[ChannelView]
+    feeds: list[FeedView]  # post feed and comment feed
+    page_url: str  # the channels page (absolute), "" when turned off
+    page_path: str  # the same, relative to SITEURL (templates: {{ SITEURL }}/{{ … }})
+    lang: str
+
+    def __bool__(self) -> bool:
+        return bool(self.channels)
+
+
+def site_base(settings: dict[str, Any]) -> str:
+    return str(settings.get("SITEURL") or "").rstrip("/")
+
+
+def absolute(settings: dict[str, Any], path: str) -> str:
+    return f"{site_base(settings)}/{path.lstrip('/')}"
+
+
+def channel_views(channels: list[Channel], settings: dict[str, Any],
+                  now: datetime | None = None) -> list[ChannelView]:
+    lang = str(settings.get("DEFAULT_LANG") or "de")
+    translations = translations_for(settings, lang)
+    _ = translations.gettext
+    counts = load_counts_for_build(settings)
+    max_age = float(settings["SOCIAL_COUNT_MAX_AGE_DAYS"])
+    shorten_from = int(settings["SOCIAL_COUNT_SHORTEN_FROM"])
+    badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")
+    views = []
+    for channel in channels:
+        count = current_count(channel, counts, max_age, now)
+        count_text = followers_text(count, lang, shorten_from, translations) if count is not None \
+            else ""
+        if channel.network == "rss":
+            cta = channel.cta or _("Subscribe to our feed")
+        elif channel.network == "newsletter":
+            cta = channel.cta or _("Subscribe to our newsletter")
+        else:
+            cta = channel.cta or _("Follow us on %(network)s") % {"network": channel.label}
+        badge_path = f"{badges}/{channel.name}.svg"
+        light, dark = icon_colors(channel.icon.color)
+        fallback = _("subscribe") if channel.network in ("rss", "newsletter") else _("follow")
+        message = count_text or channel.handle or fallback
+        views.append(ChannelView(
+            name=channel.name, network=channel.network, label=channel.label, url=channel.url,
+            handle=channel.handle, cta=cta, icon=channel.icon.inline(),
+            color=light, color_dark=dark,
+            count=count, count_text=count_text,
+            title=f"{channel.label}: {count_text}" if count_text else channel.label,
+            badge_path=badge_path, badge_url=absolute(settings, badge_path),
+            badge_message=message, raw_icon=channel.icon,
+        ))
+    return views
+
+
+def feed_views(settings: dict[str, Any]) -> list[FeedView]:
+    _ = translations_for(settings).gettext
+    badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")
+    feeds = []
+    post_feed = settings.get("FEED_ALL_ATOM") or settings.get("FEED_ALL_RSS")
+    if post_feed:
+        icon = bundled("rss")
+        feeds.append(FeedView(
+            "feed-posts", _("Post feed"), absolute(settings, str(post_feed)), icon.inline(),
+            f"{badges}/feed-posts.svg", absolute(settings, f"{badges}/feed-posts.svg"),
+            _("Posts"), icon))
+    comment_feed = settings.get("REPLIK_FEED_LATEST")
+    if comment_feed:
+        icon = bundled("comments")
+        feeds.append(FeedView(
+            "feed-comments", _("Comment feed"), absolute(settings, str(comment_feed)),
+            icon.inline(), f"{badges}/feed-comments.svg",
+            absolute(settings, f"{badges}/feed-comments.svg"), _("Comments"), icon))
+    return feeds
+
+
+def build_social(settings: dict[str, Any], now: datetime | None = None) -> Social:
+    settings = with_defaults(settings)
+    channels = parse_channels(settings)
+    page = str(settings.get("SOCIAL_CHANNELS_PAGE_URL") or "")
+    page_on = bool(page and settings.get("SOCIAL_CHANNELS_PAGE_SAVE_AS"))
+    return Social(
+        channels=channel_views(channels, settings, now),
+        feeds=feed_views(settings),
+        page_url=absolute(settings, page) if page_on else "",
+        page_path=page.lstrip("/") if page_on else "",
+        lang=str(settings.get("DEFAULT_LANG") or "de"),
+    )

@@ -1,0 +1,100 @@
+"""Post feeds advertise the channels: feed-level links and a footer in every entry.
+
+Pelican writes its post feeds (all, category, tag, author) with feedgenerator and
+sends ``feed_generated`` with the finished feed object just before writing it.
+The receiver appends the footer to each entry's content and, for the feed-level
+``<link rel="related">`` elements (feedgenerator has no hook for extra root
+elements), swaps the feed's class for a subclass that writes them. The comment
+feeds (replik.feeds, feedgen) do not pass through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from feedgenerator import Atom1Feed, Rss201rev2Feed
+from markupsafe import Markup, escape
+
+from replik.i18n import translations_for
+
+from .channels import with_defaults
+from .context import ChannelView, Social, build_social
+
+log = logging.getLogger(__name__)
+
+
+class ChannelLinksAtom(Atom1Feed):
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        for href, title in self.feed.get("social_links", ()):
+            handler.addQuickElement("link", "", {"rel": "related", "href": href, "title": title})
+
+
+class ChannelLinksRss(Rss201rev2Feed):
+    def add_root_elements(self, handler: Any) -> None:
+        super().add_root_elements(handler)
+        # RSS 2.0 has one channel <link>; further links use the Atom namespace,
+        # which feedgenerator already declares for atom:link rel="self".
+        for href, title in self.feed.get("social_links", ()):
+            handler.addQuickElement(
+                "atom:link", "", {"rel": "related", "href": href, "title": title})
+
+
+SUBCLASSES: dict[type, type] = {Atom1Feed: ChannelLinksAtom, Rss201rev2Feed: ChannelLinksRss}
+
+
+def footer_channels(social: Social) -> list[ChannelView]:
+    # The reader is already subscribed to a feed: advertise the other channels.
+    return [c for c in social.channels if c.network != "rss"]
+
+
+def footer_html(social: Social, settings: dict[str, Any]) -> str:
+    """'<p>Folgen Sie uns: <a …>Mastodon</a> · <a …>Bluesky</a></p>', or '' when off."""
+    setting = settings.get("SOCIAL_FEED_FOOTER")
+    channels = footer_channels(social)
+    if not setting or not channels:
+        return ""
+    links = Markup(" · ").join(
+        Markup('<a href="{}">{}</a>').format(c.url, c.label) for c in channels)
+    if isinstance(setting, str):
+        text = escape(setting).replace("{links}", links)
+    else:
+        _ = translations_for(settings).gettext
+        text = escape(_("Follow us: %(links)s")).replace("%(links)s", links)
+    return f'<p class="social-feed-footer">{text}</p>'
+
+
+def validate_footer_setting(settings: dict[str, Any]) -> None:
+    setting = settings.get("SOCIAL_FEED_FOOTER")
+    if isinstance(setting, str) and setting and "{links}" not in setting:
+        raise ValueError(
+            f"SOCIAL_FEED_FOOTER {setting!r} must contain {{links}} where the channel"
+            f" links go, e.g. 'Folgen Sie uns: {{links}}' (or set it to True or False)")
+
+
+def social_for(context: dict[str, Any]) -> Social:
+    social = context.get("social")
+    return social if isinstance(social, Social) else build_social(context)
+
+
+def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
+    """Pelican's feed_generated receiver."""
+    settings = with_defaults(context)
+    social = social_for(context)
+    if not social.channels:
+        return
+    footer = footer_html(social, settings)
+    if footer:
+        for item in feed.items:
+            # Atom: full text is "content" ("description" is the summary); RSS: "description".
+            key = "content" if item.get("content") else "description"
+            if item.get(key):
+                item[key] = f"{item[key]}\n{footer}"
+    if settings.get("SOCIAL_FEED_LINKS"):
+        subclass = SUBCLASSES.get(type(feed))
+        if subclass is None:
+            log.debug("social_badges: feed class %s is not ours to extend", type(feed))
+            return
+        feed.feed["social_links"] = [(c.url, c.label) for c in footer_channels(social)]
+        feed.__class__ = subclass

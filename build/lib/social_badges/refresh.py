@@ -1,0 +1,124 @@
+"""Fetch public follower counts (Mastodon, Bluesky) and store them in the data file.
+
+Only networks that publish counts without an API key are asked: Mastodon's
+account lookup on the account's own server, and Bluesky's public
+``app.bsky.actor.getProfile``. Every request goes through ``replik.fetch`` (its
+address checks, timeouts and size limits). A failure is reported for that channel
+and keeps the channel's previous entry, which ages out by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from replik.fetch import FetchError, fetch
+
+from .channels import Channel, with_defaults
+from .counts import counts_path, read_counts, write_counts
+
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    status: str  # "ok", "failed" or "skipped"
+    followers: int | None
+    message: str
+
+
+def lookup_url(channel: Channel, settings: dict[str, Any]) -> str | None:
+    if channel.lookup is None:
+        return None
+    kind, target = channel.lookup
+    if kind == "mastodon":
+        origin, acct = target.split("|", 1)
+        return f"{origin}/api/v1/accounts/lookup?acct={quote(acct, safe='')}"
+    api = str(settings["SOCIAL_BLUESKY_API"]).rstrip("/")
+    return f"{api}/xrpc/app.bsky.actor.getProfile?actor={quote(target, safe='')}"
+
+
+def followers_from(kind: str, answer: Any, expected: str) -> int:
+    """The count in a Mastodon account / Bluesky profile object; ValueError if absent."""
+    if not isinstance(answer, dict):
+        raise ValueError("the answer is not a JSON object")
+    field, name_key = ("followers_count", "username") if kind == "mastodon" else \
+        ("followersCount", "handle")
+    name = answer.get(name_key)
+    if isinstance(name, str) and name.lower() != expected.lower():
+        raise ValueError(f"the answer is about {name!r}, not {expected!r}")
+    count = answer.get(field)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"the answer has no valid {field}")
+    return count
+
+
+def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
+    """Ask the network; raises FetchError or ValueError with a message for people."""
+    url = lookup_url(channel, settings)
+    if url is None or channel.lookup is None:
+        raise ValueError(f"{channel.label} offers no public follower count")
+    result = fetch(url, settings, accept_types=("application/json",),
+                   max_bytes=MAX_ANSWER_BYTES)
+    if result.status != 200:
+        hint = " (account not found)" if result.status == 404 else ""
+        raise FetchError(f"{url} answered HTTP {result.status}{hint}")
+    try:
+        answer = json.loads(result.content)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{url} did not answer with valid JSON") from None
+    kind, target = channel.lookup
+    expected = target.split("|", 1)[1] if kind == "mastodon" else target
+    try:
+        return followers_from(kind, answer, expected)
+    except ValueError as exc:
+        raise ValueError(f"{url}: {exc}") from None
+
+
+def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | None = None,
+            now: datetime | None = None) -> list[Outcome]:
+    """Refresh the counts of ``channels`` (or those named in ``only``) and write the file.
+
+    Raises CountsFileError when the existing file is not ours to rewrite.
+    """
+    settings = with_defaults(settings)
+    path = counts_path(settings)
+    counts = read_counts(path)
+    outcomes: list[Outcome] = []
+    changed = False
+    for channel in channels:
+        if only is not None and channel.name not in only:
+            continue
+        if channel.lookup is None:
+            why = (f"{channel.label} offers no public count; record one with"
+                   f" `replik social set {channel.name} COUNT`")
+            outcomes.append(Outcome(channel.name, "skipped", None, why))
+            continue
+        try:
+            count = fetch_followers(channel, settings)
+        except (FetchError, ValueError) as exc:
+            outcomes.append(Outcome(channel.name, "failed", None, str(exc)))
+            continue
+        when = now or datetime.now(UTC)
+        counts[channel.name] = {"followers": count, "fetched": when,
+                                "source": lookup_url(channel, settings)}
+        changed = True
+        outcomes.append(Outcome(channel.name, "ok", count, f"{count} followers"))
+    if changed:
+        write_counts(path, counts)
+    return outcomes
+
+
+def set_count(settings: dict[str, Any], channel: Channel, count: int,
+              now: datetime | None = None) -> None:
+    """Record a count by hand (networks without a public count)."""
+    settings = with_defaults(settings)
+    path = counts_path(settings)
+    counts = read_counts(path)
+    counts[channel.name] = {"followers": count, "fetched": now or datetime.now(UTC),
+                            "source": "manual"}
+    write_counts(path, counts)

@@ -1,0 +1,121 @@
+"""The Makefile's local workflow on a copy of the project: the address `make serve` was
+given is the one later builds use, and `make devserver` rebuilds when content changes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(sys.executable).parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("content", "theme", "comments", "data"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, tmp_path / name)
+    for name in ("pelicanconf.py", "Makefile"):
+        shutil.copy(ROOT / name, tmp_path)
+    # Older than the venv's stamp, so make does not reinstall into the shared venv.
+    shutil.copy2(ROOT / "pyproject.toml", tmp_path)
+    return tmp_path
+
+
+def make(project: Path, *args: str) -> list[str]:
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    return ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", *args]
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("REPLIK_", "PYTHON_AKISMET_", "MAKE"))}
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def started() -> Iterator[Callable[..., subprocess.Popen]]:
+    processes: list[subprocess.Popen] = []
+
+    def start(command: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen(command, env=clean_env(), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def site_urls(index: Path) -> set[str]:
+    return set(re.findall(r"http://127\.0\.0\.1:\d+", index.read_text(encoding="utf-8")))
+
+
+def test_html_after_serve_builds_for_the_served_port(project: Path, started) -> None:
+    port = free_port()
+    started(make(project, "serve", f"PORT={port}"))
+    wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), "make serve")
+    subprocess.run(make(project, "html"), env=clean_env(), check=True, capture_output=True)
+    assert site_urls(project / "output" / "index.html") == {f"http://127.0.0.1:{port}"}
+    # Said on the command line, another address wins (and is not remembered by html).
+    subprocess.run(make(project, "html", "PORT=8123"), env=clean_env(), check=True,
+                   capture_output=True)
+    assert site_urls(project / "output" / "index.html") == {"http://127.0.0.1:8123"}
+    assert f"PORT ?= {port}" in (project / ".serve.mk").read_text()
+
+
+def test_devserver_rebuilds_when_content_changes(project: Path, started) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started(make(project, "devserver", f"PORT={port}"))
+    wait_for(lambda: answers(base + "/"), "make devserver")
+    (project / "content" / "neu-im-devserver.md").write_text(
+        "Title: Neu im Devserver\nDate: 2026-11-30 10:00\nSlug: neu-im-devserver\n"
+        "Category: Kundendialog\n\nFrisch geschrieben.\n", encoding="utf-8")
+    wait_for(lambda: answers(base + "/2026/neu-im-devserver/"), "the rebuilt post")
+    page = httpx.get(base + "/2026/neu-im-devserver/", timeout=5)
+    assert "Frisch geschrieben." in page.text
+    assert f'action="{base}/replik/comment"' in page.text
