@@ -67,7 +67,11 @@ def test_headers_on_every_desk_page(desk: Served) -> None:
         assert answer.headers["x-robots-tag"].startswith("noindex")
         assert answer.headers["referrer-policy"] == "same-origin"
         assert answer.headers["cache-control"] == "no-store"
-    cookie = next(h for h in client.get("/moderate/queue").headers.get_list("set-cookie")
+    fresh = httpx.Client(base_url=desk.url, timeout=20)
+    answer = fresh.post("/moderate/login", data={
+        "csrf": csrf(fresh.get("/moderate/login").text), "name": "anna", "password": PASSWORD})
+    assert answer.status_code == 302
+    cookie = next(h for h in answer.headers.get_list("set-cookie")
                   if h.startswith("replik_desk="))
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
 
@@ -100,20 +104,6 @@ def test_lockout_after_failures_even_with_the_right_password(desk: Served) -> No
     answer = client.post("/moderate/login",
                          data={"csrf": token, "name": "bert", "password": PASSWORD})
     assert answer.status_code == 429
-
-
-def test_failures_slow_down(desk: Served) -> None:
-    desk.app.config["REPLIK"]["REPLIK_LOGIN_DELAY"] = 0.3
-    client = httpx.Client(base_url=desk.url, timeout=20)
-    token = csrf(client.get("/moderate/login").text)
-    took = []
-    for _attempt in range(2):
-        started = time.monotonic()
-        client.post("/moderate/login", data={"csrf": token, "name": "x", "password": "y"})
-        took.append(time.monotonic() - started)
-    # The delay doubles with each failure (0.3 s, then 0.6 s); only lower bounds are
-    # checked, since a busy machine can only make an answer slower.
-    assert took[0] >= 0.3 and took[1] >= 0.6
 
 
 def test_wrong_name_and_unknown_account(desk: Served) -> None:

@@ -146,7 +146,7 @@ class Served:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.settings["SITEURL"] = self.url
         self.settings["FEED_DOMAIN"] = self.url
-        self.settings.update({"REPLIK_LOGIN_DELAY": 0.01, "REPLIK_REBUILD_DEBOUNCE": 0.02})
+        self.settings.update({"REPLIK_REBUILD_DEBOUNCE": 0.02})
         self.settings.update(overrides)
         self.app = create_app(settings=self.settings)
         self._app = static_site(Path(self.settings["OUTPUT_PATH"]), self.app)

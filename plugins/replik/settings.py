@@ -14,6 +14,9 @@ from typing import Any
 REPLIK_DEFAULTS: dict[str, Any] = {
     # Where the comment store lives, relative to the project (pelicanconf.py's folder).
     "REPLIK_STORE": "comments",
+    # The state file (login attempts, desk sessions): "" = state.sqlite3 in REPLIK_STORE.
+    # Not a cache: keep it with the store.
+    "REPLIK_STATE": "",
     # Where derived caches (indexes, counters, status files) live; safe to delete.
     "REPLIK_CACHE": ".replik-cache",
     # The path the comment form posts to (served by the intake app).
@@ -60,6 +63,8 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     # Outbound requests: hosts allowed despite private addresses (intranet, tests).
     "REPLIK_FETCH_ALLOW_PRIVATE": [],
     "REPLIK_FETCH_TIMEOUT": 5.0,
+    # Strict-Transport-Security sent on every answer that came over https ("" = none).
+    "REPLIK_HSTS": "max-age=31536000",
     # Shell command run after each rebuild by the moderation desk (e.g. rsync).
     "REPLIK_PUBLISH_HOOK": "",
 }

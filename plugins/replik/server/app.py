@@ -63,6 +63,16 @@ def configure(app: Flask, settings: dict[str, Any]) -> None:
         )
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    hsts = str(settings.get("REPLIK_HSTS", "max-age=31536000") or "")
+    if hsts:
+        app.after_request(lambda response: _strict_transport(response, hsts))
+
+
+def _strict_transport(response: Response, value: str) -> Response:
+    """HSTS on answers over https (behind a proxy: X-Forwarded-Proto, see ProxyFix)."""
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", value)
+    return response
 
 
 def _wants_json() -> bool:

@@ -1,34 +1,34 @@
-"""Moderator accounts, login sessions, CSRF tokens and the login lockout.
+"""Moderator accounts, login sessions, CSRF tokens and the login throttle.
 
 Accounts come from ``REPLIK_MODERATORS`` (name -> name of the environment
 variable holding the password hash made by ``replik passwd NAME``), so no
-password or hash ever sits in a committed file. Sessions are Flask's signed
-cookie (HttpOnly, SameSite=Strict, Secure over https) with an idle timeout.
-Failed logins are counted per account and per client address in a small file
-in the cache folder, shared by all server processes: each failure makes the
-next answer slower, and after ``REPLIK_LOGIN_MAX_FAILURES`` the account or
-address is locked for ``REPLIK_LOGIN_LOCK_MINUTES``.
+password or hash ever sits in a committed file. A session is a row in the state
+file (``state.py``) named by a random id in Flask's signed cookie (HttpOnly,
+SameSite=Strict, Secure over https): it ends after ``REPLIK_DESK_IDLE_MINUTES``
+without activity, ``REPLIK_DESK_SESSION_HOURS`` after login, or at logout, and
+then a copied cookie is worth nothing. Login attempts are counted in the state
+file too, before the password is checked (see ``LoginThrottle``); a refused
+attempt is answered at once with 429 and Retry-After, never by sleeping in the
+worker.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hmac
-import json
+import ipaddress
 import logging
-import os
+import math
 import secrets
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
-from flask import Flask, Request, abort, current_app, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..settings import cache_path, secret
+from ..settings import secret
+from ..state import open_state
 
 log = logging.getLogger("replik.auth")
 
@@ -130,31 +130,51 @@ def init_sessions(app: Flask) -> None:
     app.session_interface = _SessionInterface()
 
 
+def _session_limits(settings: dict[str, Any]) -> dict[str, float]:
+    return {"idle": float(_conf(settings, "REPLIK_DESK_IDLE_MINUTES", 30)) * 60,
+            "lifetime": float(_conf(settings, "REPLIK_DESK_SESSION_HOURS", 12)) * 3600}
+
+
 def current_user() -> str | None:
-    """The logged-in moderator, or None (also when the session has gone idle)."""
-    user = session.get("user")
-    if not user:
-        return None
-    idle = float(_conf(current_app, "REPLIK_DESK_IDLE_MINUTES", 30)) * 60
-    seen = float(session.get("seen", 0))
-    if time.time() - seen > idle or user not in accounts(current_app.config["REPLIK"]):
-        session.clear()
-        session["expired"] = True
-        return None
-    session["seen"] = time.time()
-    return str(user)
+    """The logged-in moderator, or None (also when the session has ended).
+
+    Asked once per request: the answer is kept for the rest of it.
+    """
+    if "replik_user" in g:
+        return g.replik_user
+    user: str | None = None
+    session_id = session.get("sid")
+    if session_id:
+        settings = current_app.config["REPLIK"]
+        user, why = open_state(settings).sessions.use(str(session_id),
+                                                      **_session_limits(settings))
+        if user is not None and user not in accounts(settings):
+            log_out()  # the account is gone
+            user = None
+        elif user is None:
+            session.clear()
+            if why in ("idle", "lifetime"):
+                session["expired"] = why
+    g.replik_user = user
+    return user
 
 
 def log_in(name: str) -> None:
     # A fresh session (and CSRF token) at login: nothing from before carries over.
+    settings = current_app.config["REPLIK"]
     session.clear()
-    session["user"] = name
-    session["seen"] = time.time()
+    session["sid"] = open_state(settings).sessions.start(name, **_session_limits(settings))
     session["csrf"] = secrets.token_urlsafe(32)
+    g.replik_user = name
 
 
 def log_out() -> None:
+    """End the session on the server, so that a copy of the cookie no longer works."""
+    session_id = session.get("sid")
+    if session_id:
+        open_state(current_app.config["REPLIK"]).sessions.end(str(session_id))
     session.clear()
+    g.replik_user = None
 
 
 def csrf_token() -> str:
@@ -189,78 +209,53 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-# -- failed logins ----------------------------------------------------------------
-class Lockout:
-    """Failed logins per account and per address, shared by all processes via a file."""
+# -- login throttle ---------------------------------------------------------------
+class LoginThrottle:
+    """At most ``REPLIK_LOGIN_MAX_FAILURES`` password checks per address (and per
+    account, for addresses that already failed) within ``REPLIK_LOGIN_LOCK_MINUTES``.
+
+    Each attempt is counted before its password is checked, in one transaction
+    of the state file, so concurrent requests and several server processes
+    cannot check more than that. An address without failures may still try an
+    account that others are guessing at, so strangers cannot lock a moderator
+    out; IPv6 addresses count per /64 (one host's usual share).
+    """
 
     def __init__(self, settings: dict[str, Any]) -> None:
-        self.path = cache_path(settings) / "login-failures.json"
-        self.max_failures = int(_conf(settings, "REPLIK_LOGIN_MAX_FAILURES", 5))
-        self.lock_seconds = float(_conf(settings, "REPLIK_LOGIN_LOCK_MINUTES", 15)) * 60
-        self.base_delay = float(_conf(settings, "REPLIK_LOGIN_DELAY", 0.5))
-        self.max_delay = 8.0
+        self.attempts = open_state(settings).logins
+        self.limit = int(_conf(settings, "REPLIK_LOGIN_MAX_FAILURES", 5))
+        self.window = float(_conf(settings, "REPLIK_LOGIN_LOCK_MINUTES", 15)) * 60
 
-    @contextmanager
-    def _records(self) -> Any:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                text = handle.read()
-                try:
-                    records = json.loads(text) if text.strip() else {}
-                except ValueError:
-                    records = {}
-                now = time.time()
-                # Forget failures older than the lock period.
-                records = {k: v for k, v in records.items()
-                           if now - float(v.get("last", 0)) < self.lock_seconds}
-                yield records
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(records))
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    def reserve(self, name: str, address: str) -> tuple[int | None, int]:
+        """``(attempt, 0)`` if the password may be checked, else ``(None, seconds)``."""
+        attempt, wait = self.attempts.reserve(name, address_key(address), limit=self.limit,
+                                              window=self.window)
+        if attempt is None:
+            log.warning("replik: desk login for %r from %s refused for %d s (too many"
+                        " failures)", name, address, math.ceil(wait))
+            return None, max(1, math.ceil(wait))
+        return attempt, 0
 
-    @staticmethod
-    def keys(name: str, address: str) -> list[str]:
-        return [f"user:{name}", f"ip:{address}"]
+    def failed(self, attempt: int, name: str, address: str) -> None:
+        count = self.attempts.failed(attempt)
+        log.warning("replik: failed desk login for %r from %s (%d of %d allowed)", name,
+                    address, count, self.limit)
 
-    def locked_for(self, name: str, address: str) -> float:
-        """Seconds until a login for this account/address is allowed again (0 = now)."""
-        with self._records() as records:
-            now = time.time()
-            waits = [float(r["until"]) - now for key in self.keys(name, address)
-                     if (r := records.get(key)) and float(r.get("until", 0)) > now]
-        return max(waits, default=0.0)
-
-    def failed(self, name: str, address: str) -> float:
-        """Count a failure; returns the delay to impose before answering."""
-        count = 0
-        with self._records() as records:
-            now = time.time()
-            for key in self.keys(name, address):
-                record = records.setdefault(key, {"count": 0})
-                record["count"] = int(record["count"]) + 1
-                record["last"] = now
-                if record["count"] >= self.max_failures:
-                    record["until"] = now + self.lock_seconds
-                    log.warning("replik: login locked for %s after %d failed attempts",
-                                key, record["count"])
-                count = max(count, record["count"])
-        log.warning("replik: failed desk login for %r from %s (%d in a row)", name, address,
-                    count)
-        return min(self.base_delay * 2 ** (count - 1), self.max_delay)
-
-    def succeeded(self, name: str, address: str) -> None:
-        with self._records() as records:
-            for key in self.keys(name, address):
-                records.pop(key, None)
+    def succeeded(self, attempt: int, address: str) -> None:
+        self.attempts.succeeded(attempt, address_key(address))
 
 
-def lockout(app: Flask) -> Lockout:
-    return Lockout(app.config["REPLIK"])
+def address_key(address: str) -> str:
+    """The key an address is counted under: itself, or its /64 for IPv6."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def client_address() -> str:
@@ -277,7 +272,7 @@ def safe_next(target: str | None, prefix: str) -> str | None:
 
 
 __all__ = [
-    "CSRF_FIELD", "Lockout", "accounts", "check_password", "client_address", "csrf_ok",
+    "CSRF_FIELD", "LoginThrottle", "accounts", "check_password", "client_address", "csrf_ok",
     "csrf_token", "current_user", "init_sessions", "log_in", "log_out", "login_required",
     "make_hash", "moderator_variables", "require_csrf", "safe_next",
 ]

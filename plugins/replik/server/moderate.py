@@ -158,7 +158,7 @@ def _template_globals() -> dict[str, Any]:
         session.pop("live_entry", None)
     return {
         "csrf_token": auth.csrf_token,
-        "user": session.get("user"),
+        "user": auth.current_user(),
         "hours": hours,
         "percent": percent,
         "local_time": _local_time,
@@ -202,28 +202,35 @@ def login() -> Any:
     target = auth.safe_next(request.values.get("next"), prefix) or url_for("desk.start")
     message = ""
     status = 200
-    if session.pop("expired", False):
+    headers: dict[str, str] = {}
+    auth.current_user()  # notices a session that has just ended
+    ended = session.pop("expired", False)
+    if ended == "lifetime":
+        message = _("Your session has ended. Please log in again.")
+    elif ended:
         message = _("Your session ended after a while without activity. Please log in again.")
     if request.method == "POST":
         name = request.form.get("name", "").strip()[:100]
         password = request.form.get("password", "")[:1000]
-        guard = auth.Lockout(settings())
+        throttle = auth.LoginThrottle(settings())
         address = auth.client_address()
-        wait = guard.locked_for(name, address)
-        if wait > 0:
-            message = _("Too many failed logins. Try again in {minutes} minutes.").format(
-                minutes=max(1, round(wait / 60)))
+        # Counted before the password is checked; a refusal is answered at once.
+        attempt, wait = throttle.reserve(name, address)
+        if attempt is None:
+            message = _("Too many failed logins. Please wait {minutes} min and try again."
+                        ).format(minutes=-(-wait // 60))
             status = 429
+            headers["Retry-After"] = str(wait)
         elif auth.check_password(settings(), name, password):
-            guard.succeeded(name, address)
+            throttle.succeeded(attempt, address)
             auth.log_in(name)
             log.info("replik: %s logged in to the desk from %s", name, address)
             return redirect(target)
         else:
-            time.sleep(guard.failed(name, address))
+            throttle.failed(attempt, name, address)
             message = _("Wrong name or password.")
             status = 401
-    return render_template("desk/login.html", message=message, next=target), status
+    return render_template("desk/login.html", message=message, next=target), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
