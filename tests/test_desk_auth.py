@@ -131,6 +131,7 @@ def test_concurrent_logins_check_no_more_than_the_limit(served, monkeypatch) -> 
                                                        follow_redirects=True).text
 
 
+@pytest.mark.slow
 def test_concurrent_logins_across_two_server_processes(tmp_path: Path, env: None) -> None:
     """40 logins at once from one address to two gunicorn workers sharing the store:
     at most 5 passwords are checked, and then the right one is refused too."""
