@@ -36,15 +36,18 @@ def project(tmp_path: Path) -> Path:
             shutil.copytree(ROOT / name, tmp_path / name)
     for name in ("pelicanconf.py", "Makefile"):
         shutil.copy(ROOT / name, tmp_path)
-    # Older than the venv's stamp, so make does not reinstall into the shared venv.
     shutil.copy2(ROOT / "pyproject.toml", tmp_path)
+    # A stamp newer than the copy's pyproject.toml: make uses the venv as it is and never
+    # reinstalls into it from a test.
+    (tmp_path / ".installed").touch()
     return tmp_path
 
 
 def make(project: Path, *args: str) -> list[str]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    return ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}", *args]
+    return ["make", "--no-print-directory", "-C", str(project), f"VENV={VENV}",
+            f"STAMP={project / '.installed'}", *args]
 
 
 def clean_env() -> dict[str, str]:
