@@ -63,3 +63,25 @@ def test_real_theme_shows_replies_likes_and_mentions(tmp_path):
     mention = node("mention")
     assert "comment-linkback" in mention.get("class")
     assert "[…] Siehe den Beitrag bei Dialogfeld. […]" in mention.text_content()
+
+
+def test_a_linkback_without_excerpt_shows_its_title_alone(tmp_path):
+    write_post(tmp_path, "post", "Ein Beitrag", "2026-03-01 09:00")
+    write_conf(tmp_path, THEME=str(ROOT / "theme"), PLUGINS=["replik"])
+    made = {
+        kind: add_entry(tmp_path, "post", body, utc(2026, 3, 5, 10 + n, 0), type=kind,
+                        title=f"Nur ein Bild ({kind})", source=f"https://{kind}.example/p",
+                        extra={"Webmention-Kind": "mention"} if kind == "webmention" else {})
+        for n, (kind, body) in enumerate([("pingback", ""), ("webmention", " \n "),
+                                          ("trackback", "Mit Text.")])
+    }
+    out = build(tmp_path)
+    doc = lxml_html.fromstring((out / "post" / "index.html").read_text())
+    for kind in ("pingback", "webmention"):
+        node = doc.get_element_by_id(f"comment-{made[kind].id}")
+        assert node.xpath("string(.//*[@class='comment-author'])").strip() == (
+            f"Nur ein Bild ({kind})")
+        body = node.xpath(".//div[@class='comment-body']")[0]
+        assert body.text_content().strip() == "" and "[…]" not in node.text_content()
+    with_text = doc.get_element_by_id(f"comment-{made['trackback'].id}")
+    assert "[…] Mit Text. […]" in with_text.text_content()

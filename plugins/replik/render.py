@@ -247,8 +247,11 @@ def render_bodies(texts: list[str]) -> list[Markup]:
 
 
 def render_excerpt(text: str) -> Markup:
-    """A linkback excerpt: plain text, shown as "[…] excerpt […]"."""
+    """A linkback excerpt: plain text, shown as "[…] excerpt […]"; nothing at all when
+    the linking page gave no text around its link (the title then stands alone)."""
     clean = " ".join(text.split())
+    if not clean:
+        return Markup("")
     return Markup(sanitize(Markup("<p>[…] {} […]</p>").format(clean)))
 
 
