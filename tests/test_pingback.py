@@ -99,20 +99,42 @@ def test_0x11_source_does_not_link_to_target(blog, sources):
     assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x11
 
 
-def test_0x20_target_does_not_exist(blog, sources):
-    for target in (blog.base + "/gibt-es-nicht/", "http://other.example/offene-debatte/",
-                   "mailto:someone@example.org"):
-        source = sources.add("/p", plain_post(target))
-        assert fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t)
-                        ).faultCode == 0x20
+def test_0x20_only_for_a_target_that_certainly_does_not_exist(tmp_path, sources):
+    # The spec: 0x20 only when the target definitely does not exist. Our built site
+    # has no page at these paths.
+    with running_blog(tmp_path, build=True) as blog:
+        for target in (blog.base + "/gibt-es-nicht/", blog.base + "/offene-debatte/nein",
+                       blog.base + "/category/nirgends.html"):
+            source = sources.add("/p", plain_post(target))
+            fault = fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t))
+            assert fault.faultCode == 0x20, (target, fault.faultString)
     assert sources.hits == []  # nothing fetched for a bad target
 
 
-def test_0x21_target_cannot_be_used(blog, sources):
-    for target in (blog.permalink("geschlossen"), blog.base + "/impressum/"):
-        source = sources.add("/p", plain_post(target))
-        assert fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t)
-                        ).faultCode == 0x21
+def test_0x21_for_targets_that_exist_but_take_no_pingbacks(tmp_path, sources):
+    # The spec's example: pinging a home page or a list of posts gives 0x21; so does a
+    # target on another site or one that is not an http(s) URL (we cannot say it does
+    # not exist), a page, and a post with comments closed.
+    with running_blog(tmp_path, build=True) as blog:
+        output = tmp_path / "output"
+        assert (output / "index.html").is_file()
+        [category] = [p for p in (output / "category").iterdir() if p.suffix == ".html"]
+        for target in (blog.base + "/", blog.base, blog.base + "/index.html",
+                       f"{blog.base}/category/{category.name}", blog.base + "/archives.html",
+                       blog.permalink("geschlossen"), blog.base + "/impressum/",
+                       "http://other.example/offene-debatte/", "mailto:someone@example.org"):
+            source = sources.add("/p", plain_post(target))
+            fault = fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t))
+            assert fault.faultCode == 0x21, (target, fault.faultString)
+        assert blog.entries("pending") == []
+    assert sources.hits == []
+
+
+def test_0x21_when_there_is_no_built_site_to_ask(blog, sources):
+    # Without output/ nobody can tell a missing path from an unknown one.
+    target = blog.base + "/gibt-es-nicht/"
+    source = sources.add("/p", plain_post(target))
+    assert fault_of(lambda: proxy(blog).pingback.ping(source, target)).faultCode == 0x21
 
 
 def test_0x30_already_registered(blog, sources):

@@ -78,7 +78,7 @@ def _handle(receiver: Receiver, body: bytes, caller: Caller) -> bytes:
 
 def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
     if not is_http_url(target):
-        return fault(TARGET_MISSING, "the target URI is not an http(s) URL")
+        return fault(TARGET_UNUSABLE, "the target URI is not an http(s) URL")
     if not is_http_url(source):
         return fault(SOURCE_MISSING, "the source URI is not an http(s) URL")
     try:

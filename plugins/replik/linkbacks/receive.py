@@ -9,9 +9,11 @@ and the moderators' notice included).
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .. import audit, notify, spam
 from ..settings import store_path
@@ -92,10 +94,17 @@ class Receiver:
 
     # -- the target ----------------------------------------------------------
     def article_for(self, target: str) -> ArticleLike:
-        """The article ``target`` names; TargetProblem if it is not one of ours or closed."""
+        """The article ``target`` names; TargetProblem if it is not one of ours or closed.
+
+        The kind follows Pingback's fault codes: ``missing`` only when the target
+        definitely does not exist (a path of our site that the built site has no page
+        for), ``unusable`` for everything that exists or may exist but takes no
+        linkbacks (another site, our home page, a category, a page, a closed post).
+        """
         site = str(self.settings.get("SITEURL") or "")
         if not site or _origin(target) != _origin(site):
-            raise TargetProblem("missing", f"{target} is not on this site ({site or 'no SITEURL'})")
+            raise TargetProblem("unusable",
+                                f"{target} is not on this site ({site or 'no SITEURL'})")
         self.index.refresh(force=False)
         for article in self.index.articles.values():
             if same_url(article.permalink, target):
@@ -106,7 +115,34 @@ class Receiver:
         for page in self.index.pages:
             if same_url(f"{base}/{page.url}", target):
                 raise TargetProblem("unusable", f"{target} is a page, not an article")
-        raise TargetProblem("missing", f"{target} is not an article of this site")
+        if self.built_site_lacks(target):
+            raise TargetProblem("missing", f"{target} is not an article of this site")
+        raise TargetProblem("unusable", f"{target} is not an article of this site (only"
+                            " posts take linkbacks)")
+
+    def built_site_lacks(self, target: str) -> bool:
+        """Whether the built site (OUTPUT_PATH) certainly has no page at ``target``.
+
+        False whenever that cannot be known: no built site (no ``index.html``), or a
+        path outside SITEURL's.
+        """
+        output = Path(str(self.settings.get("OUTPUT_PATH") or "output"))
+        if not (output / "index.html").is_file():
+            return False
+        base = unquote(urlsplit(str(self.settings.get("SITEURL") or "")).path).rstrip("/")
+        try:
+            path = unquote(urlsplit(target).path)
+        except ValueError:
+            return False
+        if path != base and not path.startswith(base + "/"):
+            return False
+        relative = os.path.normpath(path[len(base):].strip("/") or ".")
+        if relative == ".." or relative.startswith("../"):
+            return True  # above the site: nothing of ours is there
+        found = output / relative
+        if found.is_dir():
+            found = found / "index.html"
+        return not found.is_file()
 
     def article_by_slug(self, slug: str) -> ArticleLike:
         article = self.index.get(slug)
