@@ -266,3 +266,58 @@ def test_an_unwritable_queue_gives_503_not_500(tmp_path):
         assert response.status_code == 503
         assert "try again later" in response.text
         assert response.headers["Retry-After"] == "300"
+
+
+def post_with_comments(target: str) -> str:
+    """A blog post as many themes mark it up: the post's h-entry without a u-url (the
+    page is its permalink), its comments as nested h-entries whose u-url is
+    ``#comment-N``; the post and the third comment link to us."""
+    def comment(number: int, author: str, text: str) -> str:
+        return (f'<li><article class="h-entry" id="comment-{number}">'
+                f'<p class="p-author h-card"><img class="u-photo" src="/c{number}.jpg" alt="">'
+                f'<a class="p-name u-url" href="https://{author.lower()}.example/">{author}</a>'
+                f'</p><div class="e-content">{text}</div>'
+                f'<a class="u-url" href="#comment-{number}">#</a></article></li>')
+
+    return f"""<!doctype html><html lang="de"><head><title>Antworten im Netz</title></head>
+<body><article class="h-entry">
+<h1 class="p-name">Antworten im Netz</h1>
+<p class="p-author h-card"><a class="u-url p-name" href="/">Anna Beispiel</a></p>
+<time class="dt-published" datetime="2026-03-06T10:00:00+01:00">6. März</time>
+<div class="e-content"><p>Heute habe ich <a href="{target}">die offene Debatte</a>
+gelesen und mir Gedanken über schnelle Antworten gemacht.</p></div>
+<section class="comments"><h2>3 Kommentare</h2><ol>
+{comment(1, "Carla", "Schöner Text, danke!")}
+{comment(2, "Dora", "Ich sehe das ähnlich.")}
+{comment(3, "Bernd", f'Siehe auch <a href="{target}">dort</a>, sehr gut.')}
+</ol></section></article></body></html>"""
+
+
+def test_a_page_with_nested_comments_is_credited_to_the_post_not_a_commenter(
+        tmp_path, sources):
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/2026/antworten", post_with_comments(target))
+        assert send(blog, source, target).status_code == 202
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith("stored"), outcome
+        [entry] = blog.entries("pending")
+        assert entry.author == "Anna Beispiel"
+        assert entry.url == sources.base + "/"
+        assert entry.title == "Antworten im Netz"
+        assert "Author-Photo" not in entry.extra
+        assert entry.extra["Webmention-Kind"] == "mention"
+        assert "die offene Debatte" in entry.body
+
+        # The comment that links to us, sent as its own source (with its fragment), is
+        # that commenter's mention: a second entry, not an update of the post's.
+        comment = source + "#comment-3"
+        assert send(blog, comment, target).status_code == 202
+        [(_job, outcome)] = work(blog)
+        assert outcome.startswith("stored"), outcome
+        by_source = {e.source: e for e in blog.entries("pending")}
+        assert set(by_source) == {source, comment}
+        assert by_source[comment].author == "Bernd"
+        assert by_source[comment].url == "https://bernd.example/"
+        assert by_source[comment].extra["Author-Photo"] == sources.base + "/c3.jpg"
+        assert by_source[source].author == "Anna Beispiel"

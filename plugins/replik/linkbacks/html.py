@@ -44,6 +44,20 @@ def same_url(a: str, b: str) -> bool:
     return normalize_url(a) == normalize_url(b)
 
 
+def normalize_source(url: str) -> str:
+    """A source URL as compared for "the same source": ``normalize_url`` with its
+    fragment kept, since ``post#comment-3`` (a comment on a page) is not ``post``."""
+    try:
+        fragment = urlsplit(url.strip()).fragment
+    except ValueError:
+        fragment = ""
+    return normalize_url(url) + (f"#{fragment}" if fragment else "")
+
+
+def same_source(a: str, b: str) -> bool:
+    return normalize_source(a) == normalize_source(b)
+
+
 @dataclass
 class Page:
     """A parsed linking page."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..settings import cache_path
 from ..store import LINKBACK_TYPES, STATES, Entry, Store
-from .html import normalize_url
+from .html import normalize_source
 
 RESEED_SECONDS = 600.0
 
@@ -51,7 +51,7 @@ class PairIndex:
 
     def _seed(self, db: sqlite3.Connection) -> None:
         rows = [
-            (e.article, normalize_url(e.source), e.id)
+            (e.article, normalize_source(e.source), e.id)
             for state in STATES
             for e in self.store.entries(state)
             if e.type in LINKBACK_TYPES and e.source
@@ -69,18 +69,18 @@ class PairIndex:
 
     def add(self, entry: Entry) -> None:
         self._db().execute("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?)",
-                           (entry.article, normalize_url(entry.source), entry.id))
+                           (entry.article, normalize_source(entry.source), entry.id))
 
     def find(self, source: str, article: str) -> Entry | None:
         """The stored linkback from ``source`` to ``article`` (confirmed in the store)."""
         db = self._db()
-        key = normalize_url(source)
+        key = normalize_source(source)
         rows = db.execute("SELECT entry FROM pairs WHERE article = ? AND source = ?",
                           (article, key)).fetchall()
         for (entry_id,) in rows:
             found = self.store.find(entry_id)
             if (found is not None and found.entry.article == article
-                    and normalize_url(found.entry.source) == key):
+                    and normalize_source(found.entry.source) == key):
                 return found.entry
             db.execute("DELETE FROM pairs WHERE entry = ?", (entry_id,))
         return None
