@@ -321,3 +321,45 @@ def test_a_page_with_nested_comments_is_credited_to_the_post_not_a_commenter(
         assert by_source[comment].url == "https://bernd.example/"
         assert by_source[comment].extra["Author-Photo"] == sources.base + "/c3.jpg"
         assert by_source[source].author == "Anna Beispiel"
+
+
+def test_a_webmention_from_a_source_stored_as_a_pingback_makes_it_a_webmention(
+        tmp_path, sources):
+    import xmlrpc.client
+
+    from replik import audit
+
+    with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/p", plain_post(target, title="Lesenswert"))
+        xmlrpc.client.ServerProxy(blog.url("REPLIK_PINGBACK_URL")).pingback.ping(
+            source, target)
+        [entry] = blog.entries("pending")
+        assert entry.type == "pingback"
+        blog.store.move(entry.id, "approved")
+
+        # The same page, now announced by webmention: the newest notification's type.
+        assert send(blog, source, target).status_code == 202
+        [(_job, outcome)] = work(blog)
+        assert outcome == f"updated {entry.id}"
+        [updated] = blog.entries("approved")  # the same words: it stays on the page
+        assert updated.id == entry.id
+        assert updated.type == "webmention"
+        assert updated.extra["Webmention-Kind"] == "mention"
+        assert updated.body == entry.body and updated.title == "Lesenswert"
+        [record] = [r for r in audit.read(blog.settings["REPLIK_STORE"], entry.id)
+                    if r["action"].startswith("updated")]
+        assert record["action"] == "updated pingback to webmention"
+        assert (record["from"], record["to"]) == ("approved", "approved")
+
+        # Now the page answers the post: a reply shows as a comment, which the
+        # moderators see first.
+        sources.add("/p", h_entry("reply", target, content="Meine Antwort darauf."))
+        assert send(blog, source, target).status_code == 202
+        [(_job, outcome)] = work(blog)
+        assert outcome == f"updated {entry.id}"
+        assert blog.entries("approved") == []
+        [reply] = blog.entries("pending")
+        assert (reply.id, reply.type) == (entry.id, "webmention")
+        assert reply.extra["Webmention-Kind"] == "reply"
+        assert reply.body == "Meine Antwort darauf."

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from .. import audit, notify, spam
 from ..settings import store_path
 from ..store import Entry, Store, new_id
+from ..thread import REACTION_KINDS, entry_kind
 from .html import clean, normalize_url, same_url
 from .pairs import PairIndex
 from .verify import Source
@@ -76,6 +77,19 @@ def host_listed(host: str, listed: list[str] | tuple[str, ...]) -> bool:
         if item and (host == item or host.endswith("." + item)):
             return True
     return False
+
+
+def _record(entry: Entry) -> tuple[Any, ...]:
+    return (entry.title, entry.author, entry.url, entry.body, dict(entry.extra))
+
+
+def _shown(entry: Entry) -> tuple[str, ...]:
+    """What readers see of a linkback, its badge aside: the words, and whether it shows
+    as a comment (a reply), one line (a like or repost) or an excerpt (the rest)."""
+    kind = entry_kind(entry)
+    form = kind if kind == "reply" or kind in REACTION_KINDS else "excerpt"
+    return (entry.title, entry.author, entry.url, entry.body,
+            entry.extra.get("Author-Photo", ""), form)
 
 
 def _origin(url: str) -> str:
@@ -215,26 +229,31 @@ class Receiver:
             notify.notify_in_background(self.settings, entry, article.title, article.permalink)
         return entry
 
-    def update(self, existing: Entry, source: Source, target: str) -> Entry:
+    def update(self, existing: Entry, source: Source, target: str,
+               kind: str = "webmention") -> Entry:
         """A repeated webmention: refresh the stored entry from the source.
 
-        If an approved entry's visible text changed it goes back to pending, so
-        that nothing a moderator has not seen reaches the page.
+        The entry takes the type of this newest notification (a source first stored
+        as a pingback or trackback that now sends a webmention becomes a webmention,
+        with its kind: Webmention's update semantics). If an approved entry's
+        visible text or form changed it goes back to pending, so that nothing a
+        moderator has not seen reaches the page.
         """
-        before = (existing.title, existing.author, existing.url, existing.body,
-                  dict(existing.extra))
-        self._fill(existing, existing.type, source, target)
-        after = (existing.title, existing.author, existing.url, existing.body,
-                 dict(existing.extra))
-        if before == after:
+        old_type = existing.type
+        before = (existing.type, _record(existing), _shown(existing))
+        existing.type = kind
+        self._fill(existing, kind, source, target)
+        if before == (existing.type, _record(existing), _shown(existing)):
             return existing
         self.store.update(existing)
         state = existing.state
-        if state == "approved":
+        if state == "approved" and before[2] != _shown(existing):
             self.store.move(existing.id, "pending")
             existing.state = "pending"
-        audit.record(self.store.root, ACTOR, f"updated {existing.type}", existing.id, state,
-                     existing.state, source=source.url)
+        action = (f"updated {kind}" if old_type == kind
+                  else f"updated {old_type} to {kind}")
+        audit.record(self.store.root, ACTOR, action, existing.id, state, existing.state,
+                     source=source.url)
         return existing
 
     def remove(self, existing: Entry, reason: str) -> None:

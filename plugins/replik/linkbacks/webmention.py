@@ -87,7 +87,7 @@ def process(receiver: Receiver, job: Job) -> str:
     if existing is not None:
         if existing.state == "trash":
             return f"ignored: {existing.id} was trashed by a moderator"
-        receiver.update(existing, source, job.target)
+        receiver.update(existing, source, job.target, "webmention")
         return f"updated {existing.id}"
     entry = receiver.save("webmention", source, job.target, article, ip=job.ip,
                           user_agent=job.user_agent)
