@@ -99,3 +99,35 @@ def test_only_post(blog):
     response = httpx.get(f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte")
     assert response.status_code == 405
     assert "<error>1</error>" in response.text
+
+
+def test_the_article_page_shows_its_trackback_url_and_autodiscovery(tmp_path, sources):
+    import re
+
+    import lxml.html
+
+    with running_blog(tmp_path, build=True) as blog:
+        target = blog.permalink("offene-debatte")
+        page = httpx.get(target).text
+        doc = lxml.html.fromstring(page)
+        ping_url = f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte"
+        [shown] = doc.xpath('//section[@id="comments"]//p[@class="trackback-url"]')
+        assert shown.text_content().split() == ["TrackBack-URL:", ping_url]
+        # A TrackBack client finds the address as the specification describes: the RDF
+        # block whose dc:identifier is the page's URL names the ping URL.
+        blocks = re.findall(r"<rdf:RDF.*?</rdf:RDF>", page, re.S)
+        [block] = blocks
+        about = ET.fromstring(block).find(
+            "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}Description")
+        assert about.get("{http://purl.org/dc/elements/1.1/}identifier") == target
+        assert about.get("{http://purl.org/dc/elements/1.1/}title") == "Offene Debatte"
+        discovered = about.get(
+            "{http://madskills.com/public/xml/rss/module/trackback/}ping")
+        assert discovered == ping_url
+        source = sources.add("/tb", plain_post(target))
+        response = httpx.post(discovered, data={"url": source}, timeout=10)
+        assert "<error>0</error>" in response.text
+        assert len(blog.entries("pending")) == 1
+        # A closed post takes no trackbacks, and says nothing about them.
+        closed = httpx.get(blog.permalink("geschlossen")).text
+        assert "trackback-url" not in closed and "rdf:RDF" not in closed

@@ -56,6 +56,10 @@ def test_real_theme_shows_replies_likes_and_mentions(tmp_path):
     assert reply.xpath("string(.//*[@class='comment-author'])").strip() == "Anna Beispiel"
     assert reply.xpath(".//div[@class='comment-body']//em")[0].text == "anders"
     assert reply.xpath(".//a[@class='comment-reply']")  # a reply can be answered
+    # The reply links to where it was written, beside its date.
+    [via] = reply.xpath(".//p[@class='comment-date']/a[@class='comment-source']")
+    assert via.get("href") == "https://reply.example/post" and via.text == "Quelle"
+    assert via.get("rel") == "nofollow ugc"
     like = node("like")
     assert "comment-reaction" in like.get("class")
     assert "Bernd" in like.text_content() and "mag diesen Beitrag." in like.text_content()
@@ -63,6 +67,8 @@ def test_real_theme_shows_replies_likes_and_mentions(tmp_path):
     mention = node("mention")
     assert "comment-linkback" in mention.get("class")
     assert "[…] Siehe den Beitrag bei Dialogfeld. […]" in mention.text_content()
+    # A mention's title is its link to the source already.
+    assert not mention.xpath(".//a[@class='comment-source']")
 
 
 def test_a_linkback_without_excerpt_shows_its_title_alone(tmp_path):

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 #: The partials this module writes, and the SHA-256 of the sources it was written
 #: for. Change a partial, and the test suite asks for this module to follow.
 SHIPPED_SOURCES = {
-    "partials/comment.html": "481e7a4dd27beb2cc091c09809e4f41cebba8ea533ba15ced190968b25ebdcb2",
-    "partials/comments.html": "8c5d0349376887bd854b06bf2f58fc0d62f5ae0b2f8452e36e21cbd91213d817",
+    "partials/comment.html": "c9a63e2a981935e8c6513243f434fdd2a348a886c357ee675c9af5c3eaf13f04",
+    "partials/comments.html": "449f99a32cdcc11397a3c041eff278d826c5edc4abd2b4c37430f87043ca80b9",
 }
 
 
@@ -109,7 +109,7 @@ def _entry(node: CommentNode, words: _Words) -> str:
     """One entry: what ``render_comment(node, labels)`` writes."""
     anchor = _esc(node.anchor)
     author = _esc(node.author) if node.author else words.anonymous
-    classes = badge = photo = staff = actions = ""
+    classes = badge = photo = staff = actions = via = ""
     if node.is_linkback:
         classes = f" comment-linkback comment-{_esc(node.type)}"
     if node.is_reaction:
@@ -124,6 +124,11 @@ def _entry(node: CommentNode, words: _Words) -> str:
         photo = (f'<img class="comment-photo" src="{_esc(node.photo)}" alt="" width="32"'
                  f' height="32" loading="lazy" referrerpolicy="no-referrer">')
     name = f'<a href="{_esc(node.link)}" rel="nofollow ugc">{author}</a>' if node.link else author
+    if node.kind == "reply":  # a webmention reply: its author's words, from their site
+        source = (node.entry.source or "").strip()
+        if source[:7].lower() == "http://" or source[:8].lower() == "https://":
+            via = f' · <a class="comment-source" href="{_esc(source)}" rel="nofollow ugc">' \
+                  f'{words.source}</a>'
     if node.is_reaction:
         body = f"<p>{_esc(words.reactions[node.kind])}"
         source = (node.entry.source or "").strip()
@@ -147,7 +152,7 @@ def _entry(node: CommentNode, words: _Words) -> str:
         f'{badge}{photo}      <span class="comment-author">{name}</span>\n{staff}    </h3>\n'
         f'    <p class="comment-date"><a class="comment-permalink" href="#{anchor}"'
         f' title="{words.permalink}"><time datetime="{_esc(node.date_iso)}">'
-        f'{_esc(node.date_text)}</time></a></p>\n  </header>\n  <div class="comment-body">\n'
+        f'{_esc(node.date_text)}</time></a>{via}</p>\n  </header>\n  <div class="comment-body">\n'
         f'{body}  </div>\n{actions}</article>\n'
     )
 
