@@ -61,3 +61,67 @@ def test_received_linkbacks_show_in_the_built_article_after_approval(tmp_path):
         assert mention.xpath('.//*[@class="comment-author"]/a')[0].get("href") == mention_source
         assert "Wochennotizen" in mention.text_content()
         assert "eine offene Debatte" in mention.text_content()
+
+
+def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, monkeypatch):
+    """Two Replik blogs on loopback. Blog A's post links to blog B's, and B shows A's
+    webmention. A deletes the post: A's server answers 410 Gone for it, the publish
+    path sends the webmention again, and B, finding 410, deletes its entry."""
+    import json
+    import socket
+
+    import httpx
+    from linkback_support import make_settings
+    from liveserver import live_server
+
+    from replik.cli_server import build_local_app
+
+    real = socket.getaddrinfo
+
+    def resolver(host, *args, **kwargs):
+        # Blog A's public-looking name is this machine (nothing leaves loopback).
+        return real("127.0.0.1" if host == "blog-a.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    with running_blog(tmp_path / "b", build=True,
+                      REPLIK_FETCH_ALLOW_PRIVATE=["blog-a.test"]) as blog_b, \
+            live_server(name="blog-a.test") as (base_a, holder_a):
+        target = blog_b.permalink("offene-debatte")
+        site_a = tmp_path / "a"
+        settings_a = make_settings(site_a, base_a, REPLIK_FETCH_ALLOW_PRIVATE=["127.0.0.1"])
+        post = site_a / "content" / "linkliste.md"
+        post.write_text("Title: Linkliste\nDate: 2026-03-06 10:00\nSlug: linkliste\n\n"
+                        f"Lesenswert: [die offene Debatte]({target}).\n", encoding="utf-8")
+        build_site(settings_a)
+        holder_a.app = build_local_app(settings_a)
+        source = f"{base_a}/linkliste/"
+        assert httpx.get(source).status_code == 200
+
+        conf_a = str(site_a / "pelicanconf.py")
+        sent = CliRunner().invoke(main, ["--settings", conf_a, "linkbacks", "send"])
+        assert sent.exit_code == 0, sent.output
+        assert f"ok     {source} -> {target} via webmention" in sent.output
+        [entry] = blog_b.wait_for(lambda: blog_b.entries("pending"))
+        assert entry.source == source
+        blog_b.store.move(entry.id, "approved")
+        log = site_a / "comments" / "sent" / "linkbacks.json"
+        assert "linkliste/" in json.loads(log.read_text())["published"]
+
+        # The post is deleted. Its old page stays in output/ (DELETE_OUTPUT_DIRECTORY is
+        # off), but the build lists it as gone and the server answers 410.
+        post.unlink()
+        publish = {**settings_a, "PLUGINS": [*settings_a["PLUGINS"], "replik.linkbacks"],
+                   "REPLIK_LINKBACK_SEND_ON_BUILD": True}
+        build_site(publish)  # the publish path: build, then send
+        assert (site_a / "output" / "linkliste" / "index.html").is_file()
+        assert '"/linkliste/" 1;' in (site_a / "output" / "gone.map").read_text()
+        for path in ("/linkliste/", "/linkliste", "/linkliste/index.html"):
+            assert httpx.get(base_a + path).status_code == 410, path
+        assert httpx.get(base_a + "/offene-debatte/").status_code == 200
+
+        # B was told, found 410 Gone and deleted the webmention.
+        blog_b.wait_for(lambda: blog_b.store.find(entry.id) is None)
+        record = json.loads(log.read_text())["sent"][source][target]
+        assert record["hash"] == "deleted" and record["deleted"] and record["ok"]
+        again = CliRunner().invoke(main, ["--settings", conf_a, "linkbacks", "send"])
+        assert "Nothing to send" in again.output, again.output

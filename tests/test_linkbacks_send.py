@@ -245,3 +245,62 @@ def test_a_local_siteurl_is_never_announced(tmp_path, receivers, siteurl):
     assert "publishconf.py" in result.output
     assert receivers.hits == []
     assert cli(tmp_path, "--dry-run").exit_code == 0  # listing is fine
+
+
+def test_a_deleted_post_resends_its_webmentions_once(blog, receivers):
+    site_dir, settings = blog
+    base, source = receivers.base, f"{SITE}/linkliste/"
+    write_post(site_dir, "andere", [base + "/b"])  # a second post that stays
+    assert cli(site_dir).exit_code == 0
+    hits = endpoint_hits(receivers)
+    log = site_dir / "comments" / "sent" / "linkbacks.json"
+    assert json.loads(log.read_text())["published"] == [
+        "andere/", "geschlossen/", "linkliste/", "offene-debatte/"]
+
+    (site_dir / "content" / "linkliste.md").unlink()
+    dry = cli(site_dir, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    # Webmention receivers hear of the deletion; pingback has no way to say it.
+    for path in ("/a", "/b", "/c"):
+        assert (f"would notify {source} -> {base}{path} (post deleted: tell the receiver)"
+                in dry.output)
+    assert "3 notification(s) would be sent" in dry.output
+    assert endpoint_hits(receivers) == hits
+
+    result = cli(site_dir)
+    assert result.exit_code == 0, result.output
+    assert receivers.header_wm.received[-1] == {"source": source, "target": base + "/a"}
+    assert receivers.link_wm.received[-1] == {"source": source, "target": base + "/b"}
+    assert len(receivers.anchor_wm.received) == 2
+    assert len(receivers.pingback.received) == 2  # /d and /e once, when published
+    assert f"ok     {source} -> {base}/a (post deleted) via webmention" in result.output
+    assert "3 handled, 0 failed" in result.output
+    sent = json.loads(log.read_text())
+    assert sent["sent"][source][base + "/a"]["hash"] == "deleted"
+    assert "linkliste/" in sent["published"]  # still answered with 410 by later builds
+    assert "Nothing to send" in cli(site_dir).output
+
+    # Published again, it is announced again.
+    write_post(site_dir, "linkliste", [base + "/a"])
+    again = cli(site_dir)
+    assert again.exit_code == 0, again.output
+    assert len(receivers.header_wm.received) == 3
+
+
+def test_a_post_is_not_taken_for_deleted_when_the_site_moved_or_has_no_posts(
+        blog, receivers, tmp_path):
+    site_dir, settings = blog
+    assert cli(site_dir).exit_code == 0
+    hits = endpoint_hits(receivers)
+    # The blog moves to another address: the old sources are not "deleted".
+    conf = site_dir / "pelicanconf.py"
+    conf.write_text(conf.read_text() + "SITEURL = 'https://neu.example'\n")
+    moved = cli(site_dir, "--dry-run")
+    assert "post deleted" not in moved.output, moved.output
+    # A wrong content folder reads no posts: nothing is taken for deleted either.
+    conf.write_text(conf.read_text() + "SITEURL = 'https://blog.example'\n"
+                    f"PATH = {str(tmp_path / 'leer')!r}\n")
+    (tmp_path / "leer").mkdir()
+    empty = cli(site_dir, "--dry-run")
+    assert empty.exit_code == 0 and "Nothing to send" in empty.output, empty.output
+    assert endpoint_hits(receivers) == hits

@@ -102,9 +102,16 @@ def test_0x11_source_does_not_link_to_target(blog, sources):
 def test_0x20_only_for_a_target_that_certainly_does_not_exist(tmp_path, sources):
     # The spec: 0x20 only when the target definitely does not exist. Our built site
     # has no page at these paths.
+    from replik import gone
+
     with running_blog(tmp_path, build=True) as blog:
+        # A deleted post: listed as gone by the build, its old page still in output/.
+        stale = tmp_path / "output" / "alte-meldung" / "index.html"
+        stale.parent.mkdir()
+        stale.write_text("<p>alt</p>")
+        gone.write(tmp_path / "output", ["alte-meldung/"], "")
         for target in (blog.base + "/gibt-es-nicht/", blog.base + "/offene-debatte/nein",
-                       blog.base + "/category/nirgends.html"):
+                       blog.base + "/category/nirgends.html", blog.base + "/alte-meldung/"):
             source = sources.add("/p", plain_post(target))
             fault = fault_of(lambda t=target, s=source: proxy(blog).pingback.ping(s, t))
             assert fault.faultCode == 0x20, (target, fault.faultString)

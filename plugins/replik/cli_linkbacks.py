@@ -21,6 +21,8 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 
     Only new or changed articles are handled; what was sent is remembered in
     the store (sent/linkbacks.json), so running this again sends nothing twice.
+    A post published before and gone now (deleted) has its webmentions sent
+    once more: its address answers 410 Gone, so the receivers delete them.
     """
     from .linkbacks import send
 
@@ -28,13 +30,19 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 
     def show(outcome: send.Outcome) -> None:
         arrow = f"{outcome.source} -> {outcome.target}"
+        if outcome.deleted:
+            extra = " (post deleted: tell the receiver)"
+        elif outcome.removed:
+            extra = " (link removed: tell the receiver)"
+        else:
+            extra = ""
         if outcome.kind == "planned":
-            extra = " (link removed: tell the receiver)" if outcome.removed else ""
             click.echo(f"would notify {arrow}{extra}")
             return
         status = "ok" if outcome.ok else "FAILED"
         via = f"{outcome.kind} {outcome.endpoint}".strip()
-        click.echo(f"{status:6} {arrow} via {via}: {outcome.detail}")
+        click.echo(f"{status:6} {arrow}{' (post deleted)' if outcome.deleted else ''}"
+                   f" via {via}: {outcome.detail}")
 
     try:
         report = send.run(settings, dry_run=dry_run, progress=show)

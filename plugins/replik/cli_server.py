@@ -9,13 +9,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, Response, abort, redirect, send_from_directory
+from flask import Flask, Response, abort, redirect, request, send_from_directory
 
 
 def add_static_site(app: Flask, output: Path) -> None:
-    """Serve the built site from ``output`` for every path no feature route claims."""
+    """Serve the built site from ``output`` for every path no feature route claims;
+    deleted posts (``output/gone.map``, see replik/gone.py) answer 410 Gone."""
+    from .gone import GoneList
+
+    deleted = GoneList(output)
 
     def site(path: str = "") -> Response:
+        if request.path in deleted:
+            # A stale copy of the page may still lie in output/: the post is gone.
+            missing = output / "404.html"
+            if missing.is_file():
+                response = send_from_directory(output, "404.html")
+                response.status_code = 410
+                return response
+            abort(410)
         target = (output / path).resolve()
         try:
             target.relative_to(output.resolve())

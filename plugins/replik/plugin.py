@@ -22,7 +22,7 @@ from typing import Any
 
 from pelican import signals
 
-from . import i18n, thread_markup
+from . import gone, i18n, thread_markup
 from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
 from .settings import cache_path, store_path, with_defaults
@@ -196,3 +196,4 @@ def register() -> None:
     signals.get_generators.connect(get_generators)
     signals.content_written.connect(page_written)
     signals.finalized.connect(build_finished)
+    signals.article_writer_finalized.connect(gone.write_after_build)

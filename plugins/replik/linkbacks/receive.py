@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from .. import audit, notify, spam
+from ..gone import GoneList
 from ..settings import store_path
 from ..store import Entry, Store, new_id
 from ..thread import REACTION_KINDS, entry_kind
@@ -105,6 +106,7 @@ class Receiver:
         self.store = Store(store_path(settings))
         self.guard = spam.Guard(settings)
         self.pairs = PairIndex(settings, self.store)
+        self.gone = GoneList(Path(str(settings.get("OUTPUT_PATH") or "output")))
 
     # -- the target ----------------------------------------------------------
     def article_for(self, target: str) -> ArticleLike:
@@ -140,7 +142,7 @@ class Receiver:
         False whenever that cannot be known: no built site (no ``index.html``), or a
         path outside SITEURL's.
         """
-        output = Path(str(self.settings.get("OUTPUT_PATH") or "output"))
+        output = self.gone.output
         if not (output / "index.html").is_file():
             return False
         base = unquote(urlsplit(str(self.settings.get("SITEURL") or "")).path).rstrip("/")
@@ -150,6 +152,8 @@ class Receiver:
             return False
         if path != base and not path.startswith(base + "/"):
             return False
+        if path in self.gone:
+            return True  # a deleted post (its page may linger in output/)
         relative = os.path.normpath(path[len(base):].strip("/") or ".")
         if relative == ".." or relative.startswith("../"):
             return True  # above the site: nothing of ours is there

@@ -11,6 +11,12 @@ target with the content hash of the post at the time: an unchanged post sends
 nothing again. A changed post re-sends its webmentions (that is how a receiver
 learns about updates, including links that were removed), but never a second
 pingback for the same pair.
+
+The same file remembers which posts have been published (their site-relative
+URLs). A post that was published and is no longer (deleted, a draft again, or
+moved to another URL) is deleted: its webmentions are sent once more, and since
+its address now answers 410 Gone (see replik/gone.py) the receivers delete their
+mentions of it (W3C Webmention, "Sending Webmentions for Deleted Posts").
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ class Post:
     url: str  # absolute permalink
     content: str  # rendered HTML of the post's body
     digest: str = ""
+    path: str = ""  # site-relative URL (article.url)
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -75,6 +82,7 @@ class Outcome:
     detail: str = ""
     ok: bool = True
     removed: bool = False
+    deleted: bool = False  # the post itself is gone
 
 
 @dataclass
@@ -141,7 +149,8 @@ def published_posts(settings: dict[str, Any]) -> list[Post]:
         generator.generate_context()
         # ``content`` is rendered lazily: read it while the filter is on.
         return [
-            Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content)
+            Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content,
+                 path=str(a.url))
             for a in list(generator.articles) + list(generator.translations)
         ]
     finally:
@@ -252,15 +261,19 @@ def send_pingback(endpoint: str, source: str, target: str, settings: dict[str, A
 
 
 class SentLog:
-    """``<store>/sent/linkbacks.json``: source -> target -> what was sent for which hash."""
+    """``<store>/sent/linkbacks.json``: source -> target -> what was sent for which hash,
+    and the site-relative URLs of every post that has been published."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.data: dict[str, dict[str, dict[str, Any]]] = {}
+        self.published: set[str] = set()
         if path.exists():
             try:
-                self.data = json.loads(path.read_text("utf-8")).get("sent", {})
-            except (ValueError, AttributeError) as exc:
+                loaded = json.loads(path.read_text("utf-8"))
+                self.data = loaded.get("sent", {})
+                self.published = {str(url) for url in loaded.get("published", [])}
+            except (ValueError, AttributeError, TypeError) as exc:
                 raise ValueError(f"{path} is not a valid sent-log ({exc}); fix or remove it"
                                  ) from None
 
@@ -274,12 +287,25 @@ class SentLog:
     def targets(self, source: str) -> list[str]:
         return list(self.data.get(source, {}))
 
+    def sources(self) -> list[str]:
+        return list(self.data)
+
+    def published_urls(self, settings: dict[str, Any]) -> set[str]:
+        """Every post ever published, site-relative: the list, and the sources we sent
+        for under SITEURL (a sent-log from before the list was kept)."""
+        base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
+        found = set(self.published)
+        if base != "/":
+            found.update(s[len(base):] for s in self.data if s.startswith(base))
+        return found
+
     def put(self, source: str, target: str, record: dict[str, Any]) -> None:
         self.data.setdefault(source, {})[target] = record
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"sent": self.data}, ensure_ascii=False, indent=1, sort_keys=True)
+        text = json.dumps({"sent": self.data, "published": sorted(self.published)},
+                          ensure_ascii=False, indent=1, sort_keys=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
@@ -291,16 +317,40 @@ class SentLog:
 # -- the run ---------------------------------------------------------------------------------
 
 
+#: The "hash" of a post that is gone, in the sent-log.
+DELETED = "deleted"
+
+
 @dataclass
 class Plan:
     post: Post
     target: str
     removed: bool = False  # the post linked to it before and no longer does
+    deleted: bool = False  # the post is gone (its URL answers 410)
+
+
+def deleted_sources(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[str]:
+    """Sources of the sent-log under SITEURL that are no published post now."""
+    if not posts:
+        # No post at all is a wrong PATH far more often than a blog deleted whole.
+        return []
+    base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
+    current = {post.url for post in posts}
+    return [source for source in sent.sources()
+            if base != "/" and source.startswith(base) and source not in current]
 
 
 def plan(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[Plan]:
-    """What needs sending: pairs whose post changed since they were last sent."""
+    """What needs sending: pairs whose post changed since they were last sent, and the
+    webmentions of deleted posts not yet sent again."""
     todo: list[Plan] = []
+    for source in deleted_sources(posts, sent, settings):
+        gone = Post(slug="", title="", url=source, content="", digest=DELETED)
+        for target in sent.targets(source):
+            record = sent.get(source, target) or {}
+            if (record.get("via") == "webmention" and record.get("hash") != DELETED
+                    and not record.get("removed")):
+                todo.append(Plan(gone, target, deleted=True))
     for post in posts:
         current = external_links(post, settings)
         for target in current:
@@ -323,11 +373,18 @@ def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | 
     sent = SentLog.for_settings(settings)
     posts = published_posts(settings) if posts is None else posts
     report = Report()
+    if not dry_run:
+        # What went out at the public address is published from now on (replik/gone.py).
+        published = sent.published_urls(settings) | {p.path for p in posts if p.path}
+        if published != sent.published:
+            sent.published = published
+            sent.save()
     for item in plan(posts, sent, settings):
         source, target = item.post.url, item.target
         if dry_run:
+            detail = "post deleted" if item.deleted else "removed link" if item.removed else ""
             outcome = Outcome(source, target, "planned", removed=item.removed,
-                              detail="removed link" if item.removed else "")
+                              deleted=item.deleted, detail=detail)
         else:
             outcome = _send_one(item, sent.get(source, target) or {}, settings)
             if outcome.ok or outcome.kind == "none":
@@ -335,7 +392,7 @@ def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | 
                     "hash": item.post.digest, "via": outcome.kind, "ok": outcome.ok,
                     "endpoint": outcome.endpoint, "detail": outcome.detail,
                     "time": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "removed": item.removed,
+                    "removed": item.removed, "deleted": item.deleted,
                 })
                 sent.save()  # after each pair: an interrupted run never sends twice
         report.outcomes.append(outcome)
@@ -350,9 +407,13 @@ def _send_one(item: Plan, before: dict[str, Any], settings: dict[str, Any]) -> O
     if endpoint.kind == "none":
         if endpoint.transient:
             return Outcome(source, target, "error", detail=endpoint.url, ok=False,
-                           removed=item.removed)
-        return Outcome(source, target, "none", detail=endpoint.url, removed=item.removed)
+                           removed=item.removed, deleted=item.deleted)
+        return Outcome(source, target, "none", detail=endpoint.url, removed=item.removed,
+                       deleted=item.deleted)
     if endpoint.kind == "pingback":
+        if item.deleted:
+            return Outcome(source, target, "none", detail="pingback cannot tell of a deletion",
+                           deleted=True)
         if item.removed:
             return Outcome(source, target, "none", detail="pingback cannot remove a link",
                            removed=True)
@@ -362,4 +423,5 @@ def _send_one(item: Plan, before: dict[str, Any], settings: dict[str, Any]) -> O
         ok, detail = send_pingback(endpoint.url, source, target, settings)
         return Outcome(source, target, "pingback", endpoint.url, detail, ok)
     ok, detail = send_webmention(endpoint.url, source, target, settings)
-    return Outcome(source, target, "webmention", endpoint.url, detail, ok, item.removed)
+    return Outcome(source, target, "webmention", endpoint.url, detail, ok, item.removed,
+                   item.deleted)

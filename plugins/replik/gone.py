@@ -1,0 +1,138 @@
+"""Deleted posts: the addresses that answer 410 Gone.
+
+A post is *published* once the publish path (``replik linkbacks send``, which a
+publish build runs) has seen it at the public address; ``linkbacks/send.py``
+remembers those site-relative URLs in the store's sent-log
+(``comments/sent/linkbacks.json``, kept in git, so neither ``make clean`` nor a
+fresh checkout forgets them). A post that was published and that a build no
+longer produces (deleted, turned into a draft, or its URL changed) is *gone*:
+every build writes the paths of the gone posts to ``<output>/gone.map``.
+
+``replik serve`` answers those paths with 410 Gone, and so does nginx with the
+snippet in docs/linkbacks.md: the file is an nginx ``map`` include (one
+``"<path>" 1;`` per line). W3C Webmention: a deleted source answers 410, and
+the receivers of the webmentions sent for it then delete their mention.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+FILENAME = "gone.map"
+HEADER = ("# Replik: posts that were published and are no longer (HTTP 410 Gone).\n"
+          "# Written by every build; an nginx map include (see docs/linkbacks.md).\n")
+# What an nginx map key in quotes cannot hold (and no post URL of ours holds).
+_UNSAFE = re.compile(r'["\\;\s{}$]|[\x00-\x1f\x7f]')
+_LINE = re.compile(r'^"([^"]*)"\s+1;$')
+
+
+def site_prefix(settings: dict[str, Any]) -> str:
+    """SITEURL's path ("" or e.g. "/blog"): where the site's URLs start."""
+    try:
+        return urlsplit(str(settings.get("SITEURL") or "")).path.rstrip("/")
+    except ValueError:
+        return ""
+
+
+def request_paths(prefix: str, url: str) -> list[str]:
+    """The request paths that name the page at the site-relative ``url``."""
+    path = f"{prefix}/{url.lstrip('/')}"
+    if path.endswith("/"):
+        return [path, path + "index.html", path.rstrip("/")]
+    if path.endswith("/index.html"):
+        return [path, path[: -len("index.html")], path[: -len("/index.html")]]
+    return [path]
+
+
+def write(output: Path, urls: Iterable[str], prefix: str) -> Path:
+    """``<output>/gone.map`` for the site-relative ``urls`` (atomically; always written,
+    so that an nginx include of it never fails)."""
+    lines: list[str] = []
+    for url in sorted(set(urls)):
+        for path in request_paths(prefix, url):
+            if path and not _UNSAFE.search(path) and f'"{path}" 1;' not in lines:
+                lines.append(f'"{path}" 1;')
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / FILENAME
+    tmp = output / f".{FILENAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp.write_text(HEADER + "".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def read(output: Path) -> frozenset[str]:
+    """The request paths in ``<output>/gone.map`` (none if there is no such file)."""
+    try:
+        text = (output / FILENAME).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
+    found = set()
+    for line in text.splitlines():
+        match = _LINE.match(line.strip())
+        if match:
+            found.add(match.group(1))
+    return frozenset(found)
+
+
+class GoneList:
+    """``<output>/gone.map`` for a server: read again whenever the file changes."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._paths: frozenset[str] = frozenset()
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and path in self.paths()
+
+    def paths(self) -> frozenset[str]:
+        try:
+            st = (self.output / FILENAME).stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_ino)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._stamp:
+                self._paths = read(self.output) if stamp is not None else frozenset()
+                self._stamp = stamp
+            return self._paths
+
+
+# -- the build ------------------------------------------------------------------------
+
+
+def produced_urls(generator: Any) -> set[str]:
+    """The site-relative URLs of every article page the build writes."""
+    articles = list(generator.articles) + list(getattr(generator, "translations", []))
+    articles += list(getattr(generator, "hidden_articles", []))
+    articles += list(getattr(generator, "hidden_translations", []))
+    return {str(a.url) for a in articles}
+
+
+def write_after_build(generator: Any, writer: Any = None) -> None:
+    """article_writer_finalized: write gone.map for the posts published before and not
+    produced now."""
+    from .linkbacks.send import SentLog
+    from .settings import with_defaults
+
+    settings = with_defaults(generator.settings)
+    try:
+        published = SentLog.for_settings(settings).published_urls(settings)
+    except ValueError as exc:  # a broken sent-log must not fail the build
+        log.warning("replik: the list of deleted posts is not updated: %s", exc)
+        return
+    gone = published - produced_urls(generator)
+    write(Path(generator.output_path), gone, site_prefix(settings))
+    if gone:
+        log.info("replik: %d deleted post(s) answer 410 Gone (%s)", len(gone), FILENAME)
