@@ -83,12 +83,21 @@ devserver: $(STAMP) remember-address
 publish: $(STAMP)
 	$(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(PUBLISHCONF)
 
-rsync_upload: publish
+# Uploads build without sending linkbacks, upload, and only then tell the linked blogs:
+# they fetch our post at once, so it must be online first.
+UPLOAD_BUILD = REPLIK_SEND_LINKBACKS=no $(PELICAN) $(INPUTDIR) -o $(OUTPUTDIR) -s $(PUBLISHCONF)
+SEND_LINKBACKS = $(BIN)/replik --settings $(PUBLISHCONF) linkbacks send
+
+rsync_upload: $(STAMP)
+	$(UPLOAD_BUILD)
 	rsync -e "ssh -p $(SSH_PORT)" -P -rvzc --include tags --cvs-exclude --delete \
 		"$(OUTPUTDIR)"/ "$(SSH_USER)@$(SSH_HOST):$(SSH_TARGET_DIR)"
+	$(SEND_LINKBACKS)
 
-s3_upload: publish
+s3_upload: $(STAMP)
+	$(UPLOAD_BUILD)
 	aws s3 sync "$(OUTPUTDIR)"/ s3://$(S3_BUCKET) --delete
+	$(SEND_LINKBACKS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

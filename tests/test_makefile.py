@@ -122,3 +122,17 @@ def test_devserver_rebuilds_when_content_changes(project: Path, started) -> None
     page = httpx.get(base + "/2026/neu-im-devserver/", timeout=5)
     assert "Frisch geschrieben." in page.text
     assert f'action="{base}/replik/comment"' in page.text
+
+
+@pytest.mark.parametrize(("target", "upload"), [("rsync_upload", "rsync "),
+                                                ("s3_upload", "aws s3 sync")])
+def test_uploads_send_linkbacks_only_once_the_site_is_online(project: Path, target: str,
+                                                             upload: str) -> None:
+    # A dry run (make -n) lists the recipe in order without running it.
+    lines = subprocess.run(make(project, "-n", target), env=clean_env(), check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    build = next(i for i, line in enumerate(lines) if "pelican" in line)
+    copy = next(i for i, line in enumerate(lines) if line.lstrip().startswith(upload))
+    send = next(i for i, line in enumerate(lines) if "linkbacks send" in line)
+    assert "REPLIK_SEND_LINKBACKS=no" in lines[build] and "publishconf.py" in lines[build]
+    assert build < copy < send
