@@ -169,7 +169,7 @@ def test_reply_edit_and_delete_with_confirmation(desk: Served) -> None:
     assert answer.status_code == 200
     replies = [e for e in desk.store.entries("approved", "post-4") if e.staff]
     assert len(replies) == 1 and replies[0].reply_to == entry.id
-    assert replies[0].author == "anna"
+    assert replies[0].author == "Redaktion"  # the site's AUTHOR: no login name in public
     assert desk.store.get(entry.id).state == "approved"
     client.post(f"/moderate/entry/{entry.id}/edit", data={"csrf": token, "body": "Wieso?"})
     assert desk.store.get(entry.id).body == "Wieso?"

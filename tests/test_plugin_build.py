@@ -32,12 +32,18 @@ def site(tmp_path_factory):
     e["ping"] = add_entry(root, "offen", "Sie schreiben, dass Kunden antworten.",
                           utc(2010, 4, 1, 9, 0), type="pingback", title="Ein anderer Blog",
                           source="https://other.example/post", author="Other")
-    e["orphan"] = add_entry(root, "offen", "Waise", utc(2010, 4, 2, 9, 0), author="Dora",
+    # Replies wait while what they answer is not shown: a deleted parent, a spam one.
+    e["orphan"] = add_entry(root, "offen", "Waise", utc(2010, 4, 2, 9, 0), author="Wilma",
                             reply_to="20000101T000000000000Z-00000000")
+    e["late"] = add_entry(root, "offen", "Spät dran", utc(2010, 4, 2, 10, 0), author="Dora")
     e["pending"] = add_entry(root, "offen", "Wartet noch", utc(2010, 4, 3, 9, 0),
                              state="pending", author="Egon")
     e["spam"] = add_entry(root, "offen", "Billige Uhren", utc(2010, 4, 3, 9, 0),
                           state="spam", author="Spammer")
+    e["under_spam"] = add_entry(root, "offen", "Antwort unter Spam", utc(2010, 4, 3, 10, 0),
+                                author="Redaktion", staff=True, reply_to=e["spam"].id)
+    e["under_that"] = add_entry(root, "offen", "Und noch tiefer", utc(2010, 4, 3, 11, 0),
+                                author="Fritz", reply_to=e["under_spam"].id)
     e["ghost"] = add_entry(root, "gibt-es-nicht", "Wohin?", utc(2010, 4, 3, 9, 0),
                            author="Geist")
     (root / "comments" / "approved" / "offen" / "20100101T000000000000Z-bad00bad.txt").write_text(
@@ -65,7 +71,7 @@ class _Collect(logging.Handler):
 def test_entries_in_order_with_german_dates(site):
     doc, e = site["doc"], site["e"]
     ids = [li.get("id") for li in doc.xpath("//li[contains(@class,'entry')]")]
-    assert ids == [f"comment-{e[k].id}" for k in ("first", "reply", "d3", "d4", "ping", "orphan")]
+    assert ids == [f"comment-{e[k].id}" for k in ("first", "reply", "d3", "d4", "ping", "late")]
     first = doc.get_element_by_id(f"comment-{e['first'].id}")
     assert first.xpath(".//span[@class='date']")[0].text == "5. März 2010 um 11:47"
     assert first.xpath(".//div[@class='body']/p/em")[0].text == "Kommentar"
@@ -89,7 +95,18 @@ def test_threading_caps_depth(site):
     assert "depth-3" in depth("d4")  # deeper than REPLIK_MAX_DEPTH: attached at the deepest level
     d4 = doc.get_element_by_id(f"comment-{e['d4'].id}")
     assert d4.getparent().getparent().get("id") == f"comment-{e['reply'].id}"
-    assert "depth-1" in depth("orphan")  # parent missing: top level
+    assert "depth-1" in depth("late")
+
+
+def test_replies_wait_while_their_parent_is_not_shown(site):
+    # Not at the top level, not in the count, not in any feed: hidden until the parent
+    # is approved (a deleted parent never comes back).
+    for key in ("orphan", "under_spam", "under_that"):
+        assert f"comment-{site['e'][key].id}" not in site["page"]
+    feeds = b"".join(p.read_bytes() for p in (site["out"] / "feeds").rglob("*.xml"))
+    for text in ("Waise", "Antwort unter Spam", "Und noch tiefer"):
+        assert text.encode() not in feeds and text not in site["page"]
+    assert site["e"]["under_that"].id in site["warnings"]
 
 
 def test_staff_and_linkbacks(site):
@@ -114,7 +131,7 @@ def test_pending_spam_and_private_fields_never_reach_output(site):
 def test_comment_counts_on_the_index(site):
     index = lxml_html.fromstring((site["out"] / "index.html").read_text())
     counts = {p.get("data-slug"): p.text.rsplit(": ", 1)[1] for p in index.xpath("//p")}
-    assert counts == {"offen": "6", "zu": "0", "alt": "0"}
+    assert counts == {"offen": "6", "zu": "0", "alt": "0"}  # the waiting replies not counted
 
 
 def test_closed_by_metadata_and_by_age(site):
@@ -138,7 +155,7 @@ def test_comment_feeds(site):
         assert not feed.bozo, feed.bozo_exception
         assert len(feed.entries) == 6
         newest = feed.entries[0]
-        assert newest.link == f"http://blog.test/offen/#comment-{e['orphan'].id}"
+        assert newest.link == f"http://blog.test/offen/#comment-{e['late'].id}"
         assert newest.author == "Dora"
         assert feed.entries[-1].link.endswith(f"#comment-{e['first'].id}")
     atom = feedparser.parse((out / "feeds" / "comments" / "offen.atom.xml").read_bytes())

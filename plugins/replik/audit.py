@@ -7,9 +7,11 @@ never interleave. It names entries by id, never by email or IP.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,13 +41,37 @@ def record(
     line = (json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     path = Path(store_root) / FILENAME
     path.parent.mkdir(parents=True, exist_ok=True)
+    append(path, line)
+    return item
+
+
+def append(path: Path, line: bytes) -> None:
+    """Append one record durably; raises OSError (e.g. ENOSPC) if it is not all on disk.
+
+    The moderation decisions undo their change when this raises, so a decision and
+    its record are kept or lost together.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
     try:
-        os.write(fd, line)
+        written = os.write(fd, line)
+        if written != len(line):
+            # Part of the line is in the file (a full disk): end it, so the next
+            # record starts on a line of its own (read() skips the broken one).
+            with suppress(OSError):
+                os.write(fd, b"\n")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         os.fsync(fd)
     finally:
         os.close(fd)
-    return item
+
+
+def last_decision(store_root: str | os.PathLike[str], entry_id: str) -> dict[str, Any] | None:
+    """The newest record that moved ``entry_id`` to another state (who, what, when)."""
+    found = None
+    for item in read(store_root, entry_id):
+        if item.get("to") and item.get("to") != item.get("from"):
+            found = item
+    return found
 
 
 def read(store_root: str | os.PathLike[str], entry_id: str | None = None) -> Iterator[dict]:

@@ -52,7 +52,23 @@ def load(ctx: click.Context) -> dict:
             # Pelican refuses settings it cannot use (a missing content folder or theme).
             raise click.ClickException(
                 f"{obj['settings_path']}: {exc}") from None
+        recover(obj["settings"])
     return obj["settings"]
+
+
+def recover(settings: dict) -> None:
+    """Put back what a killed process left half done in the store (an edit's held
+    copy), so that no command misses an entry."""
+    from .settings import store_path
+    from .store import Store
+
+    store = Store(store_path(settings))
+    if not store.root.is_dir():
+        return
+    try:
+        store.sweep()
+    except OSError as exc:
+        click.echo(f"Warning: cannot tidy {store.root / 'tmp'}: {exc}", err=True)
 
 
 for _name in COMMAND_MODULES:

@@ -201,10 +201,19 @@ def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor:
     if not yes:
         click.confirm(f"Delete {len(entry_ids)} entr{'y' if len(entry_ids) == 1 else 'ies'} "
                       "for ever?", abort=True)
-    outcomes = [moderation.decide("delete", i) for i in entry_ids]
+    outcomes, failures = [], []
+    for entry_id in entry_ids:
+        try:
+            outcomes.append(moderation.decide("delete", entry_id))
+        except StoreError as exc:
+            failures.append(str(exc))
     _report(outcomes, as_json)
-    if not as_json:
+    for failure in failures:
+        click.echo(f"Error: {failure}", err=True)
+    if outcomes and not as_json:
         _rebuild_hint(ctx, build)
+    if failures:
+        ctx.exit(1)
 
 
 @click.command("reply")
@@ -212,8 +221,9 @@ def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor:
 @click.option("--text", help="The answer (Markdown). Without it, $EDITOR opens.")
 @click.option("--as", "actor", default="cli", show_default=True,
               help="Who answers (for the audit log).")
-@click.option("--name", default=None, help="Name shown with the answer (default: REPLIK_STAFF_NAME"
-              " or the --as name).")
+@click.option("--name", default=None, help="Name shown with the answer (default: the --as"
+              " moderator's REPLIK_MODERATOR_NAMES entry, else REPLIK_STAFF_NAME, else"
+              " AUTHOR).")
 @click.option("--build", is_flag=True, help="Rebuild the site afterwards.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

@@ -1,9 +1,11 @@
 """Telling moderators about new entries: email, an optional webhook, one-click links.
 
 One-click links carry a signed token (HMAC-SHA256 with ``REPLIK_SECRET_KEY``
-from the environment) naming an action and an entry. A token expires (7 days by
-default, ``REPLIK_LINK_TTL_DAYS``), works once, and only a POST acts on it: the
-GET shows a confirmation form. The token API (``make_token`` / ``read_token`` /
+from the environment) naming an action, an entry and the state the entry was in
+when the link was made (pending): the link acts only while the entry is still in
+that state, so it never overrides a later decision. A token expires (7 days by
+default, ``REPLIK_LINK_TTL_DAYS``), works once, and only a POST acts on it: GET
+and HEAD show (or describe) a confirmation form. The token API (``make_token`` / ``read_token`` /
 ``use_token`` / ``action_url``) is shared with the moderation desk.
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 from . import i18n
 from .render import format_datetime_local
 from .settings import cache_path, secret
-from .store import Entry, is_valid_id
+from .store import STATES, Entry, is_valid_id
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ class Claim:
     entry_id: str
     expires: int
     nonce: str
+    #: The state the entry was in when the link was made; it acts only from there.
+    state: str = "pending"
 
 
 def _b64(data: bytes) -> str:
@@ -79,16 +83,19 @@ def links_enabled() -> bool:
 
 
 def make_token(
-    settings: dict[str, Any], action: str, entry_id: str, *,
+    settings: dict[str, Any], action: str, entry_id: str, *, state: str = "pending",
     ttl_seconds: int | None = None, now: float | None = None,
 ) -> str:
-    """A signed token for ``action`` on ``entry_id`` (raises TokenError without a key)."""
+    """A signed token for ``action`` on ``entry_id`` while it is in ``state``
+    (raises TokenError without a key)."""
     if action not in LINK_ACTIONS:
         raise ValueError(f"unknown link action {action!r}")
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
     if ttl_seconds is None:
         ttl_seconds = int(float(settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)) * 86400)
     expires = int((time.time() if now is None else now) + ttl_seconds)
-    payload = f"{action}|{entry_id}|{expires}|{secrets.token_hex(8)}".encode("ascii")
+    payload = f"{action}|{entry_id}|{expires}|{secrets.token_hex(8)}|{state}".encode("ascii")
     signature = hmac.new(_key(), payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(signature)}"
 
@@ -104,15 +111,19 @@ def read_token(settings: dict[str, Any], token: str, *, now: float | None = None
     if not hmac.compare_digest(signature, expected):
         raise TokenError("invalid", "This link is damaged or was not made by this site.")
     try:
-        action, entry_id, expires_text, nonce = payload.decode("ascii").split("|")
+        fields = payload.decode("ascii").split("|")
+        # Links mailed before the state was part of them were all made for pending
+        # entries (only those are mailed).
+        action, entry_id, expires_text, nonce, state = (
+            fields if len(fields) == 5 else [*fields, "pending"])
         expires = int(expires_text)
     except ValueError:
         raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
-    if action not in LINK_ACTIONS or not is_valid_id(entry_id):
+    if action not in LINK_ACTIONS or not is_valid_id(entry_id) or state not in STATES:
         raise TokenError("invalid", "This link is damaged or was not made by this site.")
     if (time.time() if now is None else now) > expires:
         raise TokenError("expired", "This link has expired; use the moderation desk instead.")
-    claim = Claim(action, entry_id, expires, nonce)
+    claim = Claim(action, entry_id, expires, nonce, state)
     if _used_marker(settings, claim).exists():
         raise TokenError("used", "This link was used already.")
     return claim
@@ -132,6 +143,11 @@ def use_token(settings: dict[str, Any], claim: Claim) -> None:
         raise TokenError("used", "This link was used already.") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(str(claim.expires))
+
+
+def release_token(settings: dict[str, Any], claim: Claim) -> None:
+    """Make a used token usable again (its decision could not be saved)."""
+    _used_marker(settings, claim).unlink(missing_ok=True)
 
 
 def sweep_used(settings: dict[str, Any], now: float | None = None) -> int:
@@ -177,7 +193,8 @@ def build_notice(
     links: dict[str, str] = {}
     if links_enabled():
         for action in ("approve", "spam"):
-            links[action] = action_url(settings, make_token(settings, action, entry.id))
+            links[action] = action_url(settings, make_token(settings, action, entry.id,
+                                                            state=entry.state))
     return Notice(entry, article_title or entry.article, permalink, links)
 
 

@@ -27,7 +27,7 @@ from .feeds import CommentFeedGenerator, CommentFeeds
 from .render import as_aware, format_date_local
 from .settings import cache_path, store_path, with_defaults
 from .store import Entry, Store
-from .thread import LazyThread, ThreadView, shown_as_excerpt
+from .thread import LazyThread, ThreadView, shown_as_excerpt, shown_entries
 from .thread_cache import ThreadCache
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,8 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     locale = str(settings.get("DEFAULT_LANG") or "de")
     lang = getattr(article, "lang", locale) or locale
     folder = f"{store_root}/approved/{article.slug}"
+    # Replies wait (unseen, uncounted, not in feeds) while what they answer is not shown.
+    entries = shown_entries(entries, origin=f"{folder}/")
     thread = LazyThread(
         entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
         origin=f"{folder}/", folder=folder if read_texts else "",

@@ -58,6 +58,9 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     "REPLIK_ANSWER_WITHIN": 24,
     # Moderator accounts: name -> environment variable holding the password hash.
     "REPLIK_MODERATORS": {},
+    # The name each moderator's staff replies are signed with on the site (login ->
+    # name); without one, the site's AUTHOR signs (login names never appear).
+    "REPLIK_MODERATOR_NAMES": {},
     # The name that replaces a forgotten person's (replik forget); "" = "Gelöschter Nutzer".
     "REPLIK_FORGOTTEN_NAME": "",
     # Outbound requests: hosts allowed despite private addresses (intranet, tests).

@@ -9,6 +9,7 @@ CLI can work on the same store at once without locks.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import itertools
 import logging
@@ -52,6 +53,25 @@ class EntryNotFound(StoreError):
 
 class BadEntryFile(StoreError):
     """A file in the store that cannot be read as an entry."""
+
+
+class StateChanged(StoreError):
+    """A change asked for from a state the entry is no longer in (someone was faster).
+
+    ``actual`` is its state now ("" when it is gone); ``by`` may be set to the audit
+    record of the decision that came first (see ``moderation``).
+    """
+
+    def __init__(self, entry_id: str, expected: str, actual: str) -> None:
+        super().__init__(entry_id)
+        self.entry_id, self.expected, self.actual = entry_id, expected, actual
+        self.by: dict[str, Any] | None = None
+
+    def __str__(self) -> str:
+        who = f" by {self.by.get('actor')}" if self.by else ""
+        now = f"it is {self.actual} now" if self.actual else "it no longer exists"
+        return (f"entry {self.entry_id} was already decided{who}: {now}, not"
+                f" {self.expected}; nothing was changed")
 
 
 def new_id(when: datetime | None = None, token: str | None = None) -> str:
@@ -492,12 +512,14 @@ class Store:
     def _write_tmp(self, data: bytes, name: str) -> Path:
         return write_temp(f"{self._root}/tmp", name, data)
 
-    def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False) -> Entry:
+    def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False,
+            record: Callable[[], Any] | None = None) -> Entry:
         """Write a new entry durably into ``state``; returns it with its state set.
 
         Raises StoreError if an entry with the same id exists already. ``fresh=True``
         says the id was just made by ``new_id()`` (time + 32 random bits), so the
         look-up in every other state is skipped; the same state is still checked.
+        ``record``: see "changing" below (the new file is removed if it raises).
         """
         if not is_valid_id(entry.id):
             raise StoreError(f"invalid entry id {entry.id!r}")
@@ -513,6 +535,14 @@ class Store:
                 fsync_dir(folder)
         except FileExistsError:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
+        if record is not None:
+            try:
+                record()
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(target)
+                fsync_dir(folder)
+                raise
         entry.state = state
         return entry
 
@@ -685,12 +715,27 @@ class Store:
         return grouped
 
     # -- changing ---------------------------------------------------------
-    def move(self, entry_id: str, state: str) -> Entry:
-        """Move an entry to ``state`` with one atomic rename; returns the entry."""
-        for _attempt in range(5):
+    # Each change may take ``record``: called once the change is made, and if it
+    # raises, the change is undone before the exception goes on. The moderation
+    # decisions write their audit record there, so a decision and its record are
+    # kept or lost together (a full disk loses both, never just the record).
+    def move(self, entry_id: str, state: str, *, expected: str | None = None,
+             record: Callable[[], Any] | None = None) -> Entry:
+        """Move an entry to ``state`` with one atomic rename; returns the entry.
+
+        With ``expected`` the move is compare-and-set: it renames from that state's
+        file only, so of two decisions made from the same state exactly one wins; the
+        other raises StateChanged and changes nothing. Without it the entry moves from
+        wherever it is.
+        """
+        for _attempt in range(1 if expected else 5):
             found = self.find(entry_id)
             if found is None:
+                if expected:
+                    raise StateChanged(entry_id, expected, "")
                 raise EntryNotFound(entry_id)
+            if expected and found.entry.state != expected:
+                raise StateChanged(entry_id, expected, found.entry.state)
             if found.entry.state == state:
                 return found.entry
             target = self._path(entry_id, state, found.entry.article)
@@ -698,81 +743,183 @@ class Store:
             try:
                 os.rename(found.path, target)
             except FileNotFoundError:
-                continue  # someone else moved it first; look again
+                continue  # someone else moved it first; look again (or give up)
             fsync_dir(target.parent)
+            if record is not None:
+                try:
+                    record()
+                except BaseException:
+                    self._undo_move(target, found.path)
+                    raise
             found.entry.state = state
             return found.entry
+        if expected:
+            now = self.find(entry_id)
+            raise StateChanged(entry_id, expected, now.entry.state if now else "")
         raise StoreError(f"entry {entry_id} keeps moving; try again")
 
-    def update(self, entry: Entry) -> Entry:
+    @staticmethod
+    def _undo_move(moved: Path, back: Path) -> None:
+        try:
+            os.rename(moved, back)
+            fsync_dir(back.parent)
+        except OSError as exc:  # moved on again meanwhile: the log must say so
+            log.error("replik: could not move %s back to %s after a failed record: %s",
+                      moved, back, exc)
+
+    def _hold(self, found: Located) -> tuple[int, Path]:
+        """Take an entry's file out of its folder into tmp/ as a held copy, locked.
+
+        The lock (flock on the file) says the change is in progress: ``sweep()``
+        puts back only held copies nobody holds, i.e. those of a process that died
+        (the system drops its locks then). Returns the open, locked file and the
+        held copy's path; close the file when done.
+        """
+        entry = found.entry
+        origin = entry.state if entry.state != "approved" else f"approved~{entry.article}"
+        held = self.root / "tmp" / f"{entry.id}{SUFFIX}{_HELD_MARK}{origin}"
+        try:
+            fd = os.open(found.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise StoreError(f"entry {entry.id} changed meanwhile; try again") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(f"entry {entry.id} is being changed by someone else;"
+                                 " try again") from None
+            held.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(found.path, held)
+            except FileNotFoundError:
+                raise StoreError(f"entry {entry.id} changed meanwhile; try again") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, held
+
+    def update(self, entry: Entry, *, record: Callable[[], Any] | None = None) -> Entry:
         """Rewrite an entry's content in place (its id and state stay).
 
-        The old file is first renamed into tmp/ (only one writer can win that), the
-        new content is written and renamed into the state folder, then the held copy
-        is removed. A crash in between leaves the held copy, which sweep() puts back.
+        The old file is first held in tmp/ (see ``_hold``: only one writer can win
+        that), the new content is written and renamed into the state folder, then the
+        held copy is removed. A crash in between leaves the held copy, which
+        ``sweep()`` (run by the server and the CLI at start) puts back.
         """
         found = self.find(entry.id)
         if found is None:
             raise EntryNotFound(entry.id)
         state = found.entry.state
-        origin = state if state != "approved" else f"approved~{found.entry.article}"
-        held = self.root / "tmp" / f"{entry.id}{SUFFIX}{_HELD_MARK}{origin}"
-        try:
-            os.rename(found.path, held)
-        except FileNotFoundError:
-            raise StoreError(f"entry {entry.id} changed while editing; try again") from None
+        fd, held = self._hold(found)
         try:
             target = self._path(entry.id, state, entry.article)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._write_tmp(serialize(entry), entry.id)
-            os.rename(tmp, target)
-            fsync_dir(target.parent)
-        except BaseException:
-            os.rename(held, found.path)
-            raise
-        held.unlink()
+            tmp: Path | None = None
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self._write_tmp(serialize(entry), entry.id)
+                os.rename(tmp, target)
+                tmp = None
+                fsync_dir(target.parent)
+                if record is not None:
+                    record()
+            except BaseException:
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
+                if target != found.path:
+                    target.unlink(missing_ok=True)
+                os.rename(held, found.path)  # the old version, back in place
+                raise
+            held.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
         entry.state = state
         return entry
 
-    def delete(self, entry_id: str) -> Entry:
+    def delete(self, entry_id: str, *, expected: str | None = None,
+               record: Callable[[], Any] | None = None) -> Entry:
+        """Remove an entry for good (compare-and-set with ``expected``, as ``move``)."""
         found = self.find(entry_id)
         if found is None:
+            if expected:
+                raise StateChanged(entry_id, expected, "")
             raise EntryNotFound(entry_id)
+        if expected and found.entry.state != expected:
+            raise StateChanged(entry_id, expected, found.entry.state)
+        fd, held = self._hold(found)
         try:
-            found.path.unlink()
-        except FileNotFoundError:
-            raise StoreError(f"entry {entry_id} moved while deleting; try again") from None
-        fsync_dir(found.path.parent)
+            fsync_dir(found.path.parent)
+            if record is not None:
+                try:
+                    record()
+                except BaseException:
+                    os.rename(held, found.path)
+                    raise
+            held.unlink()
+        finally:
+            os.close(fd)
         return found.entry
 
     def sweep(self, max_age_seconds: float = 36 * 3600) -> list[Path]:
-        """Remove stale half-written files from tmp/ and put back held edits."""
+        """Put back held copies of changes a dead process left, and remove stale
+        half-written files from tmp/. The server and the CLI call it at start.
+
+        A held copy is put back only when no live process holds its lock (see
+        ``_hold``), however young it is: a change in progress keeps its copy.
+        """
         tmp_dir = self.root / "tmp"
         if not tmp_dir.is_dir():
             return []
         now = time.time()
         swept: list[Path] = []
         for path in tmp_dir.iterdir():
+            if _HELD_MARK in path.name:
+                if self._put_back(path):
+                    swept.append(path)
+                continue
             try:
                 age = now - path.stat().st_mtime
             except FileNotFoundError:
                 continue
-            if _HELD_MARK in path.name:
-                if age < 60:
-                    continue  # an edit in progress
-                name, _, origin = path.name.partition(_HELD_MARK)
-                state, _, article = origin.partition("~")
-                target = self._state_dir(state, article) / name
-                if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.rename(path, target)
-                else:
-                    path.unlink(missing_ok=True)
-                swept.append(path)
-            elif age > max_age_seconds:
+            if age > max_age_seconds:
                 path.unlink(missing_ok=True)
                 swept.append(path)
         return swept
+
+    def _put_back(self, path: Path) -> bool:
+        """Put a held copy back into its state folder, unless a live change holds it."""
+        name, _, origin = path.name.partition(_HELD_MARK)
+        state, _, article = origin.partition("~")
+        try:
+            target = self._state_dir(state, article) / name
+        except StoreError as exc:
+            log.error("replik: %s cannot be put back: %s", path, exc)
+            return False
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False  # the change just finished
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a change in progress
+            try:
+                if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                    return False  # another change's copy took the name meanwhile
+            except FileNotFoundError:
+                return False
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)  # never over a newer version written before the end
+            except FileExistsError:
+                pass
+            else:
+                fsync_dir(target.parent)
+                log.warning("replik: put back %s, left by an interrupted change", target)
+            path.unlink(missing_ok=True)
+            return True
+        finally:
+            os.close(fd)
 
 
 ENTRY_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("extra", "state"))

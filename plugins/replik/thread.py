@@ -133,6 +133,43 @@ def render_entries(entries: list[Entry]) -> dict[str, Markup]:
     return html
 
 
+def shown_entries(entries: list[Entry], origin: str = "", warn: bool = True) -> list[Entry]:
+    """The approved entries of one article that its page shows, in their order.
+
+    A reply is shown only under the entry it answers: while that entry is not shown
+    (pending, spam, in the trash, deleted, or itself waiting), the reply waits with it,
+    and it appears when that entry is approved. So a reply never reaches the page
+    under (or instead of) a comment marked spam. Each hidden reply is logged once per
+    call. Visibility depends on the article's own approved entries only, so the
+    approve-to-live path (which rebuilds the articles whose folder changed) stays
+    exact.
+    """
+    ids = {e.id for e in entries}
+    children: dict[str, list[Entry]] = {}
+    shown: set[str] = set()
+    todo: list[Entry] = []
+    for entry in entries:
+        parent = entry.reply_to
+        if not parent or parent == entry.id:
+            todo.append(entry)  # a top-level entry (a self-reply is one too, as before)
+        elif parent in ids:
+            children.setdefault(parent, []).append(entry)
+    while todo:
+        entry = todo.pop()
+        if entry.id in shown:
+            continue
+        shown.add(entry.id)
+        todo.extend(children.get(entry.id, ()))
+    if len(shown) == len(entries):
+        return entries
+    hidden = [e for e in entries if e.id not in shown]
+    if warn:
+        for entry in hidden:
+            log.warning("replik: %s%s replies to %s, which is not approved on this article;"
+                        " not shown until it is", origin, entry.id, entry.reply_to)
+    return [e for e in entries if e.id in shown]
+
+
 def build_thread(
     entries: list[Entry], max_depth: int = 5, locale: str = "de", timezone: str = "UTC",
     origin: str = "", warn: bool = True, html: dict[str, str] | None = None,

@@ -38,12 +38,12 @@ from flask import (
     request,
 )
 
-from .. import i18n, notify, spam
+from .. import audit, i18n, notify, spam
 from ..fingerprint import tree_fingerprint
-from ..moderation import Moderation
+from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..plugin import comments_open
 from ..settings import store_path
-from ..store import Entry, Store, StoreError, is_valid_id, new_id
+from ..store import Entry, StateChanged, Store, StoreError, is_valid_id, new_id
 from . import heap, pages
 from .app import request_rebuild
 
@@ -180,6 +180,12 @@ class Intake:
         self.settings = settings
         self.store = Store(store_path(settings))
         self.store.ensure()
+        # Changes a killed process left half done (an edit's held copy) go back now,
+        # before the desk or a reader could miss the entry.
+        try:
+            self.store.sweep()
+        except OSError as exc:
+            log.error("replik: cannot tidy %s: %s", self.store.root / "tmp", exc)
         self.index = ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
         self.guard = spam.Guard(settings)
         self.gettext = i18n.gettext_for(settings)
@@ -198,6 +204,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule(intake_url, "replik_intake_form", show_form, methods=["GET"])
     app.add_url_rule(intake_url, "replik_intake_submit", submit, methods=["POST"])
     app.add_url_rule(preview_url, "replik_intake_preview", preview, methods=["POST"])
+    app.after_request(_link_headers)
 
 
 def wants_json() -> bool:
@@ -544,15 +551,27 @@ def thanks() -> Response:
 
 # -- one-click links from the notification email -----------------------------------------
 
+#: The link pages must never be framed (clickjacking the confirming button).
+LINK_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+def _link_headers(response: Response) -> Response:
+    """after_request: every answer under /replik/action/, errors included."""
+    if request.path.startswith(ACTION_URL):
+        response.headers.update(LINK_HEADERS)
+    return response
+
 
 def _link_page(ix: Intake, status: int, **context: Any) -> Response:
-    _ = ix.gettext
     template = pages.environment(ix.settings).from_string(LINK_TEMPLATE)
     html = template.render(page_name="replik_action", pages=ix.index.pages, **context)
-    response = make_response(html, status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    return make_response(html, status)
 
 
 LINK_TEMPLATE = """{% extends "base.html" %}
@@ -578,13 +597,24 @@ LINK_TEMPLATE = """{% extends "base.html" %}
 """
 
 
+def _already_decided(ix: Intake, exc: StateChanged) -> str:
+    """'Already decided by anna: …' in the site's language (who, from the audit log)."""
+    if exc.by is None:
+        exc.by = audit.last_decision(ix.store.root, exc.entry_id)
+    return conflict_message(ix.gettext, exc)
+
+
 @bp.route(ACTION_URL + "<token>", methods=["GET", "POST"])
 def one_click(token: str) -> Response:
+    """GET (and HEAD, which Flask answers with the GET view) only shows the entry and
+    a confirming button; only the POST acts, from the state the link was made for."""
     ix = intake()
     _ = ix.gettext
     settings = ix.settings
     labels = {"approve": _("Approve this comment"), "spam": _("Mark this comment as spam"),
               "trash": _("Move this comment to the trash")}
+    if request.method == "POST" and origin_problem(settings):
+        abort(403, _("Comments can only be moderated from this site's own pages."))
     try:
         claim = notify.read_token(settings, token)
     except notify.TokenError as exc:
@@ -603,22 +633,46 @@ def one_click(token: str) -> Response:
     entry = found.entry
     context = dict(entry=entry.public(), date=pages.local_date(settings, entry.date),
                    body_html=pages.preview_html(settings, entry.body))
-    if request.method == "GET":
+    if entry.state != claim.state:  # decided since the mail was sent: the link is spent
+        changed = StateChanged(entry.id, claim.state, entry.state)
+        return _link_page(ix, 409, heading=_("Not done"), message=_already_decided(ix, changed),
+                          **context)
+    if request.method != "POST":
         return _link_page(ix, 200, heading=labels[claim.action], confirm=labels[claim.action],
                           message=_("Please confirm."), **context)
-    if origin_problem(settings):
-        abort(403, _("Comments can only be moderated from this site's own pages."))
     try:
         notify.use_token(settings, claim)
     except notify.TokenError:
         return _link_page(ix, 410, heading=_("Link not usable"),
                           message=_("This link was used already."))
+    except OSError as exc:
+        log.error("replik: cannot mark a one-click link used: %s", exc)
+        return _not_saved(ix, context)
     try:
-        Moderation(settings, actor="email-link").decide(claim.action, claim.entry_id)
-    except StoreError as exc:
-        return _link_page(ix, 409, heading=_("Not done"), message=str(exc), **context)
+        Moderation(settings, actor="email-link").decide(claim.action, claim.entry_id,
+                                                         expected=claim.state)
+    except StateChanged as exc:
+        return _link_page(ix, 409, heading=_("Not done"), message=_already_decided(ix, exc),
+                          **context)
+    except NotSaved as exc:
+        log.error("replik: one-click %s of %s not saved: %s", claim.action, entry.id, exc)
+        notify.release_token(settings, claim)  # nothing happened: the link may be tried again
+        return _not_saved(ix, context)
+    except StoreError as exc:  # e.g. a reply whose parent is not approved yet
+        notify.release_token(settings, claim)
+        return _link_page(ix, 409, heading=_("Not done"), message=refusal_message(_, exc),
+                          **context)
     request_rebuild()
     done = {"approve": _("The comment is approved."), "spam": _("The comment is marked as spam."),
             "trash": _("The comment is in the trash.")}
     return _link_page(ix, 200, heading=_("Done"), message=done[claim.action], **context)
 
+
+def _not_saved(ix: Intake, context: dict[str, Any]) -> Response:
+    _ = ix.gettext
+    response = _link_page(
+        ix, 503, heading=_("Not done"), **context,
+        message=_("Nothing was changed: the comment store cannot be written right now."
+                  " Please try again in a few minutes."))
+    response.headers["Retry-After"] = "120"
+    return response

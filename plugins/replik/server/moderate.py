@@ -33,12 +33,20 @@ from flask import (
 from .. import audit, notify
 from ..chart import weekly_chart
 from ..i18n import gettext_for, install_into
-from ..moderation import ACTIONS, Moderation
+from ..moderation import (
+    ACTIONS,
+    Moderation,
+    NotSaved,
+    StateChanged,
+    display_name,
+    refusal_message,
+)
 from ..rebuild import Rebuilder, is_live, read_status
 from ..render import count_links, format_datetime_local, render_body, render_excerpt
 from ..report import build_report, entry_cache, hours, parse_day, percent
 from ..settings import store_path
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
+from ..thread import shown_entries
 from . import auth
 
 log = logging.getLogger(__name__)
@@ -369,7 +377,17 @@ def entry(entry_id: str) -> Any:
         preselect=preselect, token=request.args.get("token", ""),
         page_link=page_link(item) if item.state == "approved" else "",
         live=_live_state(), messages=get_flashed_messages(with_categories=True),
+        hidden_reply=item.state == "approved" and not _shown(item, everything),
+        staff_name=display_name(settings(), auth.current_user() or "desk"),
     )
+
+
+def _shown(item: Entry, everything: list[Entry]) -> bool:
+    """Whether an approved entry is on its page (a reply waits for its parent)."""
+    if not item.reply_to:
+        return True
+    siblings = [e for e in everything if e.state == "approved" and e.article == item.article]
+    return any(e.id == item.id for e in shown_entries(siblings, warn=False))
 
 
 def _live_state() -> dict[str, Any]:
@@ -390,6 +408,11 @@ def mail_link(token: str) -> Any:
     except notify.TokenError as exc:
         flash(str(exc), "error")
         return redirect(url_for("desk.queue"))
+    found = Moderation(settings(), actor="desk").store.find(claim.entry_id)
+    if found is not None and found.entry.state != claim.state:
+        # Decided since the mail was sent: the link acts only from the state it names.
+        flash(_message(StateChanged(claim.entry_id, claim.state, found.entry.state)), "error")
+        return redirect(url_for("desk.entry", entry_id=claim.entry_id))
     return redirect(url_for("desk.entry", entry_id=claim.entry_id, action=claim.action,
                             token=token, _anchor="confirm"))
 
@@ -404,14 +427,30 @@ def _back(default_id: str | None = None) -> Any:
     return redirect(url_for("desk.queue"))
 
 
-def _decide(moderation: Moderation, action: str, entry_id: str) -> bool:
+def _seen(name: str = "seen") -> str | None:
+    """The state the moderator saw the entry in (a hidden field of every form)."""
+    value = request.form.get(name, "")
+    return value if value in STATES else None
+
+
+def _message(exc: StoreError) -> str:
+    """Why something was not done, in the desk's language (who decided first, …)."""
+    if isinstance(exc, StateChanged) and exc.by is None:
+        exc.by = audit.last_decision(store_path(settings()), exc.entry_id)
+    if isinstance(exc, NotSaved):
+        log.error("replik: not saved: %s", exc)
+    return refusal_message(_, exc)
+
+
+def _decide(moderation: Moderation, action: str, entry_id: str,
+            seen: str | None = None) -> bool:
     try:
-        moderation.decide(action, entry_id)
+        moderation.decide(action, entry_id, expected=seen)
     except EntryNotFound:
         flash(_("Entry {id} no longer exists.").format(id=entry_id), "error")
         return False
     except StoreError as exc:
-        flash(str(exc), "error")
+        flash(_message(exc), "error")
         return False
     return True
 
@@ -422,7 +461,9 @@ def act(entry_id: str) -> Any:
     action = request.form.get("action", "")
     if action not in ACTIONS or action == "delete":
         abort(400, description=_("Unknown action."))
+    seen = _seen()
     token = request.form.get("token", "")
+    claim = None
     if token:
         try:
             claim = notify.read_token(settings(), token)
@@ -432,10 +473,16 @@ def act(entry_id: str) -> Any:
         except notify.TokenError as exc:
             flash(str(exc), "error")
             return redirect(url_for("desk.entry", entry_id=entry_id))
+        except OSError as exc:
+            flash(_message(NotSaved(exc.strerror or str(exc))), "error")
+            return redirect(url_for("desk.entry", entry_id=entry_id))
+        seen = claim.state  # the link acts only from the state it was mailed for
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
-    if _decide(moderation, action, entry_id):
+    if _decide(moderation, action, entry_id, seen):
         request_rebuild(entry_id)
         flash(_("Done: {action}.").format(action=_(action)), "ok")
+    elif claim is not None:
+        notify.release_token(settings(), claim)  # nothing was done: the link stays usable
     return _back(entry_id)
 
 
@@ -445,12 +492,14 @@ def bulk() -> Any:
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
         abort(400, description=_("Unknown action."))
-    ids = request.form.getlist("ids")[:500]
+    # Oldest first (ids sort by time): a comment is approved before the replies to it.
+    ids = sorted(set(request.form.getlist("ids")[:500]))
     if not ids:
         flash(_("Select at least one entry."), "error")
         return _back()
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
-    done = sum(1 for entry_id in ids if _decide(moderation, action, entry_id))
+    done = sum(1 for entry_id in ids
+               if _decide(moderation, action, entry_id, _seen(f"seen-{entry_id}")))
     if done:
         request_rebuild(ids[-1])
     flash(_("{count} entries: {action}.").format(count=done, action=_(action)), "ok")
@@ -467,9 +516,13 @@ def reply(entry_id: str) -> Any:
         return redirect(url_for("desk.entry", entry_id=entry_id))
     user = auth.current_user() or "desk"
     try:
-        outcome = Moderation(settings(), actor=user).reply(entry_id, text)
+        outcome = Moderation(settings(), actor=user).reply(entry_id, text, expected=_seen())
+    except EntryNotFound:
+        abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     except StoreError as exc:
-        flash(str(exc), "error")
+        if isinstance(exc, NotSaved) and exc.parent_approved:
+            request_rebuild(entry_id)
+        flash(_message(exc), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
     request_rebuild(outcome.entry.id)
     flash(_("Your reply is published."), "ok")
@@ -488,8 +541,10 @@ def edit(entry_id: str) -> Any:
     try:
         outcome = Moderation(settings(), actor=auth.current_user() or "desk").edit(entry_id,
                                                                                    text)
+    except EntryNotFound:
+        abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     except StoreError as exc:
-        flash(str(exc), "error")
+        flash(_message(exc), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
     if outcome.entry.state == "approved":
         request_rebuild(entry_id)
@@ -501,11 +556,12 @@ def edit(entry_id: str) -> Any:
 @auth.login_required
 def delete(entry_id: str) -> Any:
     item = _find(entry_id)
-    if request.method == "GET" or request.form.get("confirm") != "yes":
-        return render_template("desk/delete.html", view=_view(item))
+    if request.method != "POST" or request.form.get("confirm") != "yes":
+        replies = sum(1 for e in entry_cache(settings()).entries() if e.reply_to == item.id)
+        return render_template("desk/delete.html", view=_view(item), replies=replies)
     was_live = item.state == "approved"
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
-    if not _decide(moderation, "delete", entry_id):
+    if not _decide(moderation, "delete", entry_id, _seen()):
         return redirect(url_for("desk.entry", entry_id=entry_id))
     if was_live:
         request_rebuild()
