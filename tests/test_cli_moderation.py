@@ -156,3 +156,75 @@ def test_unusable_settings_are_clear_errors(tmp_path, monkeypatch):
     (tmp_path / "pelicanconf.py").write_text("PATH = 'gibt-es-nicht'\n")
     result = CliRunner().invoke(main, ["list"])
     assert result.exit_code == 1 and "content" in result.output
+
+
+def test_a_decision_that_lost_a_race_changes_nothing_and_names_the_winner(project, monkeypatch):
+    """The CLI decides from the state it reads; if another moderator moves the entry
+    between that reading and the move, the move is refused (compare-and-set) and the
+    audit's "from" states never contradict each other."""
+    from replik.moderation import Moderation
+    from replik.settings import load_settings
+
+    root, e = project
+    entry_id = e["pending"].id
+    settings = load_settings(root / "pelicanconf.py")
+    real_find = Store.find
+    raced = []
+
+    def find_then_someone_else_decides(self, wanted):
+        found = real_find(self, wanted)
+        if wanted == entry_id and not raced:
+            raced.append(True)  # bert marks it spam just after we looked
+            Moderation(settings, "bert").decide("spam", entry_id)
+        return found
+
+    monkeypatch.setattr(Store, "find", find_then_someone_else_decides)
+    result = CliRunner().invoke(main, ["approve", entry_id, "--as", "anna"])
+    assert result.exit_code == 1
+    assert "already decided by bert: it is spam now" in result.output
+    assert Store(root / "comments").get(entry_id).state == "spam"
+    trail = [(a["actor"], a["from"], a["to"]) for a in audit.read(root / "comments", entry_id)]
+    assert trail == [("bert", "pending", "spam")]
+
+
+def test_a_reply_is_approved_only_after_what_it_answers(project):
+    root, e = project
+    store = Store(root / "comments")
+    parent = e["pending"]
+    reply = add_entry(root, "beitrag", "Eine Antwort", utc(2010, 3, 3, 10, 0), state="pending",
+                      author="Clara", reply_to=parent.id)
+    result = CliRunner().invoke(main, ["approve", reply.id])
+    assert result.exit_code == 1
+    assert f"answers entry {parent.id}, which is pending: approve that one first" in result.output
+    assert store.get(reply.id).state == "pending"
+    result = run("approve", reply.id, parent.id)  # in any order: the older one goes first
+    assert result.exit_code == 0
+    assert store.get(reply.id).state == "approved" and store.get(parent.id).state == "approved"
+
+
+def test_staff_replies_are_signed_with_the_moderators_display_name(project):
+    root, e = project
+    write_conf(root, REPLIK_MODERATOR_NAMES={"anna": "Anna aus der Redaktion"},
+               AUTHOR="Das Blog")
+    store = Store(root / "comments")
+    named = json.loads(run("reply", e["old"].id, "--text", "Danke!", "--as", "anna",
+                           "--json").output)[0]
+    assert store.get(named["id"]).author == "Anna aus der Redaktion"
+    unnamed = json.loads(run("reply", e["old"].id, "--text", "Gern!", "--as", "bert",
+                             "--json").output)[0]
+    assert store.get(unnamed["id"]).author == "Das Blog"  # never the login name
+
+
+def test_commands_put_back_an_edit_killed_midway(project):
+    from test_store import interrupted_edit
+
+    root, e = project
+    proc = interrupted_edit(root / "comments", e["pending"].id)
+    proc.kill()  # kill -9 during the edit: only the held copy is left
+    proc.wait()
+    held = list((root / "comments" / "tmp").iterdir())
+    assert [p.name for p in held] == [f"{e['pending'].id}.txt.held.pending"]
+    result = run("list")
+    assert e["pending"].id in result.output
+    assert (root / "comments" / "pending" / f"{e['pending'].id}.txt").exists()
+    assert list((root / "comments" / "tmp").iterdir()) == []

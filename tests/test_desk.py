@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lxml import html as lxml_html
 from test_desk_site import PASSWORD, Served, add_entry, hash_env
 
 from replik import audit
+from replik.store import Store
 
 
 @pytest.fixture
@@ -29,11 +31,11 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-def logged_in(desk: Served) -> httpx.Client:
+def logged_in(desk: Served, name: str = "anna") -> httpx.Client:
     client = httpx.Client(base_url=desk.url, follow_redirects=True, timeout=20)
     page = client.get("/moderate/login")
     answer = client.post("/moderate/login", data={
-        "csrf": csrf(page.text), "name": "anna", "password": PASSWORD, "next": "/moderate/"})
+        "csrf": csrf(page.text), "name": name, "password": PASSWORD, "next": "/moderate/"})
     assert answer.status_code == 200 and "Log out" in answer.text
     return client
 
@@ -279,3 +281,210 @@ def test_sessions_without_a_cookie_are_empty_and_cost_nothing_to_save(tmp_path) 
         response = app.response_class("x")
         ours.save_session(app, emptied, response)
         assert "replik_desk=;" in response.headers["Set-Cookie"]
+
+
+# -- decisions: who was first, full disks, replies that wait, display names ------------------
+
+
+def form_of(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of the page's first form posting to ``action``."""
+    start = page.index(f'action="{action}"')
+    form = page[start:page.index("</form>", start)]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def add_bert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second moderator account, from the environment."""
+    from replik.server.auth import make_hash
+
+    monkeypatch.setenv("REPLIK_MODERATORS", "bert:REPLIK_TEST_HASH_BERT")
+    monkeypatch.setenv("REPLIK_TEST_HASH_BERT", make_hash(PASSWORD))
+
+
+def test_two_moderators_deciding_at_once_exactly_one_wins(desk: Served,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    add_bert(monkeypatch)
+    sessions = {"anna": logged_in(desk), "bert": logged_in(desk, "bert")}
+    wants = {"anna": "approve", "bert": "spam"}
+    for _round in range(3):
+        entry = add_entry(desk.store, "post-1", when=when(_round))
+        path = f"/moderate/entry/{entry.id}/act"
+        forms = {name: form_of(client.get(f"/moderate/entry/{entry.id}").text, path)
+                 for name, client in sessions.items()}
+        assert all(form["seen"] == "pending" for form in forms.values())
+        start, answers = threading.Barrier(2), {}
+
+        def decide(name: str, path: str, data: dict, start: threading.Barrier,
+                   answers: dict) -> None:
+            start.wait()  # both moderators press their button at the same moment
+            answers[name] = sessions[name].post(path, data=data)
+
+        threads = [threading.Thread(target=decide, args=(
+            name, path, {**forms[name], "action": wants[name]}, start, answers))
+            for name in sessions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert all(answer.status_code == 200 for answer in answers.values())
+        done = [name for name, answer in answers.items() if "Done:" in answer.text]
+        assert len(done) == 1, {name: answer.text[-2000:] for name, answer in answers.items()}
+        [winner], [loser] = done, [name for name in sessions if name not in done]
+        assert f"Already decided by {winner}" in answers[loser].text
+        assert "Nothing was changed" in answers[loser].text
+        assert desk.store.get(entry.id).state == {"approve": "approved",
+                                                   "spam": "spam"}[wants[winner]]
+        records = [(a["actor"], a["from"]) for a in audit.read(desk.store.root, entry.id)]
+        assert records == [(winner, "pending")]
+
+
+def test_a_decision_from_a_state_that_is_gone_changes_nothing(desk: Served) -> None:
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-1", when=when())
+    path = f"/moderate/entry/{entry.id}/act"
+    seen = form_of(client.get(f"/moderate/entry/{entry.id}").text, path)
+    from replik.moderation import Moderation
+
+    Moderation(desk.settings, actor="carla").decide("spam", entry.id)  # e.g. on the CLI
+    answer = client.post(path, data={**seen, "action": "approve"})
+    assert "Already decided by carla: the entry is marked as spam now" in answer.text
+    assert desk.store.get(entry.id).state == "spam"
+    # The queue's bulk form says what each entry was when the page was made, too.
+    queue = client.get("/moderate/queue", params={"state": "all"}).text
+    assert f'name="seen-{entry.id}" value="spam"' in queue
+    answer = client.post("/moderate/bulk", data={"csrf": csrf(queue), "action": "trash",
+                                                 "ids": [entry.id], f"seen-{entry.id}":
+                                                 "pending"})
+    assert "Already decided by carla" in answer.text and "0 entries" in answer.text
+    assert desk.store.get(entry.id).state == "spam"
+
+
+def test_a_mailed_link_opened_in_the_desk_after_a_decision_is_spent(desk: Served) -> None:
+    from replik import notify
+    from replik.moderation import Moderation
+
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-1", when=when())
+    token = notify.make_token(desk.settings, "approve", entry.id)  # mailed while pending
+    Moderation(desk.settings, actor="carla").decide("spam", entry.id)
+    page = client.get(f"/moderate/link/{token}").text
+    assert "Already decided by carla" in page and 'id="confirm"' not in page
+    answer = client.post(f"/moderate/entry/{entry.id}/act",
+                         data={"csrf": csrf(page), "action": "approve", "token": token})
+    assert "Already decided by carla" in answer.text
+    assert desk.store.get(entry.id).state == "spam"
+
+
+def test_on_a_full_disk_decisions_and_replies_say_so_and_change_nothing(
+        desk: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_store import audit_disk_full
+
+    client = logged_in(desk)
+    waiting = add_entry(desk.store, "post-1", when=when(1), body="Bitte freigeben")
+    shown = add_entry(desk.store, "post-1", "approved", when=when(0), body="Schon da")
+    before = sorted(p.relative_to(desk.store.root) for p in desk.store.root.rglob("*.txt"))
+    audit_disk_full(monkeypatch)
+    token = csrf(client.get("/moderate/queue").text)
+    answers = [
+        client.post(f"/moderate/entry/{waiting.id}/act",
+                    data={"csrf": token, "action": "approve", "seen": "pending"}),
+        client.post(f"/moderate/entry/{waiting.id}/reply",
+                    data={"csrf": token, "body": "Danke!", "seen": "pending"}),
+        client.post(f"/moderate/entry/{shown.id}/reply",
+                    data={"csrf": token, "body": "Danke!", "seen": "approved"}),
+        client.post(f"/moderate/entry/{shown.id}/edit", data={"csrf": token, "body": "Neu"}),
+        client.post("/moderate/bulk", data={"csrf": token, "action": "trash",
+                                            "ids": [waiting.id, shown.id]}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        assert "Nothing was changed: the comment store cannot be written" in answer.text
+        assert "No space left on device" in answer.text
+    assert sorted(p.relative_to(desk.store.root)
+                  for p in desk.store.root.rglob("*.txt")) == before
+    assert desk.store.get(waiting.id).state == "pending"
+    assert desk.store.get(shown.id).body == "Schon da"
+    assert list(audit.read(desk.store.root)) == []
+    assert list((desk.store.root / "tmp").iterdir()) == []
+
+
+def test_replies_wait_with_their_parent(desk: Served) -> None:
+    client = logged_in(desk)
+    parent = add_entry(desk.store, "post-6", when=when(0), author="Gerd", body="Frage")
+    reply = add_entry(desk.store, "post-6", when=when(1), author="Hanna", body="Antwort",
+                      reply_to=parent.id)
+    page = client.get(f"/moderate/entry/{reply.id}").text
+    answer = client.post(f"/moderate/entry/{reply.id}/act",
+                         data={**form_of(page, f"/moderate/entry/{reply.id}/act"),
+                               "action": "approve"})
+    assert "answers an entry that is awaiting moderation. Approve that one first" in answer.text
+    assert desk.store.get(reply.id).state == "pending"
+    queue = client.get("/moderate/queue").text
+    answer = client.post("/moderate/bulk", data={  # newest first on the page: reply first
+        "csrf": csrf(queue), "action": "approve", "ids": [reply.id, parent.id],
+        f"seen-{reply.id}": "pending", f"seen-{parent.id}": "pending"})
+    assert "2 entries: approve." in answer.text
+    page = client.get(f"/moderate/entry/{parent.id}").text
+    staff = client.post(f"/moderate/entry/{reply.id}/reply", data={
+        **form_of(client.get(f"/moderate/entry/{reply.id}").text,
+                  f"/moderate/entry/{reply.id}/reply"), "body": "Stimmt."})
+    assert "Your reply is published." in staff.text
+    # The parent turns out to be spam: its thread waits with it, off the page.
+    client.post(f"/moderate/entry/{parent.id}/act",
+                data={**form_of(page, f"/moderate/entry/{parent.id}/act"), "action": "spam"})
+    wait_live(client)
+    article = httpx.get(f"{desk.url}/2026/post-6/", timeout=10).text
+    for entry in desk.store.entries("approved", "post-6"):
+        assert f'id="comment-{entry.id}"' not in article
+    assert "Antwort" not in article and "Stimmt." not in article
+    assert "Not shown on the site while the entry it answers is not approved." in client.get(
+        f"/moderate/entry/{reply.id}").text
+
+
+def wait_live(client: httpx.Client) -> None:
+    deadline = time.time() + 20
+    while not client.get("/moderate/live").json()["live"]:
+        assert time.time() < deadline
+        time.sleep(0.05)
+
+
+def test_staff_replies_show_the_moderators_display_name(desk: Served) -> None:
+    desk.app.config["REPLIK"]["REPLIK_MODERATOR_NAMES"] = {"anna": "Anna Wolf (Redaktion)"}
+    client = logged_in(desk)
+    entry = add_entry(desk.store, "post-7", "approved", when=when(), body="Wer antwortet?")
+    page = client.get(f"/moderate/entry/{entry.id}").text
+    assert "Signed on the site as “Anna Wolf (Redaktion)”." in page
+    client.post(f"/moderate/entry/{entry.id}/reply",
+                data={**form_of(page, f"/moderate/entry/{entry.id}/reply"), "body": "Ich!"})
+    [reply] = [e for e in desk.store.entries("approved", "post-7") if e.staff]
+    assert reply.author == "Anna Wolf (Redaktion)"
+    wait_live(client)
+    article = lxml_html.fromstring(httpx.get(f"{desk.url}/2026/post-7/", timeout=10).text)
+    node = article.get_element_by_id(f"comment-{reply.id}")
+    assert node.xpath("string(.//p[@class='author'])").split() == ["Anna", "Wolf",
+                                                                  "(Redaktion)", "(Team)"]
+    assert "anna" not in node.text_content()
+
+
+def test_an_edit_killed_midway_is_back_when_the_server_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_desk_site import make_site
+    from test_store import interrupted_edit
+
+    hash_env(monkeypatch)
+    make_site(tmp_path / "site", posts=2)
+    entry = add_entry(Store(tmp_path / "site" / "comments"), "post-1", when=when(),
+                      body="Bleibt erhalten")
+    proc = interrupted_edit(tmp_path / "site" / "comments", entry.id)
+    proc.kill()  # kill -9 while the desk edits it
+    proc.wait()
+    assert Store(tmp_path / "site" / "comments").find(entry.id) is None
+    served = Served(tmp_path / "site", posts=2, REPLIK_REBUILD=False)
+    try:
+        queue = logged_in(served).get("/moderate/queue").text
+        assert entry.id in queue and "Bleibt erhalten" in queue
+        assert served.store.get(entry.id).state == "pending"
+    finally:
+        served.close()

@@ -186,3 +186,94 @@ def test_no_links_without_a_secret(tmp_path, monkeypatch):
     with pytest.raises(notify.TokenError) as caught:
         notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
     assert caught.value.reason == "nokey"
+
+
+# -- the links act only by POST, only from the state they were sent for --------------------
+
+LINK_SECRET = "notify-link-key"
+
+
+@pytest.fixture
+def links(tmp_path, monkeypatch):
+    """A running app (no desk rebuilds), a pending entry, and its mailed links."""
+    monkeypatch.setenv("REPLIK_SECRET_KEY", LINK_SECRET)
+    with live_server() as (base, holder):
+        settings = make_settings(tmp_path, siteurl=base, REPLIK_REBUILD=False)
+        holder.app = create_app(settings=settings)
+        with client(base) as http:
+            entry_id = http.post("/replik/comment", data=form(), headers=JSON).json()["id"]
+            entry = Store(tmp_path / "comments").get(entry_id)
+            notice = notify.build_notice(settings, entry, "Offene Debatte")
+            yield http, settings, entry, notice.links
+
+
+def trail(settings) -> list[tuple]:
+    from replik import audit
+    from replik.settings import store_path
+
+    return [(a["actor"], a["action"], a["from"], a["to"]) for a in audit.read(store_path(settings))]
+
+
+def test_head_on_a_link_changes_nothing(links):
+    http, settings, entry, urls = links
+    for url in urls.values():
+        answer = http.head(url)  # what `curl -I` and link scanners in mail programs send
+        assert answer.status_code == 200
+    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "pending"
+    assert trail(settings) == []
+    assert http.post(urls["spam"]).status_code == 200  # not used up by the HEAD
+    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "spam"
+
+
+def test_an_old_link_does_not_override_a_later_decision(links):
+    from replik.moderation import Moderation
+
+    http, settings, entry, urls = links
+    Moderation(settings, actor="anna").decide("spam", entry.id, expected="pending")  # the desk
+    page = http.get(urls["approve"])
+    assert page.status_code == 409
+    assert "Bereits von anna entschieden" in page.text and "<form method=\"post\"" not in page.text
+    answer = http.post(urls["approve"])
+    assert answer.status_code == 409 and "als Spam markiert" in answer.text
+    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "spam"
+    assert trail(settings) == [("anna", "spam", "pending", "spam")]
+
+
+def test_links_made_before_they_named_a_state_act_from_pending(links):
+    import base64
+    import hashlib
+    import hmac
+
+    http, settings, entry, _urls = links
+    payload = f"approve|{entry.id}|{int(time.time()) + 600}|0123456789abcdef".encode()
+    signature = hmac.new(notify._key(), payload, hashlib.sha256).digest()
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claim = notify.read_token(settings, f"{b64(payload)}.{b64(signature)}")
+    assert (claim.action, claim.state) == ("approve", "pending")
+
+
+def test_link_pages_cannot_be_framed(links):
+    http, _settings, _entry, urls = links
+    answers = [http.get(urls["approve"]), http.get("/replik/action/kaputt"),
+               http.post(urls["approve"], headers={"Origin": "https://evil.example"})]
+    assert [a.status_code for a in answers] == [200, 404, 403]
+    for answer in answers:
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+def test_a_link_on_a_full_disk_changes_nothing_and_can_be_used_later(links, monkeypatch):
+    from test_store import audit_disk_full
+
+    http, settings, entry, urls = links
+    with monkeypatch.context() as patch:
+        audit_disk_full(patch)
+        answer = http.post(urls["approve"])
+    assert answer.status_code == 503 and "Es wurde nichts geändert" in answer.text
+    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "pending"
+    assert trail(settings) == []
+    assert http.post(urls["approve"]).status_code == 200  # the disk has room again
+    assert trail(settings) == [("email-link", "approve", "pending", "approved")]

@@ -299,3 +299,147 @@ def test_read_bytes_reads_files_of_any_size(tmp_path):
         assert read_bytes(str(path)) == data
     with pytest.raises(FileNotFoundError):
         read_bytes(str(tmp_path / "missing"))
+
+
+# -- decisions: compare-and-set, all or nothing, interrupted changes ------------------------
+
+
+def test_a_move_from_a_state_the_entry_left_changes_nothing(tmp_path):
+    from replik.store import StateChanged
+
+    store = Store(tmp_path)
+    entry = store.add(make_entry())
+    store.move(entry.id, "spam", expected="pending")
+    with pytest.raises(StateChanged) as caught:
+        store.move(entry.id, "approved", expected="pending")  # decided from what it saw
+    assert (caught.value.expected, caught.value.actual) == ("pending", "spam")
+    assert store.get(entry.id).state == "spam"
+    with pytest.raises(StateChanged):
+        store.delete(entry.id, expected="pending")
+    assert store.get(entry.id).state == "spam"
+    assert store.move(entry.id, "approved").state == "approved"  # without: from where it is
+
+
+def test_two_processes_deciding_from_the_same_state_one_wins(tmp_path):
+    """Many rounds of two processes moving one entry from pending to different states:
+    each round exactly one wins, and the entry is where the winner put it."""
+    ctx = multiprocessing.get_context("fork")
+    store = Store(tmp_path)
+    ids = [store.add(make_entry()).id for _ in range(40)]
+    queue = ctx.Queue()
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_decider, args=(str(tmp_path), ids, target, start, queue))
+             for target in ("approved", "spam")]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+    won = {target: set(won) for target, won in results}
+    assert won["approved"].isdisjoint(won["spam"])
+    assert won["approved"] | won["spam"] == set(ids)
+    for entry_id in ids:
+        assert store.get(entry_id).state == ("approved" if entry_id in won["approved"]
+                                             else "spam")
+
+
+def _decider(root, ids, target, start, queue):
+    from replik.store import StateChanged
+
+    store = Store(root)
+    start.wait()
+    won = []
+    for entry_id in ids:
+        try:
+            store.move(entry_id, target, expected="pending")
+            won.append(entry_id)
+        except StateChanged:
+            pass
+    queue.put((target, won))
+
+
+def _full(*_args):
+    raise OSError(28, "No space left on device")
+
+
+def test_each_change_is_undone_when_its_record_fails(tmp_path):
+    store = Store(tmp_path)
+    entry = store.add(make_entry(), "pending")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.txt")}
+    with pytest.raises(OSError):
+        store.move(entry.id, "approved", expected="pending", record=_full)
+    with pytest.raises(OSError):
+        store.update(replace(entry, body="Neu"), record=_full)
+    with pytest.raises(OSError):
+        store.delete(entry.id, record=_full)
+    with pytest.raises(OSError):
+        store.add(make_entry(), "approved", record=_full)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.txt")} == before
+    assert store.get(entry.id).state == "pending"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+EDIT_SCRIPT = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {plugins!r})
+    from replik import store as S
+    def stop(*args, **kwargs):
+        print("held", flush=True)  # the old version is held in tmp/ now
+        sys.stdin.readline()       # wait here until the test kills us
+    S.write_temp = stop
+    s = S.Store(sys.argv[1])
+    entry = s.get(sys.argv[2])
+    entry.body = "Neuer Text"
+    s.update(entry)
+""")
+
+
+def interrupted_edit(store_root: Path, entry_id: str) -> subprocess.Popen:
+    """Start an edit of ``entry_id`` in another process and stop it with its old version
+    held in tmp/; the caller kills it (kill -9) or lets it be."""
+    script = store_root.parent / "edit.py"
+    script.write_text(EDIT_SCRIPT.format(plugins=PLUGINS))
+    proc = subprocess.Popen([sys.executable, str(script), str(store_root), entry_id],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_killed_edit_is_put_back_and_a_live_one_is_left_alone(tmp_path):
+    store_root = tmp_path / "comments"
+    store = Store(store_root)
+    entry = store.add(make_entry(), "approved")
+    proc = interrupted_edit(store_root, entry.id)
+    try:
+        [held] = (store_root / "tmp").iterdir()
+        assert held.name == f"{entry.id}.txt.held.approved~post"
+        assert store.find(entry.id) is None
+        assert store.sweep() == []  # a live edit holds its copy: not put back
+        assert held.exists()
+    finally:
+        proc.kill()  # kill -9 in the middle of the edit
+        proc.wait()
+    assert store.sweep() == [held]  # however young the copy: its process is dead
+    again = store.get(entry.id)
+    assert (again.state, again.body) == ("approved", "Hallo")
+    assert list((store_root / "tmp").iterdir()) == []
+
+
+class _DiskFull:
+    """``os`` as the audit log sees it on a full disk: every write fails (ENOSPC)."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def write(self, fd, data):
+        raise OSError(28, "No space left on device")
+
+
+def audit_disk_full(monkeypatch) -> None:
+    """Make every audit record fail to be written, as on a full disk."""
+    from replik import audit
+
+    monkeypatch.setattr(audit, "os", _DiskFull(os))

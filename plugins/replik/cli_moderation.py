@@ -167,7 +167,9 @@ def _decision_command(action: str, help_text: str) -> click.Command:
                 as_json: bool) -> None:
         moderation = Moderation(_settings(ctx), actor)
         outcomes, failures = [], []
-        for entry_id in entry_ids:
+        # Oldest first (ids sort by time): a comment is approved before its replies.
+        # Each decision is made from the entry's current state.
+        for entry_id in sorted(dict.fromkeys(entry_ids)):
             try:
                 outcomes.append(moderation.decide(action, entry_id))
             except StoreError as exc:

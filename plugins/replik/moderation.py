@@ -198,7 +198,11 @@ class Moderation:
             raise NotSaved(exc.strerror or str(exc), parent_approved) from exc
 
     def _conflict(self, exc: StateChanged) -> StateChanged:
+        """Name who decided first: wait for a change in progress to be recorded, then
+        read the audit log."""
         if exc.by is None:
+            now = self.store.settled(exc.entry_id)
+            exc.actual = now.entry.state if now else ""
             exc.by = audit.last_decision(self.store.root, exc.entry_id)
         return exc
 

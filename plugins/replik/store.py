@@ -475,6 +475,26 @@ def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
     return True
 
 
+def _open_locked(path: Path, how: int) -> int | None:
+    """``path`` opened and flock'ed (waiting for the lock), or None if the file left
+    that name meanwhile (moved, deleted) before or while waiting."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, how)
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            return fd
+    except FileNotFoundError:
+        pass
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
 @dataclass
 class Located:
     entry: Entry
@@ -726,7 +746,9 @@ class Store:
         With ``expected`` the move is compare-and-set: it renames from that state's
         file only, so of two decisions made from the same state exactly one wins; the
         other raises StateChanged and changes nothing. Without it the entry moves from
-        wherever it is.
+        wherever it is. The file is locked (flock) from before the rename until its
+        record is written, so whoever comes second can wait for that record
+        (``settled``) and say who decided first.
         """
         for _attempt in range(1 if expected else 5):
             found = self.find(entry_id)
@@ -738,25 +760,44 @@ class Store:
                 raise StateChanged(entry_id, expected, found.entry.state)
             if found.entry.state == state:
                 return found.entry
-            target = self._path(entry_id, state, found.entry.article)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(found.path, target)
-            except FileNotFoundError:
+            fd = _open_locked(found.path, fcntl.LOCK_EX)
+            if fd is None:
                 continue  # someone else moved it first; look again (or give up)
-            fsync_dir(target.parent)
-            if record is not None:
+            try:
+                target = self._path(entry_id, state, found.entry.article)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    record()
-                except BaseException:
-                    self._undo_move(target, found.path)
-                    raise
+                    os.rename(found.path, target)
+                except FileNotFoundError:
+                    continue
+                fsync_dir(target.parent)
+                if record is not None:
+                    try:
+                        record()
+                    except BaseException:
+                        self._undo_move(target, found.path)
+                        raise
+            finally:
+                os.close(fd)
             found.entry.state = state
             return found.entry
         if expected:
-            now = self.find(entry_id)
+            now = self.settled(entry_id)
             raise StateChanged(entry_id, expected, now.entry.state if now else "")
         raise StoreError(f"entry {entry_id} keeps moving; try again")
+
+    def settled(self, entry_id: str) -> Located | None:
+        """Where an entry is once the change in progress on it (if any) is done and
+        recorded (None: it is gone)."""
+        for _attempt in range(5):
+            found = self.find(entry_id)
+            if found is None:
+                return None
+            fd = _open_locked(found.path, fcntl.LOCK_SH)
+            if fd is not None:
+                os.close(fd)
+                return found
+        return self.find(entry_id)
 
     @staticmethod
     def _undo_move(moved: Path, back: Path) -> None:
