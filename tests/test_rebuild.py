@@ -66,6 +66,26 @@ def test_fast_path_equals_full_build_over_random_decisions(tmp_path: Path) -> No
             assert_same(tree(output), full_build(conf, tmp_path / f"full-{step}"))
 
 
+def test_replies_leave_and_come_back_with_their_parent_as_in_a_full_build(
+        tmp_path: Path) -> None:
+    conf = make_site(tmp_path / "site", posts=3)
+    settings = settings_for(conf)
+    store = Store(tmp_path / "site" / "comments")
+    parent = add_entry(store, "post-1", "approved", when=settings_time(), body="Frage")
+    builder = SiteBuilder(settings)
+    builder.sync()
+    moderation = Moderation(settings, actor="anna")
+    reply = moderation.reply(parent.id, "Antwort der Redaktion").entry
+    output = Path(settings["OUTPUT_PATH"])
+    page = output / "2026" / "post-1" / "index.html"
+    steps = [("spam", False), ("ham", False), ("approve", True)]
+    for number, (action, shown) in enumerate(steps):
+        moderation.decide(action, parent.id)
+        builder.sync()
+        assert (f'id="comment-{reply.id}"' in page.read_text()) is shown, action
+        assert_same(tree(output), full_build(conf, tmp_path / f"full-{number}"))
+
+
 def test_only_affected_pages_are_rendered(tmp_path: Path) -> None:
     conf = make_site(tmp_path / "site", posts=12)
     settings = settings_for(conf)

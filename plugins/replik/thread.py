@@ -177,8 +177,10 @@ def build_thread(
     """Return (top-level nodes with children, all nodes in date order).
 
     Replies deeper than ``max_depth`` attach at the deepest level; a reply whose
-    parent is not approved is shown at the top level with a warning. The entries'
-    private fields are blanked in place: pass entries read for this purpose.
+    parent is not among ``entries`` is put at the top level with a warning (the
+    build passes ``shown_entries`` first, so on the site such a reply waits
+    instead). The entries' private fields are blanked in place: pass entries read
+    for this purpose.
     ``html``: every entry's HTML by id, rendered before (the thread cache).
     """
     ordered = sorted(entries, key=DATE_ORDER)
