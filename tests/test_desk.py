@@ -488,3 +488,59 @@ def test_an_edit_killed_midway_is_back_when_the_server_starts(
         assert served.store.get(entry.id).state == "pending"
     finally:
         served.close()
+
+
+def test_history_counts_other_entries_only_and_never_below_zero(desk: Served) -> None:
+    client = logged_in(desk)
+    parent = add_entry(desk.store, "post-2", "approved", when=when(1), author="Gerda",
+                       email="gerda@example.org")
+    child = add_entry(desk.store, "post-2", when=when(2), author="Hugo",
+                      email="hugo@example.org", reply_to=parent.id)
+    pages = {
+        "child": client.get(f"/moderate/entry/{child.id}").text,  # shows the parent
+        "parent": client.get(f"/moderate/entry/{parent.id}").text,  # shows the reply
+        "delete": client.get(f"/moderate/entry/{parent.id}/delete").text,
+    }
+    for name, page in pages.items():
+        text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+        assert "-1" not in text, name
+        assert "Earlier by this address: 0 approved, 0 spam" in text, name
+
+
+def test_report_names_articles_by_title_with_links(desk: Served) -> None:
+    client = logged_in(desk)
+    answered = add_entry(desk.store, "post-1", "approved", when=when(1), author="Ines")
+    add_entry(desk.store, "post-1", "approved", when=when(1 + 6 * 60), author="Redaktion",
+              staff=True, reply_to=answered.id, body="Danke!")
+    waiting = add_entry(desk.store, "post-2", "approved", when=when(2), author="Jörg")
+    page = client.get("/moderate/", params={"since": "2026-03-01", "until": "2026-03-07"}).text
+    titles = dict(re.findall(r'<a href="([^"]+)">(Beitrag \d)</a>', page))
+    assert titles == {f"{desk.url}/2026/post-1/": "Beitrag 1",
+                      f"{desk.url}/2026/post-2/": "Beitrag 2"}
+    row = re.search(r'<tr data-article="post-2">.*?</tr>', page, re.S).group(0)
+    assert f'<a href="{desk.url}/2026/post-2/">Beitrag 2</a>' in row
+    waiting_item = re.search(r'<ol class="unanswered".*?</ol>', page, re.S).group(0)
+    assert waiting.id in waiting_item and "Beitrag 2</a>" in waiting_item
+    assert ">post-2<" not in page and " post-2," not in page
+    # Numbers in the desk's language (the test site is German): 6 hours to the answer.
+    assert re.search(r'id="fig-median">6,0 h<', page)
+
+
+def test_default_report_moves_to_the_newest_entry_when_the_last_weeks_are_empty(
+        desk: Served) -> None:
+    client = logged_in(desk)
+    for minute in (0, 60, 24 * 60):  # in March 2026: long before "now"
+        add_entry(desk.store, "post-3", "approved", when=when(minute), author="Karl")
+    page = client.get("/moderate/").text
+    assert re.search(r'id="fig-received">3<', page)
+    note = re.search(r'<p class="note" id="period-note">(.*?)</p>', page, re.S)
+    assert note and "Nothing arrived in the last 28 days" in note.group(1)
+    assert 'name="until" value="2026-03-02"' in page
+    assert 'name="since" value="2026-02-03"' in page
+    # As soon as something arrives in the last 28 days, the default is those days.
+    add_entry(desk.store, "post-3", when=datetime.now(UTC) - timedelta(days=1), author="Lou")
+    page = client.get("/moderate/").text
+    assert re.search(r'id="fig-received">1<', page) and 'id="period-note"' not in page
+    # A period asked for is shown as asked, even if it holds nothing.
+    page = client.get("/moderate/", params={"since": "2025-01-01", "until": "2025-01-31"}).text
+    assert re.search(r'id="fig-received">0<', page) and 'id="period-note"' not in page

@@ -26,11 +26,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from . import audit
 from .settings import store_path
 from .store import STATES, TYPES, BadEntryFile, Entry, Store
 
 DECISIONS = ("approve", "spam", "trash", "delete")
+#: The period a report covers when none is given.
+DEFAULT_DAYS = 28
 
 
 # -- reading the store fast ------------------------------------------------------
@@ -212,6 +216,20 @@ def build_report(
     }
 
 
+def default_period(entries: list[Entry], now: datetime,
+                   days: int = DEFAULT_DAYS) -> tuple[datetime, datetime, bool]:
+    """The period a report shows when none is asked for: the last ``days`` days, or,
+    when nothing arrived in them (a blog that is quiet, or sample data from long
+    ago), the ``days`` days up to the newest entry. The flag says which."""
+    since, until = now - timedelta(days=days), now + timedelta(seconds=1)
+    received = [e.date for e in entries if not e.staff]
+    if not received or any(since <= when < until for when in received):
+        return since, until, False
+    newest = max(received).astimezone(UTC)
+    until = newest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return until - timedelta(days=days), until, True
+
+
 def parse_day(text: str, end: bool = False) -> datetime:
     """``2026-03-01`` (or a full ISO time) as an aware datetime; raises ValueError."""
     when = datetime.fromisoformat(text.strip())
@@ -222,15 +240,15 @@ def parse_day(text: str, end: bool = False) -> datetime:
     return when
 
 
-def hours(seconds: float | None) -> str:
-    """A duration for people: "45 min", "3.5 h", "2.0 d"."""
+def hours(seconds: float | None, locale: str = "en") -> str:
+    """A duration for people in ``locale``: "45 min", "3.5 h", "2.0 d" ("3,5 h" in German)."""
     if seconds is None:
         return "–"
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
+        return f"{format_decimal(round(seconds / 60), locale=locale)} min"
     if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return f"{format_decimal(seconds / 3600, format='0.0', locale=locale)} h"
+    return f"{format_decimal(seconds / 86400, format='0.0', locale=locale)} d"
 
 
 def percent(share: float | None) -> str:

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from babel.dates import format_date
 from flask import (
     Blueprint,
     Flask,
@@ -31,7 +32,7 @@ from flask import (
 )
 
 from .. import audit, notify
-from ..chart import weekly_chart
+from ..chart import week_label, weekly_chart
 from ..i18n import gettext_for, install_into
 from ..moderation import (
     ACTIONS,
@@ -43,7 +44,15 @@ from ..moderation import (
 )
 from ..rebuild import Rebuilder, is_live, read_status
 from ..render import count_links, format_datetime_local, render_body, render_excerpt
-from ..report import build_report, entry_cache, hours, parse_day, percent
+from ..report import (
+    DEFAULT_DAYS,
+    build_report,
+    default_period,
+    entry_cache,
+    hours,
+    parse_day,
+    percent,
+)
 from ..settings import store_path
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..thread import shown_entries
@@ -167,7 +176,7 @@ def _template_globals() -> dict[str, Any]:
     return {
         "csrf_token": auth.csrf_token,
         "user": auth.current_user(),
-        "hours": hours,
+        "hours": lambda seconds: hours(seconds, _lang()),
         "percent": percent,
         "local_time": _local_time,
         "live_since": session.get("live_since"),
@@ -193,6 +202,13 @@ def articles() -> dict[str, Any]:
     if worker is None or not worker.builder.generators:
         return {}
     return {a.slug: a for a in worker.builder.articles_generator.articles}
+
+
+def _article_links() -> dict[str, dict[str, str]]:
+    """Slug -> the article's title and address, for the report's lists."""
+    base = str(settings().get("SITEURL") or "").rstrip("/")
+    return {slug: {"title": str(article.title), "url": f"{base}/{article.url}"}
+            for slug, article in articles().items()}
 
 
 def page_link(entry: Entry) -> str:
@@ -248,29 +264,41 @@ def logout() -> Any:
 
 
 # -- start page: the report -------------------------------------------------------------
-def _period() -> tuple[datetime, datetime]:
+def _period(entries: list[Entry] | None = None) -> tuple[datetime, datetime, bool]:
+    """The period asked for; without one, the default (see ``report.default_period``:
+    given the entries, a period that holds nothing moves to the newest entry).
+    The flag says whether it moved."""
     now = datetime.now(UTC)
+    since_text, until_text = request.args.get("since"), request.args.get("until")
+    if not since_text and not until_text and entries is not None:
+        return default_period(entries, now)
     try:
-        since = parse_day(request.args["since"]) if request.args.get("since") else \
-            now - timedelta(days=28)
-        until = parse_day(request.args["until"], end=True) if request.args.get("until") else \
-            now + timedelta(seconds=1)
+        since = parse_day(since_text) if since_text else now - timedelta(days=DEFAULT_DAYS)
+        until = parse_day(until_text, end=True) if until_text else now + timedelta(seconds=1)
     except ValueError:
         abort(400, description=_("Dates are written like 2026-03-31."))
     if until <= since:
         abort(400, description=_("The end of the period must come after its start."))
-    return since, until
+    return since, until, False
+
+
+def _lang() -> str:
+    return str(settings().get("DEFAULT_LANG") or "de")
 
 
 @bp.route("/")
 @auth.login_required
 def start() -> Any:
-    since, until = _period()
-    report = build_report(settings(), since, until)
-    counts = Counter(e.state for e in entry_cache(settings()).entries())
+    entries = entry_cache(settings()).entries()
+    since, until, moved = _period(entries)
+    report = build_report(settings(), since, until, entries=entries)
+    counts = Counter(e.state for e in entries)
     return render_template(
         "desk/start.html", report=report, counts=counts, since=since, until=until,
-        chart=weekly_chart(report["weeks"], gettext_for(settings())),
+        moved=moved, days=DEFAULT_DAYS, known=_article_links(),
+        moved_to=format_date(until - timedelta(seconds=1), "long", locale=_lang()),
+        chart=weekly_chart(report["weeks"], gettext_for(settings()), _lang()),
+        week_label=lambda week: week_label(week, _lang()),
         until_shown=(until - timedelta(seconds=1)).date(),
     )
 
@@ -278,7 +306,7 @@ def start() -> Any:
 @bp.route("/report.json")
 @auth.login_required
 def report_json() -> Any:
-    since, until = _period()
+    since, until, _moved = _period()
     return jsonify(build_report(settings(), since, until))
 
 
@@ -291,17 +319,17 @@ def _history(entries: list[Entry]) -> dict[str, Counter[str]]:
     return by_email
 
 
-def _view(entry: Entry, history: dict[str, Counter[str]] | None = None) -> dict[str, Any]:
-    seen = history.get(entry.email.strip().lower(), Counter()) if history and entry.email \
-        else Counter()
-    own = 1 if entry.state in ("approved", "spam") else 0
+def _view(entry: Entry, history: dict[str, Counter[str]]) -> dict[str, Any]:
+    """What the desk shows of one entry; ``history`` counts every entry by address
+    (see ``_history``), this one included, which is left out of "earlier"."""
+    seen = history.get(entry.email.strip().lower(), Counter()) if entry.email else Counter()
     return {
         "entry": entry,
         "html": render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body),
         "links": count_links(entry.body),
         "date": _local_time(entry.date),
-        "approved_before": seen["approved"] - (own if entry.state == "approved" else 0),
-        "spam_before": seen["spam"] - (own if entry.state == "spam" else 0),
+        "approved_before": max(0, seen["approved"] - (entry.state == "approved")),
+        "spam_before": max(0, seen["spam"] - (entry.state == "spam")),
         "actions": ACTIONS_FOR_STATE.get(entry.state, ()),
         "article": articles().get(entry.article),
     }
@@ -370,10 +398,12 @@ def entry(entry_id: str) -> Any:
     preselect = request.args.get("action", "")
     if preselect not in ACTIONS:
         preselect = ""
+    history = _history(everything)
     return render_template(
-        "desk/entry.html", view=_view(item, _history(everything)),
+        "desk/entry.html", view=_view(item, history),
         trail=list(audit.read(store_path(settings()), item.id)),
-        replies=[_view(r) for r in replies], parent=_view(parent) if parent else None,
+        replies=[_view(r, history) for r in replies],
+        parent=_view(parent, history) if parent else None,
         preselect=preselect, token=request.args.get("token", ""),
         page_link=page_link(item) if item.state == "approved" else "",
         live=_live_state(), messages=get_flashed_messages(with_categories=True),
@@ -557,8 +587,10 @@ def edit(entry_id: str) -> Any:
 def delete(entry_id: str) -> Any:
     item = _find(entry_id)
     if request.method != "POST" or request.form.get("confirm") != "yes":
-        replies = sum(1 for e in entry_cache(settings()).entries() if e.reply_to == item.id)
-        return render_template("desk/delete.html", view=_view(item), replies=replies)
+        entries = entry_cache(settings()).entries()
+        replies = sum(1 for e in entries if e.reply_to == item.id)
+        return render_template("desk/delete.html", view=_view(item, _history(entries)),
+                               replies=replies)
     was_live = item.state == "approved"
     moderation = Moderation(settings(), actor=auth.current_user() or "desk")
     if not _decide(moderation, "delete", entry_id, _seen()):
