@@ -163,14 +163,15 @@ def test_report_page_shows_the_fixture(browser, desk: Served) -> None:
     figures = {key: ui.page.inner_text(f"#fig-{key}") for key in
                ("received", "approved", "spam", "trash", "decision", "share", "median", "p90")}
     assert figures == {"received": "8", "approved": "5", "spam": "1", "trash": "1",
-                       "decision": "30 min", "share": "75 %", "median": "6.0 h",
-                       "p90": "24.0 h"}
+                       "decision": "30 min", "share": "75 %", "median": "6,0 h",
+                       "p90": "24,0 h"}  # numbers in the desk's language (German)
     svg = ui.page.locator("svg.chart")
     assert svg.locator("title").text_content() == "Answers per week"
-    assert "67 %" in svg.inner_html() and "13.0 h" in svg.inner_html()
-    waiting = ui.page.locator("#unanswered li a")
-    assert waiting.count() == 1
-    waiting.click()
+    assert "67 %" in svg.inner_html() and "13,0 h" in svg.inner_html()
+    assert ui.page.locator("#unanswered li").count() == 1
+    waiting = ui.page.locator("#unanswered li a")  # the entry, then its article
+    assert waiting.nth(1).inner_text() == "Beitrag 1"
+    waiting.first.click()
     ui.page.wait_for_url(re.compile(rf"/moderate/entry/{ids['c3']}#reply-body"))
 
 

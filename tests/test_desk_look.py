@@ -96,7 +96,9 @@ def test_controls_are_styled_and_every_focus_is_visible(browser, desk: Served) -
             page.goto(desk.url + pages(desk)[name])
             if name == "entry":
                 page.locator("details.edit").evaluate("d => d.open = true")
-            body_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+            # The desk's two families: sans-serif, and the serif of the site's texts.
+            fonts = page.evaluate("[getComputedStyle(document.body).fontFamily,"
+                                  " getComputedStyle(document.querySelector('h1')).fontFamily]")
             styles = page.eval_on_selector_all(CONTROLS, """els => els
                 .filter(e => e.offsetParent !== null)
                 .map(e => { const s = getComputedStyle(e), r = e.getBoundingClientRect();
@@ -107,7 +109,7 @@ def test_controls_are_styled_and_every_focus_is_visible(browser, desk: Served) -
             for found in styles:
                 # Browser defaults are 13.3 px in the system font, tiny checkboxes.
                 if found["type"] != "checkbox":
-                    assert found["font"] == body_font, found
+                    assert found["font"] in fonts, found
                     assert found["size"] >= 14, found
                 assert found["height"] >= 24 and found["width"] >= 20, found
             # Tab through the page: each stop shows a solid ring of at least 2 px that
@@ -181,5 +183,14 @@ def test_chart_scrolls_inside_its_box_on_a_phone(browser, desk: Served) -> None:
             return scale * parseFloat(getComputedStyle(svg.querySelector('.tick')).fontSize);
             })()""")
         assert size >= 11
+        # As drawn by the browser, no two labels of a year's chart overlap.
+        boxes = page.evaluate("""Array.from(document.querySelectorAll('svg.chart text'))
+            .map(t => { const b = t.getBBox(); return [t.textContent, b.x, b.y,
+                                                       b.x + b.width, b.y + b.height]; })""")
+        assert len(boxes) > 20
+        for index, one in enumerate(boxes):
+            for other in boxes[index + 1:]:
+                assert not (one[1] < other[3] and other[1] < one[3] and one[2] < other[4]
+                            and other[2] < one[4]), f"{one[0]!r} overlaps {other[0]!r}"
     finally:
         context.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 from test_desk_site import add_entry, make_site, settings_for
 
 from replik.chart import weekly_chart
@@ -175,3 +176,58 @@ def test_chart_is_labelled_svg() -> None:
     assert svg.startswith("<svg") and "<title" in svg and "<desc" in svg
     assert "67 %" in svg and "13.0 h" in svg and "no reader comments" in svg
     assert "<script" not in svg and "style=" not in svg
+
+
+def year_of_weeks() -> list[dict]:
+    """53 weeks, most with answers and varying times, some without reader comments."""
+    weeks = []
+    for number in range(53):
+        day = date(2026, 1, 5) + timedelta(weeks=number)
+        empty = number % 7 == 3
+        weeks.append({"week": day.isoformat(), "reader_comments_approved": 0 if empty else 3,
+                      "answer_share": None if empty else (number % 4) / 3,
+                      "answer_median": None if empty else (1 + number % 9) * 1.7 * H})
+    return weeks
+
+
+def text_boxes(svg: str) -> list[tuple[str, float, float, float, float]]:
+    """Each <text>'s box, its width estimated at 0.6 em a character (real sans-serif
+    digits are about 0.55 em): (text, left, top, right, bottom)."""
+    boxes = []
+    for element in etree.fromstring(svg.encode()).iter("{http://www.w3.org/2000/svg}text"):
+        size = 12 if element.get("class") == "chart-heading" else 11
+        width = len(element.text) * size * 0.6
+        x, y = float(element.get("x")), float(element.get("y"))
+        left = {"middle": x - width / 2, "end": x - width}.get(element.get("text-anchor"), x)
+        boxes.append((element.text, left, y - size, left + width, y + size * 0.25))
+    return boxes
+
+
+@pytest.mark.parametrize("weeks", [1, 4, 13, 53])
+def test_chart_labels_never_overlap(weeks: int) -> None:
+    svg = str(weekly_chart(year_of_weeks()[:weeks], locale="de"))
+    boxes = text_boxes(svg)
+    for index, one in enumerate(boxes):
+        assert one[1] >= 0 and one[3] <= 640, f"{one[0]!r} sticks out of the chart"
+        for other in boxes[index + 1:]:
+            overlap = one[1] < other[3] and other[1] < one[3] and \
+                one[2] < other[4] and other[2] < one[4]
+            assert not overlap, f"{one[0]!r} overlaps {other[0]!r}"
+    texts = [box[0] for box in boxes]
+    # Still labelled: the first week, the axes, and numbers on the chart.
+    assert "5.1." in texts and "100 %" in texts and "0 h" in texts
+    assert sum(text.endswith(" h") for text in texts) >= min(weeks, 5)
+    if weeks <= 13:  # room for every week's date
+        assert sum(text.endswith(".") for text in texts) == weeks
+
+
+def test_chart_and_durations_follow_the_language() -> None:
+    from replik.report import hours
+
+    assert hours(3.4 * H, "de") == "3,4 h" and hours(3.4 * H) == "3.4 h"
+    assert hours(45 * 60, "de") == "45 min" and hours(3 * 86400, "de") == "3,0 d"
+    weeks = year_of_weeks()[:3]
+    german = str(weekly_chart(weeks, locale="de"))
+    english = str(weekly_chart(weeks, locale="en"))
+    assert "1,7 h" in german and "1.7 h" not in german and "5.1." in german
+    assert "1.7 h" in english and "1/5" in english

@@ -6,9 +6,10 @@ percentage) and a line with square markers for the median answer time
 colour; ``<title>`` and ``<desc>`` describe every week for screen readers.
 Numbers and dates follow the desk's language ("3,4 h", "02.03." in German).
 
-When the weeks are too narrow for every label (a period of months), only every
-n-th week is labelled, so that no two labels overlap; the desk shows every
-week's numbers in a table below the chart.
+When the weeks are too narrow for every label (a period of months), week
+labels are written at regular steps and a number is left out where it would
+overlap another label (weeks with reader comments win over empty ones); the
+desk shows every week's numbers in a table below the chart.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def text_width(text: str, size: float = FONT) -> float:
 
 
 def week_label(week: str, locale: str) -> str:
-    """The week's Monday as a short day and month: "02.03." (de), "3/2" (en)."""
+    """The week's Monday as a short day and month: "2.3." (de), "3/2" (en)."""
     return format_skeleton("dM", date.fromisoformat(week[:10]), locale=locale)
 
 
@@ -52,10 +53,34 @@ def _every(labels: list[str], step: float) -> int:
     return max(1, math.ceil((widest + LABEL_GAP) / step))
 
 
-def _centred(centre: float, label: str) -> float:
-    """A label's centre, moved inwards where it would stick out of the plot area."""
-    half = text_width(label) / 2
-    return min(max(centre, LEFT + half + 2), WIDTH - RIGHT - half)
+class _Labels:
+    """Places text where it overlaps no text placed before (or leaves it out)."""
+
+    def __init__(self) -> None:
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def box(self, x: float, y: float, text: str, anchor: str = "middle",
+            size: float = FONT) -> tuple[float, float, float, float]:
+        width = text_width(text, size)
+        left = {"middle": x - width / 2, "end": x - width}.get(anchor, x)
+        return (left - LABEL_GAP / 2, y - size, left + width + LABEL_GAP / 2, y + size * 0.3)
+
+    def fits(self, box: tuple[float, float, float, float]) -> bool:
+        return not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                       for b in self.boxes)
+
+    def place(self, x: float, y: float, text: str, anchor: str = "middle",
+              size: float = FONT, force: bool = False) -> float | None:
+        """``x`` where the text goes (moved inside the plot area), or None if it would
+        overlap a label already placed."""
+        if anchor == "middle":
+            half = text_width(text, size) / 2
+            x = min(max(x, LEFT + half + 2), WIDTH - RIGHT - half)
+        box = self.box(x, y, text, anchor, size)
+        if not force and not self.fits(box):
+            return None
+        self.boxes.append(box)
+        return x
 
 
 def weekly_chart(weeks: list[dict[str, Any]],
@@ -79,60 +104,70 @@ def weekly_chart(weeks: list[dict[str, Any]],
     share_labels = [percent(s) if s is not None else "–" for s in shares]
     time_labels = [hours(t, locale) if t is not None else "" for t in times]
     day_labels = [week_label(w["week"], locale) for w in weeks]
-    every_share = _every(share_labels, step)
-    every_time = _every(time_labels, step)
     every_day = _every(day_labels, step)
+    labels = _Labels()
+    fixed = [  # headings and the value axes: (x, y, text, anchor, class, size)
+        (LEFT, HEADING1, _("Share of reader comments answered by staff"), "start",
+         "chart-heading", HEADING_FONT),
+        (LEFT, HEADING2, _("Median time to the first staff answer"), "start",
+         "chart-heading", HEADING_FONT),
+        (LEFT - 6, TOP1 + 4, percent(1.0), "end", "tick", FONT),
+        (LEFT - 6, TOP1 + PANEL, percent(0.0), "end", "tick", FONT),
+        (LEFT - 6, TOP2 + 4, hours(longest, locale), "end", "tick", FONT),
+        (LEFT - 6, TOP2 + PANEL, "0 h", "end", "tick", FONT),
+    ]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="chart-title chart-desc">',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<desc id="chart-desc">{escape(described)}</desc>',
-        f'<text x="{LEFT}" y="{HEADING1}" class="chart-heading">'
-        f'{escape(_("Share of reader comments answered by staff"))}</text>',
-        f'<text x="{LEFT}" y="{HEADING2}" class="chart-heading">'
-        f'{escape(_("Median time to the first staff answer"))}</text>',
         f'<line x1="{LEFT}" y1="{TOP1 + PANEL}" x2="{WIDTH - RIGHT}" y2="{TOP1 + PANEL}" '
         'class="axis"/>',
         f'<line x1="{LEFT}" y1="{TOP2 + PANEL}" x2="{WIDTH - RIGHT}" y2="{TOP2 + PANEL}" '
         'class="axis"/>',
-        f'<text x="{LEFT - 6}" y="{TOP1 + 4}" class="tick" text-anchor="end">'
-        f'{escape(percent(1.0))}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP1 + PANEL}" class="tick" text-anchor="end">'
-        f'{escape(percent(0.0))}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP2 + 4}" class="tick" text-anchor="end">'
-        f'{escape(hours(longest, locale))}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP2 + PANEL}" class="tick" text-anchor="end">0 h</text>',
     ]
+    for x, y, text, anchor, kind, size in fixed:
+        labels.place(x, y, text, anchor, size, force=True)
+        anchored = f' text-anchor="{anchor}"' if anchor != "start" else ""
+        parts.append(f'<text x="{x}" y="{y}" class="{kind}"{anchored}>{escape(text)}</text>')
+    centres = [LEFT + step * index + step / 2 for index in range(len(weeks))]
+    # Week labels first (at regular steps), then the numbers: those of weeks with
+    # reader comments before the "–" of weeks without; a label that would overlap
+    # one already placed is left out (the table below the chart has them all).
+    texts: list[str] = []
+    for index, centre in enumerate(centres):
+        if index % every_day == 0:
+            x = labels.place(centre, TOP2 + PANEL + 16, day_labels[index], force=True)
+            texts.append(f'<text x="{x:.1f}" y="{TOP2 + PANEL + 16}" class="tick" '
+                         f'text-anchor="middle">{escape(day_labels[index])}</text>')
     points = []
-    for index in range(len(weeks)):
-        x = LEFT + step * index + (step - bar) / 2
-        centre = x + bar / 2
+    for index, centre in enumerate(centres):
         share, seconds = shares[index], times[index]
         if share is not None:
             h = PANEL * share
-            parts.append(f'<rect x="{x:.1f}" y="{TOP1 + PANEL - h:.1f}" width="{bar:.1f}" '
-                         f'height="{h:.1f}" class="bar"/>')
-        if index % every_share == 0:
-            label = share_labels[index]
-            parts.append(
-                f'<text x="{_centred(centre, label):.1f}" '
-                f'y="{TOP1 + PANEL - PANEL * (share or 0) - 4:.1f}" class="value" '
-                f'text-anchor="middle">{escape(label)}</text>')
+            parts.append(f'<rect x="{centre - bar / 2:.1f}" y="{TOP1 + PANEL - h:.1f}" '
+                         f'width="{bar:.1f}" height="{h:.1f}" class="bar"/>')
         if seconds is not None:
             y = TOP2 + PANEL - PANEL * min(seconds / longest, 1.0)
             points.append((centre, y))
             parts.append(f'<rect x="{centre - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" '
                          'class="marker"/>')
-            if index % every_time == 0:
-                label = time_labels[index]
-                parts.append(f'<text x="{_centred(centre, label):.1f}" y="{y - 8:.1f}" '
-                             f'class="value" text-anchor="middle">{escape(label)}</text>')
-        if index % every_day == 0:
-            label = day_labels[index]
-            parts.append(f'<text x="{_centred(centre, label):.1f}" y="{TOP2 + PANEL + 16}" '
-                         f'class="tick" text-anchor="middle">{escape(label)}</text>')
+    candidates = []
+    for index, centre in enumerate(centres):
+        share, seconds = shares[index], times[index]
+        candidates.append((share is None, index, centre,
+                           TOP1 + PANEL - PANEL * (share or 0) - 4, share_labels[index]))
+        if seconds is not None:
+            y = TOP2 + PANEL - PANEL * min(seconds / longest, 1.0)
+            candidates.append((False, index, centre, y - 8, time_labels[index]))
+    for _empty, _index, centre, y, text in sorted(candidates, key=lambda c: (c[0], c[1])):
+        x = labels.place(centre, y, text)
+        if x is not None:
+            texts.append(f'<text x="{x:.1f}" y="{y:.1f}" class="value" '
+                         f'text-anchor="middle">{escape(text)}</text>')
     if len(points) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         parts.append(f'<polyline points="{path}" class="line" fill="none"/>')
+    parts += texts
     parts.append("</svg>")
     return Markup("\n".join(parts))

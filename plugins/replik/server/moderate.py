@@ -365,12 +365,14 @@ def queue() -> Any:
     page = min(page, pages)
     history = _history(everything)
     views = [_view(e, history) for e in chosen[(page - 1) * size: page * size]]
-    slugs = sorted({e.article for e in everything})
+    titles = {slug: str(a.title) for slug, a in articles().items()}
+    slugs = sorted({e.article for e in everything}, key=lambda s: titles.get(s, s).lower())
     counts = Counter(e.state for e in everything)
     filters = {"state": state, "type": kind, "article": article, "q": request.args.get("q", "")}
     return render_template(
         "desk/queue.html", views=views, filters=filters, page=page, pages=pages,
         total=len(chosen), slugs=slugs, counts=counts, states=STATES, types=TYPES,
+        titles=titles,
         bulk_actions=BULK_ACTIONS, status=read_status(settings()),
     )
 
