@@ -42,7 +42,12 @@ def hex_colour(css: str) -> str:
 
 
 def contrast_of(page: Any, selector: str) -> float:
-    """WCAG contrast of the first matching element's text on its own background."""
-    colours = page.eval_on_selector(
-        selector, "e => { const s = getComputedStyle(e); return [s.color, s.backgroundColor]; }")
+    """WCAG contrast of the first matching element's text on the background it is drawn
+    on (its own, or the nearest ancestor's that is not transparent)."""
+    colours = page.eval_on_selector(selector, """e => {
+        const colour = getComputedStyle(e).color;
+        let under = e;
+        while (under.parentElement && getComputedStyle(under).backgroundColor === "rgba(0, 0, 0, 0)")
+            under = under.parentElement;
+        return [colour, getComputedStyle(under).backgroundColor]; }""")
     return contrast(hex_colour(colours[0]), hex_colour(colours[1]))

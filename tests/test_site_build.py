@@ -65,6 +65,10 @@ def article_page(out: Path, slug: str) -> Path:
     return pages[0]
 
 
+def article_url(site: SimpleNamespace, slug: str) -> str:
+    return article_page(site.out, slug).relative_to(site.out).parent.as_posix() + "/"
+
+
 def post_lang(slug: str) -> str:
     """A sample post's language: its ``Lang:`` line, else the site's (German)."""
     for post in (ROOT / "content").glob("*.md"):
@@ -94,6 +98,7 @@ def all_output_text(out: Path) -> str:
 APPROVED = STORE.approved_by_article()
 OPEN_SLUG = "shitstorm-ist-kein-naturereignis"
 CLOSED_SLUG = "schluss-mit-gewinnspielen"
+DISCUSSION_SLUG = OPEN_SLUG
 
 
 def test_the_sample_store_has_what_the_checks_need() -> None:
@@ -495,10 +500,10 @@ def test_every_page_has_landmarks_one_h1_and_a_skip_link(site: SimpleNamespace) 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def open_page(browser, site: SimpleNamespace, width: int):
+def open_page(browser, site: SimpleNamespace, width: int, scheme: str = "light"):
     """A browser tab where requests to SITEURL are answered from the output folder and
     everything else is refused, so the browser never leaves this machine."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
 
     def answer(route) -> None:
         url = route.request.url
@@ -563,3 +568,42 @@ def test_relative_urls_give_each_page_depth_its_own_form_and_badges(
     assert 'href="./theme/css/social.css"' in home and "../" not in home
     assert 'href="../../theme/css/social.css"' in post
     assert 'action="../../replik/comment"' in post
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_badges_keep_the_promised_contrast(browser, site: SimpleNamespace, scheme: str) -> None:
+    """docs/theme.md promises text contrast of at least 6.5:1 in both schemes."""
+    from a11y import contrast_of
+
+    page = open_page(browser, site, 1280, scheme)
+    try:
+        page.goto(f"{SITEURL}/{article_url(site, OPEN_SLUG)}")
+        for selector in (".badge-linkback", ".badge-staff", ".comment-author",
+                         ".comment-linkback .comment-body"):
+            assert page.locator(selector).count(), selector
+            ratio = contrast_of(page, selector)
+            assert ratio >= 6.5, f"{selector} in the {scheme} scheme: {ratio:.2f}:1"
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_serious_on_public_pages(browser, site: SimpleNamespace,
+                                                  scheme: str) -> None:
+    from a11y import axe_violations, describe
+
+    paths = {"home": "", "archives": "archives.html"}
+    for slug in (OPEN_SLUG, DISCUSSION_SLUG, CLOSED_SLUG, "reply-in-the-readers-language"):
+        paths[slug] = article_url(site, slug)
+    page = open_page(browser, site, 1280, scheme)
+    found = {}
+    try:
+        for name, path in paths.items():
+            page.goto(f"{SITEURL}/{path}")
+            found[name] = axe_violations(page)
+    finally:
+        page.close()
+    problems = {name: describe(v) for name, v in found.items() if v}
+    assert not problems, "\n".join(f"{name}:\n{text}" for name, text in problems.items())
