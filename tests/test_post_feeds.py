@@ -126,7 +126,7 @@ def test_feeds_parse_cleanly_in_feedparser(site: Path) -> None:
         assert parsed.feed.link == f"{BASE}/"
         related = [link.href for link in parsed.feed.links if link.rel == "related"]
         assert related == [href for _, href in CHANNELS]
-        assert len(parsed.entries) == 5  # four German posts, one in English
+        assert len(parsed.entries) == 6  # five German posts, one in English
         for entry in parsed.entries:
             assert entry.title and entry.author
             assert entry.link.startswith((f"{BASE}/20", f"{BASE}/en/20"))

@@ -98,7 +98,7 @@ def all_output_text(out: Path) -> str:
 APPROVED = STORE.approved_by_article()
 OPEN_SLUG = "shitstorm-ist-kein-naturereignis"
 CLOSED_SLUG = "schluss-mit-gewinnspielen"
-DISCUSSION_SLUG = OPEN_SLUG
+DISCUSSION_SLUG = "die-kommentarspalte-bleibt-offen"
 
 
 def test_the_sample_store_has_what_the_checks_need() -> None:
@@ -106,11 +106,56 @@ def test_the_sample_store_has_what_the_checks_need() -> None:
     states = {e.state for e in everything}
     assert states == {"pending", "approved", "spam", "trash"}
     approved = [e for e in everything if e.state == "approved"]
-    assert len([e for e in approved if e.type == "pingback"]) == 2
+    assert len([e for e in approved if e.type == "pingback"]) >= 3
     assert any(e.staff for e in approved)
     months = {(e.date.year, e.date.month) for e in approved if e.type == "comment"}
     assert len(months) >= 4, "reader comments should span several months"
     assert any(e.email for e in everything) and any(e.ip for e in everything)
+    # Ids sort by time: each one is its entry's date in UTC.
+    for entry in everything:
+        assert entry.id[:22] == f"{entry.date.astimezone(UTC):%Y%m%dT%H%M%S%f}Z", entry.id
+
+
+def test_the_sample_has_a_year_long_discussion() -> None:
+    """What this blog is for (README): one post with a discussion over a year."""
+    entries = APPROVED[DISCUSSION_SLUG]
+    by_id = {e.id: e for e in entries}
+    readers = [e for e in entries if e.type == "comment" and not e.staff]
+    staff = [e for e in entries if e.staff]
+    linkbacks = [e for e in entries if e.is_linkback]
+    assert len(entries) >= 20 and len(readers) >= 12
+    assert len({e.author for e in staff}) >= 2 and len(staff) >= 2
+    assert len([e for e in linkbacks if e.type == "pingback"]) >= 3
+    assert [e for e in entries if e.reply_to and by_id[e.reply_to].reply_to], "no thread"
+    assert [e for e in readers if e.reply_to and not by_id[e.reply_to].staff], \
+        "readers answer each other"
+    dates = sorted(e.date for e in entries)
+    assert (dates[-1] - dates[0]).days >= 365 - 7
+    assert len({(d.year, d.month) for d in dates}) >= 10
+    # Winter and summer time, as the comments were written in Germany.
+    assert {e.date.utcoffset().total_seconds() / 3600 for e in entries} == {1, 2}
+
+
+def test_the_default_desk_report_on_the_sample_is_never_empty() -> None:
+    """A newcomer's first look at the desk: the sample has recent reader comments, and
+    when "now" is long after them, the report moves to the newest entries."""
+    from datetime import timedelta
+
+    from replik.report import build_report, default_period
+    from replik.settings import load_settings
+
+    everything = list(STORE.all_entries(on_error="raise"))
+    newest = max(e.date for e in everything if e.type == "comment" and not e.staff)
+    settings = load_settings(ROOT / "pelicanconf.py")
+    assert Path(settings["REPLIK_STORE"]).resolve() == STORE.root.resolve()
+    for now in (newest + timedelta(days=2), newest + timedelta(days=5 * 365)):
+        since, until, moved = default_period(everything, now)
+        assert moved == (now - newest > timedelta(days=28))
+        report = build_report(settings, since, until, now=now, entries=everything)
+        overall = report["overall"]
+        assert overall["received"]["comment"] >= 3, (now, overall)
+        assert overall["unanswered"], "the sample shows a reader still waiting for an answer"
+        assert DISCUSSION_SLUG in report["articles"]
 
 
 def test_build_reports_no_errors(site: SimpleNamespace) -> None:
@@ -187,16 +232,18 @@ def test_staff_replies_are_marked_in_words(site: SimpleNamespace) -> None:
 
 
 def test_pingbacks_show_title_and_excerpt(site: SimpleNamespace) -> None:
-    pingbacks = [e for entries in APPROVED.values() for e in entries if e.type == "pingback"]
-    assert len(pingbacks) == 2
-    for entry in pingbacks:
+    linkbacks = [e for entries in APPROVED.values() for e in entries if e.is_linkback]
+    assert len([e for e in linkbacks if e.type == "pingback"]) >= 3
+    assert {e.type for e in linkbacks} == {"pingback", "trackback"}
+    for entry in linkbacks:
         doc = parse(article_page(site.out, entry.article))
         node = doc.get_element_by_id(f"comment-{entry.id}")
         link = node.xpath(".//*[contains(@class, 'comment-author')]/a")[0]
         assert text_of(link) == entry.title
         assert link.get("href") == entry.source
         assert link.get("rel") == "nofollow ugc"
-        assert text_of(node.find_class("badge-linkback")[0]) == "Pingback"
+        badge = text_of(node.find_class("badge-linkback")[0])
+        assert badge == {"pingback": "Pingback", "trackback": "Trackback"}[entry.type]
         body = text_of(node.find_class("comment-body")[0])
         assert body == f"[…] {' '.join(entry.body.split())} […]"
         assert not node.find_class("comment-reply"), "linkbacks take no replies"
@@ -243,7 +290,7 @@ def test_home_page_lists_posts_with_comment_counts(site: SimpleNamespace) -> Non
         assert label.startswith(f"{len(entries)} {word} ")
     assert any(label.startswith("0 Kommentare") for label in counts.values())
     summaries = doc.xpath("//article[contains(@class, 'post-summary')]")
-    assert len(summaries) == 5
+    assert len(summaries) == len(list((ROOT / "content").glob("*.md"))) == 6
     for summary in summaries:
         assert summary.xpath(".//time[@datetime]") and summary.xpath(".//a[@class='p-author']")
         assert summary.xpath(".//a[@class='p-category']")
