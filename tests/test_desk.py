@@ -544,3 +544,25 @@ def test_default_report_moves_to_the_newest_entry_when_the_last_weeks_are_empty(
     # A period asked for is shown as asked, even if it holds nothing.
     page = client.get("/moderate/", params={"since": "2025-01-01", "until": "2025-01-31"}).text
     assert re.search(r'id="fig-received">0<', page) and 'id="period-note"' not in page
+
+
+def test_every_desk_string_has_a_german_translation() -> None:
+    """The desk's templates, its pages' code and the chart: each string in a catalog."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+    from test_desk_site import PROJECT_THEME
+
+    package = Path(__file__).resolve().parents[1] / "plugins" / "replik"
+    sources = [("jinja2", f) for f in sorted((package / "templates" / "desk").glob("*.html"))]
+    sources += [("python", package / name) for name in ("chart.py", "server/moderate.py")]
+    wanted = set()
+    for method, path in sources:
+        for _line, message, _comments, _context in extract_from_file(method, str(path)):
+            wanted.add(message if isinstance(message, str) else message[0])
+    known = set()
+    for folder in (package / "translations", PROJECT_THEME / "translations"):
+        for po in (folder / "de" / "LC_MESSAGES").glob("*.po"):
+            with po.open("rb") as handle:
+                known |= {m.id for m in read_po(handle) if m.id and m.string}
+    assert len(wanted) > 80
+    assert sorted(wanted - known) == []
