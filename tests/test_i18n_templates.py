@@ -1,5 +1,5 @@
-"""The templates' _() and ngettext() write exactly what Jinja's own newstyle gettext
-writes, however often a call repeats (their results are kept)."""
+"""The templates' _(), ngettext() and pgettext() write exactly what Jinja's own
+newstyle gettext writes, however often a call repeats (their results are kept)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ CALLS = (
     '{{ _("Read more") }}|{{ _("on %(title)s", title=value) }}|'
     '{{ ngettext("%(count)s comment", "%(count)s comments", n, count=n) }}|'
     '{{ ngettext("%(num)s comment", "%(num)s comments", n) }}|'
-    '{{ _("%(site)s: all posts (Atom)", site=value) }}'
+    '{{ _("%(site)s: all posts (Atom)", site=value) }}|'
+    '{{ pgettext("post date", "on") }}|{{ pgettext("post date", "on %(x)s", x=value) }}|'
+    '{{ npgettext("post date", "%(num)s comment", "%(num)s comments", n) }}'
 )
 VALUES = ["Kunden & Marken", "a<b>", Markup("<em>schon sicher</em>"), "a<b>", 7,
           Markup("a<b>"), "Kunden & Marken", "100 %", 0]

@@ -511,10 +511,10 @@ def test_every_theme_string_has_a_german_translation() -> None:
     ours = [p for p in ours if not p.name.startswith("replik_")]
     missing = []
     for path in ours:
-        for _line, message, _comments, _context in extract_from_file(
+        for _line, message, _comments, context in extract_from_file(
                 "jinja2", str(path), options={"extensions": "jinja2.ext.i18n"}):
             msgid = message[0] if isinstance(message, tuple) else message
-            found = catalog.get(msgid)
+            found = catalog.get(msgid, context=context)
             if found is None or not found.string or not all(found.string if isinstance(
                     found.string, tuple) else [found.string]):
                 missing.append(f"{path.name}: {msgid!r}")

@@ -1,11 +1,19 @@
 """Gettext catalogs for the theme, the feeds, the server and the CLI.
 
 Catalogs are ``translations/<lang>/LC_MESSAGES/*.po`` files (one per part of the
-project: ``theme.po``, ``server.po`` …), first the package's own (beside this
-file), then the theme's, which win where both translate a string. They are read
-with Babel at start (no compiled .mo files to keep in sync). The site's
-language is ``DEFAULT_LANG``; a missing catalog falls back to the source strings
-(English).
+project: ``theme.po``, ``server.po``, ``desk.po`` …), first the package's own
+(beside this file), then the theme's, which win where both translate a string (a
+theme may reword the package's strings). They are read with Babel at start (no
+compiled .mo files to keep in sync). The site's language is ``DEFAULT_LANG``; a
+missing catalog falls back to the source strings (English).
+
+The parts share one lookup, so one part's catalog must never reword another's: a
+short word means different things in different places (the desk's "comment on an
+article" is "zu", a post's "on 7 October" is "am"). Such a string carries a context
+(``msgctxt`` in the catalog, ``pgettext("post date", "on")`` in a template), and
+two catalogs of one folder that translate the same string differently are reported
+(see ``catalog_conflicts``; tests/test_page_language.py keeps the shipped ones free
+of them); the first one read (by file name) keeps its translation.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ import io
 import logging
 import os
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import pass_context
@@ -26,6 +36,7 @@ from jinja2.utils import missing
 from markupsafe import Markup
 
 from .fragments import fragment_cache
+from .render import as_aware, format_date_local
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +49,70 @@ def translations_dir(settings: dict[str, Any]) -> str:
 PACKAGE_TRANSLATIONS = Path(__file__).parent / "translations"
 
 
-@lru_cache(maxsize=32)
-def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
-    po_files = [
-        po
-        for base in (PACKAGE_TRANSLATIONS, Path(directory))
-        for po in sorted((base / lang / "LC_MESSAGES").glob("*.po"))
-    ]
-    if not po_files:
-        return gettext.NullTranslations()
-    merged = None
+def _merge(po_files: list[Path], lang: str) -> tuple[Catalog | None, list[str]]:
+    """The catalogs of one folder as one, and each string two of them translate
+    differently (the first file keeps its translation)."""
+    merged: Catalog | None = None
+    origin: dict[tuple[Any, str | None], Path] = {}
+    conflicts: list[str] = []
     for po_file in po_files:
         with open(po_file, "rb") as handle:
             catalog = read_po(handle, locale=lang)
         if merged is None:
             merged = catalog
+            origin.update(((m.id, m.context), po_file) for m in catalog if m.id)
             continue
         for message in catalog:
+            if not (message.id and message.string):
+                continue
+            key = (message.id, message.context)
+            current = merged.get(message.id, context=message.context)
+            if current is not None and current.string:
+                if current.string != message.string:
+                    where = f" (msgctxt {message.context!r})" if message.context else ""
+                    conflicts.append(
+                        f"{po_file.name} translates {message.id!r}{where} as"
+                        f" {message.string!r}, {origin[key].name} as {current.string!r}:"
+                        f" give one of them a msgctxt (pgettext)")
+                continue
+            if current is not None:  # there, but untranslated
+                merged.delete(message.id, context=message.context)
+            merged[message.id] = message
+            origin[key] = po_file
+    return merged, conflicts
+
+
+def _folder_catalogs(base: Path, lang: str) -> list[Path]:
+    return sorted((base / lang / "LC_MESSAGES").glob("*.po"))
+
+
+def catalog_conflicts(directory: str, lang: str) -> list[str]:
+    """Strings two catalogs of the package's or of the theme's translations folder
+    translate differently, described."""
+    return [f"{base}: {conflict}"
+            for base in (PACKAGE_TRANSLATIONS, Path(directory))
+            for conflict in _merge(_folder_catalogs(base, lang), lang)[1]]
+
+
+@lru_cache(maxsize=32)
+def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
+    merged: Catalog | None = None
+    for base in (PACKAGE_TRANSLATIONS, Path(directory)):
+        catalog, conflicts = _merge(_folder_catalogs(base, lang), lang)
+        for conflict in conflicts:
+            log.warning("replik: translations in %s: %s", base, conflict)
+        if catalog is None:
+            continue
+        if merged is None:
+            merged = catalog
+            continue
+        # The theme's catalogs reword the package's strings where both have one.
+        for message in catalog:
             if message.id and message.string:
+                merged.delete(message.id, context=message.context)
                 merged[message.id] = message
+    if merged is None:
+        return gettext.NullTranslations()
     buffer = io.BytesIO()
     write_mo(buffer, merged)
     buffer.seek(0)
@@ -75,17 +131,37 @@ def gettext_for(settings: dict[str, Any], lang: str | None = None) -> Callable[[
 
 
 def install_into(env: Any, settings: dict[str, Any]) -> None:
-    """Give a Jinja environment ``_()``, ``gettext``, ``ngettext`` and ``{% trans %}``,
-    in the language of the page being rendered (see ``page_language``), and
-    ``cached_fragment`` (see fragments.py), which keeps a part of a page per language."""
+    """Give a Jinja environment ``_()``, ``gettext``, ``ngettext``, ``pgettext`` and
+    ``{% trans %}``, in the language of the page being rendered (see
+    ``page_language``); ``page_lang()`` and ``page_date(when)``, that language and a
+    date in it; and ``cached_fragment`` (see fragments.py), which keeps a part of a
+    page per language."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
     env.install_gettext_translations(translations_for(settings), newstyle=True)
-    gettext_, ngettext_ = page_gettext(settings)
-    env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_})
+    gettext_, ngettext_, pgettext_, npgettext_ = page_gettext(settings)
+    env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_,
+                        "pgettext": pgettext_, "npgettext": npgettext_})
     default = str(settings.get("DEFAULT_LANG") or "de")
     env.globals["cached_fragment"] = fragment_cache(
         lambda context: page_language(context, default))
+    timezone = str(settings.get("TIMEZONE") or "UTC")
+
+    @pass_context
+    def page_lang(context: Any) -> str:
+        """The page's language (for ``lang`` attributes and per-language data)."""
+        return page_language(context, default)
+
+    @pass_context
+    def page_date(context: Any, when: datetime | None) -> str:
+        """A date as the page's language writes it ("7. Oktober 2026"): on a listing
+        in the site's language, an English post's date too."""
+        if not when:
+            return ""
+        return format_date_local(as_aware(when), page_language(context, default), timezone)
+
+    env.globals["page_lang"] = page_lang
+    env.globals["page_date"] = page_date
 
 
 def page_language(context: Any, default: str) -> str:
@@ -119,10 +195,11 @@ def _result_key(call: tuple[Any, ...], variables: dict[str, Any]) -> tuple[Any, 
     return (call, *variables.items())
 
 
-def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable[..., str]]:
-    """``gettext`` and ``ngettext`` for templates: exactly Jinja's newstyle ones
-    (escaping, always a format string), in the page's language, each message looked
-    up once per language (a build of a big blog calls them about 100,000 times).
+def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], ...]:
+    """``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` for templates: exactly
+    Jinja's newstyle ones (escaping, always a format string), in the page's language,
+    each message looked up once per language (a build of a big blog calls them about
+    100,000 times).
 
     Most calls have no variables: their whole result (translated, made Markup under
     autoescaping, ``%%`` undone) is kept per language, message and escaping, so such
@@ -135,6 +212,7 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
     singular: dict[tuple[str, str], str] = {}
     finished: dict[tuple[str, str, bool], str] = {}
     plural: dict[tuple[str, str, str, int, bool], str] = {}
+    contextual: dict[tuple[str, str, str, bool], str] = {}
     # Results with variables (see _result_key).
     formatted: dict[tuple[Any, ...], str] = {}
 
@@ -190,7 +268,33 @@ def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], Callable
             keep(result_key, rv)
         return rv
 
-    return gettext_, ngettext_
+    # With a context (a short word that means something else elsewhere, see the
+    # module's docstring): few calls, so only those without variables are kept.
+    @pass_context
+    def pgettext_(__context: Any, __string_ctx: str, __string: str, **variables: Any) -> str:
+        variables.setdefault("context", __string_ctx)
+        lang = page_language(__context, default)
+        autoescape = bool(__context.eval_ctx.autoescape)
+        key = (lang, __string_ctx, __string, autoescape)
+        rv = contextual.get(key) if len(variables) == 1 else None
+        if rv is None:
+            rv = translations_for(settings, lang).pgettext(__string_ctx, __string)
+            rv = (Markup(rv) if autoescape else rv) % variables
+            if len(variables) == 1:
+                contextual[key] = rv
+        return rv
+
+    @pass_context
+    def npgettext_(__context: Any, __string_ctx: str, __singular: str, __plural: str,
+                   __num: int, **variables: Any) -> str:
+        variables.setdefault("context", __string_ctx)
+        variables.setdefault("num", __num)
+        lang = page_language(__context, default)
+        rv = translations_for(settings, lang).npgettext(__string_ctx, __singular, __plural,
+                                                        __num)
+        return (Markup(rv) if __context.eval_ctx.autoescape else rv) % variables
+
+    return gettext_, ngettext_, pgettext_, npgettext_
 
 
 def install_translations(generator: Any) -> None:
