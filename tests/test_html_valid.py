@@ -13,7 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from liveserver import live_server
+from test_intake_support import client, form
 from test_site_build import SITEURL, build_sample_site, theme_env
+
+from replik.cli import main
+from replik.server.app import create_app
+from replik.settings import load_settings
+from replik.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+LIVE_SLUG = "shitstorm-ist-kein-naturereignis"
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 JAVA = shutil.which("java") or ("/usr/bin/java" if Path("/usr/bin/java").exists() else None)
@@ -47,12 +58,43 @@ def run_vnu(folder: Path) -> None:
     assert result.returncode == 0, f"vnu found problems in {folder}:\n{report}"
 
 
-def test_every_built_page_is_valid_html5(tmp_path: Path) -> None:
+def post_and_approve(store: Path, tmp_path: Path) -> str:
+    """A reader's comment sent through the live server (which stamps it with the time
+    to the microsecond), then approved with ``replik approve``; its id."""
+    conf = tmp_path / "pelicanconf.py"
+    conf.write_text(f"exec(open({str(ROOT / 'pelicanconf.py')!r}, encoding='utf-8').read())\n"
+                    f"PATH = {str(ROOT / 'content')!r}\nTHEME = {str(ROOT / 'theme')!r}\n"
+                    f"OUTPUT_PATH = {str(tmp_path / 'unused')!r}\n"
+                    f"REPLIK_STORE = {str(store)!r}\nREPLIK_REBUILD = False\n", "utf-8")
+    with live_server() as (base, holder):
+        settings = load_settings(conf, override={"SITEURL": base, "FEED_DOMAIN": base})
+        holder.app = create_app(settings=settings)
+        with client(base) as http:
+            answer = http.post("/replik/comment", data=form(
+                LIVE_SLUG, author="Lena Live", url="https://lena.example/",
+                body="Live geschrieben, mit *Betonung* und einem Link: https://example.org"))
+    assert answer.status_code == 303, answer.text
+    [entry] = [e for e in Store(store).entries("pending") if e.author == "Lena Live"]
+    assert entry.date.microsecond or entry.date.second  # the server's own clock
+    result = CliRunner().invoke(main, ["--settings", str(conf), "approve", entry.id])
+    assert result.exit_code == 0, result.output
+    return entry.id
+
+
+def test_every_built_page_is_valid_html5(tmp_path: Path, monkeypatch) -> None:
+    for name in ("PYTHON_AKISMET_API_KEY", "PYTHON_AKISMET_BLOG_URL", "REPLIK_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    # The sample comments, and one more that came in through the server.
+    store = tmp_path / "comments"
+    shutil.copytree(ROOT / "comments", store)
+    live_id = post_and_approve(store, tmp_path)
     out = tmp_path / "output"
     # Two posts a page and period archives, so pagination and every template get checked.
     build_sample_site(out, DEFAULT_PAGINATION=2, YEAR_ARCHIVE_SAVE_AS="{date:%Y}/index.html",
-                      MONTH_ARCHIVE_SAVE_AS="{date:%Y}/{date:%m}/index.html")
+                      MONTH_ARCHIVE_SAVE_AS="{date:%Y}/{date:%m}/index.html",
+                      REPLIK_STORE=str(store))
     assert (out / "index2.html").is_file() and (out / "2026" / "05" / "index.html").is_file()
+    assert f'id="comment-{live_id}"' in (out / "2026" / LIVE_SLUG / "index.html").read_text()
     # Also check the form's error state, which only the intake server renders.
     (out / "form-with-errors.html").write_text(theme_env().from_string(FORM_PAGE).render(
         SITEURL=SITEURL, REPLIK_INTAKE_URL="/replik/comment",

@@ -286,6 +286,13 @@ def as_aware(when: datetime) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def html_datetime(when: datetime) -> str:
+    """A ``<time datetime>`` value. HTML allows at most three digits of a second's
+    fraction, and the store keeps microseconds (a comment from the server has them,
+    ids sort by them): the page shows whole seconds; the stored date is unchanged."""
+    return when.isoformat(timespec="seconds")
+
+
 def format_datetime_local(when: datetime, locale: str = "de", timezone: str = "UTC") -> str:
     """Date and time as the site's language writes them: "5. März 2010 um 11:47"."""
     local = when.astimezone(ZoneInfo(timezone))

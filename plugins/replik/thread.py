@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from .render import format_datetime_local, render_bodies, render_body, render_excerpt
+from .render import (
+    format_datetime_local,
+    html_datetime,
+    render_bodies,
+    render_body,
+    render_excerpt,
+)
 from .store import SUFFIX, Entry, read_body
 
 if TYPE_CHECKING:
@@ -70,7 +76,7 @@ class CommentNode:
         self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
         link = (self.url or "").strip()
         self.link = link if link[:8].lower().startswith(("http://", "https://")) else ""
-        self.date_iso = self.date.isoformat()
+        self.date_iso = html_datetime(self.date)
 
     def __getattr__(self, name: str) -> Any:
         # Templates may ask for other entry fields directly (node.title, node.source …).
