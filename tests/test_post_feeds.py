@@ -40,13 +40,19 @@ def post_feeds(site: Path, kind: str) -> list[Path]:
     return feeds
 
 
-def footer_links(html: str) -> list[tuple[str, str]]:
+def footer_words(link: str) -> str:
+    """An entry's footer speaks the entry's language (the sample's English post is
+    under /en/), whatever the feed's."""
+    return "Follow us:" if link.startswith(f"{BASE}/en/") else "Folgen Sie uns:"
+
+
+def footer_links(html: str, link: str) -> list[tuple[str, str]]:
     fragment = lxml.html.fromstring(f"<div>{html}</div>")
     footers = fragment.xpath(".//p[@class='social-feed-footer']")
     assert len(footers) == 1, "exactly one footer per entry"
     footer = footers[0]
     assert footer.getparent() is fragment and footer is fragment[-1], "the footer comes last"
-    assert footer.text_content().startswith("Folgen Sie uns: Mastodon · Bluesky · ")
+    assert footer.text_content().startswith(f"{footer_words(link)} Mastodon · Bluesky · ")
     return [(a.text_content(), a.get("href")) for a in footer.xpath(".//a")]
 
 
@@ -87,7 +93,7 @@ def test_atom_feeds_carry_links_and_footer(site: Path) -> None:
             assert alternate.startswith(f"{BASE}/")
             content = entry.find(f"{ATOM}content")
             assert content.get("type") == "html"
-            assert footer_links(content.text) == CHANNELS
+            assert footer_links(content.text, alternate) == CHANNELS
             assert_absolute_links(content.text)
             summary = entry.findtext(f"{ATOM}summary") or ""
             assert "social-feed-footer" not in summary
@@ -110,11 +116,15 @@ def test_rss_feeds_carry_links_and_footer(site: Path) -> None:
         for item in items:
             assert item.findtext("title").strip()
             assert item.findtext("link").startswith(f"{BASE}/")
-            assert item.findtext("guid").startswith("tag:blog.test,")
+            # A tag: URI is no address to open: RSS must say so (isPermaLink defaults to
+            # true, and the W3C validator flags every such item).
+            guid = item.find("guid")
+            assert guid.text.startswith("tag:blog.test,")
+            assert guid.get("isPermaLink") == "false"
             assert parsedate_to_datetime(item.findtext("pubDate")).tzinfo is not None
             assert item.findtext(f"{DC}creator").strip()
             description = item.findtext("description")
-            assert footer_links(description) == CHANNELS
+            assert footer_links(description, item.findtext("link")) == CHANNELS
             assert_absolute_links(description)
 
 
@@ -127,12 +137,13 @@ def test_feeds_parse_cleanly_in_feedparser(site: Path) -> None:
         related = [link.href for link in parsed.feed.links if link.rel == "related"]
         assert related == [href for _, href in CHANNELS]
         assert len(parsed.entries) == 6  # five German posts, one in English
+        assert sum("/en/" in e.link for e in parsed.entries) == 1
         for entry in parsed.entries:
             assert entry.title and entry.author
             assert entry.link.startswith((f"{BASE}/20", f"{BASE}/en/20"))
             assert entry.published_parsed is not None
             body = entry.content[0].value if kind == "atom" else entry.description
-            assert "Folgen Sie uns:" in body
+            assert footer_words(entry.link) in body
             assert 'href="https://social.example/@dialogfeld"' in body
         dates = [e.published_parsed for e in parsed.entries]
         assert dates == sorted(dates, reverse=True)

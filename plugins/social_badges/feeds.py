@@ -49,8 +49,9 @@ def footer_channels(social: Social) -> list[ChannelView]:
     return [c for c in social.channels if c.network != "rss"]
 
 
-def footer_html(social: Social, settings: dict[str, Any]) -> str:
-    """'<p>Folgen Sie uns: <a …>Mastodon</a> · <a …>Bluesky</a></p>', or '' when off."""
+def footer_html(social: Social, settings: dict[str, Any], lang: str | None = None) -> str:
+    """'<p>Folgen Sie uns: <a …>Mastodon</a> · <a …>Bluesky</a></p>', or '' when off;
+    in ``lang`` (the entry's), else the site's language."""
     setting = settings.get("SOCIAL_FEED_FOOTER")
     channels = footer_channels(social)
     if not setting or not channels:
@@ -60,7 +61,7 @@ def footer_html(social: Social, settings: dict[str, Any]) -> str:
     if isinstance(setting, str):
         text = escape(setting).replace("{links}", links)
     else:
-        _ = translations_for(settings).gettext
+        _ = translations_for(settings, lang).gettext
         text = escape(_("Follow us: %(links)s")).replace("%(links)s", links)
     return f'<p class="social-feed-footer">{text}</p>'
 
@@ -78,19 +79,44 @@ def social_for(context: dict[str, Any]) -> Social:
     return social if isinstance(social, Social) else build_social(context)
 
 
+def post_languages(context: dict[str, Any]) -> dict[str, str]:
+    """Each post's address (relative to SITEURL, as in ``article.url``) and language."""
+    found = {}
+    for article in context.get("articles") or ():
+        for post in (article, *getattr(article, "translations", ())):
+            found[str(post.url)] = str(getattr(post, "lang", "") or "")
+    return found
+
+
+def entry_language(link: str, languages: dict[str, str], site: str, default: str) -> str:
+    """The language of the post a feed entry links to (Pelican's items carry none)."""
+    path = link.split("?", 1)[0]  # FEED_APPEND_REF adds "?ref=feed"
+    prefix = site.rstrip("/") + "/"
+    if path.startswith(prefix):
+        path = path[len(prefix):]
+    return languages.get(path) or default
+
+
 def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
     """Pelican's feed_generated receiver."""
     settings = with_defaults(context)
     social = social_for(context)
     if not social.channels:
         return
-    footer = footer_html(social, settings)
-    if footer:
-        for item in feed.items:
-            # Atom: full text is "content" ("description" is the summary); RSS: "description".
-            key = "content" if item.get("content") else "description"
-            if item.get(key):
-                item[key] = f"{item[key]}\n{footer}"
+    default = str(settings.get("DEFAULT_LANG") or "de")
+    languages = post_languages(context)
+    site = str(context.get("SITEURL") or "")
+    footers: dict[str, str] = {}
+    for item in feed.items:
+        # Each entry's footer in its post's language, whatever the feed's.
+        lang = entry_language(str(item.get("link") or ""), languages, site, default)
+        footer = footers.get(lang)
+        if footer is None:
+            footer = footers[lang] = footer_html(social, settings, lang)
+        # Atom: full text is "content" ("description" is the summary); RSS: "description".
+        key = "content" if item.get("content") else "description"
+        if footer and item.get(key):
+            item[key] = f"{item[key]}\n{footer}"
     if settings.get("SOCIAL_FEED_LINKS"):
         subclass = SUBCLASSES.get(type(feed))
         if subclass is None:
