@@ -91,6 +91,24 @@ def test_each_article_ends_with_channels_and_feeds(site: Path) -> None:
                 assert link.get("rel") == "me"
 
 
+def test_counts_and_words_follow_each_pages_language(site: Path) -> None:
+    """The English post's page counts in English (the German ones in German); the
+    SVG badges, one file for every page, stay in the site's language."""
+    english = page(site / "en" / "2026" / "reply-in-the-readers-language" / "index.html")
+    german = page(article_pages(site)[0])
+    for doc, count, feed in ((english, "1,086 followers", "Post feed"),
+                             (german, "1.086 Follower", "Feed der Beiträge")):
+        compact = [s.text_content() for s in css(doc, ".social-compact .social-sr")]
+        assert f"Mastodon: {count}" in compact
+        aside = css(doc, ".post-footer .social-article")[0]
+        assert count in [c.text_content() for c in css(aside, ".social-count")]
+        assert feed in [n.text_content() for n in css(aside, ".social-feed .social-name")]
+    assert "12.3K followers" in english.text_content()
+    assert "Follower" not in english.text_content()
+    svg = (site / "badges" / "mastodon.svg").read_text(encoding="utf-8")
+    assert "1.086 Follower" in svg
+
+
 def test_badge_files_are_well_formed_svg_with_counts(site: Path) -> None:
     badges = site / "badges"
     names = sorted(p.stem for p in badges.glob("*.svg"))

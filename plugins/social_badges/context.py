@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -82,9 +82,23 @@ class Social:
     page_url: str  # the channels page (absolute), "" when turned off
     page_path: str  # the same, relative to SITEURL (templates: {{ SITEURL }}/{{ … }})
     lang: str
+    # What in_language() builds the others from, and what it built.
+    settings: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    now: datetime | None = field(default=None, repr=False, compare=False)
+    others: dict[str, Social] = field(default_factory=dict, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.channels)
+
+    def in_language(self, lang: str) -> Social:
+        """The same channels for a page in ``lang``: counts and words in that language
+        ("1,086 followers" on an English post). Templates ask with ``page_lang()``."""
+        if not lang or lang == self.lang or not self.settings:
+            return self
+        other = self.others.get(lang)
+        if other is None:
+            other = self.others[lang] = build_social(self.settings, self.now, lang)
+        return other
 
 
 def site_base(settings: dict[str, Any]) -> str:
@@ -96,9 +110,13 @@ def absolute(settings: dict[str, Any], path: str) -> str:
 
 
 def channel_views(channels: list[Channel], settings: dict[str, Any],
-                  now: datetime | None = None) -> list[ChannelView]:
-    lang = str(settings.get("DEFAULT_LANG") or "de")
+                  now: datetime | None = None, lang: str | None = None) -> list[ChannelView]:
+    """The channels as a page in ``lang`` (default: the site's language) shows them.
+    The SVG badge (``badge_message``), one file for all pages, is in the site's."""
+    site_lang = str(settings.get("DEFAULT_LANG") or "de")
+    lang = lang or site_lang
     translations = translations_for(settings, lang)
+    site_translations = translations_for(settings, site_lang)
     _ = translations.gettext
     counts = load_counts_for_build(settings)
     max_age = float(settings["SOCIAL_COUNT_MAX_AGE_DAYS"])
@@ -109,6 +127,8 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
         count = current_count(channel, counts, max_age, now)
         count_text = followers_text(count, lang, shorten_from, translations) if count is not None \
             else ""
+        badge_count = count_text if lang == site_lang or count is None else followers_text(
+            count, site_lang, shorten_from, site_translations)
         if channel.network == "rss":
             cta = channel.cta or _("Subscribe to our feed")
         elif channel.network == "newsletter":
@@ -117,8 +137,9 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
             cta = channel.cta or _("Follow us on %(network)s") % {"network": channel.label}
         badge_path = f"{badges}/{channel.name}.svg"
         light, dark = icon_colors(channel.icon.color)
-        fallback = _("subscribe") if channel.network in ("rss", "newsletter") else _("follow")
-        message = count_text or channel.handle or fallback
+        fallback = site_translations.gettext(
+            "subscribe" if channel.network in ("rss", "newsletter") else "follow")
+        message = badge_count or channel.handle or fallback
         views.append(ChannelView(
             name=channel.name, network=channel.network, label=channel.label, url=channel.url,
             handle=channel.handle, cta=cta, icon=channel.icon.inline(),
@@ -131,8 +152,9 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
     return views
 
 
-def feed_views(settings: dict[str, Any]) -> list[FeedView]:
-    _ = translations_for(settings).gettext
+def feed_views(settings: dict[str, Any], lang: str | None = None) -> list[FeedView]:
+    _ = translations_for(settings, lang).gettext
+    badge_ = translations_for(settings).gettext  # the SVG files: the site's language
     badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")
     feeds = []
     post_feed = settings.get("FEED_ALL_ATOM") or settings.get("FEED_ALL_RSS")
@@ -141,26 +163,33 @@ def feed_views(settings: dict[str, Any]) -> list[FeedView]:
         feeds.append(FeedView(
             "feed-posts", _("Post feed"), absolute(settings, str(post_feed)), icon.inline(),
             f"{badges}/feed-posts.svg", absolute(settings, f"{badges}/feed-posts.svg"),
-            _("Posts"), icon))
+            badge_("Posts"), icon))
     comment_feed = settings.get("REPLIK_FEED_LATEST")
     if comment_feed:
         icon = bundled("comments")
         feeds.append(FeedView(
             "feed-comments", _("Comment feed"), absolute(settings, str(comment_feed)),
             icon.inline(), f"{badges}/feed-comments.svg",
-            absolute(settings, f"{badges}/feed-comments.svg"), _("Comments"), icon))
+            absolute(settings, f"{badges}/feed-comments.svg"), badge_("Comments"), icon))
     return feeds
 
 
-def build_social(settings: dict[str, Any], now: datetime | None = None) -> Social:
+def build_social(settings: dict[str, Any], now: datetime | None = None,
+                 lang: str | None = None) -> Social:
+    """The channels and feeds as pages in ``lang`` show them (default: the site's
+    language; ``Social.in_language`` gives the others)."""
     settings = with_defaults(settings)
     channels = parse_channels(settings)
     page = str(settings.get("SOCIAL_CHANNELS_PAGE_URL") or "")
     page_on = bool(page and settings.get("SOCIAL_CHANNELS_PAGE_SAVE_AS"))
+    lang = lang or str(settings.get("DEFAULT_LANG") or "de")
+    now = now or datetime.now(UTC)  # one moment for every language's counts
     return Social(
-        channels=channel_views(channels, settings, now),
-        feeds=feed_views(settings),
+        channels=channel_views(channels, settings, now, lang),
+        feeds=feed_views(settings, lang),
         page_url=absolute(settings, page) if page_on else "",
         page_path=page.lstrip("/") if page_on else "",
-        lang=str(settings.get("DEFAULT_LANG") or "de"),
+        lang=lang,
+        settings=settings,
+        now=now,
     )
