@@ -23,6 +23,10 @@ DEFAULT_DATE_FORMAT = "%d.%m.%Y"
 DEFAULT_PAGINATION = 10
 SUMMARY_MAX_LENGTH = 50
 
+# Slugs spell umlauts out: "Öffnungszeiten ärgern" -> "oeffnungszeiten-aergern" (ä→ae,
+# ö→oe, ü→ue, ß→ss; other accents dropped: é→e). A `Slug:` in a post is kept as written.
+from replik.slugs import SLUG_REGEX_SUBSTITUTIONS, SLUGIFY_USE_UNICODE  # noqa: E402, F401
+
 STATIC_PATHS = ["images"]
 ARTICLE_URL = "{date:%Y}/{slug}/"
 ARTICLE_SAVE_AS = "{date:%Y}/{slug}/index.html"
