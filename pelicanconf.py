@@ -38,6 +38,9 @@ ARTICLE_LANG_URL = "{lang}/{date:%Y}/{slug}/"
 ARTICLE_LANG_SAVE_AS = "{lang}/{date:%Y}/{slug}/index.html"
 PAGE_LANG_URL = "{lang}/{slug}/"
 PAGE_LANG_SAVE_AS = "{lang}/{slug}/index.html"
+# Pelican's pages, plus the theme's "not found" page as 404.html (for the web server's
+# error_page and `replik serve`; docs/theme.md).
+DIRECT_TEMPLATES = ["index", "tags", "categories", "authors", "archives", "404"]
 
 # Post feeds (Atom and RSS), all posts and per category.
 FEED_DOMAIN = SITEURL

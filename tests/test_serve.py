@@ -13,7 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from liveserver import live_server
+from lxml import html as lxml_html
 
+from replik.server.app import create_app
+from replik.settings import load_settings
 from replik.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +78,42 @@ def test_serves_the_site_and_says_what_protects_it(served):
     home = httpx.get(base + "/")
     assert home.status_code == 200 and "Dialogfeld" in home.text
     assert httpx.get(base + "/gibt-es-nicht/").status_code == 404
+
+
+def assert_site_404(answer: httpx.Response) -> None:
+    """The theme's "not found" page, in the site's language, in the site's frame."""
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    doc = lxml_html.fromstring(answer.content)
+    assert doc.get("lang") == "de"
+    assert doc.findtext(".//h1").strip() == "Seite nicht gefunden"
+    assert doc.xpath("//meta[@name='robots']/@content") == ["noindex"]
+    assert doc.find_class("site-title")[0].text_content() == "Dialogfeld"
+    assert "Not Found" not in answer.text  # not Werkzeug's page
+
+
+def test_unknown_addresses_get_the_sites_404_page(served):
+    base, _, project = served
+    built = (project / "output" / "404.html").read_text(encoding="utf-8")
+    static = httpx.get(base + "/gibt-es-nicht/")
+    assert_site_404(static)
+    assert static.text == built  # what nginx's error_page shows
+    # The app's own addresses answer a browser with the same page ...
+    for path in ("/replik/gibt-es-nicht", "/moderate/gibt-es-nicht"):
+        answer = httpx.get(base + path, headers={"Accept": "text/html"})
+        assert_site_404(answer)
+    # ... and a script with JSON.
+    answer = httpx.get(base + "/replik/gibt-es-nicht", headers={"Accept": "application/json"})
+    assert answer.status_code == 404 and answer.json()["ok"] is False
+
+
+def test_without_a_built_site_the_theme_renders_the_404_page(tmp_path):
+    """Before the first build the app renders the theme's 404.html itself."""
+    settings = load_settings(ROOT / "pelicanconf.py", override={
+        "OUTPUT_PATH": str(tmp_path / "output"), "REPLIK_STORE": str(tmp_path / "comments"),
+        "REPLIK_REBUILD": False, "PATH": str(ROOT / "content"), "THEME": str(ROOT / "theme")})
+    with live_server(create_app(settings=settings)) as (base, _holder):
+        assert_site_404(httpx.get(base + "/replik/gibt-es-nicht"))
 
 
 def test_a_comment_posted_to_the_local_server_lands_in_pending(served):

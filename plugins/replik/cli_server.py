@@ -39,11 +39,8 @@ def add_static_site(app: Flask, output: Path) -> None:
             path = (path + "index.html") if path else "index.html"
             target = target / "index.html"
         if not target.is_file():
-            missing = output / "404.html"
-            if missing.is_file():
-                response = send_from_directory(output, "404.html")
-                response.status_code = 404
-                return response
+            # The app's 404: the built 404.html for a browser (as nginx's error_page
+            # shows it), JSON for a script (see server/app.py).
             abort(404)
         return send_from_directory(output, path)
 

@@ -87,6 +87,9 @@ def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
     if _wants_json():
         response = jsonify({"ok": False, "message": message, "errors": {}})
+    elif code == 404 and (page := _not_found_page()) is not None:
+        response = make_response(page)  # the site's own, in its language
+        response.content_type = "text/html; charset=utf-8"
     else:
         body = (
             f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{code} {escape(exc.name)}"
@@ -100,6 +103,14 @@ def _http_error(exc: HTTPException) -> Response:
         if key.lower() not in ("content-type", "content-length"):
             response.headers[key] = value
     return response
+
+
+def _not_found_page() -> str | None:
+    from flask import current_app
+
+    from .pages import not_found_page
+
+    return not_found_page(current_app.config["REPLIK"])
 
 
 def _unexpected_error(exc: Exception) -> Response:

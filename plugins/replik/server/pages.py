@@ -8,18 +8,28 @@ filters and the same translations, so they read like the rest of the site.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    TemplateNotFound,
+    select_autoescape,
+)
 from markupsafe import Markup
 
 from .. import i18n
 from ..render import format_datetime_local, render_body
 from ..store import Entry
 from ..thread import build_thread
+
+log = logging.getLogger(__name__)
 
 # Keyed by id(); the settings dict is kept so its id cannot be reused by another.
 _envs: dict[int, tuple[dict[str, Any], Environment]] = {}
@@ -72,6 +82,24 @@ def render(settings: dict[str, Any], template: str, **context: Any) -> str:
     context.setdefault("page_name", template.rsplit(".", 1)[0])
     context.setdefault("output_file", "")
     return env.get_template(template).render(**context)
+
+
+def not_found_page(settings: dict[str, Any]) -> str | None:
+    """The site's "not found" page: the built ``404.html`` (what the web server shows
+    for unknown addresses), else the theme's ``404.html`` rendered now (before the
+    first build); None when the theme has none."""
+    built = Path(str(settings.get("OUTPUT_PATH") or "output")) / "404.html"
+    try:
+        return built.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        return render(settings, "404.html", page_name="404")
+    except TemplateNotFound:
+        return None
+    except Exception:  # noqa: BLE001 - an error page must not fail: the plain one then
+        log.exception("replik: cannot render the theme's 404.html")
+        return None
 
 
 def preview_html(settings: dict[str, Any], body: str) -> Markup:
