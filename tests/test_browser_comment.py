@@ -75,6 +75,12 @@ def test_reader_comments_and_moderator_approves(browser, blog, tmp_path):
     assert page.inner_text(".comment-preview strong") == "Antwort"
     assert page.locator(".comment-preview script").count() == 0
     assert page.get_attribute(".comment-preview .comment-body a", "rel") == "nofollow ugc"
+    # The preview looks like the published comment above it: the same type.
+    style = ("(e) => { const s = getComputedStyle(e);"
+             " return [s.fontFamily, s.fontSize, s.lineHeight]; }")
+    for part in (".comment-body", ".comment-body p", ".comment-by", ".comment-date"):
+        published = page.eval_on_selector(f"#comment-{parent.id} {part}", style)
+        assert page.eval_on_selector(f".comment-preview {part}", style) == published, part
 
     page.click("#respond button[type=submit]")  # name and consent missing
     page.wait_for_selector("#respond-author-error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -55,6 +56,26 @@ def test_list_filters_and_json(project):
     assert [d["id"] for d in only] == [e["ping"].id]
     assert json.loads(run("list", "--article", "nichts", "--json").output) == []
     assert run("list", "--state", "spam").output.strip() == "No spam entries."
+
+
+def test_list_and_show_give_every_time_in_the_sites_zone(project):
+    """Entries from the server are stored in UTC, imported ones with their own offset:
+    the listing shows them all in the site's TIMEZONE, and says so."""
+    root, e = project
+    imported = add_entry(root, "beitrag", "Importiert", datetime(
+        2010, 3, 5, 12, 0, tzinfo=timezone(timedelta(hours=5))), state="pending",
+        author="Carla")
+    lines = run("list").output.splitlines()
+    assert "DATE (Europe/Berlin)" in lines[0]
+    times = {line.split()[0]: line for line in lines[1:]}
+    # 09:00 UTC and 12:00+05:00 (07:00 UTC) in Berlin's winter time (UTC+1).
+    assert "2010-03-03 10:00" in times[e["pending"].id]
+    assert "2010-03-05 08:00" in times[imported.id]
+    shown = run("show", imported.id).output
+    assert "2010-03-05 08:00:00+01:00 (Europe/Berlin)" in shown
+    run("approve", imported.id, "--as", "anna")
+    history = run("show", imported.id).output.split("History (Europe/Berlin):")[1]
+    assert "+01:00" in history and "+00:00" not in history
 
 
 def test_show_prints_fields_body_and_history(project):

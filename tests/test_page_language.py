@@ -14,10 +14,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from liveserver import live_server
 from lxml import html as lxml_html
+from sitebuilder import write_post
+from test_intake_support import client, form, make_settings
 from test_site_build import build_sample_site
 
 from replik.i18n import catalog_conflicts, load_translations
+from replik.server.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,3 +129,22 @@ def test_an_english_post_in_a_german_listing_reads_german(site: SimpleNamespace)
     line = next(li for li in archive.xpath("//ul[@class='archive-list']/li")
                 if "Reply in the reader" in words(li))
     assert words(line.find("time")) == "14. September 2026"
+
+
+def test_the_preview_speaks_the_posts_language(tmp_path: Path, monkeypatch) -> None:
+    for name in ("PYTHON_AKISMET_API_KEY", "PYTHON_AKISMET_BLOG_URL", "REPLIK_SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    settings = make_settings(tmp_path, REPLIK_REBUILD=False)
+    write_post(tmp_path, "in-english", "In English", "2026-03-06 10:00", "Lang: en\n")
+    shown = {}
+    with live_server(create_app(settings=settings)) as (base, _holder):
+        with client(base) as http:
+            for slug in ("in-english", "offene-debatte"):
+                answer = http.post("/replik/preview", headers={"Accept": "application/json"},
+                                   data=form(slug, author="", body="Vorschau"))
+                assert answer.status_code == 200, answer.text
+                shown[slug] = lxml_html.fromstring(answer.json()["html"])
+    for slug, lang, anonymous in (("in-english", "en", "Anonymous"),
+                                  ("offene-debatte", "de", "Anonym")):
+        assert words(shown[slug].find_class("comment-author")[0]) == anonymous
+        assert COMMENT_DATE[lang].match(words(shown[slug].find(".//time"))), slug

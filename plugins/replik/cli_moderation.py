@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -50,6 +52,25 @@ def entry_dict(entry: Entry, private: bool = True) -> dict[str, Any]:
     return data
 
 
+def _zone(settings: dict[str, Any]) -> tuple[str, ZoneInfo]:
+    """The site's TIMEZONE: every time the commands print is in it (the store keeps
+    each entry's own offset: UTC from the server, the original one from imports)."""
+    name = str(settings.get("TIMEZONE") or "UTC")
+    try:
+        return name, ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC", ZoneInfo("UTC")
+
+
+def _local(when: datetime | str, zone: ZoneInfo) -> datetime | str:
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            return when
+    return when.astimezone(zone) if when.tzinfo else when
+
+
 def _one_line(text: str, width: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -81,8 +102,10 @@ def _rebuild_hint(ctx: click.Context, build: bool) -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | None, limit: int,
              as_json: bool) -> None:
-    """The moderation queue (pending entries by default), newest first."""
-    store = Store(store_path(_settings(ctx)))
+    """The moderation queue (pending entries by default), newest first; times in the
+    site's TIMEZONE."""
+    settings = _settings(ctx)
+    store = Store(store_path(settings))
     states = STATES if state == "all" else (state,)
     entries = [e for s in states for e in store.entries(s)]
     if article:
@@ -97,12 +120,16 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
     if not entries:
         click.echo(f"No {state if state != 'all' else ''} entries.".replace("  ", " "))
         return
-    click.echo(f"{'ID':<31} {'STATE':<8} {'TYPE':<10} {'DATE':<16} {'ARTICLE':<22} "
+    zone_name, zone = _zone(settings)
+    date_head = f"DATE ({zone_name})"
+    width = max(16, len(date_head))
+    click.echo(f"{'ID':<31} {'STATE':<8} {'TYPE':<10} {date_head:<{width}} {'ARTICLE':<22} "
                f"{'AUTHOR':<18} TEXT")
     for e in entries:
         who = e.title or e.author if e.is_linkback else e.author
+        when = f"{_local(e.date, zone):%Y-%m-%d %H:%M}"
         click.echo(
-            f"{e.id:<31} {e.state:<8} {e.type:<10} {e.date:%Y-%m-%d %H:%M} "
+            f"{e.id:<31} {e.state:<8} {e.type:<10} {when:<{width}} "
             f"{_one_line(e.article, 22):<22} {_one_line(who, 18):<18} {_one_line(e.body, 40)}"
         )
 
@@ -112,8 +139,9 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
-    """Everything about one entry, with its audit trail."""
-    store = Store(store_path(_settings(ctx)))
+    """Everything about one entry, with its audit trail (times in the site's TIMEZONE)."""
+    settings = _settings(ctx)
+    store = Store(store_path(settings))
     try:
         entry = store.get(entry_id)
     except EntryNotFound as exc:
@@ -124,8 +152,10 @@ def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
         data["audit"] = trail
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
+    zone_name, zone = _zone(settings)
     rows = entry_dict(entry)
     rows.pop("body")
+    rows["date"] = f"{_local(entry.date, zone).isoformat(sep=' ')} ({zone_name})"
     extra = rows.pop("extra", {})
     rows["links"] = count_links(entry.body)
     for key, value in rows.items():
@@ -137,9 +167,11 @@ def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
     click.echo(entry.body)
     if trail:
         click.echo("")
-        click.echo("History:")
+        click.echo(f"History ({zone_name}):")
         for item in trail:
-            click.echo(f"  {item['time']}  {item['actor']}: {item['action']} "
+            when = _local(item.get("time") or "", zone)
+            shown = when.isoformat(sep=" ") if isinstance(when, datetime) else when
+            click.echo(f"  {shown}  {item['actor']}: {item['action']} "
                        f"{item.get('from') or '-'} → {item.get('to') or '-'}")
 
 

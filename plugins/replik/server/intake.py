@@ -534,9 +534,15 @@ def preview() -> Response:
     )
     return jsonify({
         "ok": True,
-        "html": str(pages.preview_comment(ix.settings, entry)),
+        "html": str(pages.preview_comment(ix.settings, entry, _post_language(ix, entry.article))),
         "body_html": str(pages.preview_html(ix.settings, entry.body)),
     })
+
+
+def _post_language(ix: Intake, slug: str) -> str | None:
+    """The language a post is written in (``Lang:``), or None for an unknown post."""
+    article = ix.index.get(slug)
+    return article.lang if article is not None else None
 
 
 @bp.get(THANKS_URL)

@@ -107,16 +107,17 @@ def preview_html(settings: dict[str, Any], body: str) -> Markup:
     return render_body(body)
 
 
-def preview_comment(settings: dict[str, Any], entry: Entry) -> Markup:
-    """A whole comment through the theme's own ``partials/comment.html``, as on the page."""
-    locale = str(settings.get("DEFAULT_LANG") or "de")
+def preview_comment(settings: dict[str, Any], entry: Entry, lang: str | None = None) -> Markup:
+    """A whole comment through the theme's own ``partials/comment.html``, as on the page:
+    in ``lang``, the post's language (default: the site's)."""
+    locale = lang or str(settings.get("DEFAULT_LANG") or "de")
     _top, flat = build_thread(
         [entry], int(settings.get("REPLIK_MAX_DEPTH") or 5), locale,
         str(settings.get("TIMEZONE") or "UTC"), origin="preview",
     )
     node = flat[0]
     # No reply link inside a preview: the article is shown as closed to the partial.
-    article = SimpleNamespace(slug=entry.article, comments_open=False)
+    article = SimpleNamespace(slug=entry.article, comments_open=False, lang=locale)
     html = environment(settings).get_template("partials/comment.html").render(
         node=node, article=article
     )
