@@ -56,7 +56,10 @@ def pelican_argv(site: sitegen.Site, conf: Path, output: Path, theme: Path | Non
         sys.executable, "-m", "pelican", str(site.content), "-o", str(output),
         "-s", str(conf), "--fatal", "errors", "--log-handler", "plain",
     ]
-    return argv + (["-t", str(theme)] if theme else [])
+    if theme:  # Pelican's own theme has no 404.html, which the project's settings build
+        argv += ["-t", str(theme), "-e",
+                 'DIRECT_TEMPLATES=["index", "tags", "categories", "authors", "archives"]']
+    return argv
 
 
 #: The output folder each kind of build wrote last (the incremental build reuses ours).

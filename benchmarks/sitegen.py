@@ -288,6 +288,19 @@ def _gettext(message, **variables):
 def _ngettext(singular, plural, n, **variables):
     return _gettext(singular if n == 1 else plural, **variables)
 
+def _pgettext(context, message, **variables):
+    return _gettext(message, **variables)
+
+def _npgettext(context, singular, plural, n, **variables):
+    return _ngettext(singular, plural, n, **variables)
+
+# The page's language and a date in it (the plugin's use Babel and the page's Lang).
+def _page_lang():
+    return DEFAULT_LANG
+
+def _page_date(when):
+    return when.strftime("%d.%m.%Y") if when else ""
+
 # The theme's {% call cached_fragment(...) %} blocks: rendered every time here (the
 # plugin's version keeps them per language).
 def _cached_fragment(name, substitute=None, *, caller):
@@ -298,7 +311,8 @@ _jinja["extensions"] = [*_jinja.get("extensions", []), "jinja2.ext.i18n"]
 JINJA_ENVIRONMENT = _jinja
 JINJA_GLOBALS = {**(globals().get("JINJA_GLOBALS") or {}),
                  "_": _gettext, "gettext": _gettext, "ngettext": _ngettext,
-                 "cached_fragment": _cached_fragment}
+                 "pgettext": _pgettext, "npgettext": _npgettext, "page_lang": _page_lang,
+                 "page_date": _page_date, "cached_fragment": _cached_fragment}
 '''
     (root / "plainconf.py").write_text(plain, encoding="utf-8")
 
