@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from replik import fetch as fetch_module
-from replik.fetch import BlockedAddress, FetchError, blocked_reason, fetch
+from replik.fetch import BadURL, BlockedAddress, FetchError, blocked_reason, fetch
 
 
 class Site:
@@ -292,6 +292,22 @@ def test_post_form_data(site):
                    method="POST", data={"q": "hallo"})
     assert result.text == "hallo"
     assert site.hits[0].method == "POST"
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:{port}/page\r\nX-Injected: 1",
+    "http://127.0.0.1:{port}/page\n",
+    "http://127.0.0.1:{port}/pa\tge",
+    "http://127.0.0.1:{port}/page\x00",
+    "http://[x]:{port}/page",
+    "http://127.0.0.1:99999/page",
+    "http:///page",
+])
+def test_a_url_that_does_not_parse_is_the_fetchers_own_bad_url_error(site, url):
+    # urllib drops CR/LF silently; httpx raised InvalidURL past the fetcher.
+    with pytest.raises(BadURL, match="not a valid URL|no host"):
+        fetch(url.format(port=site.port), allowing("127.0.0.1"))
+    assert site.hits == []
 
 
 def test_an_unresolvable_host_is_a_fetch_error(monkeypatch):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import socket
 import time
 from datetime import UTC
 from pathlib import Path
@@ -128,8 +130,8 @@ def test_a_post_in_english_gets_its_form_and_errors_in_english(site):
         ({"author": "x" * 101}, "author", "zu lang"),
         ({"body": "y" * 10001}, "body", "zu lang"),
         ({"body": "Steuer\x00zeichen"}, "body", "unzulässige Zeichen"),
-        ({"article": "gibt-es-nicht"}, "article", "gibt es nicht"),
-        ({"article": "geschlossen"}, "article", "geschlossen"),
+        ({"url": "http://[x]/"}, "url", "http://"),
+        ({"url": "http://beispiel.de:99999/"}, "url", "http://"),
         ({"reply_to": "20260101T000000000000Z-deadbeef"}, "reply_to", "nicht auf dieser Seite"),
     ],
 )
@@ -218,6 +220,214 @@ def test_too_large_request_gives_413(site):
     assert answer.status_code == 413 and "Traceback" not in answer.text
     assert json_answer.status_code == 413 and json_answer.json()["ok"] is False
     assert stored(site) == []
+
+
+class CountingInput:
+    """wsgi.input that counts the bytes the app reads from it."""
+
+    def __init__(self, stream, counter: list[int]) -> None:
+        self.stream, self.counter = stream, counter
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.counter[0] += len(data)
+        return data
+
+    def readline(self, *args):
+        data = self.stream.readline(*args)
+        self.counter[0] += len(data)
+        return data
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def chunked_post(base: str, path: str, content_type: str, total: int) -> tuple[bytes, int]:
+    """POST up to ``total`` bytes with Transfer-Encoding: chunked over a raw socket,
+    stopping as soon as the server answers; returns (answer, bytes sent)."""
+    host, port = base.removeprefix("http://").split(":")
+    chunk = b"a" * 16384
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}"
+                     "\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+        try:
+            while sent < total:
+                readable, writable, _ = select.select([sock], [sock], [], 30)
+                if readable:
+                    break  # the server answered before the body ended
+                if writable:
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent += len(chunk)
+            else:
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # it answered and closed while we were sending: read the answer
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer, sent
+
+
+@pytest.mark.parametrize(("path", "content_type", "limit"), [
+    ("/replik/comment", "application/x-www-form-urlencoded", 262144),
+    ("/replik/preview", "application/json", 262144),
+    ("/replik/webmention", "application/x-www-form-urlencoded", 16384),
+    ("/replik/pingback", "text/xml", 16384),
+    ("/replik/trackback/offene-debatte", "application/x-www-form-urlencoded", 65536),
+    ("/replik/action/x", "application/x-www-form-urlencoded", 262144),
+    ("/moderate/login", "application/x-www-form-urlencoded", 262144),
+])
+def test_a_chunked_body_over_the_limit_gets_413_unread(site, path, content_type, limit):
+    # No Content-Length to check: the body must be cut off while it is read.
+    _settings, server = serve(site)
+    total = 64 * 1024 * 1024
+    read = [0]
+    with server as (base, holder):
+        app = holder.app
+
+        def counting(environ, start_response):
+            environ["wsgi.input"] = CountingInput(environ["wsgi.input"], read)
+            return app(environ, start_response)
+
+        holder.app = counting
+        answer, sent = chunked_post(base, path, content_type, total)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert read[0] <= limit + 1  # the server stopped reading at the limit
+    assert sent < total
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("author", "Eve\r\nApprove: http://evil.example/x"),
+    ("author", "Eve\nApprove: http://evil.example/x"),
+    ("author", "Eve\u2028Approve: http://evil.example/x"),
+    ("author", "Eve\x85Approve"),
+    ("author", "Tab\tim Namen"),
+    ("url", "https://beispiel.de/\r\nApprove: http://evil.example/x"),
+    ("email", "erika@example.org\nApprove: http://evil.example/x"),
+])
+def test_line_breaks_in_one_line_fields_are_refused(site, field, value):
+    # A line break in a name or address would forge lines in the moderators' mail.
+    label = {"author": "Name", "url": "Website", "email": "E-Mail"}[field]
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            as_json = http.post("/replik/comment", json=form(**{field: value}), headers=JSON)
+            page = http.post("/replik/comment", data=form(**{field: value}))
+    assert as_json.status_code == 422
+    assert as_json.json()["errors"] == {
+        field: f"„{label}“ muss eine Zeile sein, ohne Zeilenumbrüche und Steuerzeichen."}
+    assert page.status_code == 422 and "ohne Zeilenumbrüche" in page.text
+    assert stored(site) == [] and stored(site, "spam") == []
+
+
+def test_a_closed_post_says_that_comments_are_closed(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            page = http.post("/replik/comment",
+                             data=form(article="geschlossen", body="Mein Text <b>hier</b>"))
+            as_json = http.post("/replik/comment", data=form(article="geschlossen"),
+                                headers=JSON)
+            empty = http.post("/replik/comment",
+                              data=form(article="geschlossen", author="", body=""), headers=JSON)
+            missing = http.post("/replik/comment", data=form(article="gibt-es-nicht"))
+            missing_json = http.post("/replik/comment", data=form(article="gibt-es-nicht"),
+                                     headers=JSON)
+    closed = "Die Kommentare zu diesem Beitrag sind geschlossen."
+    # The form page (no JavaScript) says why, not "correct the marked fields".
+    assert page.status_code == 403
+    assert closed in page.text and "markierten Felder" not in page.text
+    assert "Mein Text &lt;b&gt;hier&lt;/b&gt;</textarea>" in page.text  # nothing lost
+    assert as_json.status_code == 403
+    assert as_json.json() == {"ok": False, "message": closed, "errors": {"article": closed}}
+    # Fixing the fields would not help, so they are not what the answer is about.
+    assert empty.status_code == 403 and empty.json()["message"] == closed
+    gone = "Diesen Beitrag gibt es nicht (mehr)."
+    assert missing.status_code == 404 and gone in missing.text
+    assert "markierten Felder" not in missing.text
+    assert missing_json.status_code == 404 and missing_json.json()["message"] == gone
+    assert stored(site) == [] and stored(site, "spam") == []
+
+
+def test_a_lone_surrogate_is_refused_before_the_duplicate_check(site):
+    _settings, server = serve(site)
+    broken = {**form(body="Mein Kommentar"), "author": "Erika \ud800"}
+    raw = json.dumps(broken).encode()  # ensure_ascii: the surrogate is written "\\ud800"
+    assert b"\\ud800" in raw
+    with server as (base, _):
+        with client(base) as http:
+            first = http.post("/replik/comment", content=raw,
+                              headers={"Content-Type": "application/json"})
+            body = http.post("/replik/comment", content=json.dumps(
+                form(body="Text \udfff kaputt")).encode(), headers={
+                "Content-Type": "application/json"})
+            preview = http.post("/replik/preview", content=raw,
+                                headers={"Content-Type": "application/json"})
+            corrected = http.post("/replik/comment", json=form(body="Mein Kommentar"),
+                                  headers=JSON)
+    assert first.status_code == 400 and "kein gültiges Unicode" in first.json()["message"]
+    assert body.status_code == 400
+    assert preview.status_code == 400 and "kein gültiges Unicode" in preview.json()["message"]
+    # The reader's corrected retry is not taken for a duplicate of the refused one.
+    assert corrected.status_code == 201
+    assert [e.body for e in stored(site)] == ["Mein Kommentar"]
+
+
+def test_a_failed_write_gives_the_duplicate_claim_back(site, monkeypatch):
+    _settings, server = serve(site)
+    real_add = Store.add
+    failures = []
+
+    def add_once_failing(self, entry, *args, **kwargs):
+        if not failures:
+            failures.append(entry.id)
+            raise RuntimeError("the store broke in a way nobody expected")
+        return real_add(self, entry, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "add", add_once_failing)
+    with server as (base, _):
+        with client(base) as http:
+            broken = http.post("/replik/comment", json=form(body="Wichtig"), headers=JSON)
+            retry = http.post("/replik/comment", json=form(body="Wichtig"), headers=JSON)
+    assert broken.status_code == 500 and "Traceback" not in broken.text
+    assert broken.json()["ok"] is False
+    assert failures and retry.status_code == 201
+    assert [e.body for e in stored(site)] == ["Wichtig"]
+
+
+def test_json_nested_50000_deep_is_refused_with_400(site):
+    _settings, server = serve(site)
+    deep = ('{"article": "offene-debatte", "body": ' + "[" * 50000 + "]" * 50000 + "}").encode()
+    with server as (base, _):
+        with client(base) as http:
+            answers = [http.post(path, content=deep,
+                                 headers={"Content-Type": "application/json"})
+                       for path in ("/replik/comment", "/replik/preview")]
+    for answer in answers:
+        assert answer.status_code == 400
+        assert "zu tief verschachtelt" in answer.json()["message"]
+    assert stored(site) == []
+
+
+def test_a_website_that_does_not_parse_is_left_out_of_the_preview(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        with client(base) as http:
+            answer = http.post("/replik/preview", data=form(url="http://[x]/"), headers=JSON)
+    assert answer.status_code == 200
+    assert "[x]" not in answer.json()["html"] and "Erika Muster" in answer.json()["html"]
+
+
+def test_an_unparsable_referer_is_no_server_error(site):
+    _settings, server = serve(site)
+    with server as (base, _):
+        answer = httpx_post_without_origin(base, {"Referer": "http://[x/"})
+    assert answer.status_code == 303
+    assert len(stored(site)) == 1
 
 
 def test_flood_control_per_ip_and_email_gives_429(site):
@@ -326,7 +536,7 @@ def test_articles_are_reread_when_content_changes(site):
             (site / "content" / "neu.md").write_text(
                 "Title: Ganz neu\nDate: 2026-04-01 10:00\nSlug: ganz-neu\n\nText.\n")
             after = http.post("/replik/comment", data=form(article="ganz-neu"), headers=JSON)
-    assert before.status_code == 422
+    assert before.status_code == 404
     assert after.status_code == 201
 
 

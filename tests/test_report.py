@@ -151,6 +151,40 @@ def test_cli_table_json_csv(fixture) -> None:
     assert bad.exit_code == 2 and "is not a date" in bad.output
 
 
+@pytest.mark.parametrize(("query", "message"), [
+    ("until=9999-12-31", "from the year 2 to the year 9998"),
+    ("since=0001-01-01T00:00%2B05:00", "from the year 2 to the year 9998"),
+    ("since=9999-12-31T23:00-05:00&until=9999-12-31", "from the year 2 to the year 9998"),
+    ("since=1800-01-01&until=2026-03-16", "at most 100 years"),
+    ("since=März", "Dates are written like"),
+])
+def test_report_json_with_dates_at_the_calendars_edge_is_400(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: str, message: str) -> None:
+    from test_desk import logged_in
+    from test_desk_site import Served, hash_env
+
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site")  # its minimal theme has no catalogs: English
+    try:
+        client = logged_in(served)
+        answer = client.get(f"/moderate/report.json?{query}",
+                            headers={"Accept": "application/json"})
+        page = client.get(f"/moderate/?{query}")
+    finally:
+        served.close()
+    assert answer.status_code == 400 and message in answer.json()["message"]
+    assert page.status_code == 400 and message in page.text
+
+
+def test_cli_report_at_the_calendars_edge_is_a_usage_error(fixture) -> None:
+    conf, _ids = fixture
+    base = ["--settings", str(conf), "report"]
+    for args, message in ((["--until", "9999-12-31"], "outside the years 2 to 9998"),
+                          (["--since", "1800-01-01"], "at most 100 years")):
+        result = CliRunner().invoke(main, [*base, *args])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
 def test_passwd_prints_a_hash_that_logs_in(tmp_path: Path) -> None:
     from werkzeug.security import check_password_hash
 

@@ -95,6 +95,39 @@ def test_the_declared_charset_is_honoured(blog, sources):
     assert entry.author == "Grüße aus Köln"
 
 
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "hex", "idna", "uu"])
+def test_a_charset_that_is_no_text_encoding_gets_415(blog, sources, charset):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/tb", plain_post(target))
+    body = urlencode({"url": source, "blog_name": "Grüße"}, encoding="utf-8")
+    response = httpx.post(
+        f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte", content=body,
+        headers={"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"})
+    assert response.status_code == 415
+    root = ET.fromstring(response.content)
+    assert root.findtext("error") == "1"
+    assert f"charset '{charset}' is not supported" in root.findtext("message")
+    assert blog.entries("pending") == [] and sources.hits == []
+
+
+def test_text_that_decodes_to_a_lone_surrogate_gets_415(blog):
+    response = httpx.post(
+        f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte",
+        content=b"url=http%3A%2F%2Flocalhost%2Fp&blog_name=%5Cud800",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=unicode_escape"})
+    assert response.status_code == 415
+    assert "not valid text" in response.text
+    assert blog.entries("pending") == []
+
+
+def test_a_url_with_a_line_break_is_refused_unfetched(blog, sources):
+    target = blog.permalink("offene-debatte")
+    source = sources.add("/tb", plain_post(target))
+    error, message, _ = ping(blog, "offene-debatte", url=source + "\r\nX-Injected: 1")
+    assert (error, message) == (1, "url must be an http or https URL")
+    assert sources.hits == [] and blog.entries("pending") == []
+
+
 def test_only_post(blog):
     response = httpx.get(f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte")
     assert response.status_code == 405

@@ -80,6 +80,11 @@ def test_a_page_without_microformats_is_a_mention_with_the_page_title(tmp_path, 
     ({"source": "http://localhost/a"}, "required"),
     ({"source": "not a url", "target": "{target}"}, "source must be an http"),
     ({"source": "ftp://localhost/a", "target": "{target}"}, "source must be an http"),
+    # A line break that urllib would drop silently and httpx refuses: a bad URL, not a
+    # job that fails later (it was accepted with 202 and then dropped without a word).
+    ({"source": "http://localhost/a\r\nb", "target": "{target}"}, "source must be an http"),
+    ({"source": "http://[x]/a", "target": "{target}"}, "source must be an http"),
+    ({"source": "http://localhost/a", "target": "{target}\r\nX: 1"}, "target must be an http"),
     ({"source": "{target}", "target": "{target}"}, "must not be the same"),
     ({"source": "http://localhost/a", "target": "http://other.example/x/"}, "not on this site"),
     ({"source": "http://localhost/a", "target": "{base}/gibt-es-nicht/"}, "not an article"),
@@ -103,6 +108,10 @@ def test_wrong_method_type_and_size(tmp_path):
         assert httpx.post(url, json={"source": "a", "target": "b"}).status_code == 415
         big = {"source": "http://localhost/" + "a" * 20000, "target": "x"}
         assert httpx.post(url, data=big).status_code == 413
+        # Without a Content-Length (chunked) the body is cut off at the limit as well.
+        chunked = httpx.post(url, content=iter([b"source=", b"a" * 20000, b"&target=x"]),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert chunked.status_code == 413
 
 
 def test_rate_limit_and_blocklist(tmp_path, sources):

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .report import TABLE_COLUMNS, build_report, parse_day, row_values
+from .report import MAX_PERIOD, TABLE_COLUMNS, DayOutOfRange, build_report, parse_day, row_values
 
 
 @click.command("passwd")
@@ -48,6 +48,8 @@ def _day(value: str | None, end: bool, default: datetime) -> datetime:
         return default
     try:
         return parse_day(value, end=end)
+    except DayOutOfRange:
+        raise click.BadParameter(f"{value!r} is outside the years 2 to 9998") from None
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2026-03-31") from None
 
@@ -101,6 +103,8 @@ def report(ctx: click.Context, since: str | None, until: str | None, as_json: bo
     end = _day(until, True, now + timedelta(seconds=1))
     if end <= start:
         raise click.BadParameter("--until must not come before --since")
+    if end - start > MAX_PERIOD:
+        raise click.BadParameter("a report covers at most 100 years")
     data = build_report(load(ctx), start, end, now=now)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
@@ -69,6 +69,10 @@ class FetchError(Exception):
 
 class BlockedAddress(FetchError):
     """The URL's host is, or resolves to, an address we refuse to contact."""
+
+
+class BadURL(FetchError):
+    """The URL cannot be parsed, or holds characters no request may carry (CR, LF …)."""
 
 
 @dataclass
@@ -197,13 +201,30 @@ class _Target:
     addresses: list[IPAddress]
 
 
-def check_url(url: str, settings: dict[str, Any]) -> _Target:
-    """Parse ``url``, resolve its host and check every address; raise if refused."""
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def parse_url(url: str) -> SplitResult:
+    """``url`` split into its parts, if both urllib and httpx can read it; else BadURL.
+
+    urllib silently drops tabs and line breaks (``http://a/\\r\\nb`` is ``http://a/b``
+    to it) where httpx refuses them, so control characters are refused here first.
+    """
+    if _CONTROL_RE.search(url):
+        raise BadURL(f"not a valid URL: {url!r} (it holds a control character)")
     try:
         parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise FetchError(f"not a valid URL: {url!r} ({exc})") from None
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise BadURL(f"not a valid URL: {url!r} ({exc})") from None
+    return parts
+
+
+def check_url(url: str, settings: dict[str, Any]) -> _Target:
+    """Parse ``url``, resolve its host and check every address; raise if refused."""
+    parts = parse_url(url)
+    port = parts.port
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise BlockedAddress(f"only http and https URLs are fetched, not {scheme or 'no'!r} scheme")
@@ -211,11 +232,11 @@ def check_url(url: str, settings: dict[str, Any]) -> _Target:
         raise BlockedAddress("URLs with credentials are not fetched")
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise FetchError(f"URL has no host: {url!r}")
+        raise BadURL(f"URL has no host: {url!r}")
     try:
         host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
     except UnicodeError:
-        raise FetchError(f"host name {host!r} is not valid") from None
+        raise BadURL(f"host name {host!r} is not valid") from None
     port = port or (443 if scheme == "https" else 80)
     addresses = resolve(host, port)
     if not _allowed_private(host, settings):

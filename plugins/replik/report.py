@@ -230,13 +230,27 @@ def default_period(entries: list[Entry], now: datetime,
     return until - timedelta(days=days), until, True
 
 
+#: The longest period a report covers (a week's row each: a bound on the work).
+MAX_PERIOD = timedelta(days=36525)
+
+
+class DayOutOfRange(ValueError):
+    """A day too close to the calendar's ends (years 1 and 9999) for a report."""
+
+
 def parse_day(text: str, end: bool = False) -> datetime:
-    """``2026-03-01`` (or a full ISO time) as an aware datetime; raises ValueError."""
+    """``2026-03-01`` (or a full ISO time) as an aware datetime; raises ValueError,
+    also for a day at the calendar's edge that the period cannot reach past."""
     when = datetime.fromisoformat(text.strip())
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    if end and len(text.strip()) == 10:
-        when += timedelta(days=1)  # --until 2026-03-31 includes that day
+    try:
+        if end and len(text.strip()) == 10:
+            when += timedelta(days=1)  # --until 2026-03-31 includes that day
+        week_start(when - timedelta(days=7))  # the weeks are counted in UTC from Mondays
+        week_start(when + timedelta(days=7))
+    except OverflowError:  # 9999-12-31 (+1 day), 0001-01-01 (its week's Monday)
+        raise DayOutOfRange(f"{text.strip()!r} is too close to the end of the calendar") from None
     return when
 
 

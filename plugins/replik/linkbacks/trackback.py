@@ -30,16 +30,33 @@ def response(error: str = "") -> bytes:
     return f'<?xml version="1.0" encoding="utf-8"?>\n<response>\n{body}\n</response>\n'.encode()
 
 
+class BadCharset(ValueError):
+    """The declared charset is not a text encoding we can decode the form with."""
+
+
 def parse_form(body: bytes, charset: str = "") -> dict[str, str]:
-    """The form fields, decoded with the charset the sender declared (UTF-8 otherwise)."""
+    """The form fields, decoded with the charset the sender declared (UTF-8 otherwise).
+
+    An unknown charset name falls back to UTF-8 (old senders name odd ones); a codec
+    that is not a text encoding (``rot13``, ``base64``, ``zlib`` …) or that cannot
+    decode leniently (``idna``) raises BadCharset.
+    """
     try:
         encoding = codecs.lookup(charset).name if charset else "utf-8"
     except LookupError:
         encoding = "utf-8"
     text = body.decode("latin-1")  # parse_qsl decodes the %-escapes with ``encoding``
     fields: dict[str, str] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, encoding=encoding,
-                                errors="replace"):
+    try:
+        b"%ff".decode(encoding, "replace")  # refuses non-text codecs even without escapes
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=encoding, errors="replace")
+    except (LookupError, UnicodeError, ValueError):
+        raise BadCharset(f"charset {charset!r} is not supported; send UTF-8") from None
+    for key, value in pairs:
+        try:
+            (key + value).encode("utf-8")  # ``unicode_escape`` can make lone surrogates
+        except UnicodeEncodeError:
+            raise BadCharset("the form data is not valid text; send UTF-8") from None
         fields.setdefault(key, value)
     return fields
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..fetch import BlockedAddress, FetchError, fetch
+from ..fetch import BadURL, BlockedAddress, FetchError, fetch, parse_url
 from . import mf2
 from .html import Page
 
@@ -43,9 +43,10 @@ class Source:
 
 
 def is_http_url(value: str) -> bool:
+    """An http(s) URL with a host that the fetcher can read (no CR/LF, no ``[x]``)."""
     try:
-        parts = urlsplit(value)
-    except ValueError:
+        parts = parse_url(value)
+    except BadURL:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
@@ -54,7 +55,7 @@ def verify(source: str, target: str, settings: dict[str, Any]) -> Source:
     """Fetch ``source`` and make sure it links to ``target``; raise SourceProblem if not."""
     try:
         result = fetch(source, settings, accept_types=SOURCE_TYPES)
-    except BlockedAddress as exc:
+    except (BlockedAddress, BadURL) as exc:  # retrying would not help
         raise SourceProblem("missing", f"the source is not fetched: {exc}") from None
     except FetchError as exc:
         raise SourceProblem("unreachable", f"the source cannot be fetched: {exc}") from None

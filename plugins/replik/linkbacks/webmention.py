@@ -24,6 +24,8 @@ from .verify import SourceProblem, is_http_url, verify
 log = logging.getLogger(__name__)
 
 MAX_URL = 2048
+# The request body: two URLs, form-encoded, with room to spare.
+MAX_BODY = 16 * 1024
 # Seconds to wait before each retry of a source that failed on its side.
 RETRY_DELAYS = (60.0, 300.0, 1800.0)
 

@@ -8,11 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, request
+from flask import Flask, Response, current_app, jsonify, make_response, request
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from ..i18n import gettext_for
 from ..settings import load_settings, store_path
 from . import heap
 
@@ -54,6 +55,9 @@ def configure(app: Flask, settings: dict[str, Any]) -> None:
     # Large enough for the longest comment, percent-encoded; anything bigger is 413.
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("REPLIK_MAX_REQUEST_BYTES", 262144))
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
+    # Endpoints with a smaller limit of their own (see limit_body).
+    app.config["REPLIK_BODY_LIMITS"] = {}
+    app.before_request(_read_body)
     # The session key (REPLIK_SECRET_KEY) is set by the desk's sessions (server/auth.py).
     proxies = int(settings.get("REPLIK_TRUSTED_PROXIES") or 0)
     if proxies:
@@ -73,6 +77,33 @@ def _strict_transport(response: Response, value: str) -> Response:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", value)
     return response
+
+
+def limit_body(app: Flask, endpoint: str, limit: int) -> None:
+    """Give ``endpoint`` a smaller body limit than REPLIK_MAX_REQUEST_BYTES."""
+    app.config["REPLIK_BODY_LIMITS"][endpoint] = limit
+
+
+def _read_body() -> None:
+    """The one read of every request body, bounded however it arrives.
+
+    With a Content-Length over the limit nothing is read; a chunked body is read
+    only up to one byte past the limit. Either way the answer is 413. Views then
+    use the cached bytes (``request.get_data()``, ``request.form``), never the stream.
+    """
+    limits = current_app.config["REPLIK_BODY_LIMITS"]
+    limit = limits.get(request.endpoint or "", current_app.config["MAX_CONTENT_LENGTH"])
+    # Werkzeug stops a chunked body at max_content_length without a word, so ask
+    # for one byte more: if it comes, the body is too large.
+    request.max_content_length = limit + 1
+    try:
+        size = len(request.get_data(cache=True))
+    except RequestEntityTooLarge:
+        size = limit + 1
+    if size > limit:
+        _ = gettext_for(current_app.config["REPLIK"])
+        raise RequestEntityTooLarge(
+            _("The request is too large (at most {n} bytes).").format(n=limit))
 
 
 def _wants_json() -> bool:

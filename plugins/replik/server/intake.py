@@ -58,6 +58,12 @@ ACTION_URL = "/replik/action/"
 _EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
 # Control characters other than tab, newline and carriage return are never text.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A one-line field holds no control character at all (C0, DEL, C1) and no line or
+# paragraph separator: a line break in a name or address would forge lines in the
+# moderators' mail ("Approve: http://evil…").
+_NOT_ONE_LINE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: The fields that are one line of text.
+_ONE_LINE = ("author", "email", "url")
 #: The fields that have a label on the form (the labels are translated on an error only).
 _LABELLED = frozenset(("author", "email", "url", "body", "consent"))
 
@@ -226,7 +232,10 @@ def json_response(data: dict[str, Any], status: int = 200) -> Response:
 
 
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[x" (a broken IPv6 literal): no origin to compare
+        return ""
     if not parts.scheme or not parts.netloc:
         return ""
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -269,7 +278,14 @@ def origin_problem(settings: dict[str, Any], configured: frozenset[str] | None =
 
 
 class BadEncoding(Exception):
-    pass
+    """The body cannot be read as text; the message is a msgid the answer translates."""
+
+
+#: Why a body could not be read, for the reader (translated where answered).
+UNREADABLE = "The form data could not be read: please send it as UTF-8."
+TOO_DEEP = "The request could not be read: its JSON is nested too deeply."
+NOT_UNICODE = ("The form data could not be read: it holds a character that is not "
+               "valid Unicode (a lone surrogate).")
 
 
 def read_fields() -> dict[str, str]:
@@ -280,9 +296,11 @@ def read_fields() -> dict[str, str]:
             # Decoded here: json.loads on bytes would also take UTF-16 and UTF-32.
             data = json.loads(raw.decode("utf-8"))
         except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
-            raise BadEncoding("the request is not valid UTF-8 JSON") from None
+            raise BadEncoding(UNREADABLE) from None
+        except RecursionError:  # nested thousands of levels deep
+            raise BadEncoding(TOO_DEEP) from None
         if not isinstance(data, dict):
-            raise BadEncoding("the JSON body must be an object")
+            raise BadEncoding(UNREADABLE)
         values = {k: v for k, v in data.items() if k in FIELDS}
         fields = {k: ("on" if v is True else "" if v in (None, False) else str(v))
                   for k, v in values.items()}
@@ -291,7 +309,7 @@ def read_fields() -> dict[str, str]:
             text = raw.decode("utf-8")  # percent-encoded or raw, it must be UTF-8
             pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
         except (UnicodeDecodeError, ValueError):
-            raise BadEncoding("the form data is not UTF-8") from None
+            raise BadEncoding(UNREADABLE) from None
         fields = {}
         for key, value in pairs:
             if key in FIELDS and key not in fields:
@@ -299,9 +317,14 @@ def read_fields() -> dict[str, str]:
     elif request.mimetype == "multipart/form-data":
         fields = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
         if any("\ufffd" in v for v in fields.values()):
-            raise BadEncoding("the form data is not UTF-8")
+            raise BadEncoding(UNREADABLE)
     else:
-        raise BadEncoding(f"unsupported content type {request.mimetype or 'none'}")
+        raise BadEncoding(UNREADABLE)  # no form and no JSON
+    for value in fields.values():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, e.g. JSON's "\ud800"
+            raise BadEncoding(NOT_UNICODE) from None
     return {k: fields.get(k, "") for k in FIELDS}
 
 
@@ -311,6 +334,16 @@ def normalize_url(value: str) -> str:
         if re.match(r"^[\w.-]+\.[a-z]{2,}(?:[/:?#].*)?$", value, re.IGNORECASE):
             value = "https://" + value
     return value
+
+
+def is_web_address(url: str) -> bool:
+    """An http(s) URL with a host that parses (``http://[x]/`` does not)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def words_for(ix: Intake, article: ArticleInfo | None) -> Any:
@@ -326,9 +359,12 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
     _ = words_for(ix, article)
     settings = ix.settings
     errors: dict[str, str] = {}
-    for name in ("author", "email", "url", "body"):
-        if _CONTROL_RE.search(fields[name]):
-            errors[name] = _("This field contains characters that are not allowed.")
+    for name in _ONE_LINE:
+        if _NOT_ONE_LINE_RE.search(fields[name]):
+            errors[name] = _("“{field}” must be one line, without line breaks or control "
+                             "characters.").format(field=_label(_, name))
+    if _CONTROL_RE.search(fields["body"]):
+        errors["body"] = _("This field contains characters that are not allowed.")
     required = list(settings.get("REPLIK_REQUIRED_FIELDS") or ["author", "body"])
     # The theme's form asks for consent to store the data (GDPR); so does the server.
     if settings.get("REPLIK_REQUIRE_CONSENT", True) and "consent" not in required:
@@ -350,10 +386,8 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
     if email and "email" not in errors and (len(email) > 254 or not _EMAIL_RE.match(email)):
         errors["email"] = _("This is not an email address.")
     url = normalize_url(fields["url"])
-    if url and "url" not in errors:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > 500:
-            errors["url"] = _("Please give a web address starting with http:// or https://.")
+    if url and "url" not in errors and (len(url) > 500 or not is_web_address(url)):
+        errors["url"] = _("Please give a web address starting with http:// or https://.")
     if article is None:
         errors["article"] = _("This article does not exist (any more).")
     elif not article.open:
@@ -437,13 +471,18 @@ def submit() -> Response:
         abort(403, message)
     try:
         fields = read_fields()
-    except BadEncoding:
-        message = _("The form data could not be read: please send it as UTF-8.")
+    except BadEncoding as exc:
+        message = _(str(exc))
         if as_json:
             return json_response({"ok": False, "message": message, "errors": {}}, 400)
         abort(400, message)
     errors, article = validate(ix, fields)
     _ = words_for(ix, article)
+    if article is None or not article.open:
+        # Nothing to correct in the fields: say so (404 no such post, 403 closed).
+        message = errors["article"]
+        return refuse(ix, fields, 404 if article is None else 403, message,
+                      {"article": message}, article)
     if errors:
         return refuse(ix, fields, 422, _("Please correct the marked fields."), errors, article)
     assert article is not None
@@ -484,17 +523,23 @@ def submit() -> Response:
     if holder:
         message = _("You have posted this comment already; it awaits moderation.")
         return refuse(ix, fields, 409, message, {"body": message}, article)
-    verdict = spam.screen(
-        settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
-        post_modified=article.modified or article.date,
-    )
-    entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
+    # From here on the claim is given back unless the entry is on disk, whatever
+    # fails: a claim that outlived a failed write would refuse the reader's retry.
+    stored = False
     try:
+        verdict = spam.screen(
+            settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
+            post_modified=article.modified or article.date,
+        )
+        entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
         ix.store.add(entry, verdict.state, fresh=True)
+        stored = True
     except (OSError, StoreError) as exc:
-        ix.guard.release_body(article.slug, entry.body, entry.id)
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
         return cannot_store(ix, fields, article)
+    finally:
+        if not stored:
+            ix.guard.release_body(article.slug, entry.body, entry.id)
     if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
@@ -520,7 +565,7 @@ def preview() -> Response:
     try:
         fields = read_fields()
     except BadEncoding as exc:
-        return make_response(jsonify({"ok": False, "message": str(exc)}), 400)
+        return make_response(jsonify({"ok": False, "message": _(str(exc))}), 400)
     max_body = int(ix.settings.get("REPLIK_MAX_LENGTH") or 10000)
     if len(fields["body"]) > max_body:
         message = _("The comment is too long ({count} characters, at most {n}).").format(
@@ -530,7 +575,7 @@ def preview() -> Response:
     entry = Entry(
         id=new_id(), article=fields["article"].strip() or "preview", body=fields["body"],
         date=datetime.now(UTC), author=fields["author"].strip()[:200],
-        url=url if urlsplit(url).scheme in ("http", "https") else "",
+        url=url if is_web_address(url) else "",
     )
     return jsonify({
         "ok": True,

@@ -17,6 +17,7 @@ from ..linkbacks import pingback, receiver_for, trackback, webmention
 from ..linkbacks.queue import Queue
 from ..linkbacks.receive import Receiver
 from ..settings import store_path
+from .app import limit_body
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def init_app(app: Flask) -> None:
                      methods=["GET", "POST"])
     app.add_url_rule(trackback_url.rstrip("/") + "/<slug>", "replik_trackback",
                      trackback_view, methods=["GET", "POST"])
+    # Bodies are read by the app's one bounded reader: larger ones get 413 unread.
+    limit_body(app, "replik_pingback", pingback.MAX_BODY)
+    limit_body(app, "replik_webmention", webmention.MAX_BODY)
+    limit_body(app, "replik_trackback", trackback.MAX_BODY)
     links = app.extensions[_EXT]
     if links.worker_enabled and len(links.queue):
         links.worker.kick()  # jobs left from before a restart
@@ -62,15 +67,6 @@ def _client() -> tuple[str, str]:
 
 def _text(status: int, message: str, **headers: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain", headers=headers)
-
-
-def _read_limited(limit: int) -> bytes | None:
-    """The request body, or None if it is larger than ``limit`` (read no further)."""
-    length = request.content_length
-    if length is not None and length > limit:
-        return None
-    data = request.stream.read(limit + 1)
-    return None if len(data) > limit else data
 
 
 def _compressed() -> bool:
@@ -85,13 +81,8 @@ def pingback_view() -> Response:
     if _compressed():
         body = pingback.fault(pingback.GENERIC, "compressed requests are not accepted")
     else:
-        data = _read_limited(pingback.MAX_BODY)
-        if data is None:
-            body = pingback.fault(pingback.GENERIC,
-                                  f"request too large (at most {pingback.MAX_BODY} bytes)")
-        else:
-            ip, agent = _client()
-            body = pingback.handle(state().receiver, data, pingback.Caller(ip, agent))
+        ip, agent = _client()
+        body = pingback.handle(state().receiver, request.get_data(), pingback.Caller(ip, agent))
     # XML-RPC answers faults with HTTP 200; the fault is in the body.
     return Response(body, status=200, mimetype="text/xml")
 
@@ -104,8 +95,6 @@ def webmention_view() -> Response:
         return _text(415, "Compressed requests are not accepted.")
     if request.mimetype not in ("", "application/x-www-form-urlencoded", "multipart/form-data"):
         return _text(415, "Send source and target as application/x-www-form-urlencoded.")
-    if (request.content_length or 0) > 16 * 1024:
-        return _text(413, "The request is too large.")
     links = state()
     ip, agent = _client()
     try:
@@ -128,11 +117,11 @@ def trackback_view(slug: str) -> Response:
     if _compressed():
         body = trackback.response("compressed requests are not accepted")
         return Response(body, status=415, mimetype="text/xml")
-    data = _read_limited(trackback.MAX_BODY)
-    if data is None:
-        body = trackback.response("the request is too large")
-        return Response(body, status=413, mimetype="text/xml")
-    fields = trackback.parse_form(data, request.mimetype_params.get("charset", ""))
+    try:
+        fields = trackback.parse_form(request.get_data(),
+                                      request.mimetype_params.get("charset", ""))
+    except trackback.BadCharset as exc:
+        return Response(trackback.response(str(exc)), status=415, mimetype="text/xml")
     ip, agent = _client()
     body = trackback.ping(state().receiver, slug, fields, ip, agent)
     return Response(body, status=200, mimetype="text/xml")

@@ -46,6 +46,8 @@ from ..rebuild import Rebuilder, is_live, read_status
 from ..render import count_links, format_datetime_local, render_body, render_excerpt
 from ..report import (
     DEFAULT_DAYS,
+    MAX_PERIOD,
+    DayOutOfRange,
     build_report,
     default_period,
     entry_cache,
@@ -275,10 +277,14 @@ def _period(entries: list[Entry] | None = None) -> tuple[datetime, datetime, boo
     try:
         since = parse_day(since_text) if since_text else now - timedelta(days=DEFAULT_DAYS)
         until = parse_day(until_text, end=True) if until_text else now + timedelta(seconds=1)
+    except DayOutOfRange:
+        abort(400, description=_("A report covers days from the year 2 to the year 9998."))
     except ValueError:
         abort(400, description=_("Dates are written like 2026-03-31."))
     if until <= since:
         abort(400, description=_("The end of the period must come after its start."))
+    if until - since > MAX_PERIOD:
+        abort(400, description=_("A report covers at most 100 years."))
     return since, until, False
 
 
