@@ -172,9 +172,33 @@ TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "applicatio
          "text/xml", "text/plain", "application/octet-stream", "", "*/*", "text/html"]
 
 
-def values(target: Target) -> st.SearchStrategy[str]:
+URLS = ["http://[x]/", "http://[::1", "http://127.0.0.1:99999/", "http://localhost/\r\nX: 1",
+        "http://localhost/a\nb", "https://example.org/", "http://169.254.169.254/", "ftp://x/",
+        HOST + "/2026/offene-debatte/", HOST + "/", "http:///x", "example.org", "http://a b/"]
+DATES = ["9999-12-31", "9999-12-24", "0001-01-01", "0001-01-01T00:00+05:00", "2026-02-30",
+         "9999-12-31T23:00-05:00", "2026-03-01", "1800-01-01", "2026-03-01T25:00", "-1"]
+#: Hostile values that fit a field's kind (a date where a date is expected …).
+KEYED = {
+    "since": DATES, "until": DATES, "url": URLS, "source": URLS, "target": URLS,
+    "next": URLS + ["/moderate/", "//evil.example/", "/\\evil.example"],
+    "action": ["approve", "spam", "trash", "delete", "reply", "x"],
+    "state": ["pending", "approved", "spam", "trash", "tmp", "../x"],
+    "type": ["comment", "pingback", "trackback", "webmention", "x"],
+    "page": ["0", "-1", "99999999999999999999", "1e3", "x"],
+}
+
+
+def values(target: Target, key: str = "") -> st.SearchStrategy[str]:
     known = target.ids + target.desk_ids + target.tokens[:3]
-    return st.one_of(st.sampled_from(HOSTILE + known), TEXT)
+    general = st.one_of(st.sampled_from(HOSTILE + known), TEXT)
+    return st.sampled_from(KEYED[key]) | general if key in KEYED else general
+
+
+def named_pairs(target: Target, size: int) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """Extra fields: a known name with a value of its kind, or anything at all."""
+    known = st.sampled_from(NAMES).flatmap(lambda key: st.tuples(st.just(key),
+                                                                  values(target, key)))
+    return st.lists(known | st.tuples(TEXT, values(target)), max_size=size)
 
 
 def plausible(target: Target, csrf: str, nonce: int) -> dict[str, str]:
@@ -232,9 +256,8 @@ def fields(draw: st.DrawFn, target: Target, csrf: str) -> list[tuple[str, str]]:
         if choice == "keep":
             found.append((key, value))
         elif choice == "hostile":
-            found.append((key, draw(values(target))))
-    found += draw(st.lists(st.tuples(st.sampled_from(NAMES) | TEXT, values(target)),
-                           max_size=4))
+            found.append((key, draw(values(target, key))))
+    found += draw(named_pairs(target, 4))
     return found
 
 
@@ -244,7 +267,7 @@ def bodies(draw: st.DrawFn, target: Target, csrf: str) -> tuple[bytes, str]:
     pairs = draw(fields(target, csrf))
     kind = draw(st.sampled_from(["form", "form", "form", "json", "json", "deep", "xmlrpc",
                                  "multipart", "raw", "none"]))
-    charset = draw(st.sampled_from(CHARSETS) | header_text())
+    charset = draw(st.sampled_from(CHARSETS) | st.sampled_from(CHARSETS) | header_text())
     if kind == "form":
         body, mimetype = query(pairs), "application/x-www-form-urlencoded"
     elif kind == "json":
@@ -279,7 +302,7 @@ def bodies(draw: st.DrawFn, target: Target, csrf: str) -> tuple[bytes, str]:
         mimetype = draw(st.sampled_from(TYPES) | header_text())
     else:
         body, mimetype = b"", draw(st.sampled_from(TYPES))
-    if charset and kind != "multipart" and draw(st.booleans()):
+    if charset and kind != "multipart" and draw(st.integers(0, 2)) == 0:
         mimetype = f"{mimetype}; charset={charset}"
     return body, mimetype
 
@@ -292,8 +315,7 @@ def requests(draw: st.DrawFn, target: Target, rule: str, method: str,
         value = draw(path_values(target, name))
         path = re.sub(rf"<(?:[a-z]+:)?{name}>", quote_from_bytes(encoded(value), safe=""), path)
     pairs = draw(fields(target, csrf)) if draw(st.booleans()) else []  # e.g. ?article=…
-    pairs += draw(st.lists(st.tuples(st.sampled_from(NAMES) | TEXT, values(target)),
-                           max_size=3))
+    pairs += draw(named_pairs(target, 3))
     body, content_type = draw(bodies(target, csrf))
     headers = {"Content-Type": content_type}
     if draw(st.integers(0, 2)) == 0:
