@@ -133,6 +133,8 @@ class Moderation:
             self._check_parent(before)
         outcome.entry = self._change(lambda: self.store.move(entry_id, target, expected=seen,
                                                               record=record))
+        if action == "approve":
+            self._tell_subscribers(outcome.entry)
         return outcome
 
     def reply(self, parent_id: str, text: str, author: str | None = None,
@@ -174,6 +176,7 @@ class Moderation:
         self._change(lambda: self.store.add(reply, "approved", fresh=True,
                                             record=lambda: self._log(outcome)),
                      parent_approved=approved_now)
+        self._tell_subscribers(reply)
         return outcome
 
     def edit(self, entry_id: str, text: str) -> Outcome:
@@ -216,6 +219,12 @@ class Moderation:
             raise ParentNotApproved(entry.id, entry.reply_to, "") from None
         if parent.state != "approved" or parent.article != entry.article:
             raise ParentNotApproved(entry.id, parent.id, parent.state)
+
+    def _tell_subscribers(self, entry: Entry) -> None:
+        """Queue reply notifications for a newly approved entry (never for edits)."""
+        from .reader_mail import on_approved
+
+        on_approved(self.settings, entry)
 
     def _state_before_trash(self, entry_id: str) -> str:
         last = "pending"

@@ -21,6 +21,8 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -70,12 +72,62 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _key() -> bytes:
+def _key(label: bytes = b"replik one-click links") -> bytes:
     value = secret(SECRET_ENV)
     if not value:
         raise TokenError("nokey", f"{SECRET_ENV} is not set, so one-click links are off")
     # A key of its own, so the session secret and the links never share one.
-    return hmac.new(value.encode("utf-8"), b"replik one-click links", hashlib.sha256).digest()
+    return hmac.new(value.encode("utf-8"), label, hashlib.sha256).digest()
+
+
+# Readers' links (confirm, unsubscribe) are signed with a key of their own, so a
+# reader's link can never be read as a moderator's and the other way round.
+_READER_LABEL = b"replik reader links"
+
+
+def make_bound_token(purpose: str, subject: str, bound: str, *, ttl_seconds: int,
+                     now: float | None = None) -> str:
+    """A signed link token for ``purpose`` on ``subject`` (e.g. a subscription id),
+    bound to ``bound`` (e.g. the address and thread): the token does not carry
+    ``bound``, but only verifies against it, so a link works only for what it was
+    made for and names no address."""
+    expires = int((time.time() if now is None else now) + ttl_seconds)
+    payload = f"{purpose}|{subject}|{expires}".encode()
+    signature = hmac.new(_key(_READER_LABEL), payload + b"\0" + bound.encode("utf-8"),
+                         hashlib.sha256).digest()
+    return f"{_b64(payload)}.{_b64(signature)}"
+
+
+def token_subject(token: str, purpose: str) -> tuple[str, int]:
+    """``(subject, expires)`` of a bound token, not yet verified (raises TokenError)."""
+    try:
+        payload_text, _, _signature = token.partition(".")
+        found, rest = _unb64(payload_text).decode("utf-8").split("|", 1)
+        subject, expires_text = rest.rsplit("|", 1)
+        expires = int(expires_text)
+    except (ValueError, UnicodeError):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
+    if found != purpose:
+        raise TokenError("invalid", "This link is damaged or was not made by this site.")
+    return subject, expires
+
+
+def check_bound_token(token: str, purpose: str, bound: str, *,
+                      now: float | None = None) -> str:
+    """The subject of a valid token for ``purpose`` made for ``bound``; raises TokenError."""
+    subject, expires = token_subject(token, purpose)
+    try:
+        payload_text, _, signature_text = token.partition(".")
+        payload, signature = _unb64(payload_text), _unb64(signature_text)
+    except (ValueError, UnicodeEncodeError):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
+    expected = hmac.new(_key(_READER_LABEL), payload + b"\0" + bound.encode("utf-8"),
+                        hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise TokenError("invalid", "This link is damaged or was not made by this site.")
+    if (time.time() if now is None else now) > expires:
+        raise TokenError("expired", "This link has expired.")
+    return subject
 
 
 def links_enabled() -> bool:
@@ -285,6 +337,25 @@ def send_email(settings: dict[str, Any], notice: Notice) -> bool:
     if not config["host"] or not recipients:
         return False
     message = build_email(settings, notice)
+    with smtp_session(settings) as smtp:
+        smtp.send_message(message)
+    return True
+
+
+def smtp_enabled() -> bool:
+    return bool(secret("REPLIK_SMTP_HOST"))
+
+
+def sender_address(settings: dict[str, Any]) -> str:
+    site = str(settings.get("SITENAME") or "")
+    return smtp_config()["sender"] or formataddr((site or "Replik", "replik@localhost"))
+
+
+@contextmanager
+def smtp_session(settings: dict[str, Any]) -> Iterator[smtplib.SMTP]:
+    """One logged-in connection to the mail server (REPLIK_SMTP_*): the one place
+    that talks SMTP, for moderators' and readers' mail alike."""
+    config = smtp_config()
     security = config["security"]
     port = config["port"] or (465 if security == "ssl" else 587 if security == "starttls" else 25)
     timeout = float(settings.get("REPLIK_SMTP_TIMEOUT", 10))
@@ -299,8 +370,7 @@ def send_email(settings: dict[str, Any], notice: Notice) -> bool:
             smtp.starttls(context=ssl.create_default_context())
         if config["user"]:
             smtp.login(config["user"], config["password"])
-        smtp.send_message(message)
-    return True
+        yield smtp
 
 
 def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:

@@ -68,6 +68,14 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     "REPLIK_FETCH_TIMEOUT": 5.0,
     # Strict-Transport-Security sent on every answer that came over https ("" = none).
     "REPLIK_HSTS": "max-age=31536000",
+    # Reply notifications to readers (double opt-in; docs/notifications.md).
+    "REPLIK_NOTIFY_READERS": True,
+    # At most one mail per subscriber and thread in this many minutes (a digest).
+    "REPLIK_NOTIFY_BATCH_MINUTES": 10,
+    # Tries per mail before it is given up (SMTP errors), with a growing delay.
+    "REPLIK_NOTIFY_MAX_ATTEMPTS": 8,
+    "REPLIK_SUBSCRIBE_URL": "/replik/subscribe",
+    "REPLIK_UNSUBSCRIBE_URL": "/replik/unsubscribe",
     # Shell command run after each rebuild by the moderation desk (e.g. rsync).
     "REPLIK_PUBLISH_HOOK": "",
 }

@@ -3,7 +3,8 @@
 The comment store holds the entries. This one SQLite file beside it
 (``REPLIK_STATE``; by default ``state.sqlite3`` in the store folder) holds the
 small facts the server processes (gunicorn workers, the CLI) must share and
-keep across restarts: today the desk's login attempts and its sessions. It is
+keep across restarts: the desk's login attempts and its sessions, the
+readers' reply subscriptions and the outgoing mail queue (``subscriptions.py``). It is
 state, not a cache: deleting it logs every moderator out and forgets recent
 failed logins, so it is not in ``REPLIK_CACHE``. More state moves in here later,
 each concern in its own table with a small class whose methods say what they do.
@@ -50,6 +51,53 @@ CREATE TABLE IF NOT EXISTS sessions (
     started REAL NOT NULL,
     seen REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,                -- as given (stripped), for the To: header
+    email_key TEXT NOT NULL,            -- casefolded, for matching
+    name TEXT NOT NULL DEFAULT '',      -- single line, no control characters
+    article TEXT NOT NULL,              -- the post's slug: the thread
+    entry TEXT NOT NULL DEFAULT '',     -- scope 'replies': answers to this entry
+    scope TEXT NOT NULL,                -- 'replies' | 'all'
+    origin TEXT NOT NULL DEFAULT '',    -- the reader's own comment that asked for it
+    title TEXT NOT NULL DEFAULT '',     -- the post as it was when asked (for the mails)
+    permalink TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    confirmed REAL                      -- NULL until the reader confirmed by mail
+);
+CREATE UNIQUE INDEX IF NOT EXISTS subscriptions_one
+    ON subscriptions (email_key, article, scope, entry);
+CREATE INDEX IF NOT EXISTS subscriptions_article ON subscriptions (article);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,                 -- 'confirm' | 'notify'
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    article TEXT NOT NULL,
+    subscription INTEGER NOT NULL,      -- the row a link in the mail is bound to
+    entries TEXT NOT NULL DEFAULT '[]', -- JSON list of entry ids (a digest has several)
+    title TEXT NOT NULL DEFAULT '',
+    permalink TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL,           -- fixed when queued: a re-send is the same mail
+    status TEXT NOT NULL,               -- queued | claimed | sending | sent | failed | uncertain
+    due REAL NOT NULL,
+    lease REAL NOT NULL DEFAULT 0,      -- a claim older than this is free again
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    done REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, due);
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox (email_key, article, status);
+CREATE TABLE IF NOT EXISTS notify_facts (
+    entry TEXT NOT NULL,                -- an entry id
+    fact TEXT NOT NULL,                 -- 'subscribed' (its author confirmed) | 'delivered'
+    count INTEGER NOT NULL DEFAULT 1,   -- 'delivered': to how many subscribers
+    PRIMARY KEY (entry, fact)
+);
 """
 
 
@@ -67,6 +115,10 @@ class State:
         self._local = threading.local()
         self.logins = LoginAttempts(self)
         self.sessions = Sessions(self)
+        from .subscriptions import Outbox, Subscriptions  # they build on this module
+
+        self.subscriptions = Subscriptions(self)
+        self.outbox = Outbox(self)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (a new one in a forked child)."""

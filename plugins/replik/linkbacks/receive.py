@@ -231,6 +231,10 @@ class Receiver:
                      source=source.url, verdict=verdict.verdict)
         if verdict.notify:
             notify.notify_in_background(self.settings, entry, article.title, article.permalink)
+        if verdict.state == "approved":
+            from ..reader_mail import on_approved
+
+            on_approved(self.settings, entry)  # a webmention reply tells the thread
         return entry
 
     def update(self, existing: Entry, source: Source, target: str,

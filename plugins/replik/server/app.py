@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 # Modules that define ``bp`` (a Blueprint) and optionally ``init_app(app)``.
 BLUEPRINT_MODULES: list[str] = [
     "replik.server.intake",
+    "replik.server.subscribe",
     "replik.server.moderate",
     "replik.server.linkbacks",
 ]

@@ -38,7 +38,7 @@ from flask import (
     request,
 )
 
-from .. import audit, i18n, notify, spam
+from .. import audit, i18n, notify, reader_mail, spam
 from ..fingerprint import tree_fingerprint
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..plugin import comments_open
@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("replik_intake", __name__)
 
-FIELDS = ("article", "reply_to", "author", "email", "url", "body", "consent", "homepage")
+FIELDS = ("article", "reply_to", "author", "email", "url", "body", "consent", "homepage",
+          "notify", "notify_scope")
 HONEYPOT = "homepage"
 THANKS_URL = "/replik/thanks"
 ACTION_URL = "/replik/action/"
@@ -385,6 +386,11 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
     email = fields["email"].strip()
     if email and "email" not in errors and (len(email) > 254 or not _EMAIL_RE.match(email)):
         errors["email"] = _("This is not an email address.")
+    # Reply notifications: the address is needed only when the box is ticked.
+    if fields["notify"] and not email and "email" not in errors:
+        errors["email"] = _("Please give your email address to be told about answers.")
+    if fields["notify_scope"] not in ("", "replies", "all"):
+        errors["notify_scope"] = _("Please choose which answers you want to hear about.")
     url = normalize_url(fields["url"])
     if url and "url" not in errors and (len(url) > 500 or not is_web_address(url)):
         errors["url"] = _("Please give a web address starting with http:// or https://.")
@@ -545,15 +551,50 @@ def submit() -> Response:
     # Spam is answered like any other comment, so a spammer learns nothing.
     published = verdict.state == "approved"
     if published:
+        reader_mail.on_approved(settings, entry)  # auto-approved: tell the thread
         request_rebuild()  # auto-approved (a known author): put it on the page
+    subscription = _subscribe(settings, fields, entry, article, verdict.state)
     message = (_("Thank you! Your comment will appear with the next update of the site.")
                if published else
                _("Thank you! Your comment awaits moderation and will appear once approved."))
+    if subscription in SUBSCRIPTION_NOTES:
+        message += " " + _(SUBSCRIPTION_NOTES[subscription])
     if as_json:
         return json_response({"ok": True, "id": entry.id, "message": message,
-                              "state": "approved" if published else "pending"}, 201)
-    query = urlencode({"article": article.slug, "published": "1" if published else "0"})
+                              "state": "approved" if published else "pending",
+                              "subscription": subscription}, 201)
+    query = urlencode({"article": article.slug, "published": "1" if published else "0",
+                       **({"subscription": subscription} if subscription else {})})
     return redirect(f"{THANKS_URL}?{query}", code=303)
+
+
+#: What the reader is told about a ticked notification box (translated on use).
+SUBSCRIPTION_NOTES = {
+    "new": "We have sent you an email: please confirm there that you want to be told "
+           "about answers.",
+    "waiting": "Please first confirm the email we sent you earlier; until then we send "
+               "no further requests to your address.",
+    "confirmed": "You are already told about answers here.",
+    "off": "Email notifications are not available on this site.",
+    "error": "Your request for email notifications could not be saved; please try again "
+             "later.",
+}
+
+
+def _subscribe(settings: dict[str, Any], fields: dict[str, str], entry: Entry,
+               article: ArticleInfo, state: str) -> str:
+    """The notification box was ticked: ask for confirmation (never for spam, which
+    is answered the same, so a spammer learns nothing and no mail goes out)."""
+    if not fields["notify"] or state == "spam":
+        return ""
+    scope = "all" if fields["notify_scope"] == "all" else "replies"
+    try:
+        return reader_mail.request(settings, email=entry.email, name=entry.author,
+                                   article=article, scope=scope, entry=entry.id,
+                                   origin=entry.id)
+    except Exception as exc:  # noqa: BLE001 - the comment is stored; say so, log this
+        log.error("replik: cannot record a reply subscription on %s: %s", article.slug, exc)
+        return "error"
 
 
 def preview() -> Response:
@@ -595,8 +636,10 @@ def thanks() -> Response:
     ix = intake()
     article = ix.index.get(request.args.get("article", ""))
     published = request.args.get("published") == "1"
+    note = SUBSCRIPTION_NOTES.get(request.args.get("subscription", ""), "")
     html = pages.render(ix.settings, "replik_thanks.html", article=article,
-                        published=published, pages=ix.index.pages)
+                        published=published, pages=ix.index.pages,
+                        subscription_note=words_for(ix, article)(note) if note else "")
     return make_response(html, 200)
 
 

@@ -1,0 +1,434 @@
+"""Reply notifications for readers: ask, confirm, queue, mail, unsubscribe.
+
+A reader asks (the comment form's box, or the subscribe page); the request is
+stored unconfirmed and one mail asks to confirm it (double opt-in, a signed link
+that expires after 7 days, confirming is a POST from a page). When an entry is
+approved (``on_approved``: called by ``Moderation``, the intake's auto-approval
+and the webmention receiver), each confirmed subscriber it concerns gets it
+queued in the outbox (``subscriptions.Outbox``); ``deliver`` sends what is due,
+from a background thread in the server (``MailWorker``) or ``replik mail send``.
+
+Links: ``confirm`` is bound to the subscription, its address and thread;
+``unsubscribe`` to the address (carried as a hash) and the thread, and lives
+long: unsubscribing must work from an old mail too (RFC 8058 one-click POST).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import threading
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+from . import i18n, notify
+from .render import format_datetime_local, render_body
+from .settings import store_path
+from .state import State, open_state
+from .store import Entry, Store
+from .subscriptions import CONFIRM_TTL, Mail, Subscription, email_key, key_hash
+from .thread import entry_kind
+
+log = logging.getLogger(__name__)
+
+#: Unsubscribe links work this long (a mail may be read late).
+UNSUBSCRIBE_TTL = 3 * 365 * 86400
+#: How long a sender holds a claimed mail before another may take it.
+LEASE_SECONDS = 300
+CONFIRM_PATH = "/confirm/"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def enabled(settings: dict[str, Any]) -> bool:
+    return bool(settings.get("REPLIK_NOTIFY_READERS", True))
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A value fit for a mail header: no CR, LF or other control characters."""
+    return _CONTROL.sub(" ", text).strip()[:limit]
+
+
+def _base(settings: dict[str, Any]) -> str:
+    return str(settings.get("SITEURL") or "").rstrip("/")
+
+
+def subscribe_url(settings: dict[str, Any]) -> str:
+    return str(settings.get("REPLIK_SUBSCRIBE_URL") or "/replik/subscribe").rstrip("/")
+
+
+def unsubscribe_url(settings: dict[str, Any]) -> str:
+    return str(settings.get("REPLIK_UNSUBSCRIBE_URL") or "/replik/unsubscribe").rstrip("/")
+
+
+def _bound(sub: Subscription) -> str:
+    return f"{sub.key}\n{sub.article}\n{sub.scope}\n{sub.entry}"
+
+
+def confirm_token(sub: Subscription, now: float | None = None) -> str:
+    return notify.make_bound_token("confirm", str(sub.id), _bound(sub),
+                                   ttl_seconds=CONFIRM_TTL, now=now)
+
+
+def confirm_link(settings: dict[str, Any], sub: Subscription, now: float | None = None) -> str:
+    return f"{_base(settings)}{subscribe_url(settings)}{CONFIRM_PATH}{confirm_token(sub, now)}"
+
+
+def unsubscribe_token(key: str, article: str, now: float | None = None) -> str:
+    return notify.make_bound_token("unsubscribe", f"{article}|{key_hash(key)}", key,
+                                   ttl_seconds=UNSUBSCRIBE_TTL, now=now)
+
+
+def unsubscribe_link(settings: dict[str, Any], key: str, article: str) -> str:
+    return f"{_base(settings)}{unsubscribe_url(settings)}/{unsubscribe_token(key, article)}"
+
+
+def read_confirm_token(state: State, token: str, now: float | None = None) -> Subscription:
+    """The subscription a confirmation link is for; raises notify.TokenError."""
+    subject, _expires = notify.token_subject(token, "confirm")
+    sub = state.subscriptions.get(int(subject)) if subject.isdigit() else None
+    if sub is None:
+        raise notify.TokenError("expired", "This request has expired or was withdrawn.")
+    notify.check_bound_token(token, "confirm", _bound(sub), now=now)
+    return sub
+
+
+def read_unsubscribe_token(state: State, token: str,
+                           now: float | None = None) -> tuple[str, str, bool]:
+    """``(article, address hash, still subscribed)`` of an unsubscribe link."""
+    subject, _expires = notify.token_subject(token, "unsubscribe")
+    article, _, hashed = subject.rpartition("|")
+    keys = {s.key for s in state.subscriptions.listing(article=article)
+            if key_hash(s.key) == hashed}
+    if not keys:
+        # Verified or not, there is nothing to remove: say so without a hint.
+        return article, hashed, False
+    notify.check_bound_token(token, "unsubscribe", next(iter(keys)), now=now)
+    return article, hashed, True
+
+
+# -- asking -------------------------------------------------------------------------
+def request(settings: dict[str, Any], *, email: str, name: str, article: Any, scope: str,
+            entry: str = "", origin: str = "", now: float | None = None) -> str:
+    """A reader asks to be told; queues the confirmation mail. Returns the outcome:
+    ``new``, ``confirmed``, ``waiting`` (see ``Subscriptions.request``) or ``off``."""
+    if not enabled(settings) or not notify.links_enabled():
+        return "off"
+    state = open_state(settings)
+    sub, outcome = state.subscriptions.request(
+        email=email, name=one_line(name, 100), article=article.slug, scope=scope,
+        entry=entry, origin=origin, title=one_line(str(article.title), 300),
+        permalink=str(article.permalink), lang=str(article.lang or ""), now=now)
+    if outcome == "new" and sub is not None:
+        state.outbox.add_confirmation(sub, make_msgid(domain=_domain(settings)), now=now)
+        wake()
+    return outcome
+
+
+# -- an entry was approved ------------------------------------------------------------------
+def concerns_readers(entry: Entry) -> bool:
+    """Comments and webmention replies are answers; other linkbacks are not."""
+    return entry.type == "comment" or (entry.type == "webmention"
+                                       and entry_kind(entry) == "reply")
+
+
+def on_approved(settings: dict[str, Any], entry: Entry, now: float | None = None) -> int:
+    """Queue the mails an approved entry causes; returns how many subscribers it
+    reaches. Never raises: a decision must never fail because of mail."""
+    if not enabled(settings) or not concerns_readers(entry):
+        return 0
+    try:
+        state = open_state(settings)
+        subs = state.subscriptions.concerned(entry.article, entry.reply_to)
+        if not subs:
+            return 0
+        domain = _domain(settings)
+        batch = float(settings.get("REPLIK_NOTIFY_BATCH_MINUTES", 10)) * 60
+        reached = state.outbox.add_notices(
+            subs, entry.id, email_key(entry.email), batch_seconds=batch,
+            make_id=lambda: make_msgid(domain=domain), now=now)
+    except Exception as exc:  # noqa: BLE001 - logged; the decision stands
+        log.error("replik: cannot queue reply notifications for %s: %s", entry.id, exc)
+        return 0
+    if reached:
+        wake()
+    return reached
+
+
+# -- the mails -----------------------------------------------------------------------------
+def _domain(settings: dict[str, Any]) -> str:
+    return urlsplit(_base(settings)).hostname or "replik.invalid"
+
+
+def thread_root(settings: dict[str, Any], key: str, article: str) -> str:
+    """A Message-ID every mail of one subscriber's thread refers to, so mail
+    programs show them as one conversation."""
+    return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
+
+
+def _headers(settings: dict[str, Any], mail: Mail, subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = one_line(subject, 250)
+    message["From"] = notify.sender_address(settings)
+    message["To"] = formataddr((one_line(mail.name, 100), mail.email))
+    message["Date"] = format_datetime(time_now_utc())
+    message["Message-ID"] = mail.message_id
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def time_now_utc() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def build_confirmation(settings: dict[str, Any], mail: Mail, sub: Subscription,
+                       now: float | None = None) -> EmailMessage:
+    _ = i18n.gettext_for(settings, mail.lang or None)
+    site = str(settings.get("SITENAME") or "")
+    subject = _("[{site}] Please confirm: answers to “{title}” by email").format(
+        site=site, title=mail.title)
+    what = (_("answers to your comment on “{title}”") if sub.scope == "replies"
+            else _("every new comment on “{title}”")).format(title=mail.title)
+    lines = [
+        _("Hello,"), "",
+        _("someone – hopefully you – asked to be told by email about {what}.").format(what=what),
+        "", _("To confirm, open this link and press the button on the page:"),
+        confirm_link(settings, sub, now), "",
+        _("The link works for 7 days. If you did not ask for this, ignore this mail: "
+          "nothing will be sent and the request will be deleted."), "",
+        mail.permalink,
+    ]
+    message = _headers(settings, mail, subject)
+    message.set_content("\n".join(lines))
+    return message
+
+
+def _author_line(_: Any, entry: Entry) -> str:
+    author = one_line(entry.author or _("Anonymous"), 200)
+    if entry.staff:
+        return _("{author} (editorial team)").format(author=author)
+    return author
+
+
+def build_notification(settings: dict[str, Any], mail: Mail,
+                       entries: list[Entry]) -> EmailMessage:
+    """One mail for the entries (a digest when several): text and HTML parts."""
+    lang = mail.lang or str(settings.get("DEFAULT_LANG") or "de")
+    _ = i18n.gettext_for(settings, lang)
+    tz = str(settings.get("TIMEZONE") or "UTC")
+    site = str(settings.get("SITENAME") or "")
+    if len(entries) == 1:
+        subject = _("[{site}] {author} answered on “{title}”").format(
+            site=site, author=_author_line(_, entries[0]), title=mail.title)
+    else:
+        subject = _("[{site}] {count} new answers on “{title}”").format(
+            site=site, count=len(entries), title=mail.title)
+    unsubscribe = unsubscribe_link(settings, email_key(mail.email), mail.article)
+    text = [_("New on “{title}”:").format(title=mail.title), ""]
+    html = [f'<!DOCTYPE html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+            f"<title>{escape(subject)}</title></head><body>",
+            f"<p>{escape(_('New on “{title}”:').format(title=mail.title))}</p>"]
+    for entry in entries:
+        when = format_datetime_local(entry.date, lang, tz)
+        link = f"{mail.permalink}#comment-{entry.id}"
+        author = _author_line(_, entry)
+        text += [f"{author} – {when}", "", entry.body.strip(), "",
+                 f"{_('Read and answer')}: {link}", "", "-- "]
+        html.append(f'<div class="comment"><p><strong>{escape(author)}</strong> – '
+                    f"{escape(when)}</p>{render_body(entry.body)}"
+                    f'<p><a href="{escape(link)}">{escape(_("Read and answer"))}</a></p></div>'
+                    "<hr>")
+    footer = _("You get this mail because you asked to be told about answers on “{title}”."
+               ).format(title=mail.title)
+    text += [footer, f"{_('Unsubscribe')}: {unsubscribe}"]
+    html.append(f'<p>{escape(footer)} <a href="{escape(unsubscribe)}">'
+                f"{escape(_('Unsubscribe'))}</a></p></body></html>")
+    message = _headers(settings, mail, subject)
+    root = thread_root(settings, email_key(mail.email), mail.article)
+    message["In-Reply-To"] = root
+    message["References"] = root
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content("\n".join(text))
+    message.add_alternative(str(Markup("".join(html))), subtype="html")
+    return message
+
+
+# -- sending -----------------------------------------------------------------------------
+def _retry_in(attempts: int) -> float:
+    return float(min(60 * 2 ** max(0, attempts - 1), 6 * 3600))
+
+
+def _prepare(settings: dict[str, Any], state: State, store: Store,
+             mail: Mail) -> tuple[EmailMessage | None, list[str]]:
+    """The message for a queued row, or None when there is nothing left to send."""
+    if mail.kind == "confirm":
+        sub = state.subscriptions.get(mail.subscription)
+        if sub is None or sub.confirmed is not None:
+            return None, []
+        return build_confirmation(settings, mail, sub), []
+    if not state.subscriptions.listing(email=mail.email, article=mail.article):
+        return None, []  # unsubscribed meanwhile
+    entries = []
+    for entry_id in mail.entries:
+        found = store.find(entry_id)
+        if found is not None and found.entry.state == "approved":
+            entries.append(found.entry)
+    if not entries:
+        return None, []
+    return build_notification(settings, mail, entries), [e.id for e in entries]
+
+
+def deliver(settings: dict[str, Any], *, now: float | None = None, limit: int = 100,
+            after_accept: Any = None) -> dict[str, int]:
+    """Send every due mail (in rounds of ``limit``); returns counts by outcome.
+
+    ``after_accept`` is called after the server accepted a mail and before that
+    is recorded (tests use it to stop a sender exactly there).
+    """
+    counts = {"sent": 0, "retry": 0, "failed": 0, "dropped": 0}
+    if not notify.smtp_enabled():
+        return counts
+    state = open_state(settings)
+    store = Store(store_path(settings))
+    max_attempts = int(settings.get("REPLIK_NOTIFY_MAX_ATTEMPTS") or 8)
+    while True:
+        mails = state.outbox.claim(limit=limit, lease=LEASE_SECONDS, now=now)
+        if not mails:
+            return counts
+        try:
+            with notify.smtp_session(settings) as smtp:
+                for mail in mails:
+                    _send_one(state, store, settings, smtp, mail, counts, max_attempts,
+                              after_accept)
+        except (smtplib.SMTPException, OSError) as exc:
+            # The connection failed: whatever was not yet handed over goes back.
+            for mail in mails:
+                current = state.connection().execute(
+                    "SELECT status FROM outbox WHERE id = ?", (mail.id,)).fetchone()
+                if current and current[0] in ("claimed", "sending"):
+                    _failed(state, mail, str(exc), counts, max_attempts)
+            return counts
+
+
+def _failed(state: State, mail: Mail, error: str, counts: dict[str, int],
+            max_attempts: int, permanent: bool = False) -> None:
+    give_up = permanent or mail.attempts >= max_attempts
+    state.outbox.failed(mail, error, retry_in=None if give_up else _retry_in(mail.attempts))
+    counts["failed" if give_up else "retry"] += 1
+    log.warning("replik: mail %s to a subscriber %s: %s", mail.id,
+                "failed for good" if give_up else "will be retried", error)
+
+
+def _send_one(state: State, store: Store, settings: dict[str, Any], smtp: smtplib.SMTP,
+              mail: Mail, counts: dict[str, int], max_attempts: int, after_accept: Any) -> None:
+    try:
+        message, delivered = _prepare(settings, state, store, mail)
+    except Exception as exc:  # noqa: BLE001 - one broken mail must not stop the rest
+        log.error("replik: cannot prepare mail %s: %s", mail.id, exc)
+        state.outbox.failed(mail, str(exc), retry_in=None)
+        counts["failed"] += 1
+        return
+    if message is None:
+        state.outbox.drop(mail, "nothing left to send")
+        counts["dropped"] += 1
+        return
+    if not state.outbox.sending(mail.id, LEASE_SECONDS):
+        return  # our claim ran out and another sender has it
+    try:
+        smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        _failed(state, mail, str(exc), counts, max_attempts, permanent=True)
+        return
+    except smtplib.SMTPResponseException as exc:
+        _failed(state, mail, f"{exc.smtp_code} {exc.smtp_error!r}", counts, max_attempts,
+                permanent=exc.smtp_code >= 500)
+        return
+    if after_accept is not None:
+        after_accept(mail)
+    state.outbox.sent(mail, delivered)
+    counts["sent"] += 1
+
+
+# -- in the server: a background sender -------------------------------------------------
+_workers: list[MailWorker] = []
+_workers_lock = threading.Lock()
+
+
+def wake() -> None:
+    """Tell this process's senders that something was queued."""
+    with _workers_lock:
+        workers = list(_workers)
+    for worker in workers:
+        worker.wake()
+
+
+def stop_workers() -> None:
+    """Stop this process's senders (tests, and a server shutting down)."""
+    with _workers_lock:
+        workers = list(_workers)
+    for worker in workers:
+        worker.stop()
+
+
+class MailWorker:
+    """Sends due mails from a thread: at once when woken, else every ``poll`` seconds
+    (digests and retries fall due while nobody wakes it)."""
+
+    def __init__(self, settings: dict[str, Any], poll: float = 30.0) -> None:
+        self.settings = settings
+        self.poll = poll
+        self._event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._stop = False
+        with _workers_lock:
+            _workers.append(self)
+
+    def start(self) -> None:
+        import os
+
+        if self._stop:
+            return
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with _workers_lock:
+            if self._thread is not None and self._pid == os.getpid() \
+                    and self._thread.is_alive():
+                return
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="replik-mail", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self.start()
+        self._event.set()
+
+    def stop(self) -> None:
+        self._stop = True
+        self._event.set()
+        with _workers_lock:
+            if self in _workers:
+                _workers.remove(self)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._event.clear()  # before sending: a wake from now on is not lost
+            try:
+                deliver(self.settings)
+                due = open_state(self.settings).outbox.next_due()
+            except Exception as exc:  # noqa: BLE001 - keep the thread alive
+                log.error("replik: the mail sender failed: %s", exc)
+                due = None
+            wait = self.poll if due is None else max(0.05, min(self.poll, due - time.time()))
+            self._event.wait(wait)
