@@ -362,3 +362,50 @@ def test_subscribe_without_commenting(tmp_path, smtp):  # noqa: F811
     assert done.status_code == 202
     [sub] = open_state(settings).subscriptions.listing()
     assert sub.scope == "all" and sub.confirmed is not None
+
+
+# -- the command line: subscriptions, the queue, personal data -------------------------------
+def _cli(conf, *args, ok=True):
+    from click.testing import CliRunner
+
+    from replik.cli import main
+
+    result = CliRunner().invoke(main, ["--settings", str(conf), *args])
+    assert (result.exit_code == 0) == ok, result.output
+    return result
+
+
+def test_cli_lists_removes_exports_forgets_and_sends(tmp_path, smtp):  # noqa: F811
+    import json
+
+    from test_intake_support import write_conf
+
+    from replik.settings import load_settings
+
+    conf = write_conf(tmp_path, REPLIK_NOTIFY_BATCH_MINUTES=0)
+    settings = load_settings(conf)
+    parent = approved(tmp_path / "comments", "offene-debatte", email="erika@example.org")
+    _subscribe(settings, email="Erika@example.org", entry=parent.id)
+    _subscribe(settings, email="max@example.org", scope="all")
+    assert "unconfirmed" in _cli(conf, "subscriptions", "list").output
+    assert _cli(conf, "mail", "send").output.startswith("2 sent")  # the two confirmations
+    _confirm_all(settings)
+    listed = json.loads(_cli(conf, "subscriptions", "list", "--json").output)
+    assert [s["email"] for s in listed] == ["Erika@example.org", "max@example.org"]
+
+    Moderation(settings).reply(parent.id, "Antwort der Redaktion.")
+    assert "queued" in _cli(conf, "mail", "list").output
+    assert _cli(conf, "mail", "send").output.startswith("2 sent")
+    assert len(smtp.wait(4)) == 4
+
+    person = json.loads(_cli(conf, "export-person", "erika@example.org").output)
+    assert [s["article"] for s in person["subscriptions"]] == ["offene-debatte"]
+    assert [(m["kind"], m["status"]) for m in person["mails"]] == [("notify", "sent")]
+    forgotten = _cli(conf, "forget", "erika@example.org", "--yes").output
+    assert "Removed 1 reply subscriptions." in forgotten
+    state = open_state(settings)
+    assert [s.email for s in state.subscriptions.listing()] == ["max@example.org"]
+    assert state.outbox.of_address("erika@example.org") == []
+    max_id = state.subscriptions.listing()[0].id
+    assert "Removed 1" in _cli(conf, "subscriptions", "remove", str(max_id)).output
+    assert _cli(conf, "subscriptions", "list").output.strip() == "No subscriptions."

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "replik.cli_social",
     "replik.cli_linkbacks",
     "replik.cli_desk",
+    "replik.cli_mail",
 ]
 
 

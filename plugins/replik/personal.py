@@ -17,6 +17,7 @@ from . import audit
 from .i18n import gettext_for
 from .importers.jsonio import entry_to_json
 from .settings import cache_path, project_path, store_path
+from .state import open_state
 from .store import PRIVATE_FIELDS, Entry, Store
 
 #: Header fields of imported entries that identify a person (the blog's user id).
@@ -48,15 +49,22 @@ def export_person(settings: dict[str, Any], email: str, actor: str = "cli") -> d
     """Everything stored about the person with ``email``, as JSON-ready data."""
     store = Store(store_path(settings))
     found = entries_of(store, email)
+    state = open_state(settings)
+    subscriptions = [s.as_json() for s in state.subscriptions.listing(email=email)]
+    mails = [{"id": m.id, "kind": m.kind, "article": m.article, "status": m.status,
+              "entries": m.entries, "created": m.created}
+             for m in state.outbox.of_address(email)]
     audit.record(store.root, actor, "export-person", person=person_key(email),
                  entries=len(found))
-    return {"email": email.strip(), "entries": [entry_to_json(e) for e in found]}
+    return {"email": email.strip(), "entries": [entry_to_json(e) for e in found],
+            "subscriptions": subscriptions, "mails": mails}
 
 
 @dataclass
 class ForgetResult:
     changed: list[str] = field(default_factory=list)  # ids anonymised
     deleted: list[str] = field(default_factory=list)  # ids removed
+    subscriptions: int = 0  # reply subscriptions removed (with their unsent mails)
     cache_cleared: str = ""
 
 
@@ -81,9 +89,10 @@ def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
             entry.url = ""
         store.update(entry)
         result.changed.append(entry.id)
+    result.subscriptions = open_state(settings).subscriptions.forget(email)
     result.cache_cleared = _clear_cache(settings, store.root)
     audit.record(store.root, actor, "forget", person=person_key(email), delete=delete,
-                 entries=result.deleted or result.changed)
+                 entries=result.deleted or result.changed, subscriptions=result.subscriptions)
     return result
 
 

@@ -140,6 +140,18 @@
       });
     }
 
+    // Reply notifications: the address is needed only when the box is ticked.
+    var notifyBox = fieldOf(form, "notify");
+    var emailInput = fieldOf(form, "email");
+    if (notifyBox && emailInput) {
+      var needEmail = function () {
+        emailInput.required = notifyBox.checked;
+        emailInput.setAttribute("aria-required", notifyBox.checked ? "true" : "false");
+      };
+      notifyBox.addEventListener("change", needEmail);
+      needEmail();
+    }
+
     // Preview: the server renders the text as the site will show it.
     var previewUrl = form.getAttribute("data-preview-url");
     if (previewUrl && previewBox) {
