@@ -131,6 +131,17 @@ def test_comment_confirm_notify_unsubscribe(tmp_path, smtp):  # noqa: F811
             assert reader_mail.deliver(settings)["sent"] == 0
     assert len(smtp.messages) == 2
     assert store.get(comment_id).state == "approved"
+    # The dialogue report: one of two staff answers reached a subscriber; the one
+    # reader comment's author subscribed.
+    from datetime import timedelta
+
+    from replik.report import build_report
+
+    now = datetime.now(UTC)
+    overall = build_report(settings, now - timedelta(days=1), now + timedelta(days=1),
+                           entries=list(store.all_entries()))["overall"]
+    assert (overall["staff_answers"], overall["answers_delivered"]) == (2, 1)
+    assert (overall["subscribed"], overall["subscribed_share"]) == (1, 1.0)
 
 
 def test_email_is_required_only_with_the_box(tmp_path):

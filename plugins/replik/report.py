@@ -11,6 +11,10 @@ per article and per week:
 - ``answer_median`` / ``answer_p90``: seconds from a reader comment to its first
   staff reply (p90 by the nearest-rank method: the smallest value with at least
   90 % of the values at or below it);
+- ``staff_answers`` / ``answers_delivered``: approved staff answers, and those
+  that reached a subscribed reader by mail (reply notifications);
+- ``subscribed`` / ``subscribed_share``: approved reader comments whose author
+  confirmed a reply subscription, and their share;
 - ``unanswered``: approved reader comments without a staff reply that are older
   than ``REPLIK_ANSWER_WITHIN`` hours, oldest first.
 """
@@ -124,7 +128,11 @@ class Facts:
         return self.entry.type == "comment" and not self.entry.staff
 
 
-def _figures(items: list[Facts], unanswered_before: datetime) -> dict[str, Any]:
+def _figures(items: list[Facts], unanswered_before: datetime, staff: list[Entry] | None = None,
+             subscribed: frozenset[str] = frozenset(),
+             delivered: dict[str, int] | None = None) -> dict[str, Any]:
+    delivered = delivered or {}
+    staff = staff or []
     received = Counter(f.entry.type for f in items)
     states = Counter(f.entry.state for f in items)
     readers = [f for f in items if f.is_reader_comment and f.entry.state == "approved"]
@@ -144,6 +152,13 @@ def _figures(items: list[Facts], unanswered_before: datetime) -> dict[str, Any]:
         "answer_share": (len(answered) / len(readers)) if readers else None,
         "answer_median": median(answered),
         "answer_p90": p90(answered),
+        # Reply notifications: staff answers (approved, in the period) that a
+        # subscribed reader was mailed, and reader comments whose author subscribed.
+        "staff_answers": len(staff),
+        "answers_delivered": sum(1 for e in staff if delivered.get(e.id)),
+        "subscribed": sum(1 for f in readers if f.entry.id in subscribed),
+        "subscribed_share": (sum(1 for f in readers if f.entry.id in subscribed) / len(readers))
+        if readers else None,
         "unanswered": [
             {"id": e.id, "article": e.article, "author": e.author,
              "date": e.date.isoformat(), "excerpt": " ".join(e.body.split())[:140]}
@@ -179,7 +194,10 @@ def build_report(
             if known is None or entry.date < known:
                 first_reply[entry.reply_to] = entry.date
     facts: list[Facts] = []
+    staff: list[Entry] = []
     for entry in entries:
+        if entry.staff and entry.state == "approved" and since <= entry.date < until:
+            staff.append(entry)
         if entry.staff or not since <= entry.date < until:
             continue
         decided = first_decision.get(entry.id)
@@ -196,6 +214,12 @@ def build_report(
     for fact in facts:
         per_article[fact.entry.article].append(fact)
         per_week[week_start(fact.entry.date)].append(fact)
+    staff_per_article: dict[str, list[Entry]] = defaultdict(list)
+    for entry in staff:
+        staff_per_article[entry.article].append(entry)
+    notified = _notify_facts(settings)
+    mail = {"subscribed": frozenset(notified.get("subscribed", {})),
+            "delivered": notified.get("delivered", {})}
     weeks = []
     start = week_start(since)
     while start < until:
@@ -209,8 +233,8 @@ def build_report(
         "since": since.isoformat(),
         "until": until.isoformat(),
         "answer_within_hours": within,
-        "overall": _figures(facts, before),
-        "articles": {slug: _figures(items, before)
+        "overall": _figures(facts, before, staff, **mail),
+        "articles": {slug: _figures(items, before, staff_per_article.get(slug), **mail)
                      for slug, items in sorted(per_article.items())},
         "weeks": weeks,
     }
@@ -228,6 +252,16 @@ def default_period(entries: list[Entry], now: datetime,
     newest = max(received).astimezone(UTC)
     until = newest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return until - timedelta(days=days), until, True
+
+
+def _notify_facts(settings: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Which comments' authors subscribed, which answers were mailed (state file)."""
+    from .state import open_state
+
+    try:
+        return open_state(settings).subscriptions.facts()
+    except Exception:  # noqa: BLE001 - a report without these figures, never none
+        return {}
 
 
 #: The longest period a report covers (a week's row each: a bound on the work).
@@ -273,7 +307,8 @@ TABLE_COLUMNS = (
     ("received_total", "received"), ("approved", "approved"), ("spam", "spam"),
     ("trash", "trashed"), ("pending", "pending"), ("decision_median", "to decision"),
     ("answer_share", "answered"), ("answer_median", "answer median"),
-    ("answer_p90", "answer p90"),
+    ("answer_p90", "answer p90"), ("answers_delivered", "mailed"),
+    ("subscribed_share", "subscribed"),
 )
 
 
@@ -281,7 +316,7 @@ def row_values(figures: dict[str, Any]) -> list[str]:
     out = []
     for key, _label in TABLE_COLUMNS:
         value = figures[key]
-        if key == "answer_share":
+        if key in ("answer_share", "subscribed_share"):
             out.append(percent(value))
         elif key in ("decision_median", "answer_median", "answer_p90"):
             out.append(hours(value))

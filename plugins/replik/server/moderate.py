@@ -56,6 +56,7 @@ from ..report import (
     percent,
 )
 from ..settings import store_path
+from ..state import open_state
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..thread import shown_entries
 from . import auth
@@ -414,6 +415,7 @@ def entry(entry_id: str) -> Any:
         parent=_view(parent, history) if parent else None,
         preselect=preselect, token=request.args.get("token", ""),
         page_link=page_link(item) if item.state == "approved" else "",
+        subscribers=open_state(settings()).subscriptions.count_for(item.article, item.id),
         live=_live_state(), messages=get_flashed_messages(with_categories=True),
         hidden_reply=item.state == "approved" and not _shown(item, everything),
         staff_name=display_name(settings(), auth.current_user() or "desk"),
