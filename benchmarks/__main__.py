@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("build", "intake", "approve")
+BENCHMARKS = ("build", "intake", "approve", "notify")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "bench-out"
 
 

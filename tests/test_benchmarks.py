@@ -128,3 +128,13 @@ def test_main_rejects_unknown_names_and_merges_reports(tmp_path: Path, capsys) -
     data = json.loads(target.read_text())
     assert data["intake"] == {"rps": 10} and data["build"] == {"summary": ["x"]}
     assert "python" in data["machine"]
+
+
+def test_notify_benchmark_queues_and_delivers_every_mail(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks import notify
+
+    monkeypatch.delenv("REPLIK_SMTP_HOST", raising=False)
+    result = notify.measure(subscribers=20, workdir=tmp_path)
+    assert result["queued"] == 20
+    assert result["sent"] == result["received"] == 20
+    assert result["queue_s"] < notify.TARGET_SECONDS
