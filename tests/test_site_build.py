@@ -316,7 +316,10 @@ def test_open_post_has_the_comment_form(site: SimpleNamespace) -> None:
     assert form.get("data-preview-url") == f"{SITEURL}/replik/preview"
     fields = {f.get("name"): f for f in form.xpath(".//input | .//textarea")}
     assert set(fields) == {"article", "reply_to", "author", "email", "url", "body", "consent",
-                           "homepage"}
+                           "homepage", "notify", "notify_scope"}
+    # Reply notifications: an unticked box; the address is optional until it is ticked.
+    assert fields["notify"].get("type") == "checkbox" and fields["notify"].get("checked") is None
+    assert fields["email"].get("required") is None
     assert (fields["article"].get("type"), fields["article"].get("value")) == ("hidden", OPEN_SLUG)
     assert fields["reply_to"].get("type") == "hidden"
     assert fields["email"].get("type") == "email" and fields["url"].get("type") == "url"
