@@ -90,7 +90,7 @@ def test_box_confirm_answer_mail_unsubscribe(browser, site: Served, smtp) -> Non
     assert to == ["erika@example.org"]
     assert mail["To"] == "Erika Muster <erika@example.org>"
     assert mail["Subject"] == (
-        "[Testblog] anna (Redaktion) hat auf „Beitrag 2“ geantwortet")
+        "[Testblog] Redaktion hat auf „Beitrag 2“ geantwortet")  # the team's name
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail["In-Reply-To"] and mail["Message-ID"]

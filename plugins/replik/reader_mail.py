@@ -15,6 +15,7 @@ long: unsubscribing must work from an old mail too (RFC 8058 one-click POST).
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import re
 import smtplib
@@ -171,8 +172,14 @@ def thread_root(settings: dict[str, Any], key: str, article: str) -> str:
     return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
 
 
+# Python's header folding loses the space between two encoded words it splits a
+# non-ASCII phrase into ("„Beitrag 2“" arrives as "„Beitrag2“"); headers up to
+# RFC 5322's 998 characters need no folding, and ours are shorter (one_line).
+_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def _headers(settings: dict[str, Any], mail: Mail, subject: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["Subject"] = one_line(subject, 250)
     message["From"] = notify.sender_address(settings)
     message["To"] = formataddr((one_line(mail.name, 100), mail.email))
@@ -212,8 +219,9 @@ def build_confirmation(settings: dict[str, Any], mail: Mail, sub: Subscription,
 
 def _author_line(_: Any, entry: Entry) -> str:
     author = one_line(entry.author or _("Anonymous"), 200)
-    if entry.staff:
-        return _("{author} (editorial team)").format(author=author)
+    team = _("editorial team")
+    if entry.staff and author.casefold() != team.casefold():
+        return _("{author} ({team})").format(author=author, team=team)
     return author
 
 
