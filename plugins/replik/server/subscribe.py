@@ -78,7 +78,7 @@ def subscribe() -> Response:
                   button=_("Notify me about new comments"))
     if not reader_mail.enabled(settings) or not notify.links_enabled() \
             or not notify.smtp_enabled():
-        return _page(503, message=_("Email notifications are not available on this site."),
+        return _page(404, message=_("Email notifications are not available on this site."),
                      **{**common, "form": "", "button": ""})
     if request.method == "GET":
         return _page(200, message=_("We tell you by email when someone comments on this "
