@@ -1,1 +1,0 @@
-"""Exporters: Replik's JSON (a complete backup) and WordPress's WXR."""

@@ -1,1 +1,0 @@
-"""Importers: WordPress (WXR), Disqus and Replik's own JSON export."""
