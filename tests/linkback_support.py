@@ -203,7 +203,7 @@ class Blog:
 @contextmanager
 def running_blog(site: Path, *, build: bool = False, **overrides: Any) -> Iterator[Blog]:
     """Our blog on loopback: the app (all blueprints) plus the built site, like ``replik serve``."""
-    from replik.cli_server import build_local_app
+    from replik.cli.server import build_local_app
 
     with live_server() as (base, holder):
         settings = make_settings(site, base, **overrides)

@@ -11,7 +11,7 @@ from liveserver import live_server
 from test_intake_support import approved, build_site, write_conf
 
 from replik.cli import main
-from replik.cli_server import build_local_app
+from replik.cli.server import build_local_app
 from replik.settings import load_settings
 from replik.store import Store
 

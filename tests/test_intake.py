@@ -624,7 +624,7 @@ def test_token_expiry_default_is_seven_days(site, monkeypatch):
 def test_serve_app_serves_the_built_site(site):
     from test_intake_support import build_site
 
-    from replik.cli_server import build_local_app
+    from replik.cli.server import build_local_app
 
     settings = make_settings(site)
     build_site(settings)

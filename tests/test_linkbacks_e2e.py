@@ -74,7 +74,7 @@ def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, 
     from linkback_support import make_settings
     from liveserver import live_server
 
-    from replik.cli_server import build_local_app
+    from replik.cli.server import build_local_app
 
     real = socket.getaddrinfo
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,16 +12,11 @@ from typing import Any
 
 import click
 
-from . import audit
-from .importers.common import ImportFailed, Summary
-from .settings import cache_path, project_path, store_path
-from .store import Store, StoreError
-
-
-def _settings(ctx: click.Context) -> dict[str, Any]:
-    from .cli import load
-
-    return load(ctx)
+from .. import audit
+from ..importers.common import ImportFailed, Summary
+from ..settings import cache_path, project_path, store_path
+from ..store import Store, StoreError
+from . import load, rebuild
 
 
 def _store(settings: dict[str, Any], comments: Path | None) -> Store:
@@ -86,9 +80,9 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
     Importing the same file again changes nothing; a newer export adds what is new.
     A file with errors imports nothing.
     """
-    from .importers.wordpress import import_wordpress
+    from ..importers.wordpress import import_wordpress
 
-    settings = _settings(ctx)
+    settings = load(ctx)
     content = content_dir if content_dir is not None else Path(str(settings["PATH"]))
     store = _store(settings, comments_dir)
     try:
@@ -121,10 +115,10 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
                       mappings: tuple[str, ...], dry_run: bool) -> None:
     """Import a Disqus export (XML). Threads are matched to the blog's articles by URL,
     by Disqus identifier or by --map; threads that match no article are reported."""
-    from .importers.articles import ArticleMatcher, content_articles
-    from .importers.disqus import import_disqus
+    from ..importers.articles import ArticleMatcher, content_articles
+    from ..importers.disqus import import_disqus
 
-    settings = _settings(ctx)
+    settings = load(ctx)
     explicit: dict[str, str] = {}
     for mapping in mappings:
         url, sep, slug = mapping.rpartition("=")
@@ -151,9 +145,9 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
                     dry_run: bool) -> None:
     """Import a file made by `replik export --format json` (entries already in the
     store are kept as they are)."""
-    from .importers.jsonio import import_json
+    from ..importers.jsonio import import_json
 
-    settings = _settings(ctx)
+    settings = load(ctx)
     store = _store(settings, comments_dir)
     try:
         summary = import_json(export, store, staging_parent=cache_path(settings),
@@ -176,12 +170,12 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
                comments_dir: Path | None) -> None:
     """Export the whole comment store. It holds personal data (e-mail and IP
     addresses): keep the file as safe as the store."""
-    settings = _settings(ctx)
+    settings = load(ctx)
     store = _store(settings, comments_dir)
     target = output.with_name(f".{output.name}.partial") if output else None
     try:
         if fmt == "json":
-            from .exporters.jsonfile import export_json
+            from ..exporters.jsonfile import export_json
 
             if target is None:
                 count = export_json(store, sys.stdout)
@@ -189,8 +183,8 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
                 with open(target, "w", encoding="utf-8") as handle:
                     count = export_json(store, handle)
         else:
-            from .exporters.wxr import export_wxr
-            from .importers.articles import content_articles
+            from ..exporters.wxr import export_wxr
+            from ..importers.articles import content_articles
 
             articles = content_articles(settings)
             if target is None:
@@ -205,22 +199,6 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
     if output is not None and target is not None:
         target.replace(output)
         click.echo(f"Exported {count} entries to {output}.", err=True)
-
-
-def _rebuild(ctx: click.Context, build: bool) -> None:
-    conf = Path(ctx.find_root().obj["settings_path"]).resolve()
-    if not build:
-        click.echo("Rebuild the site so its pages and feeds no longer show the old data:"
-                   " `make html` (or repeat with --build), then publish.", err=True)
-        return
-    click.echo("Rebuilding the site …", err=True)
-    result = subprocess.run([sys.executable, "-m", "pelican", "-s", str(conf)], check=False,
-                            capture_output=True, text=True, cwd=conf.parent)
-    if result.returncode != 0:
-        click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
-        raise click.ClickException("the rebuild failed (see above); the data is already"
-                                   " removed from the store")
-    click.echo("Site rebuilt.", err=True)
 
 
 @click.command("forget")
@@ -238,9 +216,9 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
     referrer and web address go, the name becomes a neutral label (or, with --delete,
     the entries go); reply subscriptions and mails to the address go too. Caches are
     cleared; rebuild the site to update it."""
-    from .personal import entries_of, forget
+    from ..personal import entries_of, forget
 
-    settings = _settings(ctx)
+    settings = load(ctx)
     found = entries_of(Store(store_path(settings)), email)
     if not found:
         click.echo(f"No entries with the e-mail address {email}.")
@@ -260,7 +238,9 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
     if result.cache_cleared:
         click.echo(f"Cleared the cache {result.cache_cleared}.")
     if found:
-        _rebuild(ctx, build)
+        rebuild(ctx, build, hint="Rebuild the site so its pages and feeds no longer show the"
+                " old data: `make html` (or repeat with --build), then publish.",
+                kept="the data is already removed from the store")
 
 
 @click.command("export-person")
@@ -270,9 +250,9 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
 @click.pass_context
 def export_person_cmd(ctx: click.Context, email: str, actor: str) -> None:
     """Print everything stored about the person with EMAIL, as JSON."""
-    from .personal import export_person
+    from ..personal import export_person
 
-    data = export_person(_settings(ctx), email, actor=actor)
+    data = export_person(load(ctx), email, actor=actor)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 

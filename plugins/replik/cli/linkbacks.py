@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli import load
+from . import load
 
 
 @click.group("linkbacks")
@@ -24,7 +24,7 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
     A post published before and gone now (deleted) has its webmentions sent
     once more: its address answers 410 Gone, so the receivers delete them.
     """
-    from .linkbacks import send
+    from ..linkbacks import send
 
     settings = load(ctx)
 
@@ -64,9 +64,9 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 @click.pass_context
 def work_command(ctx: click.Context) -> None:
     """Verify the queued webmentions now (the server also does this in the background)."""
-    from .linkbacks import receiver_for, webmention
-    from .linkbacks.queue import Queue
-    from .settings import store_path
+    from ..linkbacks import receiver_for, webmention
+    from ..linkbacks.queue import Queue
+    from ..settings import store_path
 
     settings = load(ctx)
     queue = Queue(store_path(settings))

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from .report import MAX_PERIOD, TABLE_COLUMNS, DayOutOfRange, build_report, parse_day, row_values
+from ..report import MAX_PERIOD, TABLE_COLUMNS, DayOutOfRange, build_report, parse_day, row_values
+from . import load
 
 
 @click.command("passwd")
@@ -23,7 +24,7 @@ def passwd(ctx: click.Context, name: str) -> None:
     names for NAME, e.g. REPLIK_MODERATORS = {"anna": "REPLIK_PASSWORD_ANNA"}
     and REPLIK_PASSWORD_ANNA='<hash>'. The password itself is stored nowhere.
     """
-    from .server.auth import make_hash
+    from ..server.auth import make_hash
 
     password = click.prompt(f"Password for {name}", hide_input=True,
                             confirmation_prompt=True)
@@ -32,8 +33,7 @@ def passwd(ctx: click.Context, name: str) -> None:
     click.echo(make_hash(password))
     variable = None
     try:
-        from .cli import load
-        from .server.auth import moderator_variables
+        from ..server.auth import moderator_variables
 
         variable = moderator_variables(load(ctx)).get(name)
     except click.ClickException:
@@ -94,7 +94,6 @@ def report(ctx: click.Context, since: str | None, until: str | None, as_json: bo
            as_csv: bool) -> None:
     """The dialogue report: received, decided and answered entries, overall and per
     article, for the entries that arrived in the period."""
-    from .cli import load
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")

@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 import click
 from flask import Flask, Response, abort, redirect, request, send_from_directory
 
+from . import load
+
 
 def add_static_site(app: Flask, output: Path) -> None:
     """Serve the built site from ``output`` for every path no feature route claims;
     deleted posts (``output/gone.map``, see replik/gone.py) answer 410 Gone."""
-    from .gone import GoneList
+    from ..gone import GoneList
 
     deleted = GoneList(output)
 
@@ -50,7 +52,7 @@ def add_static_site(app: Flask, output: Path) -> None:
 
 
 def protections(settings: dict[str, Any]) -> list[str]:
-    from . import notify, spam
+    from .. import notify, spam
 
     lines = spam.describe(settings)
     lines.append(f"Email to moderators: {notify.mail_status(settings)}")
@@ -76,7 +78,7 @@ def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | No
     Only on a loopback address: the password is random, printed once at start, and
     lives in this process's environment, never in a file.
     """
-    from .server.auth import accounts, make_hash
+    from ..server.auth import accounts, make_hash
 
     if accounts(settings) or host not in ("127.0.0.1", "localhost", "::1"):
         return None
@@ -88,7 +90,7 @@ def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | No
 
 
 def build_local_app(settings: dict[str, Any]) -> Flask:
-    from .server.app import create_app
+    from ..server.app import create_app
 
     app = create_app(settings=settings)
     add_static_site(app, Path(str(settings["OUTPUT_PATH"])))
@@ -108,7 +110,6 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     """
     from werkzeug.serving import run_simple
 
-    from .cli import load  # here, not at import: cli imports this module
 
     settings = load(ctx)
     base = f"http://{host}:{port}"
@@ -143,9 +144,8 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
 @click.pass_context
 def recheck(ctx: click.Context, include_all: bool) -> None:
     """Ask Akismet again about pending entries it could not check before."""
-    from .cli import load
-    from .spam import akismet_client
-    from .spam import recheck as run_recheck
+    from ..spam import akismet_client
+    from ..spam import recheck as run_recheck
 
     settings = load(ctx)
     client, status = akismet_client(settings)

@@ -4,26 +4,18 @@ delete, reply, edit."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from . import audit
-from .moderation import Moderation, Outcome
-from .render import count_links
-from .settings import store_path
-from .store import STATES, TYPES, Entry, EntryNotFound, Store, StoreError
-
-
-def _settings(ctx: click.Context) -> dict[str, Any]:
-    from .cli import load
-
-    return load(ctx)
+from .. import audit
+from ..moderation import Moderation, Outcome
+from ..render import count_links
+from ..settings import store_path
+from ..store import STATES, TYPES, Entry, EntryNotFound, Store, StoreError
+from . import load, rebuild
 
 
 def entry_dict(entry: Entry, private: bool = True) -> dict[str, Any]:
@@ -77,20 +69,8 @@ def _one_line(text: str, width: int) -> str:
 
 
 def _rebuild_hint(ctx: click.Context, build: bool) -> None:
-    if build:
-        conf = Path(ctx.find_root().obj["settings_path"]).resolve()
-        click.echo("Rebuilding the site …", err=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "pelican", "-s", str(conf)], check=False,
-            capture_output=True, text=True, cwd=conf.parent,
-        )
-        if result.returncode != 0:
-            click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
-            raise click.ClickException("the rebuild failed (see above); the decision is kept")
-        click.echo("Site rebuilt.", err=True)
-    else:
-        click.echo("Run `make html` (or repeat with --build) to put the change on the site.",
-                   err=True)
+    rebuild(ctx, build, hint="Run `make html` (or repeat with --build) to put the change on"
+            " the site.", kept="the decision is kept")
 
 
 @click.command("list")
@@ -104,7 +84,7 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
              as_json: bool) -> None:
     """The moderation queue (pending entries by default), newest first; times in the
     site's TIMEZONE."""
-    settings = _settings(ctx)
+    settings = load(ctx)
     store = Store(store_path(settings))
     states = STATES if state == "all" else (state,)
     entries = [e for s in states for e in store.entries(s)]
@@ -140,7 +120,7 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
 @click.pass_context
 def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
     """Everything about one entry, with its audit trail (times in the site's TIMEZONE)."""
-    settings = _settings(ctx)
+    settings = load(ctx)
     store = Store(store_path(settings))
     try:
         entry = store.get(entry_id)
@@ -197,7 +177,7 @@ def _decision_command(action: str, help_text: str) -> click.Command:
     @click.pass_context
     def command(ctx: click.Context, entry_ids: tuple[str, ...], actor: str, build: bool,
                 as_json: bool) -> None:
-        moderation = Moderation(_settings(ctx), actor)
+        moderation = Moderation(load(ctx), actor)
         outcomes, failures = [], []
         # Oldest first (ids sort by time): a comment is approved before its replies.
         # Each decision is made from the entry's current state.
@@ -227,7 +207,7 @@ def _decision_command(action: str, help_text: str) -> click.Command:
 def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor: str,
                build: bool, as_json: bool) -> None:
     """Delete entries permanently (asks first unless --yes)."""
-    moderation = Moderation(_settings(ctx), actor)
+    moderation = Moderation(load(ctx), actor)
     missing = [i for i in entry_ids if moderation.store.find(i) is None]
     if missing:
         raise click.ClickException(
@@ -264,7 +244,7 @@ def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor:
 def reply_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str, name: str | None,
               build: bool, as_json: bool) -> None:
     """Answer an entry as staff; the answer is approved at once."""
-    moderation = Moderation(_settings(ctx), actor)
+    moderation = Moderation(load(ctx), actor)
     if text is None:
         text = click.edit("\n# Write your answer above. Lines starting with # are dropped.\n")
         text = "\n".join(ln for ln in (text or "").splitlines() if not ln.startswith("#"))
@@ -286,7 +266,7 @@ def reply_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str, n
 def edit_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str,
              build: bool) -> None:
     """Edit an entry's text (opens $EDITOR)."""
-    moderation = Moderation(_settings(ctx), actor)
+    moderation = Moderation(load(ctx), actor)
     try:
         entry = moderation.store.get(entry_id)
     except EntryNotFound as exc:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import click
 
+from . import load
+
 
 def _state(ctx: click.Context):  # noqa: ANN202 - State, imported late
-    from .cli import load
-    from .state import open_state
+    from ..state import open_state
 
     return load(ctx), open_state(load(ctx))
 
@@ -75,8 +76,8 @@ def mail_group() -> None:
 @click.pass_context
 def mail_send(ctx: click.Context) -> None:
     """Send every mail that is due now (run it from cron, or let ``replik serve`` do it)."""
-    from . import notify
-    from .reader_mail import deliver
+    from .. import notify
+    from ..reader_mail import deliver
 
     settings, _state_ = _state(ctx)
     if not notify.smtp_enabled():

@@ -1,24 +1,27 @@
 """The ``replik`` command line: moderation and maintenance.
 
-Each feature keeps its commands in its own module; they are collected here.
+Each feature keeps its commands in its own module of this package; they are
+collected here. ``load(ctx)`` is the one way a command gets the blog's settings.
 """
 
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 
 # Modules that define ``commands``: a list of click commands or groups.
 COMMAND_MODULES = [
-    "replik.cli_moderation",
-    "replik.cli_io",
-    "replik.cli_server",
-    "replik.cli_social",
-    "replik.cli_linkbacks",
-    "replik.cli_desk",
-    "replik.cli_mail",
+    "replik.cli.moderation",
+    "replik.cli.io",
+    "replik.cli.server",
+    "replik.cli.social",
+    "replik.cli.linkbacks",
+    "replik.cli.desk",
+    "replik.cli.mail",
 ]
 
 
@@ -39,7 +42,7 @@ def load(ctx: click.Context) -> dict:
     root = ctx.find_root()
     obj = root.obj
     if "settings" not in obj:
-        from .settings import load_settings
+        from ..settings import load_settings
 
         try:
             obj["settings"] = load_settings(obj["settings_path"])
@@ -57,11 +60,27 @@ def load(ctx: click.Context) -> dict:
     return obj["settings"]
 
 
+def rebuild(ctx: click.Context, build: bool, hint: str, kept: str) -> None:
+    """Rebuild the site with Pelican when ``build`` (--build) is given, else print ``hint``.
+    A failed build raises an error that ends with ``kept`` (what already happened)."""
+    if not build:
+        click.echo(hint, err=True)
+        return
+    conf = Path(ctx.find_root().obj["settings_path"]).resolve()
+    click.echo("Rebuilding the site …", err=True)
+    result = subprocess.run([sys.executable, "-m", "pelican", "-s", str(conf)], check=False,
+                            capture_output=True, text=True, cwd=conf.parent)
+    if result.returncode != 0:
+        click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
+        raise click.ClickException(f"the rebuild failed (see above); {kept}")
+    click.echo("Site rebuilt.", err=True)
+
+
 def recover(settings: dict) -> None:
     """Put back what a killed process left half done in the store (an edit's held
     copy), so that no command misses an entry."""
-    from .settings import store_path
-    from .store import Store
+    from ..settings import store_path
+    from ..store import Store
 
     store = Store(store_path(settings))
     if not store.root.is_dir():
