@@ -22,7 +22,7 @@ S3_BUCKET ?= my_s3_bucket
 PYTEST_ARGS ?=
 
 .PHONY: help html clean regenerate serve devserver remember-address publish rsync_upload s3_upload \
-	test bench lint venv
+	test test-fast bench lint venv
 
 help:
 	@echo 'Replik — a commentary blog on Pelican with moderated comments'
@@ -39,6 +39,7 @@ help:
 	@echo '   make rsync_upload     publish and upload via rsync over SSH'
 	@echo '   make s3_upload        publish and upload to S3'
 	@echo '   make test             run the test suite'
+	@echo '   make test-fast        the suite without browser and slow tests'
 	@echo '   make bench            run the benchmarks'
 	@echo '   make lint             ruff'
 	@echo ''
@@ -101,6 +102,10 @@ s3_upload: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# For a quick round while working: no Chromium, no test that takes more than a few seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins tests

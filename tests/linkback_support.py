@@ -8,7 +8,6 @@ store and output in ``tmp_path``; its server runs on 127.0.0.1. Linking pages
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,22 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import akismet
-from liveserver import Holder, live_server
-from sitebuilder import write_post
+from liveserver import Holder, live_server, wait_for
+from sitebuilder import blog_paths, build_site, write_posts, write_project_conf
 from werkzeug.wrappers import Request, Response
 
 from replik.settings import load_settings
 from replik.store import Entry, Store
-
-ROOT = Path(__file__).resolve().parents[1]
-
-POSTS = {
-    "offene-debatte": ("Offene Debatte", "2026-03-05 11:47", ""),
-    "geschlossen": ("Geschlossene Runde", "2026-02-01 09:00", "Comments: closed\n"),
-}
-
-
-
 
 # -- the other blogs ------------------------------------------------------------------
 
@@ -116,11 +105,10 @@ def h_entry(kind: str, target: str, *, author: str = "Anna Beispiel", photo: str
 
 
 def write_content(site: Path) -> None:
-    content = site / "content"
-    (content / "pages").mkdir(parents=True, exist_ok=True)
-    for slug, (title, date, extra) in POSTS.items():
-        write_post(site, slug, title, date, extra)
-    (content / "pages" / "impressum.md").write_text(
+    write_posts(site)
+    pages = site / "content" / "pages"
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / "impressum.md").write_text(
         "Title: Impressum\nSlug: impressum\n\nWer wir sind.\n", encoding="utf-8")
 
 
@@ -128,18 +116,9 @@ def write_conf(site: Path, siteurl: str, **overrides: Any) -> Path:
     """A pelicanconf.py for the test blog: the project's, pointed at ``site``."""
     write_content(site)
     values = {
-        "PATH": str(site / "content"),
-        "OUTPUT_PATH": str(site / "output"),
-        "THEME": str(ROOT / "theme"),
-        "PLUGIN_PATHS": [str(ROOT / "plugins")],
-        "REPLIK_STORE": str(site / "comments"),
-        "REPLIK_CACHE": str(site / "cache"),
-        "SITEURL": siteurl,
-        "FEED_DOMAIN": siteurl,
+        **blog_paths(site, siteurl),
         "ARTICLE_URL": "{slug}/",
         "ARTICLE_SAVE_AS": "{slug}/index.html",
-        "CACHE_CONTENT": False,
-        "LOAD_CONTENT_CACHE": False,
         "DELETE_OUTPUT_DIRECTORY": False,
         "REPLIK_FETCH_ALLOW_PRIVATE": ["localhost"],
         "REPLIK_FETCH_TIMEOUT": 3.0,
@@ -148,27 +127,11 @@ def write_conf(site: Path, siteurl: str, **overrides: Any) -> Path:
         "REPLIK_NOTIFY_EMAILS": [],
         "REPLIK_WEBHOOK_URL": "",
     }
-    values.update(overrides)
-    conf = site / "pelicanconf.py"
-    project = ROOT / "pelicanconf.py"
-    conf.write_text(
-        f"exec(compile(open({str(project)!r}, encoding='utf-8').read(), {str(project)!r},"
-        " 'exec'))\n" + "".join(f"{key} = {value!r}\n" for key, value in values.items()),
-        encoding="utf-8",
-    )
-    return conf
+    return write_project_conf(site, **{**values, **overrides})
 
 
 def make_settings(site: Path, siteurl: str, **overrides: Any) -> dict:
     return load_settings(write_conf(site, siteurl, **overrides))
-
-
-def build_site(settings: dict) -> Path:
-    from pelican import Pelican
-    from pelican.settings import configure_settings
-
-    Pelican(configure_settings(dict(settings))).run()
-    return Path(settings["OUTPUT_PATH"])
 
 
 @dataclass
@@ -191,13 +154,7 @@ class Blog:
         return list(self.store.entries(state))
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError("timed out waiting")
+        return wait_for(predicate, timeout=timeout)
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,3 +39,22 @@ def live_server(app: Callable | None = None, name: str = "127.0.0.1"
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for servers started in another process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], what: str = "", timeout: float = 10.0) -> Any:
+    """Poll ``predicate`` until it returns something true, and return that; fail the
+    test (naming ``what``) if it does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")

@@ -1,8 +1,14 @@
-"""Small blog projects built with the real Pelican, for tests.
+"""Blog projects for tests, built with the real Pelican: the one place that writes
+a test's pelicanconf.py and runs a build.
 
-A project is content/, comments/ and a pelicanconf.py in a temporary folder.
-The theme is a minimal one of the tests' own (it prints what the plugin attaches),
-so plugin tests do not depend on the shipped theme's markup.
+A project is content/, comments/ and a pelicanconf.py in a temporary folder, in
+one of two kinds:
+
+- ``write_conf``: a minimal theme of the tests' own (it prints what the plugin
+  attaches), so plugin tests do not depend on the shipped theme's markup;
+- ``write_project_conf``: the project's own pelicanconf.py (shipped theme, every
+  REPLIK_* choice) with the test's paths and settings on top; ``blog_paths`` gives
+  the paths of a blog in a temporary folder, ``write_posts`` its two posts.
 """
 
 from __future__ import annotations
@@ -83,7 +89,62 @@ def write_conf(root: Path, theme: Path | str | None = None, **settings: object) 
     }
     values.update(settings)
     conf = root / "pelicanconf.py"
-    conf.write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    conf.write_text(_assignments(values))
+    return conf
+
+
+def small_site(root: Path, posts: list[tuple[str, ...]], theme: Path | str | None = None,
+               **settings: object) -> Path:
+    """A minimal-theme project: the theme, ``posts`` (``write_post``'s arguments after
+    ``root``) and pelicanconf.py; returns the conf."""
+    if theme is None:
+        write_theme(root)
+    for post in posts:
+        write_post(root, *post)
+    return write_conf(root, theme, **settings)
+
+
+def _assignments(values: dict[str, object]) -> str:
+    return "".join(f"{key} = {value!r}\n" for key, value in values.items())
+
+
+# -- the project's own configuration -----------------------------------------------------
+
+POSTS = {
+    "offene-debatte": ("Offene Debatte", "2026-03-05 11:47", ""),
+    "geschlossen": ("Geschlossene Runde", "2026-02-01 09:00", "Comments: closed\n"),
+}
+
+
+def write_posts(site: Path) -> None:
+    """The test blog's two posts: one open for comments, one closed."""
+    for slug, (title, date, extra) in POSTS.items():
+        write_post(site, slug, title, date, extra)
+
+
+def blog_paths(site: Path, siteurl: str) -> dict[str, object]:
+    """Settings that put a blog's content, output, store and cache in ``site``."""
+    return {
+        "PATH": str(site / "content"),
+        "OUTPUT_PATH": str(site / "output"),
+        "REPLIK_STORE": str(site / "comments"),
+        "REPLIK_CACHE": str(site / "cache"),
+        "SITEURL": siteurl,
+        "FEED_DOMAIN": siteurl,
+        "CACHE_CONTENT": False,
+        "LOAD_CONTENT_CACHE": False,
+    }
+
+
+def write_project_conf(root: Path, **settings: object) -> Path:
+    """A pelicanconf.py in ``root`` that runs the project's own file, then sets the
+    shipped theme, the plugins and ``settings``."""
+    project = ROOT / "pelicanconf.py"
+    values = {"THEME": str(ROOT / "theme"), "PLUGIN_PATHS": [str(ROOT / "plugins")], **settings}
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "pelicanconf.py"
+    conf.write_text(f"exec(compile(open({str(project)!r}, encoding='utf-8').read(),"
+                    f" {str(project)!r}, 'exec'))\n" + _assignments(values), encoding="utf-8")
     return conf
 
 
@@ -93,14 +154,25 @@ def add_entry(root: Path, article: str, body: str, when: datetime, state: str = 
     return Store(root / "comments").add(entry, state)
 
 
-def build(root: Path) -> Path:
-    """Run the real Pelican on the project; returns the output folder."""
+def build_site(settings: dict) -> Path:
+    """Run the real Pelican with ``settings``; returns the output folder."""
     from pelican import Pelican
+    from pelican.settings import configure_settings
+
+    Pelican(configure_settings(dict(settings))).run()
+    return Path(settings["OUTPUT_PATH"])
+
+
+def build(root: Path) -> Path:
+    """Run the real Pelican on the project in ``root``; returns the output folder."""
     from pelican.settings import read_settings
 
-    settings = read_settings(str(root / "pelicanconf.py"))
-    Pelican(settings).run()
-    return Path(settings["OUTPUT_PATH"])
+    return build_site(read_settings(str(root / "pelicanconf.py")))
+
+
+def snapshot(out: Path) -> dict[Path, bytes]:
+    """Every file below ``out`` with its bytes (to compare two builds)."""
+    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def utc(*args: int) -> datetime:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from liveserver import live_server
-from test_intake_support import approved, build_site, write_conf
+from sitebuilder import build_site
+from test_intake_support import approved, write_conf
 
 from replik.cli import main
 from replik.cli.server import build_local_app

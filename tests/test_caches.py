@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import shutil
 
-from sitebuilder import add_entry, build, utc, write_conf, write_post, write_theme
+from sitebuilder import add_entry, build, small_site, snapshot, utc, write_conf
 
 from replik.store import Store
 
 
 def _project(root):
-    write_theme(root)
-    write_post(root, "eins", "Eins", "2010-03-01 09:00")
-    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
-    write_conf(root)
+    small_site(root, [("eins", "Eins", "2010-03-01 09:00"), ("zwei", "Zwei", "2010-03-02 09:00")])
     add_entry(root, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
     add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
-
-
-def _snapshot(out):
-    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 def test_output_is_the_same_with_and_without_caches(tmp_path):
@@ -31,11 +24,11 @@ def test_output_is_the_same_with_and_without_caches(tmp_path):
     shutil.copytree(cached / "comments", plain / "comments")
     write_conf(plain, REPLIK_CACHE="")
     build(cached)
-    first = _snapshot(cached / "output")
+    first = snapshot(cached / "output")
     build(cached)  # now from warm caches
-    assert _snapshot(cached / "output") == first
+    assert snapshot(cached / "output") == first
     build(plain)
-    assert _snapshot(plain / "output") == first
+    assert snapshot(plain / "output") == first
     assert not (plain / ".replik-cache").exists()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from sitebuilder import add_entry, utc, write_conf, write_post, write_theme
+from sitebuilder import add_entry, small_site, utc, write_conf
 
 from replik import audit
 from replik.cli import main
@@ -16,9 +16,7 @@ from replik.store import Store
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    write_theme(tmp_path)
-    write_post(tmp_path, "beitrag", "Ein Beitrag", "2010-03-01 09:00")
-    write_conf(tmp_path)
+    small_site(tmp_path, [("beitrag", "Ein Beitrag", "2010-03-01 09:00")])
     monkeypatch.chdir(tmp_path)
     entries = {
         "old": add_entry(tmp_path, "beitrag", "Alt und freigegeben", utc(2010, 3, 2, 9, 0),

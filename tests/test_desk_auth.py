@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from liveserver import live_server
+from liveserver import free_port, live_server
 from test_desk_site import add_entry
 from test_gunicorn_concurrency import start_gunicorn
-from test_intake_support import form, free_port, make_settings, write_conf
+from test_intake_support import form, make_settings, write_conf
 
 from replik.server import auth
 from replik.server.app import create_app

@@ -6,6 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sitebuilder import write_conf
+
 from replik.settings import load_settings
 from replik.store import Entry, Store, new_id
 
@@ -39,32 +41,19 @@ ARTICLE = """{% extends "!simple/base.html" %}
 {% endblock %}
 """
 
-CONF = """
-AUTHOR = "Redaktion"
-SITENAME = "Testblog"
-SITEURL = "http://127.0.0.1:8000"
-RELATIVE_URLS = False
-PATH = "content"
-OUTPUT_PATH = "output"
-THEME = "theme"
-TIMEZONE = "Europe/Berlin"
-DEFAULT_LANG = "de"
-DEFAULT_PAGINATION = 3
-ARTICLE_URL = "{{date:%Y}}/{{slug}}/"
-ARTICLE_SAVE_AS = "{{date:%Y}}/{{slug}}/index.html"
-FEED_DOMAIN = SITEURL
-FEED_ALL_ATOM = "feeds/all.atom.xml"
-CATEGORY_FEED_ATOM = "feeds/category/{{slug}}.atom.xml"
-AUTHOR_FEED_ATOM = None
-AUTHOR_FEED_RSS = None
-TRANSLATION_FEED_ATOM = None
-PLUGINS = ["replik"]
-CACHE_CONTENT = False
-LOAD_CONTENT_CACHE = False
-REPLIK_STORE = "comments"
-REPLIK_MODERATORS = {moderators!r}
-REPLIK_PUBLISH_HOOK = {hook!r}
-"""
+# The desk's blog: pages of three posts, dated addresses, site and category feeds.
+CONF = {
+    "AUTHOR": "Redaktion",
+    "SITEURL": "http://127.0.0.1:8000",
+    "FEED_DOMAIN": "http://127.0.0.1:8000",
+    "RELATIVE_URLS": False,
+    "DEFAULT_PAGINATION": 3,
+    "ARTICLE_URL": "{date:%Y}/{slug}/",
+    "ARTICLE_SAVE_AS": "{date:%Y}/{slug}/index.html",
+    "FEED_ALL_ATOM": "feeds/all.atom.xml",
+    "CATEGORY_FEED_ATOM": "feeds/category/{slug}.atom.xml",
+    "REPLIK_STORE": "comments",
+}
 
 BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -88,11 +77,9 @@ def make_site(root: Path, posts: int = 8, moderators: dict | None = None,
     templates.mkdir(parents=True, exist_ok=True)
     (templates / "index.html").write_text(INDEX, encoding="utf-8")
     (templates / "article.html").write_text(ARTICLE, encoding="utf-8")
-    conf = root / "pelicanconf.py"
-    text = CONF.format(moderators=moderators or {}, hook=hook)
-    if theme is not None:  # the project's own theme instead of the minimal one
-        text += f"THEME = {str(theme)!r}\n"
-    conf.write_text(text, encoding="utf-8")
+    # theme: the project's own instead of the minimal one
+    conf = write_conf(root, theme, **CONF, REPLIK_MODERATORS=moderators or {},
+                      REPLIK_PUBLISH_HOOK=hook)
     Store(root / "comments").ensure()
     return conf
 

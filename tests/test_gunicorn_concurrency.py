@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from test_intake_support import free_port, write_conf
+from liveserver import free_port
+from test_intake_support import write_conf
 
 TOTAL = 10_000
 CLIENTS = 32

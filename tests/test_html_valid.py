@@ -16,6 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from liveserver import live_server
+from sitebuilder import write_project_conf
 from test_intake_support import client, form
 from test_site_build import SITEURL, build_sample_site, theme_env
 
@@ -62,11 +63,9 @@ def run_vnu(folder: Path) -> None:
 def post_and_approve(store: Path, tmp_path: Path) -> str:
     """A reader's comment sent through the live server (which stamps it with the time
     to the microsecond), then approved with ``replik approve``; its id."""
-    conf = tmp_path / "pelicanconf.py"
-    conf.write_text(f"exec(open({str(ROOT / 'pelicanconf.py')!r}, encoding='utf-8').read())\n"
-                    f"PATH = {str(ROOT / 'content')!r}\nTHEME = {str(ROOT / 'theme')!r}\n"
-                    f"OUTPUT_PATH = {str(tmp_path / 'unused')!r}\n"
-                    f"REPLIK_STORE = {str(store)!r}\nREPLIK_REBUILD = False\n", "utf-8")
+    conf = write_project_conf(tmp_path, PATH=str(ROOT / "content"),
+                              OUTPUT_PATH=str(tmp_path / "unused"), REPLIK_STORE=str(store),
+                              REPLIK_REBUILD=False)
     with live_server() as (base, holder):
         settings = load_settings(conf, override={"SITEURL": base, "FEED_DOMAIN": base})
         holder.app = create_app(settings=settings)

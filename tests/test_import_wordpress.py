@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from lxml import html as lxml_html
+from sitebuilder import write_project_conf
 
 from replik import audit
 from replik.cli import main
@@ -35,22 +36,10 @@ def fixture(path: Path) -> Path:
 
 def make_project(root: Path, **overrides: object) -> Path:
     """A blog folder: the project's own configuration, theme and plugins, empty content."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "content").mkdir(exist_ok=True)
-    settings = {
-        "THEME": str(ROOT / "theme"),
-        "PLUGIN_PATHS": [str(ROOT / "plugins")],
-        "SITEURL": "",
-        "FEED_DOMAIN": "",
-        "RELATIVE_URLS": False,
-        "CACHE_CONTENT": False,
-        "LOAD_CONTENT_CACHE": False,
-    }
-    settings.update(overrides)
-    conf = (ROOT / "pelicanconf.py").read_text(encoding="utf-8")
-    conf += "\n# Test overrides\n" + "".join(f"{k} = {v!r}\n" for k, v in settings.items())
-    (root / "pelicanconf.py").write_text(conf, encoding="utf-8")
-    return root / "pelicanconf.py"
+    (root / "content").mkdir(parents=True, exist_ok=True)
+    settings = {"SITEURL": "", "FEED_DOMAIN": "", "RELATIVE_URLS": False,
+                "CACHE_CONTENT": False, "LOAD_CONTENT_CACHE": False, **overrides}
+    return write_project_conf(root, **settings)
 
 
 def run_cli(conf: Path, *args: str, ok: bool = True, input: str | None = None):

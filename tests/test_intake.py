@@ -622,7 +622,7 @@ def test_token_expiry_default_is_seven_days(site, monkeypatch):
 
 
 def test_serve_app_serves_the_built_site(site):
-    from test_intake_support import build_site
+    from sitebuilder import build_site
 
     from replik.cli.server import build_local_app
 
@@ -647,7 +647,8 @@ def test_replik_serve_command_says_what_protects_it(site):
     import sys
 
     import httpx
-    from test_intake_support import free_port, write_conf
+    from liveserver import free_port
+    from test_intake_support import write_conf
 
     conf = write_conf(site)
     port = free_port()

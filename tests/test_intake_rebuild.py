@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from liveserver import live_server
-from test_intake_support import approved, build_site, client, form, make_settings
+from liveserver import live_server, wait_for
+from sitebuilder import build_site
+from test_intake_support import approved, client, form, make_settings
 
 from replik.server.app import create_app
 
 
 def _page(settings: dict) -> Path:
     return next(Path(settings["OUTPUT_PATH"]).glob("**/offene-debatte/index.html"))
-
-
-def _wait_for(path: Path, text: str, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if text in path.read_text(encoding="utf-8"):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_an_auto_approved_comment_is_rebuilt_onto_the_page(tmp_path):
@@ -31,7 +22,8 @@ def test_an_auto_approved_comment_is_rebuilt_onto_the_page(tmp_path):
         approved(Path(settings["REPLIK_STORE"]), "offene-debatte", author="Erika Muster")
         build_site(settings)
         holder.app = create_app(settings=settings)
-        answer = client(base).post("/replik/comment", data=form(
-            body="Schon wieder ich, freigegeben ohne Klick."))
+        text = "Schon wieder ich, freigegeben ohne Klick."
+        answer = client(base).post("/replik/comment", data=form(body=text))
         assert answer.status_code == 303
-        assert _wait_for(_page(settings), "Schon wieder ich, freigegeben ohne Klick.")
+        wait_for(lambda: text in _page(settings).read_text(encoding="utf-8"), "the page",
+                 timeout=60)

@@ -7,64 +7,27 @@ content. This module holds no tests.
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import akismet
 import httpx
-from sitebuilder import write_post
+from sitebuilder import blog_paths, write_posts, write_project_conf
 
 from replik.settings import load_settings
 from replik.store import Entry, Store, new_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
-POSTS = {
-    "offene-debatte": ("Offene Debatte", "2026-03-05 11:47", ""),
-    "geschlossen": ("Geschlossene Runde", "2026-02-01 09:00", "Comments: closed\n"),
-}
-
-
-def write_content(site: Path) -> None:
-    for slug, (title, date, extra) in POSTS.items():
-        write_post(site, slug, title, date, extra)
-
 
 def make_settings(site: Path, siteurl: str = "http://127.0.0.1:8000", **overrides: Any) -> dict:
     """The project's settings, pointed at a blog in ``site``."""
-    write_content(site)
-    override = {
-        "PATH": str(site / "content"),
-        "OUTPUT_PATH": str(site / "output"),
-        "REPLIK_STORE": str(site / "comments"),
-        "REPLIK_CACHE": str(site / "cache"),
-        "SITEURL": siteurl,
-        "FEED_DOMAIN": siteurl,
-        "CACHE_CONTENT": False,
-        "LOAD_CONTENT_CACHE": False,
-        "DELETE_OUTPUT_DIRECTORY": False,
-    }
+    write_posts(site)
+    override = {**blog_paths(site, siteurl), "DELETE_OUTPUT_DIRECTORY": False}
     settings = load_settings(ROOT / "pelicanconf.py", override=override)
     settings.update(overrides)
     return settings
-
-
-def build_site(settings: dict) -> None:
-    """A real Pelican build of the test blog."""
-    from pelican import Pelican
-    from pelican.settings import configure_settings
-
-    Pelican(configure_settings(dict(settings))).run()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 
 
 def approved(store_root: Path, article: str, author: str = "Erika", body: str = "Erster!",
@@ -124,24 +87,8 @@ class FailingClient(akismet.TestSyncClient):
 
 def write_conf(site: Path, siteurl: str = "http://127.0.0.1:8000", **extra: Any) -> Path:
     """A pelicanconf.py for the test blog: the project's file plus our paths (for the CLI)."""
-    write_content(site)
-    lines = [
-        f"exec(open({str(ROOT / 'pelicanconf.py')!r}, encoding='utf-8').read())",
-        f"PATH = {str(site / 'content')!r}",
-        f"OUTPUT_PATH = {str(site / 'output')!r}",
-        f"THEME = {str(ROOT / 'theme')!r}",
-        f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]",
-        f"REPLIK_STORE = {str(site / 'comments')!r}",
-        f"REPLIK_CACHE = {str(site / 'cache')!r}",
-        f"SITEURL = {siteurl!r}",
-        f"FEED_DOMAIN = {siteurl!r}",
-        "CACHE_CONTENT = False",
-        "LOAD_CONTENT_CACHE = False",
-    ]
-    lines += [f"{key} = {value!r}" for key, value in extra.items()]
-    conf = site / "pelicanconf.py"
-    conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return conf
+    write_posts(site)
+    return write_project_conf(site, **blog_paths(site, siteurl), **extra)
 
 
 def _invalid_key(request: httpx.Request) -> httpx.Response:

@@ -8,7 +8,8 @@ import xmlrpc.client
 import lxml.html
 import ronkyuu
 from click.testing import CliRunner
-from linkback_support import build_site, h_entry, plain_post, running_blog, source_site
+from linkback_support import h_entry, plain_post, running_blog, source_site
+from sitebuilder import build_site
 
 from replik.cli import main
 

@@ -202,7 +202,7 @@ def test_discovery_prefers_the_link_header_and_resolves_relative_urls(tmp_path, 
 
 
 def test_a_publish_build_sends_when_the_plugin_is_on(tmp_path, receivers):
-    from linkback_support import build_site
+    from sitebuilder import build_site
 
     settings = make_settings(tmp_path, SITE, PLUGINS=["replik", "replik.linkbacks"],
                              REPLIK_LINKBACK_SEND_ON_BUILD=True)
@@ -215,7 +215,7 @@ def test_a_publish_build_sends_when_the_plugin_is_on(tmp_path, receivers):
 
 
 def test_a_build_without_the_setting_sends_nothing(tmp_path, receivers):
-    from linkback_support import build_site
+    from sitebuilder import build_site
 
     settings = make_settings(tmp_path, SITE, PLUGINS=["replik", "replik.linkbacks"])
     write_post(tmp_path, "linkliste", [receivers.base + "/b"])

@@ -7,26 +7,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from liveserver import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -53,14 +46,6 @@ def make(project: Path, *args: str) -> list[str]:
 def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("REPLIK_", "PYTHON_AKISMET_", "MAKE"))}
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def answers(url: str) -> bool:
@@ -100,7 +85,7 @@ def site_urls(index: Path) -> set[str]:
 def test_html_after_serve_builds_for_the_served_port(project: Path, started) -> None:
     port = free_port()
     started(make(project, "serve", f"PORT={port}"))
-    wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), "make serve")
+    wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), "make serve", timeout=120)
     subprocess.run(make(project, "html"), env=clean_env(), check=True, capture_output=True)
     assert site_urls(project / "output" / "index.html") == {f"http://127.0.0.1:{port}"}
     # Said on the command line, another address wins (and is not remembered by html).
@@ -114,11 +99,11 @@ def test_devserver_rebuilds_when_content_changes(project: Path, started) -> None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started(make(project, "devserver", f"PORT={port}"))
-    wait_for(lambda: answers(base + "/"), "make devserver")
+    wait_for(lambda: answers(base + "/"), "make devserver", timeout=120)
     (project / "content" / "neu-im-devserver.md").write_text(
         "Title: Neu im Devserver\nDate: 2026-11-30 10:00\nSlug: neu-im-devserver\n"
         "Category: Kundendialog\n\nFrisch geschrieben.\n", encoding="utf-8")
-    wait_for(lambda: answers(base + "/2026/neu-im-devserver/"), "the rebuilt post")
+    wait_for(lambda: answers(base + "/2026/neu-im-devserver/"), "the rebuilt post", timeout=120)
     page = httpx.get(base + "/2026/neu-im-devserver/", timeout=5)
     assert "Frisch geschrieben." in page.text
     assert f'action="{base}/replik/comment"' in page.text
@@ -136,3 +121,27 @@ def test_uploads_send_linkbacks_only_once_the_site_is_online(project: Path, targ
     send = next(i for i, line in enumerate(lines) if "linkbacks send" in line)
     assert "REPLIK_SEND_LINKBACKS=no" in lines[build] and "publishconf.py" in lines[build]
     assert build < copy < send
+
+
+def test_test_fast_leaves_out_browser_and_slow_tests(tmp_path: Path) -> None:
+    """`make test-fast` deselects by mark, and a test that asks for Chromium (the
+    ``browser`` fixture) counts as a browser test even without the mark."""
+    lines = subprocess.run(make(ROOT, "-n", "test-fast"),
+                           env=clean_env(), check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    [command] = [line for line in lines if "pytest" in line]
+    marks = re.search(r'-m "([^"]+)"', command)
+    assert marks and marks.group(1) == "not browser and not slow"
+    shutil.copy(ROOT / "tests" / "conftest.py", tmp_path)
+    (tmp_path / "test_kinds.py").write_text(
+        "import pytest\n\n"
+        "def test_uses_chromium(browser):\n    pass\n\n"
+        "@pytest.mark.slow\ndef test_takes_long():\n    pass\n\n"
+        "def test_quick():\n    pass\n", encoding="utf-8")
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-m", marks.group(1), str(tmp_path / "test_kinds.py")],
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True)
+    assert "test_kinds.py::test_quick" in collected.stdout, collected.stdout + collected.stderr
+    assert "test_uses_chromium" not in collected.stdout
+    assert "test_takes_long" not in collected.stdout

@@ -8,17 +8,16 @@ import logging
 import feedparser
 import pytest
 from lxml import html as lxml_html
-from sitebuilder import add_entry, build, utc, write_conf, write_post, write_theme
+from sitebuilder import add_entry, build, small_site, utc, write_conf, write_post
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
-    write_theme(root)
-    write_post(root, "offen", "Offener Beitrag", "2010-03-01 09:00")
-    write_post(root, "zu", "Geschlossener Beitrag", "2010-02-01 09:00", "Comments: closed\n")
-    write_post(root, "alt", "Alter Beitrag", "2001-01-01 09:00")
-    write_conf(root, REPLIK_MAX_DEPTH=3, REPLIK_CLOSE_AFTER_DAYS=3650 * 2)
+    small_site(root, [("offen", "Offener Beitrag", "2010-03-01 09:00"),
+                      ("zu", "Geschlossener Beitrag", "2010-02-01 09:00", "Comments: closed\n"),
+                      ("alt", "Alter Beitrag", "2001-01-01 09:00")],
+               REPLIK_MAX_DEPTH=3, REPLIK_CLOSE_AFTER_DAYS=3650 * 2)
     e = {}
     e["first"] = add_entry(root, "offen", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
                            author="Anna", url="https://anna.example/", email="anna@secret.example",
@@ -204,9 +203,7 @@ def test_pages_show_their_threads_read_only(tmp_path):
 
 
 def test_article_feeds_hold_the_newest_entries_up_to_the_setting(tmp_path):
-    write_theme(tmp_path)
-    write_post(tmp_path, "viel", "Viel los", "2010-03-01 09:00")
-    write_conf(tmp_path, REPLIK_FEED_ARTICLE_COUNT=2)
+    small_site(tmp_path, [("viel", "Viel los", "2010-03-01 09:00")], REPLIK_FEED_ARTICLE_COUNT=2)
     made = [add_entry(tmp_path, "viel", f"Nummer {n}", utc(2010, 3, 5, 10, n), author=f"L{n}")
             for n in range(5)]
     out = build(tmp_path)
@@ -272,9 +269,9 @@ def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path, caplog):
 def test_a_post_in_english_gets_an_english_discussion(tmp_path):
     from sitebuilder import ROOT
 
-    write_post(tmp_path, "deutsch", "Ein Beitrag", "2010-03-01 09:00")
-    write_post(tmp_path, "english", "A post", "2010-03-02 09:00", "Lang: en\n")
-    write_conf(tmp_path, theme=ROOT / "theme", TIMEZONE="UTC")
+    small_site(tmp_path, [("deutsch", "Ein Beitrag", "2010-03-01 09:00"),
+                          ("english", "A post", "2010-03-02 09:00", "Lang: en\n")],
+               theme=ROOT / "theme", TIMEZONE="UTC")
     add_entry(tmp_path, "deutsch", "Gut!", utc(2010, 3, 5, 11, 47), author="Anna")
     add_entry(tmp_path, "english", "Good!", utc(2010, 3, 5, 11, 47), author="Ann")
     out = build(tmp_path)
@@ -324,9 +321,7 @@ def test_an_unknown_feed_writer_is_named_in_the_error():
 
 def test_a_build_freezes_what_it_read_and_unfreezes_it_at_the_end(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_theme(tmp_path)
-    write_post(tmp_path, "eins", "Eins", "2010-03-01 09:00")
-    write_conf(tmp_path)
+    small_site(tmp_path, [("eins", "Eins", "2010-03-01 09:00")])
     add_entry(tmp_path, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
     calls: list[tuple[str, int]] = []
     freeze, unfreeze = gc.freeze, gc.unfreeze

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
-from pelican import Pelican
+from liveserver import wait_for
+from sitebuilder import build_site
 from test_desk_site import add_entry, make_site, random_entries, settings_for
 
 from replik.moderation import Moderation
@@ -21,8 +21,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 def full_build(conf: Path, output: Path) -> dict[str, bytes]:
-    Pelican(load_settings(conf, override={"OUTPUT_PATH": str(output)})).run()
-    return tree(output)
+    return tree(build_site(load_settings(conf, override={"OUTPUT_PATH": str(output)})))
 
 
 def assert_same(fast: dict[str, bytes], full: dict[str, bytes]) -> None:
@@ -118,9 +117,7 @@ def test_rebuilder_batches_runs_hook_and_reports_live(tmp_path: Path) -> None:
     rebuilder = Rebuilder(settings, debounce=3.0)
     rebuilder.start()
     try:
-        deadline = time.time() + 30
-        while not read_status(settings).get("ok_finished") and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: read_status(settings).get("ok_finished"), "the first build", 30)
         runs_before = marker.read_text().count("run")
         moderation = Moderation(settings, "anna")
         asked = []
@@ -128,8 +125,7 @@ def test_rebuilder_batches_runs_hook_and_reports_live(tmp_path: Path) -> None:
             entry = add_entry(store, "post-1", when=settings_time(), author=f"L{number}")
             moderation.decide("approve", entry.id)
             asked.append(rebuilder.request())
-        while not is_live(settings, asked[-1]) and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: is_live(settings, asked[-1]), "the rebuild", 30)
         assert is_live(settings, asked[0])
         page = (Path(settings["OUTPUT_PATH"]) / "2026/post-1/index.html").read_text()
         assert "3 comments" in page
@@ -147,19 +143,26 @@ def test_failed_rebuild_is_recorded_and_retried(tmp_path: Path) -> None:
     rebuilder = Rebuilder(settings, debounce=0.01, retry_delays=(0.2,))
     asked = rebuilder.request()
     try:
-        deadline = time.time() + 30
-        while "publish hook" not in read_status(settings).get("error", "") \
-                and time.time() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: "publish hook" in read_status(settings).get("error", ""),
+                 "the failed hook", 30)
         assert "publish hook exited with 1" in read_status(settings)["error"]
         assert not is_live(settings, asked)
         flag.unlink()
-        while not is_live(settings, asked) and time.time() < deadline:
-            time.sleep(0.05)
-        assert is_live(settings, asked)
+        wait_for(lambda: is_live(settings, asked), "the retry", 30)
         assert read_status(settings)["error"] == ""
     finally:
         rebuilder.stop()
+
+
+def waiting_for_lock(lock: Path) -> bool:
+    """Whether someone waits for a flock on ``lock``: the kernel lists each waiter in
+    /proc/locks with "->" before the lock and the file's inode at the end of its device."""
+    inode = f":{lock.stat().st_ino}"
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and any(field.endswith(inode) for field in fields):
+            return True
+    return False
 
 
 def test_two_rebuilds_never_run_at_once(tmp_path: Path) -> None:
@@ -169,16 +172,14 @@ def test_two_rebuilds_never_run_at_once(tmp_path: Path) -> None:
     conf = make_site(tmp_path / "site", posts=2)
     settings = settings_for(conf)
     rebuilder = Rebuilder(settings, debounce=0.01)
+    lock = cache_path(settings) / LOCK_FILE
     try:
         # Another process's rebuild holds the lock: ours waits for it.
-        with exclusive(cache_path(settings) / LOCK_FILE):
+        with exclusive(lock):
             asked = rebuilder.request()
-            time.sleep(1.0)
+            wait_for(lambda: waiting_for_lock(lock), "the rebuild to wait for the lock", 30)
             assert not is_live(settings, asked)
-        deadline = time.time() + 30
-        while not is_live(settings, asked) and time.time() < deadline:
-            time.sleep(0.05)
-        assert is_live(settings, asked)
+        wait_for(lambda: is_live(settings, asked), "the rebuild after the lock", 30)
     finally:
         rebuilder.stop()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from liveserver import live_server
+from liveserver import free_port, live_server
 from lxml import html as lxml_html
 
 from replik.server.app import create_app
@@ -22,12 +21,6 @@ from replik.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLIK = Path(sys.executable).with_name("replik")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,11 @@ of the posts, and the WordPress importer. A ``Slug:`` written in a post is kept.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_intake_support import build_site
+from sitebuilder import build_site, write_project_conf
 
 from replik.cli import main
 from replik.importers.articles import content_articles
@@ -95,12 +94,8 @@ ITEM = """<item><title>{title}</title><dc:creator>redaktion</dc:creator>
 
 def test_the_wordpress_importer_spells_german_out(tmp_path: Path) -> None:
     (tmp_path / "content").mkdir()
-    conf = tmp_path / "pelicanconf.py"
-    conf.write_text(textwrap.dedent(f"""\
-        exec(open({str(ROOT / 'pelicanconf.py')!r}, encoding='utf-8').read())
-        PATH = {str(tmp_path / 'content')!r}
-        REPLIK_STORE = {str(tmp_path / 'comments')!r}
-        """), encoding="utf-8")
+    conf = write_project_conf(tmp_path, PATH=str(tmp_path / "content"),
+                              REPLIK_STORE=str(tmp_path / "comments"))
     export = tmp_path / "export.xml"
     export.write_text(WXR.format(items="\n".join([
         # No post_name: the slug comes from the title.

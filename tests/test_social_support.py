@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sitebuilder import build_site
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,13 +51,9 @@ def project_settings(out: Path, **override: Any) -> dict[str, Any]:
 
 def build_project(out: Path, counts: bool = True, **override: Any) -> Path:
     """Build the real project into ``out/output`` and return that folder."""
-    from pelican import Pelican
-
     if counts:
         default_counts(out / "social_counts.json")
-    settings = project_settings(out, **override)
-    Pelican(settings).run()
-    return Path(settings["OUTPUT_PATH"])
+    return build_site(project_settings(out, **override))
 
 
 def css(element: Any, selector: str) -> list[Any]:

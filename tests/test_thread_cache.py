@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sitebuilder import ROOT, add_entry, build, utc, write_conf, write_post, write_theme
+from sitebuilder import ROOT, add_entry, build, small_site, snapshot, utc, write_conf
 
 from replik import thread_cache
 from replik.store import (
@@ -26,10 +26,7 @@ from replik.thread_cache import ThreadCache
 
 
 def _project(root: Path) -> None:
-    write_theme(root)
-    write_post(root, "eins", "Eins", "2010-03-01 09:00")
-    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
-    write_conf(root)
+    small_site(root, [("eins", "Eins", "2010-03-01 09:00"), ("zwei", "Zwei", "2010-03-02 09:00")])
     first = add_entry(root, "eins", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
                       author="Anna", url="https://anna.example")
     add_entry(root, "eins", "Antwort auf www.example.org", utc(2010, 3, 5, 11, 2),
@@ -37,10 +34,6 @@ def _project(root: Path) -> None:
     add_entry(root, "eins", "Ein Blog verlinkt hierher.", utc(2010, 3, 6, 8, 0),
               type="pingback", title="Ein anderes Blog", source="https://other.example/p")
     add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
-
-
-def _snapshot(out: Path) -> dict[Path, bytes]:
-    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -69,12 +62,12 @@ def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
         project: Path, commits: list[tuple[int, int]]) -> None:
     out = build(project)
-    cold = _snapshot(out)
+    cold = snapshot(out)
     assert commits == [(0, 2)]
     assert (project / ".replik-cache" / "threads" / thread_cache.INDEX).is_file()
     build(project)
     assert commits[-1] == (2, 2)
-    assert _snapshot(out) == cold
+    assert snapshot(out) == cold
     assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
     # One blob: the last build's; the one before it is gone.
     assert len(list((project / ".replik-cache" / "threads").glob("*.blob"))) == 1
@@ -103,7 +96,7 @@ def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]
 def test_a_broken_or_foreign_cache_means_building_anew(
         project: Path, commits: list[tuple[int, int]]) -> None:
     out = build(project)
-    cold = _snapshot(out)
+    cold = snapshot(out)
     folder = project / ".replik-cache" / "threads"
     index = folder / thread_cache.INDEX
     damages = [
@@ -121,7 +114,7 @@ def test_a_broken_or_foreign_cache_means_building_anew(
     for damage in damages:
         damage(next(folder.glob("*.blob")))
         build(project)
-        assert _snapshot(out) == cold
+        assert snapshot(out) == cold
         assert commits[-1] == (0, 2)
 
 
@@ -142,9 +135,9 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tup
 def test_no_cache_folder_no_cache(project: Path) -> None:
     write_conf(project, REPLIK_CACHE="")
     out = build(project)
-    first = _snapshot(out)
+    first = snapshot(out)
     build(project)
-    assert _snapshot(out) == first
+    assert snapshot(out) == first
     assert not (project / "threads").exists() and not (project / ".replik-cache").exists()
 
 

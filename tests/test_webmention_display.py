@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lxml import html as lxml_html
-from sitebuilder import ROOT, add_entry, build, utc, write_conf, write_post
+from sitebuilder import ROOT, add_entry, build, small_site, utc
 
 from replik.thread import build_thread
 
@@ -43,8 +43,7 @@ def test_nodes_by_kind(tmp_path):
 
 
 def test_real_theme_shows_replies_likes_and_mentions(tmp_path):
-    write_post(tmp_path, "post", "Ein Beitrag", "2026-03-01 09:00")
-    write_conf(tmp_path, THEME=str(ROOT / "theme"), PLUGINS=["replik"])
+    small_site(tmp_path, [("post", "Ein Beitrag", "2026-03-01 09:00")], theme=ROOT / "theme")
     made = _entries(tmp_path)
     out = build(tmp_path)
     doc = lxml_html.fromstring((out / "post" / "index.html").read_text())
@@ -72,8 +71,7 @@ def test_real_theme_shows_replies_likes_and_mentions(tmp_path):
 
 
 def test_a_linkback_without_excerpt_shows_its_title_alone(tmp_path):
-    write_post(tmp_path, "post", "Ein Beitrag", "2026-03-01 09:00")
-    write_conf(tmp_path, THEME=str(ROOT / "theme"), PLUGINS=["replik"])
+    small_site(tmp_path, [("post", "Ein Beitrag", "2026-03-01 09:00")], theme=ROOT / "theme")
     made = {
         kind: add_entry(tmp_path, "post", body, utc(2026, 3, 5, 10 + n, 0), type=kind,
                         title=f"Nur ein Bild ({kind})", source=f"https://{kind}.example/p",
