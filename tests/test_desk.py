@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from liveserver import wait_for
 from lxml import html as lxml_html
 from test_desk_site import PASSWORD, Served, add_entry, hash_env
 
@@ -202,10 +203,7 @@ def test_approve_goes_live(desk: Served) -> None:
     entry = add_entry(desk.store, "post-5", when=when(), author="Fritz", body="Live!")
     token = csrf(client.get("/moderate/queue").text)
     client.post(f"/moderate/entry/{entry.id}/act", data={"csrf": token, "action": "approve"})
-    deadline = time.time() + 20
-    while not client.get("/moderate/live").json()["live"]:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_live(client)
     page = httpx.get(f"{desk.url}/2026/post-5/", timeout=10).text
     assert f'id="comment-{entry.id}"' in page and "Live!" in page
     view = client.get(f"/moderate/entry/{entry.id}").text
@@ -444,10 +442,7 @@ def test_replies_wait_with_their_parent(desk: Served) -> None:
 
 
 def wait_live(client: httpx.Client) -> None:
-    deadline = time.time() + 20
-    while not client.get("/moderate/live").json()["live"]:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: client.get("/moderate/live").json()["live"], "the rebuild", timeout=20)
 
 
 def test_staff_replies_show_the_moderators_display_name(desk: Served) -> None:

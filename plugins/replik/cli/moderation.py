@@ -177,24 +177,30 @@ def _decision_command(action: str, help_text: str) -> click.Command:
     @click.pass_context
     def command(ctx: click.Context, entry_ids: tuple[str, ...], actor: str, build: bool,
                 as_json: bool) -> None:
-        moderation = Moderation(load(ctx), actor)
-        outcomes, failures = [], []
         # Oldest first (ids sort by time): a comment is approved before its replies.
-        # Each decision is made from the entry's current state.
-        for entry_id in sorted(dict.fromkeys(entry_ids)):
-            try:
-                outcomes.append(moderation.decide(action, entry_id))
-            except StoreError as exc:
-                failures.append(str(exc))
-        _report(outcomes, as_json)
-        for failure in failures:
-            click.echo(f"Error: {failure}", err=True)
-        if outcomes and (build or not as_json):
-            _rebuild_hint(ctx, build)
-        if failures:
-            ctx.exit(1)
+        _decide_each(ctx, Moderation(load(ctx), actor), action, sorted(dict.fromkeys(entry_ids)),
+                     as_json, build, hint=build or not as_json)
 
     return command
+
+
+def _decide_each(ctx: click.Context, moderation: Moderation, action: str, entry_ids: list[str],
+                 as_json: bool, build: bool, hint: bool) -> None:
+    """``action`` on each entry, from its current state; report, then rebuild (or say how
+    to) when ``hint`` and anything changed. Exits 1 if any entry failed."""
+    outcomes, failures = [], []
+    for entry_id in entry_ids:
+        try:
+            outcomes.append(moderation.decide(action, entry_id))
+        except StoreError as exc:
+            failures.append(str(exc))
+    _report(outcomes, as_json)
+    for failure in failures:
+        click.echo(f"Error: {failure}", err=True)
+    if outcomes and hint:
+        _rebuild_hint(ctx, build)
+    if failures:
+        ctx.exit(1)
 
 
 @click.command("delete")
@@ -215,19 +221,7 @@ def delete_cmd(ctx: click.Context, entry_ids: tuple[str, ...], yes: bool, actor:
     if not yes:
         click.confirm(f"Delete {len(entry_ids)} entr{'y' if len(entry_ids) == 1 else 'ies'} "
                       "for ever?", abort=True)
-    outcomes, failures = [], []
-    for entry_id in entry_ids:
-        try:
-            outcomes.append(moderation.decide("delete", entry_id))
-        except StoreError as exc:
-            failures.append(str(exc))
-    _report(outcomes, as_json)
-    for failure in failures:
-        click.echo(f"Error: {failure}", err=True)
-    if outcomes and not as_json:
-        _rebuild_hint(ctx, build)
-    if failures:
-        ctx.exit(1)
+    _decide_each(ctx, moderation, "delete", list(entry_ids), as_json, build, hint=not as_json)
 
 
 @click.command("reply")
