@@ -684,6 +684,33 @@ def test_replik_serve_command_says_what_protects_it(site):
     assert answer.status_code == 201
 
 
+def test_every_json_refusal_has_one_shape(site):
+    """Intake, preview and the app's own errors refuse in one JSON shape: ok false, a
+    message, and per field what to correct."""
+    _settings, server = serve(site, REPLIK_MAX_LENGTH=20)
+    with server as (base, _):
+        with client(base) as http:
+            answers = {
+                "intake": http.post("/replik/comment", data=form(body=""), headers=JSON),
+                "preview": http.post("/replik/preview", data=form(body="x" * 21), headers=JSON),
+                "foreign preview": http.post("/replik/preview", data=form(),
+                                             headers={**JSON, "Origin": "https://evil.example"}),
+                "unknown address": http.get("/replik/nichts", headers=JSON),
+            }
+    statuses = {name: answer.status_code for name, answer in answers.items()}
+    assert statuses == {"intake": 422, "preview": 422, "foreign preview": 403,
+                        "unknown address": 404}
+    for name, answer in answers.items():
+        data = answer.json()
+        assert sorted(data) == ["errors", "message", "ok"], name
+        assert data["ok"] is False and data["message"], name
+        assert isinstance(data["errors"], dict), name
+    assert "body" in answers["intake"].json()["errors"]
+    preview = answers["preview"].json()
+    assert preview["errors"]["body"] == preview["message"]
+    assert "20" in preview["message"]
+
+
 def test_json_answers_are_what_jsonify_gives_and_set_no_session_cookie(site):
     """The intake's JSON answers are built without jsonify but are the same bytes; a
     reader's POST carries no desk cookie and gets none (nor a Vary: Cookie)."""
@@ -692,7 +719,7 @@ def test_json_answers_are_what_jsonify_gives_and_set_no_session_cookie(site):
     with app.test_request_context():
         from flask import jsonify
 
-        from replik.server.intake import json_response
+        from replik.server.responses import json_response
         data = {"ok": True, "id": "x", "message": "Danke – schön", "state": "pending"}
         mine, flasks = json_response(data, 201), jsonify(data)
         assert mine.get_data() == flasks.get_data()

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, make_response, request
+from flask import Flask, Response, current_app, make_response, request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ..i18n import gettext_for
 from ..settings import load_settings, store_path
 from . import heap
+from .responses import json_refusal, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +108,11 @@ def _read_body() -> None:
             _("The request is too large (at most {n} bytes).").format(n=limit))
 
 
-def _wants_json() -> bool:
-    if request.is_json:
-        return True
-    accept = request.accept_mimetypes
-    return accept["application/json"] > accept["text/html"]
-
-
 def _http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
     message = exc.description or exc.name
-    if _wants_json():
-        response = jsonify({"ok": False, "message": message, "errors": {}})
+    if wants_json():
+        response = json_refusal(code, message)
     elif code == 404 and (page := _not_found_page()) is not None:
         response = make_response(page)  # the site's own, in its language
         response.content_type = "text/html; charset=utf-8"

@@ -32,7 +32,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     make_response,
     redirect,
     request,
@@ -46,6 +45,7 @@ from ..settings import store_path
 from ..store import Entry, StateChanged, Store, StoreError, is_valid_id, new_id
 from . import heap, pages
 from .app import request_rebuild
+from .responses import json_refusal, json_response, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -212,21 +212,6 @@ def init_app(app: Flask) -> None:
     app.add_url_rule(intake_url, "replik_intake_submit", submit, methods=["POST"])
     app.add_url_rule(preview_url, "replik_intake_preview", preview, methods=["POST"])
     app.after_request(_link_headers)
-
-
-def wants_json() -> bool:
-    if request.is_json:
-        return True
-    accept = request.accept_mimetypes
-    best = accept.best_match(["text/html", "application/json"])
-    return best == "application/json" and accept[best] > accept["text/html"]
-
-
-def json_response(data: dict[str, Any], status: int = 200) -> Response:
-    """``jsonify`` without its per-call provider look-ups: the same bytes
-    (sorted keys, ASCII, compact, a final newline) and the same content type."""
-    body = json.dumps(data, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-    return current_app.response_class(body + "\n", status=status, mimetype="application/json")
 
 
 # -- request checks -----------------------------------------------------------------------
@@ -438,7 +423,7 @@ def refuse(
 ) -> Response:
     errors = errors or {}
     if wants_json():
-        response = json_response({"ok": False, "message": message, "errors": errors}, status)
+        response = json_refusal(status, message, errors)
     else:
         # The theme's form shows errors["form"] above the fields.
         response = form_page(ix, fields, {**errors, "form": message}, status, message, article)
@@ -473,14 +458,14 @@ def submit() -> Response:
         log.warning("replik: refused a comment from another site: %s", problem)
         message = _("Comments can only be sent from this site's own pages.")
         if as_json:
-            return json_response({"ok": False, "message": message, "errors": {}}, 403)
+            return json_refusal(403, message)
         abort(403, message)
     try:
         fields = read_fields()
     except BadEncoding as exc:
         message = _(str(exc))
         if as_json:
-            return json_response({"ok": False, "message": message, "errors": {}}, 400)
+            return json_refusal(400, message)
         abort(400, message)
     errors, article = validate(ix, fields)
     _ = words_for(ix, article)
@@ -602,23 +587,23 @@ def preview() -> Response:
     _ = ix.gettext
     problem = origin_problem(ix.settings)
     if problem:
-        return make_response(jsonify({"ok": False, "message": problem}), 403)
+        return json_refusal(403, problem)
     try:
         fields = read_fields()
     except BadEncoding as exc:
-        return make_response(jsonify({"ok": False, "message": _(str(exc))}), 400)
+        return json_refusal(400, _(str(exc)))
     max_body = int(ix.settings.get("REPLIK_MAX_LENGTH") or 10000)
     if len(fields["body"]) > max_body:
         message = _("The comment is too long ({count} characters, at most {n}).").format(
             count=len(fields["body"]), n=max_body)
-        return make_response(jsonify({"ok": False, "errors": {"body": message}}), 422)
+        return json_refusal(422, message, {"body": message})
     url = normalize_url(fields["url"])
     entry = Entry(
         id=new_id(), article=fields["article"].strip() or "preview", body=fields["body"],
         date=datetime.now(UTC), author=fields["author"].strip()[:200],
         url=url if is_web_address(url) else "",
     )
-    return jsonify({
+    return json_response({
         "ok": True,
         "html": str(pages.preview_comment(ix.settings, entry, _post_language(ix, entry.article))),
         "body_html": str(pages.preview_html(ix.settings, entry.body)),

@@ -23,7 +23,6 @@ from flask import (
     current_app,
     flash,
     get_flashed_messages,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -60,6 +59,7 @@ from ..state import open_state
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..thread import shown_entries
 from . import auth
+from .responses import json_response
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def start() -> Any:
 @auth.login_required
 def report_json() -> Any:
     since, until, _moved = _period()
-    return jsonify(build_report(settings(), since, until))
+    return json_response(build_report(settings(), since, until))
 
 
 # -- the queue ----------------------------------------------------------------------------
@@ -620,8 +620,8 @@ def live() -> Any:
     except ValueError:
         abort(400)
     status = read_status(settings())
-    return jsonify({"live": is_live(settings(), since), "error": status.get("error", ""),
-                    "failed_at": status.get("failed_at")})
+    return json_response({"live": is_live(settings(), since), "error": status.get("error", ""),
+                          "failed_at": status.get("failed_at")})
 
 
 @bp.route("/rebuild", methods=["POST"])

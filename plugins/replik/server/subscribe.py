@@ -24,15 +24,8 @@ from flask import Blueprint, Flask, Response, abort, make_response, request
 from .. import notify, reader_mail
 from ..state import open_state
 from . import pages
-from .intake import (
-    _EMAIL_RE,
-    SUBSCRIPTION_NOTES,
-    intake,
-    json_response,
-    origin_problem,
-    wants_json,
-    words_for,
-)
+from .intake import _EMAIL_RE, SUBSCRIPTION_NOTES, intake, origin_problem, words_for
+from .responses import json_response, wants_json
 
 log = logging.getLogger(__name__)
 
