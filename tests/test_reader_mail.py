@@ -262,7 +262,7 @@ def test_smtp_failure_is_retried_with_backoff(tmp_path, smtp, monkeypatch):  # n
     settings = _settings(tmp_path)
     _one_queued(settings, tmp_path)
     port = notify.smtp_config()["port"]
-    from test_intake_support import free_port
+    from liveserver import free_port
 
     monkeypatch.setenv("REPLIK_SMTP_PORT", str(free_port()))  # nobody listens
     assert reader_mail.deliver(settings)["retry"] == 1
