@@ -14,6 +14,6 @@ DELETE_OUTPUT_DIRECTORY = True
 REPLIK_PUBLISH_HOOK = os.environ.get("REPLIK_PUBLISH_HOOK", "")
 
 # Tell the blogs our posts link to (webmention, else pingback) after each publish build.
-# What was sent is remembered in comments/sent/linkbacks.json; nothing is sent twice.
+# What was sent is remembered in the state file (comments/state.sqlite3); nothing is sent twice.
 PLUGINS = [*PLUGINS, "replik.linkbacks"]  # noqa: F405
 REPLIK_LINKBACK_SEND_ON_BUILD = os.environ.get("REPLIK_SEND_LINKBACKS", "yes") != "no"

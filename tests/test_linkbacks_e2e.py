@@ -12,6 +12,7 @@ from linkback_support import h_entry, plain_post, running_blog, source_site
 from sitebuilder import build_site
 
 from replik.cli import main
+from replik.state import open_state
 
 
 def test_received_linkbacks_show_in_the_built_article_after_approval(tmp_path):
@@ -68,7 +69,6 @@ def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, 
     """Two Replik blogs on loopback. Blog A's post links to blog B's, and B shows A's
     webmention. A deletes the post: A's server answers 410 Gone for it, the publish
     path sends the webmention again, and B, finding 410, deletes its entry."""
-    import json
     import socket
 
     import httpx
@@ -105,8 +105,8 @@ def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, 
         [entry] = blog_b.wait_for(lambda: blog_b.entries("pending"))
         assert entry.source == source
         blog_b.store.move(entry.id, "approved")
-        log = site_a / "comments" / "sent" / "linkbacks.json"
-        assert "linkliste/" in json.loads(log.read_text())["published"]
+        log = open_state(settings_a).sent
+        assert "linkliste/" in log.published()
 
         # The post is deleted. Its old page stays in output/ (DELETE_OUTPUT_DIRECTORY is
         # off), but the build lists it as gone and the server answers 410.
@@ -122,7 +122,7 @@ def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, 
 
         # B was told, found 410 Gone and deleted the webmention.
         blog_b.wait_for(lambda: blog_b.store.find(entry.id) is None)
-        record = json.loads(log.read_text())["sent"][source][target]
+        record = log.get(source, target)
         assert record["hash"] == "deleted" and record["deleted"] and record["ok"]
         again = CliRunner().invoke(main, ["--settings", conf_a, "linkbacks", "send"])
         assert "Nothing to send" in again.output, again.output

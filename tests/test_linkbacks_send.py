@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from replik.cli import main
 from replik.linkbacks import send
+from replik.state import open_state
 
 SITE = "https://blog.example"
 
@@ -88,6 +89,11 @@ def cli(site_dir, *args: str):
                                      "linkbacks", "send", *args])
 
 
+def sent_log(settings):
+    """What the state file says was sent and published."""
+    return open_state(settings).sent
+
+
 def endpoint_hits(receivers) -> int:
     return (len(receivers.header_wm.received) + len(receivers.link_wm.received)
             + len(receivers.anchor_wm.received) + len(receivers.pingback.received))
@@ -104,7 +110,7 @@ def test_dry_run_lists_and_sends_nothing(blog, receivers):
     assert "offene-debatte" not in result.output  # our own site is never notified
     assert "6 notification(s) would be sent (dry run)" in result.output
     assert receivers.hits == []
-    assert not (site_dir / "comments" / "sent" / "linkbacks.json").exists()
+    assert sent_log(settings).sources() == [] and sent_log(settings).published() == set()
 
 
 def test_send_discovers_and_notifies_each_target_once(blog, receivers):
@@ -124,10 +130,11 @@ def test_send_discovers_and_notifies_each_target_once(blog, receivers):
     assert not [h for h in receivers.hits if "ignored" in h.url]
     assert all(h.headers["User-Agent"] == f"Replik/0.1.0 (+{SITE})" for h in receivers.hits)
 
-    log = json.loads((site_dir / "comments" / "sent" / "linkbacks.json").read_text())
-    assert log["sent"][source][receivers.base + "/a"]["via"] == "webmention"
-    assert log["sent"][source][receivers.base + "/d"]["via"] == "pingback"
-    assert log["sent"][source][receivers.base + "/f"]["via"] == "none"
+    log = sent_log(settings)
+    assert log.get(source, receivers.base + "/a")["via"] == "webmention"
+    assert log.get(source, receivers.base + "/d")["via"] == "pingback"
+    assert log.get(source, receivers.base + "/f")["via"] == "none"
+    assert log.get(source, receivers.base + "/a")["ok"] is True
 
     # Nothing is sent twice.
     hits = len(receivers.hits)
@@ -223,8 +230,8 @@ def test_a_build_without_the_setting_sends_nothing(tmp_path, receivers):
     assert receivers.hits == []
 
 
-def test_a_broken_sent_log_is_a_clear_error(blog):
-    site_dir, _settings = blog
+def test_a_broken_sent_log_of_an_older_version_is_a_clear_error(blog, receivers):
+    site_dir, settings = blog
     log = site_dir / "comments" / "sent" / "linkbacks.json"
     log.parent.mkdir(parents=True)
     log.write_text("{broken")
@@ -232,6 +239,42 @@ def test_a_broken_sent_log_is_a_clear_error(blog):
     assert result.exit_code == 1
     assert "is not a valid sent-log" in result.output
     assert "Traceback" not in result.output
+    # Nothing is sent while it cannot be moved into the state file: that would
+    # notify everyone again.
+    assert receivers.hits == []
+    assert log.read_text() == "{broken"
+
+
+def test_the_sent_log_of_an_older_version_moves_into_the_state_file(blog, receivers):
+    """An upgraded site keeps what it sent and published: the old JSON file is read
+    into the state file once and renamed to linkbacks.json.migrated."""
+    from replik import state as state_module
+    from replik.state import state_path
+
+    site_dir, settings = blog
+    assert cli(site_dir).exit_code == 0
+    hits = endpoint_hits(receivers)
+    source = f"{SITE}/linkliste/"
+    # The same facts in the old format (as an older version wrote them), and no state file.
+    old = {"sent": {source: {t: sent_log(settings).get(source, t)
+                             for t in sent_log(settings).targets(source)}},
+           "published": sorted(sent_log(settings).published() | {"geloescht/"})}
+    assert len(old["sent"][source]) == 6
+    for path in state_path(settings).parent.glob(state_path(settings).name + "*"):
+        path.unlink()
+    state_module._open.clear()  # as in a process started after the upgrade
+    log = site_dir / "comments" / "sent" / "linkbacks.json"
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps(old), encoding="utf-8")
+
+    again = cli(site_dir)
+    assert again.exit_code == 0, again.output
+    assert "Nothing to send" in again.output
+    assert endpoint_hits(receivers) == hits
+    assert not log.exists()
+    assert json.loads((log.parent / "linkbacks.json.migrated").read_text()) == old
+    assert sent_log(settings).published() == set(old["published"])
+    assert sent_log(settings).get(source, receivers.base + "/d")["via"] == "pingback"
 
 
 @pytest.mark.parametrize("siteurl", ["http://127.0.0.1:8000", "http://localhost:8000",
@@ -253,9 +296,8 @@ def test_a_deleted_post_resends_its_webmentions_once(blog, receivers):
     write_post(site_dir, "andere", [base + "/b"])  # a second post that stays
     assert cli(site_dir).exit_code == 0
     hits = endpoint_hits(receivers)
-    log = site_dir / "comments" / "sent" / "linkbacks.json"
-    assert json.loads(log.read_text())["published"] == [
-        "andere/", "geschlossen/", "linkliste/", "offene-debatte/"]
+    assert sent_log(settings).published() == {
+        "andere/", "geschlossen/", "linkliste/", "offene-debatte/"}
 
     (site_dir / "content" / "linkliste.md").unlink()
     dry = cli(site_dir, "--dry-run")
@@ -275,9 +317,9 @@ def test_a_deleted_post_resends_its_webmentions_once(blog, receivers):
     assert len(receivers.pingback.received) == 2  # /d and /e once, when published
     assert f"ok     {source} -> {base}/a (post deleted) via webmention" in result.output
     assert "3 handled, 0 failed" in result.output
-    sent = json.loads(log.read_text())
-    assert sent["sent"][source][base + "/a"]["hash"] == "deleted"
-    assert "linkliste/" in sent["published"]  # still answered with 410 by later builds
+    assert sent_log(settings).get(source, base + "/a")["hash"] == "deleted"
+    # still answered with 410 by later builds
+    assert "linkliste/" in sent_log(settings).published()
     assert "Nothing to send" in cli(site_dir).output
 
     # Published again, it is announced again.

@@ -188,6 +188,59 @@ def test_tokens_work_once_across_processes(tmp_path, monkeypatch):
     assert notify.sweep_used(settings, now=claim.expires + 1) == 1
 
 
+def _spend(settings, token, start, results):
+    claim = notify.read_token(settings, token)
+    start.wait()
+    try:
+        notify.use_token(settings, claim)
+        results.put("won")
+    except notify.TokenError as exc:
+        results.put(exc.reason)
+
+
+def test_of_two_processes_using_a_link_at_once_exactly_one_wins(tmp_path, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
+    settings = make_settings(tmp_path)
+    token = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_spend, args=(settings, token, start, results))
+             for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    outcomes = sorted(results.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(30)
+    assert outcomes == ["used", "used", "used", "won"]
+    with pytest.raises(notify.TokenError):
+        notify.read_token(settings, token)
+
+
+def test_used_links_of_an_older_version_stay_used(tmp_path, monkeypatch):
+    """Before the state file, a used link was a marker file in the cache
+    (.replik-cache/used-links/<nonce>-<entry>); they move into the state file."""
+    from replik.settings import cache_path
+
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
+    settings = make_settings(tmp_path)
+    token = notify.make_token(settings, "spam", "20260101T000000000000Z-deadbeef")
+    other = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    claim = notify.read_token(settings, token)
+    folder = cache_path(settings) / "used-links"
+    folder.mkdir(parents=True)
+    (folder / f"{claim.nonce}-{claim.entry_id}").write_text(str(claim.expires))
+    from replik import state as state_module
+
+    state_module._open.clear()  # a process started after the upgrade
+    with pytest.raises(notify.TokenError) as caught:
+        notify.read_token(settings, token)
+    assert caught.value.reason == "used"
+    assert not folder.exists()
+    notify.use_token(settings, notify.read_token(settings, other))  # another link works
+
+
 def test_no_links_without_a_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("REPLIK_SECRET_KEY", raising=False)
     settings = make_settings(tmp_path)

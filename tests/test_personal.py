@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from test_import_wordpress import WXR, fixture, make_project, run_cli
 
 from replik import audit
 from replik.personal import person_key
-from replik.store import Store
+from replik.store import Entry, Store, new_id
 
 EMAIL = "Example@Example.org"  # Jane/John Doe & co. in the theme test data (any case)
 
@@ -77,6 +78,39 @@ def test_forget_with_delete_removes_the_entries(tmp_path):
     assert not ({e.id for e in store.all_entries()} & ids)
     record = list(audit.read(store.root))[-1]
     assert record["detail"]["delete"] is True
+
+
+def test_forget_clears_their_addresses_from_the_state_file(tmp_path):
+    """Desk login attempts and queued webmentions from the person's IP addresses go;
+    other addresses' rows stay."""
+    from replik.settings import load_settings
+    from replik.state import Job, address_key, open_state
+
+    conf, store = imported(tmp_path)
+    addresses = ["203.0.113.5", "2001:db8::5"]  # the reader commented from these
+    for number, address in enumerate(addresses):
+        store.add(Entry(id=new_id(), article="template-comments", body=f"Noch {number}",
+                        date=datetime(2026, 3, 1, tzinfo=UTC), author="Jane",
+                        email=EMAIL, ip=address), "pending")
+    state = open_state(load_settings(conf))
+    now = 1_800_000_000.0
+    for address in (*addresses, "198.51.100.9"):
+        # As the desk counts them: an IPv6 address under its /64.
+        state.logins.reserve("anna", address_key(address), limit=5, window=600, now=now)
+        state.webmentions.put(Job("https://a.example/", "https://b.example/", ip=address,
+                                  user_agent="Bot/1"))
+    result = run_cli(conf, "forget", EMAIL, "--yes")
+    assert f"from {2 * len(addresses)} rows of the state file" in result.output
+    assert state.logins.reserve("anna", "198.51.100.9", limit=2, window=600,
+                                now=now + 1)[0] is not None  # one attempt there before
+    assert state.logins.reserve("anna", "198.51.100.9", limit=2, window=600,
+                                now=now + 2)[0] is None  # ... so the limit of 2 is reached
+    for address in addresses:  # their attempts are gone: a full allowance again
+        assert state.logins.reserve("anna", address_key(address), limit=1, window=600,
+                                    now=now + 3)[0] is not None
+    jobs = state.webmentions.jobs()
+    assert [(j.ip, j.user_agent) for j in jobs] == [("", "")] * len(addresses) + [
+        ("198.51.100.9", "Bot/1")]
 
 
 def test_forget_asks_first_and_knows_unknown_people(tmp_path):

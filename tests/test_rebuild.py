@@ -166,22 +166,48 @@ def waiting_for_lock(lock: Path) -> bool:
 
 
 def test_two_rebuilds_never_run_at_once(tmp_path: Path) -> None:
-    from replik.rebuild import LOCK_FILE, exclusive
-    from replik.settings import cache_path
+    from replik.rebuild import LOCK_NAME
+    from replik.state import open_state
 
     conf = make_site(tmp_path / "site", posts=2)
     settings = settings_for(conf)
     rebuilder = Rebuilder(settings, debounce=0.01)
-    lock = cache_path(settings) / LOCK_FILE
+    state = open_state(settings)
+    lock = state.lock_path(LOCK_NAME)
     try:
         # Another process's rebuild holds the lock: ours waits for it.
-        with exclusive(lock):
+        with state.mutex(LOCK_NAME):
             asked = rebuilder.request()
             wait_for(lambda: waiting_for_lock(lock), "the rebuild to wait for the lock", 30)
             assert not is_live(settings, asked)
         wait_for(lambda: is_live(settings, asked), "the rebuild after the lock", 30)
     finally:
         rebuilder.stop()
+
+
+def test_the_rebuild_lock_holds_when_the_cache_is_deleted(tmp_path: Path) -> None:
+    """The lock is not in the cache: clearing the cache while a rebuild holds it must
+    not let a second rebuild in beside it."""
+    import fcntl
+    import shutil
+
+    from replik.rebuild import LOCK_NAME
+    from replik.settings import cache_path
+    from replik.state import open_state
+
+    conf = make_site(tmp_path / "site", posts=2)
+    settings = settings_for(conf)
+    cache_path(settings).mkdir(parents=True, exist_ok=True)
+    state = open_state(settings)
+    with state.mutex(LOCK_NAME):
+        shutil.rmtree(cache_path(settings))
+        with open(state.lock_path(LOCK_NAME), "a+b") as other:
+            try:
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass
+            else:
+                raise AssertionError("a second holder got the rebuild lock")
 
 
 def test_content_change_means_a_full_build(tmp_path: Path) -> None:

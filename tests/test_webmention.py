@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from linkback_support import h_entry, plain_post, running_blog, source_site
 
 from replik.cli import main
-from replik.linkbacks.queue import Queue
+from replik.state import open_state
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_ronkyuu_discovers_the_endpoint_and_a_reply_becomes_its_authors_comment(
         assert entry.body == "Da stimme ich zu, nur die Zahlen fehlen mir noch."
         assert entry.source == source
         assert entry.article == "offene-debatte"
-        assert Queue(blog.settings["REPLIK_STORE"]).pending() == []
+        assert queue(blog).jobs() == []
 
 
 @pytest.mark.parametrize("kind", ["like", "repost", "mention"])
@@ -98,7 +98,7 @@ def test_invalid_requests_get_400_with_a_reason(tmp_path, fields, message):
         response = httpx.post(blog.url("REPLIK_WEBMENTION_URL"), data=data)
         assert response.status_code == 400
         assert message in response.text
-        assert Queue(blog.settings["REPLIK_STORE"]).pending() == []
+        assert queue(blog).jobs() == []
 
 
 def test_wrong_method_type_and_size(tmp_path):
@@ -141,10 +141,14 @@ def test_no_link_and_gone_sources_store_nothing(tmp_path, sources):
         assert blog.entries("pending") == []
 
 
+def queue(blog):
+    return open_state(blog.settings).webmentions
+
+
 def work(blog):
     from replik.linkbacks import receiver_for, webmention
 
-    return webmention.work(receiver_for(blog.settings), Queue(blog.settings["REPLIK_STORE"]))
+    return webmention.work(receiver_for(blog.settings), queue(blog))
 
 
 def test_a_repeated_webmention_updates_and_a_gone_source_deletes(tmp_path, sources):
@@ -193,8 +197,8 @@ def test_an_upstream_error_is_retried_later(tmp_path, sources):
         send(blog, source, target)
         [(_job, outcome)] = work(blog)
         assert outcome.startswith("retry in 60 s")
-        queue = Queue(blog.settings["REPLIK_STORE"])
-        assert len(queue) == 1
+        [job] = queue(blog).jobs()
+        assert job.attempts == 1 and job.not_before > job.received + 59
         assert work(blog) == []  # not yet due
 
 
@@ -207,12 +211,12 @@ def test_the_queue_survives_a_restart(tmp_path, sources):
         source = sources.add("/p", plain_post(target))
         assert send(blog, source, target).status_code == 202
         assert blog.entries("pending") == []
-    queue = Queue(site / "comments")
-    assert len(queue) == 1
+        waiting = queue(blog)
+    assert len(waiting) == 1
     with running_blog(site, **public) as restarted:
         [entry] = restarted.wait_for(lambda: restarted.entries("pending"))
         assert entry.source == source
-    assert len(queue) == 0
+    assert len(waiting) == 0
 
 
 def test_replik_linkbacks_work_processes_the_queue(tmp_path, sources):
@@ -238,39 +242,90 @@ def test_a_refused_source_address_is_not_fetched(tmp_path):
 
 
 def test_a_job_left_by_a_dead_worker_is_picked_up_again(tmp_path, sources):
-    import os
     import time
 
     with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
         target = blog.permalink("offene-debatte")
         source = sources.add("/p", plain_post(target))
         send(blog, source, target)
-        queue = Queue(blog.settings["REPLIK_STORE"])
-        # A worker claims the job and dies before finishing it.
-        claimed, _job = next(queue.claim())
-        assert queue.pending() == [] and claimed.exists()
-        assert work(blog) == []  # a fresh claim is left alone
-        old = time.time() - 3600
-        os.utime(claimed, (old, old))
+        # A worker claims the job and is still at it: nobody else takes it.
+        [claimed] = queue(blog).claim()
+        assert work(blog) == []
+        assert queue(blog).claim() == []
+        # Its lease runs out (it died): the next worker takes the job.
+        lease = queue(blog).LEASE_SECONDS
+        [again] = queue(blog).claim(now=time.time() + lease + 1, lease=-lease - 2)
+        assert again.id == claimed.id
         [(_job, outcome)] = work(blog)
         assert outcome.startswith("stored")
-        assert not claimed.exists()
+        assert len(queue(blog)) == 0
         assert len(blog.entries("pending")) == 1
 
 
-def test_an_unreadable_job_is_dropped_not_fatal(tmp_path):
-    queue = Queue(tmp_path / "comments")
-    queue.root.joinpath("new").mkdir(parents=True)
-    queue.root.joinpath("new", "broken.json").write_text("{not json")
-    assert list(queue.claim()) == []
-    assert queue.pending() == []
+def test_two_workers_never_claim_the_same_job(tmp_path):
+    """Claims are one transaction: however the workers interleave, each job once."""
+    import threading
+
+    from replik.state import Job, State
+
+    state = State(tmp_path / "state.sqlite3")
+    ids = {state.webmentions.put(Job(f"http://s.example/{n}", "http://t.example/"))
+           for n in range(60)}
+    claimed: list[list[int]] = [[], [], []]
+    start = threading.Barrier(3)
+
+    def worker(mine: list[int]) -> None:
+        start.wait()
+        while jobs := state.webmentions.claim(2):
+            mine.extend(job.id for job in jobs)
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [i for mine in claimed for i in mine]
+    assert sorted(everything) == sorted(ids)
+
+
+def test_queued_webmentions_of_an_older_version_move_into_the_state_file(tmp_path, sources):
+    """comments/queue/webmention/{new,cur}/*.json (the queue before the state file) is
+    read into the state file on first use and the folder removed; a job that cannot be
+    read is dropped, as the old worker dropped it."""
+    import json
+
+    site = tmp_path / "blog"
+    public = {"SITEURL": "https://blog.example", "FEED_DOMAIN": "https://blog.example"}
+    target = "https://blog.example/offene-debatte/"
+    source = sources.add("/p", plain_post(target))
+    old = site / "comments" / "queue" / "webmention"
+    for folder in ("new", "cur", "tmp"):
+        (old / folder).mkdir(parents=True)
+    job = {"source": source, "target": target, "ip": "192.0.2.7", "user_agent": "Alt/1.0",
+           "received": 1767225600.0, "attempts": 1, "not_before": 0.0}
+    (old / "new" / "20260101T000000000000Z-aaaaaaaa.json").write_text(json.dumps(job))
+    (old / "cur" / "20260101T000001000000Z-bbbbbbbb.json").write_text(json.dumps(
+        {**job, "source": source + "?claimed", "attempts": 0}))
+    (old / "new" / "20260101T000002000000Z-cccccccc.json").write_text("{not json")
+    (old / "tmp" / "half-written").write_text('{"source": ')
+    with running_blog(site, REPLIK_WEBMENTION_WORKER=False, **public) as blog:
+        assert not (site / "comments" / "queue").exists()
+        jobs = queue(blog).jobs()
+        assert [(j.source, j.ip, j.user_agent, j.attempts, j.received) for j in jobs] == [
+            (source, "192.0.2.7", "Alt/1.0", 1, 1767225600.0),
+            (source + "?claimed", "192.0.2.7", "Alt/1.0", 0, 1767225600.0)]
+        outcomes = [outcome for _job, outcome in work(blog)]
+        assert len(outcomes) == 2 and all(o.startswith("stored") for o in outcomes)
+        entries = blog.entries("pending")
+        assert sorted(e.source for e in entries) == [source, source + "?claimed"]
+        assert {e.ip for e in entries} == {"192.0.2.7"}
 
 
 def test_an_unwritable_queue_gives_503_not_500(tmp_path):
     with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
         target = blog.permalink("offene-debatte")
-        # A file where the queue folder should be: every write into it fails.
-        (tmp_path / "comments" / "queue").write_text("in the way")
+        # A damaged state file: every request's new connection fails to read it.
+        (tmp_path / "comments" / "state.sqlite3").write_bytes(b"not a database" * 512)
         response = send(blog, "http://localhost/p", target)
         assert response.status_code == 503
         assert "try again later" in response.text

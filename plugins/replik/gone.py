@@ -2,9 +2,8 @@
 
 A post is *published* once the publish path (``replik linkbacks send``, which a
 publish build runs) has seen it at the public address; ``linkbacks/send.py``
-remembers those site-relative URLs in the store's sent-log
-(``comments/sent/linkbacks.json``, kept in git, so neither ``make clean`` nor a
-fresh checkout forgets them). A post that was published and that a build no
+remembers those site-relative URLs in the state file (``state.sent``, beside the
+store, so ``make clean`` does not forget them). A post that was published and that a build no
 longer produces (deleted, turned into a draft, or its URL changed) is *gone*:
 every build writes the paths of the gone posts to ``<output>/gone.map``.
 
@@ -20,6 +19,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -123,13 +123,13 @@ def produced_urls(generator: Any) -> set[str]:
 def write_after_build(generator: Any, writer: Any = None) -> None:
     """article_writer_finalized: write gone.map for the posts published before and not
     produced now."""
-    from .linkbacks.send import SentLog
+    from .linkbacks.send import published_urls, sent_log
     from .settings import with_defaults
 
     settings = with_defaults(generator.settings)
     try:
-        published = SentLog.for_settings(settings).published_urls(settings)
-    except ValueError as exc:  # a broken sent-log must not fail the build
+        published = published_urls(sent_log(settings), settings)
+    except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
         log.warning("replik: the list of deleted posts is not updated: %s", exc)
         return
     gone = published - produced_urls(generator)

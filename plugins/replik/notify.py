@@ -4,8 +4,9 @@ One-click links carry a signed token (HMAC-SHA256 with ``REPLIK_SECRET_KEY``
 from the environment) naming an action, an entry and the state the entry was in
 when the link was made (pending): the link acts only while the entry is still in
 that state, so it never overrides a later decision. A token expires (7 days by
-default, ``REPLIK_LINK_TTL_DAYS``), works once, and only a POST acts on it: GET
-and HEAD show (or describe) a confirmation form. The token API (``make_token`` / ``read_token`` /
+default, ``REPLIK_LINK_TTL_DAYS``), works once (the used ones are kept in the
+state file, ``state.links``), and only a POST acts on it: GET and HEAD show (or
+describe) a confirmation form. The token API (``make_token`` / ``read_token`` /
 ``use_token`` / ``action_url``) is shared with the moderation desk.
 """
 
@@ -15,9 +16,9 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 import smtplib
+import sqlite3
 import ssl
 import threading
 import time
@@ -26,12 +27,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from pathlib import Path
 from typing import Any
 
 from . import i18n
 from .render import format_datetime_local
-from .settings import cache_path, secret
+from .settings import secret
+from .state import open_state
 from .store import STATES, Entry, is_valid_id
 
 log = logging.getLogger(__name__)
@@ -176,47 +177,32 @@ def read_token(settings: dict[str, Any], token: str, *, now: float | None = None
     if (time.time() if now is None else now) > expires:
         raise TokenError("expired", "This link has expired; use the moderation desk instead.")
     claim = Claim(action, entry_id, expires, nonce, state)
-    if _used_marker(settings, claim).exists():
+    if open_state(settings).links.spent(claim.nonce, claim.entry_id):
         raise TokenError("used", "This link was used already.")
     return claim
 
 
-def _used_marker(settings: dict[str, Any], claim: Claim) -> Path:
-    return cache_path(settings) / "used-links" / f"{claim.nonce}-{claim.entry_id}"
-
-
 def use_token(settings: dict[str, Any], claim: Claim) -> None:
-    """Mark a token used; only one caller (in any process) can succeed."""
-    marker = _used_marker(settings, claim)
-    marker.parent.mkdir(parents=True, exist_ok=True)
+    """Mark a token used; only one caller (in any process) can succeed.
+
+    Raises TokenError when it was used already, OSError when that cannot be recorded.
+    """
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise TokenError("used", "This link was used already.") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(str(claim.expires))
+        spent = open_state(settings).links.spend(claim.nonce, claim.entry_id, claim.expires)
+    except sqlite3.Error as exc:  # the callers answer a failed write like the store's
+        raise OSError(f"the state file cannot be written: {exc}") from exc
+    if not spent:
+        raise TokenError("used", "This link was used already.")
 
 
 def release_token(settings: dict[str, Any], claim: Claim) -> None:
     """Make a used token usable again (its decision could not be saved)."""
-    _used_marker(settings, claim).unlink(missing_ok=True)
+    open_state(settings).links.give_back(claim.nonce, claim.entry_id)
 
 
 def sweep_used(settings: dict[str, Any], now: float | None = None) -> int:
-    """Forget markers of tokens that have expired anyway."""
-    folder = cache_path(settings) / "used-links"
-    if not folder.is_dir():
-        return 0
-    now = time.time() if now is None else now
-    removed = 0
-    for marker in folder.iterdir():
-        try:
-            if int(marker.read_text() or 0) < now:
-                marker.unlink()
-                removed += 1
-        except (OSError, ValueError):
-            continue
-    return removed
+    """Forget the used tokens that have expired anyway."""
+    return open_state(settings).links.sweep(now)
 
 
 def action_url(settings: dict[str, Any], token: str) -> str:

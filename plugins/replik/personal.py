@@ -66,6 +66,7 @@ class ForgetResult:
     deleted: list[str] = field(default_factory=list)  # ids removed
     subscriptions: int = 0  # reply subscriptions removed (with their unsent mails)
     cache_cleared: str = ""
+    state_cleared: int = 0  # rows of the state file that held one of their addresses
 
 
 def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
@@ -74,7 +75,9 @@ def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
     store = Store(store_path(settings))
     result = ForgetResult()
     label = forgotten_label(settings)
-    for entry in entries_of(store, email):
+    found = entries_of(store, email)
+    addresses = {entry.ip for entry in found if entry.ip}
+    for entry in found:
         if delete:
             store.delete(entry.id)
             result.deleted.append(entry.id)
@@ -90,10 +93,20 @@ def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
         store.update(entry)
         result.changed.append(entry.id)
     result.subscriptions = open_state(settings).subscriptions.forget(email)
+    result.state_cleared = _clear_state(settings, addresses)
     result.cache_cleared = _clear_cache(settings, store.root)
     audit.record(store.root, actor, "forget", person=person_key(email), delete=delete,
                  entries=result.deleted or result.changed, subscriptions=result.subscriptions)
     return result
+
+
+def _clear_state(settings: dict[str, Any], addresses: set[str]) -> int:
+    """Forget the person's addresses in the state file: desk login attempts and queued
+    webmentions sent from them (nothing else there names a reader)."""
+    if not addresses:
+        return 0
+    state = open_state(settings)
+    return state.logins.forget(addresses) + state.webmentions.forget(addresses)
 
 
 def _clear_cache(settings: dict[str, Any], store_root: Path) -> str:

@@ -11,24 +11,21 @@ Every file is written atomically (temporary file + rename), so a reader or a
 failed rebuild never leaves a half-written page.
 
 ``Rebuilder`` runs a ``SiteBuilder`` in a background thread: requests within a
-short debounce window are batched into one sync, an ``fcntl.flock`` on a lock
-file keeps two rebuilds (from several server processes) from running at once,
-a failure is recorded and retried, and the publish hook runs after each
-successful rebuild. The last result is kept in a small JSON status file so any
-server process can tell the desk whether a decision is live.
+short debounce window are batched into one sync, a lock (``state.mutex``, an
+``flock`` beside the state file) keeps two rebuilds (from several server
+processes) from running at once, a failure is recorded and retried, and the
+publish hook runs after each successful rebuild. The last result is kept in the
+state file (``state.rebuild``) so any server process can tell the desk whether
+a decision is live.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import os
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -43,14 +40,11 @@ from pelican.writers import Writer
 from .feeds import atomic_write, write_comment_feeds
 from .fingerprint import tree_fingerprint
 from .plugin import attach_thread
-from .settings import cache_path, store_path, with_defaults
+from .settings import store_path, with_defaults
+from .state import open_state
 from .store import Store
 
 log = logging.getLogger(__name__)
-
-STATUS_FILE = "rebuild-status.json"
-LOCK_FILE = "rebuild.lock"
-
 
 # -- writing -----------------------------------------------------------------
 class _AtomicText:
@@ -300,23 +294,13 @@ class SiteBuilder:
 
 
 # -- the background worker -------------------------------------------------------
-@contextmanager
-def exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (across processes)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+#: The name of the lock that serialises rebuilds (``State.mutex``).
+LOCK_NAME = "rebuild"
 
 
 def read_status(settings: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return json.loads((cache_path(settings) / STATUS_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
+    """The last rebuild's outcome (``{}`` before the first one)."""
+    return open_state(settings).rebuild.read()
 
 
 def is_live(settings: dict[str, Any], decided_at: float) -> bool:
@@ -347,8 +331,7 @@ class Rebuilder:
         self.builder = SiteBuilder(settings)
         self.debounce = debounce
         self.retry_delays = retry_delays
-        self.lock_path = cache_path(settings) / LOCK_FILE
-        self.status_path = cache_path(settings) / STATUS_FILE
+        self.state = open_state(settings)
         self._wanted = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -380,24 +363,18 @@ class Rebuilder:
 
     # -- work --------------------------------------------------------------------
     def rebuild_once(self) -> list[str]:
-        """One locked sync plus the publish hook; records the result in the status file."""
+        """One locked sync plus the publish hook; records the result in the state file."""
         started = time.time()
         try:
-            with exclusive(self.lock_path):
+            with self.state.mutex(LOCK_NAME):
                 written = self.builder.sync()
                 run_publish_hook(self.settings)
         except Exception as exc:  # any failure is shown in the desk and retried
             log.exception("replik: rebuild failed")
-            self._write_status(error=f"{type(exc).__name__}: {exc}", failed_at=time.time())
+            self.state.rebuild.failed(f"{type(exc).__name__}: {exc}", time.time())
             raise
-        self._write_status(ok_started=started, ok_finished=time.time(), error="",
-                           written=len(written))
+        self.state.rebuild.succeeded(started, time.time(), len(written))
         return written
-
-    def _write_status(self, **values: Any) -> None:
-        status = read_status(self.settings)
-        status.update(values)
-        atomic_write(self.status_path, json.dumps(status, sort_keys=True).encode("utf-8"))
 
     def _loop(self) -> None:
         failures = 0

@@ -14,10 +14,11 @@ from typing import Any
 REPLIK_DEFAULTS: dict[str, Any] = {
     # Where the comment store lives, relative to the project (pelicanconf.py's folder).
     "REPLIK_STORE": "comments",
-    # The state file (login attempts, desk sessions): "" = state.sqlite3 in REPLIK_STORE.
+    # The state file (login attempts, desk sessions, used mail links, the webmention
+    # queue, sent linkbacks, rebuild status): "" = state.sqlite3 in REPLIK_STORE.
     # Not a cache: keep it with the store.
     "REPLIK_STATE": "",
-    # Where derived caches (indexes, counters, status files) live; safe to delete.
+    # Where derived caches (thread cache, indexes, flood counters) live; safe to delete.
     "REPLIK_CACHE": ".replik-cache",
     # The path the comment form posts to (served by the intake app).
     "REPLIK_INTAKE_URL": "/replik/comment",

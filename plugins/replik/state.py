@@ -3,11 +3,13 @@
 The comment store holds the entries. This one SQLite file beside it
 (``REPLIK_STATE``; by default ``state.sqlite3`` in the store folder) holds the
 small facts the server processes (gunicorn workers, the CLI) must share and
-keep across restarts: the desk's login attempts and its sessions, the
-readers' reply subscriptions and the outgoing mail queue (``subscriptions.py``). It is
-state, not a cache: deleting it logs every moderator out and forgets recent
-failed logins, so it is not in ``REPLIK_CACHE``. More state moves in here later,
-each concern in its own table with a small class whose methods say what they do.
+keep across restarts: the desk's login attempts and sessions, the one-click
+links already used, the webmention queue, the linkbacks we sent and the posts
+we published, how the last rebuild went, and the readers' reply subscriptions
+and the outgoing mail queue (``subscriptions.py``). It is state, not a cache:
+nothing in it can be derived from the store, so it is not in ``REPLIK_CACHE``
+(which holds only what can be). Each concern has its own table and a small
+class whose methods say what they do (``state.logins``, ``state.links``, …).
 
 One connection per thread and process (a connection never crosses a fork), WAL
 so that readers do not wait for a writer, a busy timeout so that writers queue
@@ -19,14 +21,17 @@ hashes, so it is readable by its owner only.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import ipaddress
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +103,47 @@ CREATE TABLE IF NOT EXISTS notify_facts (
     count INTEGER NOT NULL DEFAULT 1,   -- 'delivered': to how many subscribers
     PRIMARY KEY (entry, fact)
 );
+CREATE TABLE IF NOT EXISTS used_links (
+    nonce TEXT NOT NULL,                -- the one-click link's random part
+    entry TEXT NOT NULL,
+    expires REAL NOT NULL,              -- the link's own expiry: the row may go then
+    PRIMARY KEY (nonce, entry)
+);
+CREATE TABLE IF NOT EXISTS webmention_queue (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    ip TEXT NOT NULL DEFAULT '',
+    user_agent TEXT NOT NULL DEFAULT '',
+    received REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0, -- a retry waits until then
+    leased_until REAL NOT NULL DEFAULT 0 -- claimed by a worker until then
+);
+CREATE TABLE IF NOT EXISTS sent_linkbacks (
+    source TEXT NOT NULL,               -- our post's absolute URL
+    target TEXT NOT NULL,               -- the page it links to
+    hash TEXT NOT NULL,                 -- the post's content hash when sent, or "deleted"
+    via TEXT NOT NULL,                  -- webmention | pingback | none
+    ok INTEGER NOT NULL,
+    endpoint TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    time TEXT NOT NULL DEFAULT '',
+    removed INTEGER NOT NULL DEFAULT 0, -- sent because the post no longer links there
+    deleted INTEGER NOT NULL DEFAULT 0, -- sent because the post is gone
+    PRIMARY KEY (source, target)
+);
+CREATE TABLE IF NOT EXISTS published_posts (
+    url TEXT PRIMARY KEY                -- site-relative URL of a post seen at the public address
+);
+CREATE TABLE IF NOT EXISTS rebuild_status (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    ok_started REAL,                    -- the last good rebuild: when it started
+    ok_finished REAL,
+    written INTEGER,
+    error TEXT,                         -- the last failure ("" after a good rebuild)
+    failed_at REAL
+);
 """
 
 
@@ -115,6 +161,10 @@ class State:
         self._local = threading.local()
         self.logins = LoginAttempts(self)
         self.sessions = Sessions(self)
+        self.links = UsedLinks(self)
+        self.webmentions = WebmentionQueue(self)
+        self.sent = SentLinkbacks(self)
+        self.rebuild = RebuildStatus(self)
         from .subscriptions import Outbox, Subscriptions  # they build on this module
 
         self.subscriptions = Subscriptions(self)
@@ -148,6 +198,26 @@ class State:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def lock_path(self, name: str) -> Path:
+        return self.path.with_name(f"{self.path.name}.{name}.lock")
+
+    @contextmanager
+    def mutex(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` against every other process (an ``flock``).
+
+        A lock holds no data, so it is no state; but it lives beside the state
+        file, not in the cache: a lock file deleted while held (the cache
+        cleared) would let the next process in beside its holder.
+        """
+        path = self.lock_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _create(path: Path) -> None:
@@ -185,15 +255,36 @@ _open_lock = threading.Lock()
 
 
 def open_state(settings: dict[str, Any]) -> State:
-    """The process's one ``State`` for the settings' state file."""
+    """The process's one ``State`` for the settings' state file.
+
+    The first open in a process moves what older versions kept in files into it
+    (see ``state_upgrade``).
+    """
     path = state_path(settings)
     with _open_lock:
         if path not in _open:
-            _open[path] = State(path)
+            from .state_upgrade import upgrade
+
+            state = State(path)
+            upgrade(state, settings)
+            _open[path] = state
         return _open[path]
 
 
 # -- login attempts -------------------------------------------------------------
+def address_key(address: str) -> str:
+    """The key an address is counted under: itself, or its /64 for IPv6."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 class LoginAttempts:
     """Recent login attempts: each is counted before its password is checked.
 
@@ -251,6 +342,13 @@ class LoginAttempts:
             db.execute("DELETE FROM login_attempts WHERE id = ? OR (address = ? AND failed = 1)",
                        (attempt, address))
 
+    def forget(self, addresses: Iterable[str]) -> int:
+        """Drop the attempts from these addresses (a person's data is erased)."""
+        wanted = [(a,) for a in {address_key(a) for a in addresses if a}]
+        with self.state.transaction() as db:
+            return sum(db.execute("DELETE FROM login_attempts WHERE address = ?", a).rowcount
+                       for a in wanted)
+
 
 # -- sessions ---------------------------------------------------------------------
 def _key(session_id: str) -> str:
@@ -303,3 +401,232 @@ class Sessions:
     def end(self, session_id: str) -> None:
         with self.state.transaction() as db:
             db.execute("DELETE FROM sessions WHERE key = ?", (_key(session_id),))
+
+
+# -- used one-click links ------------------------------------------------------------
+class UsedLinks:
+    """One-click links (notify.py) that have acted: each link works once.
+
+    Spending a link is one INSERT under its (nonce, entry) key, so of two uses at
+    once, in however many processes, exactly one wins. A row may go when its link
+    expires: an expired link is refused before it is looked up here.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def spend(self, nonce: str, entry: str, expires: float) -> bool:
+        """Mark the link used; False if it was used already."""
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM used_links WHERE expires < ?", (time.time(),))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO used_links (nonce, entry, expires) VALUES (?, ?, ?)",
+                (nonce, entry, expires))
+            return cursor.rowcount == 1
+
+    def spent(self, nonce: str, entry: str) -> bool:
+        row = self.state.connection().execute(
+            "SELECT 1 FROM used_links WHERE nonce = ? AND entry = ?", (nonce, entry)).fetchone()
+        return row is not None
+
+    def give_back(self, nonce: str, entry: str) -> None:
+        """Make a spent link usable again (its decision could not be saved)."""
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM used_links WHERE nonce = ? AND entry = ?", (nonce, entry))
+
+    def sweep(self, now: float | None = None) -> int:
+        """Forget the links that have expired anyway; returns how many."""
+        now = time.time() if now is None else now
+        with self.state.transaction() as db:
+            return db.execute("DELETE FROM used_links WHERE expires < ?", (now,)).rowcount
+
+
+# -- the webmention queue ------------------------------------------------------------
+@dataclass
+class Job:
+    """A received webmention waiting for verification."""
+
+    source: str
+    target: str
+    ip: str = ""
+    user_agent: str = ""
+    received: float = 0.0
+    attempts: int = 0
+    not_before: float = 0.0
+    id: int = 0  # given by the queue
+
+
+_JOB_COLUMNS = "id, source, target, ip, user_agent, received, attempts, not_before"
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    job_id, source, target, ip, agent, received, attempts, not_before = row
+    return Job(source, target, ip, agent, received, attempts, not_before, job_id)
+
+
+class WebmentionQueue:
+    """Received webmentions waiting for verification (W3C Webmention §3.2.2, later).
+
+    A worker ``claim``s ready jobs with a lease: they are its own until the lease
+    runs out, so the jobs of a worker that died come back by themselves. ``done``
+    removes a job, ``retry`` puts it back for a later attempt. (On a database
+    server the claim is ``SELECT … FOR UPDATE SKIP LOCKED``.)
+    """
+
+    LEASE_SECONDS = 600.0
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def put(self, job: Job) -> int:
+        """Add a job; returns its id."""
+        job.received = job.received or time.time()
+        with self.state.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO webmention_queue (source, target, ip, user_agent, received, "
+                "attempts, not_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job.source, job.target, job.ip, job.user_agent, job.received, job.attempts,
+                 job.not_before))
+        job.id = int(cursor.lastrowid or 0)
+        return job.id
+
+    def claim(self, limit: int = 1, *, lease: float = LEASE_SECONDS,
+              now: float | None = None) -> list[Job]:
+        """Up to ``limit`` ready jobs, oldest first, leased to the caller."""
+        now = time.time() if now is None else now
+        with self.state.transaction() as db:
+            rows = db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM webmention_queue WHERE not_before <= ? "
+                "AND leased_until <= ? ORDER BY id LIMIT ?", (now, now, limit)).fetchall()
+            db.executemany("UPDATE webmention_queue SET leased_until = ? WHERE id = ?",
+                           [(now + lease, row[0]) for row in rows])
+        return [_job(row) for row in rows]
+
+    def done(self, job_id: int) -> None:
+        with self.state.transaction() as db:
+            db.execute("DELETE FROM webmention_queue WHERE id = ?", (job_id,))
+
+    def retry(self, job_id: int, delay: float) -> None:
+        """Give a claimed job back, to be tried again in ``delay`` seconds."""
+        with self.state.transaction() as db:
+            db.execute("UPDATE webmention_queue SET attempts = attempts + 1, not_before = ?, "
+                       "leased_until = 0 WHERE id = ?", (time.time() + delay, job_id))
+
+    def jobs(self) -> list[Job]:
+        """Every job in the queue (ready, claimed or waiting for a retry)."""
+        rows = self.state.connection().execute(
+            f"SELECT {_JOB_COLUMNS} FROM webmention_queue ORDER BY id").fetchall()
+        return [_job(row) for row in rows]
+
+    def __len__(self) -> int:
+        row = self.state.connection().execute("SELECT count(*) FROM webmention_queue").fetchone()
+        return int(row[0])
+
+    def forget(self, addresses: Iterable[str]) -> int:
+        """Blank the client address and agent of jobs sent from these addresses."""
+        wanted = [(a,) for a in set(addresses) if a]
+        with self.state.transaction() as db:
+            return sum(db.execute("UPDATE webmention_queue SET ip = '', user_agent = '' "
+                                  "WHERE ip = ?", a).rowcount for a in wanted)
+
+
+# -- linkbacks we sent ------------------------------------------------------------------
+_SENT_FIELDS = ("hash", "via", "ok", "endpoint", "detail", "time", "removed", "deleted")
+
+
+class SentLinkbacks:
+    """What ``replik linkbacks send`` told whom, and which of our posts were published.
+
+    Per (source, target): the post's content hash when it was sent, how (webmention,
+    pingback, none), whether it worked, and why it was sent (a removed link, a
+    deleted post). The published posts (site-relative URLs) tell the build which
+    addresses answer 410 Gone (gone.py). Each record is written at once, so an
+    interrupted run never sends twice.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def get(self, source: str, target: str) -> dict[str, Any] | None:
+        row = self.state.connection().execute(
+            f"SELECT {', '.join(_SENT_FIELDS)} FROM sent_linkbacks "
+            "WHERE source = ? AND target = ?", (source, target)).fetchone()
+        if row is None:
+            return None
+        record = dict(zip(_SENT_FIELDS, row, strict=True))
+        for flag in ("ok", "removed", "deleted"):
+            record[flag] = bool(record[flag])
+        return record
+
+    def targets(self, source: str) -> list[str]:
+        return [t for (t,) in self.state.connection().execute(
+            "SELECT target FROM sent_linkbacks WHERE source = ? ORDER BY target", (source,))]
+
+    def sources(self) -> list[str]:
+        return [s for (s,) in self.state.connection().execute(
+            "SELECT DISTINCT source FROM sent_linkbacks ORDER BY source")]
+
+    def record(self, source: str, target: str, record: dict[str, Any]) -> None:
+        """Remember what was sent for the pair (replacing what was before)."""
+        with self.state.transaction() as db:
+            self.insert(db, source, target, record)
+
+    @staticmethod
+    def insert(db: sqlite3.Connection, source: str, target: str, record: dict[str, Any],
+               *, replace: bool = True) -> None:
+        """Write one record in an open transaction (``replace=False`` keeps one there)."""
+        values = {"hash": "", "via": "none", "ok": False, "endpoint": "", "detail": "",
+                  "time": "", "removed": False, "deleted": False}
+        values.update({k: record[k] for k in _SENT_FIELDS if record.get(k) is not None})
+        db.execute(
+            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO sent_linkbacks "
+            f"(source, target, {', '.join(_SENT_FIELDS)})"
+            f" VALUES (?, ?{', ?' * len(_SENT_FIELDS)})",
+            (source, target, *(values[k] for k in _SENT_FIELDS)))
+
+    def published(self) -> set[str]:
+        """The site-relative URLs of every post ever seen published."""
+        return {u for (u,) in self.state.connection().execute("SELECT url FROM published_posts")}
+
+    def publish(self, urls: Iterable[str]) -> None:
+        """Add posts to the published ones (a post, once published, stays in the list)."""
+        with self.state.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO published_posts (url) VALUES (?)",
+                           [(str(u),) for u in urls])
+
+
+# -- rebuild status ----------------------------------------------------------------------
+class RebuildStatus:
+    """How the desk's last rebuild went (rebuild.py), for every server process.
+
+    ``ok_started``/``ok_finished``/``written`` describe the last good rebuild,
+    ``error``/``failed_at`` the last failure (``error`` is "" after a good one).
+    """
+
+    FIELDS = ("ok_started", "ok_finished", "written", "error", "failed_at")
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def read(self) -> dict[str, Any]:
+        """The status, without the fields never set (empty before the first rebuild)."""
+        row = self.state.connection().execute(
+            f"SELECT {', '.join(self.FIELDS)} FROM rebuild_status WHERE id = 1").fetchone()
+        if row is None:
+            return {}
+        return {k: v for k, v in zip(self.FIELDS, row, strict=True) if v is not None}
+
+    def succeeded(self, started: float, finished: float, written: int) -> None:
+        self._set(ok_started=started, ok_finished=finished, written=written, error="")
+
+    def failed(self, error: str, at: float) -> None:
+        self._set(error=error, failed_at=at)
+
+    def _set(self, **values: Any) -> None:
+        names = list(values)
+        with self.state.transaction() as db:
+            db.execute(
+                f"INSERT INTO rebuild_status (id, {', '.join(names)}) "
+                f"VALUES (1{', ?' * len(names)}) ON CONFLICT (id) DO UPDATE SET "
+                + ", ".join(f"{n} = excluded.{n}" for n in names),
+                tuple(values.values()))

@@ -214,8 +214,9 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
                actor: str) -> None:
     """Erase the personal data of the person with EMAIL: e-mail, IP address, user agent,
     referrer and web address go, the name becomes a neutral label (or, with --delete,
-    the entries go); reply subscriptions and mails to the address go too. Caches are
-    cleared; rebuild the site to update it."""
+    the entries go); reply subscriptions and mails to the address go too, and their
+    IP addresses go from the state file (desk login attempts, queued webmentions).
+    Caches are cleared; rebuild the site to update it."""
     from ..personal import entries_of, forget
 
     settings = load(ctx)
@@ -235,6 +236,8 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
         click.echo(f"Anonymised {len(result.changed)} entries.")
     if result.subscriptions:
         click.echo(f"Removed {result.subscriptions} reply subscriptions.")
+    if result.state_cleared:
+        click.echo(f"Cleared their addresses from {result.state_cleared} rows of the state file.")
     if result.cache_cleared:
         click.echo(f"Cleared the cache {result.cache_cleared}.")
     if found:

@@ -20,7 +20,7 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
     """Notify the posts our articles link to (webmention, else pingback).
 
     Only new or changed articles are handled; what was sent is remembered in
-    the store (sent/linkbacks.json), so running this again sends nothing twice.
+    the state file (comments/state.sqlite3), so running this again sends nothing twice.
     A post published before and gone now (deleted) has its webmentions sent
     once more: its address answers 410 Gone, so the receivers delete them.
     """
@@ -65,11 +65,10 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 def work_command(ctx: click.Context) -> None:
     """Verify the queued webmentions now (the server also does this in the background)."""
     from ..linkbacks import receiver_for, webmention
-    from ..linkbacks.queue import Queue
-    from ..settings import store_path
+    from ..state import open_state
 
     settings = load(ctx)
-    queue = Queue(store_path(settings))
+    queue = open_state(settings).webmentions
     results = webmention.work(receiver_for(settings), queue)
     for job, outcome in results:
         click.echo(f"{job.source} -> {job.target}: {outcome}")

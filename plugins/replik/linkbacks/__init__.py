@@ -4,8 +4,8 @@
 - ``mf2``: microformats2 (author, kind of response);
 - ``verify``: fetching a source through ``replik.fetch`` and checking its link;
 - ``receive``: targets, policy, known pairs, storing (shared by the protocols);
-- ``pingback``, ``trackback``, ``webmention``: the three protocols;
-- ``queue``: the webmention queue kept in the store;
+- ``pingback``, ``trackback``, ``webmention``: the three protocols (webmentions
+  wait in the state file's queue, ``state.webmentions``);
 - ``send``: discovering endpoints of the posts we link to and notifying them.
 """
 

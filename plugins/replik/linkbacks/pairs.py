@@ -5,7 +5,9 @@ entry, which a flood of pings would turn into a lot of disk reads. This SQLite
 file answers from an index instead. It is derived data: built from the store
 when it is missing or older than ``RESEED_SECONDS`` (so entries written by other
 tools, e.g. an import, are seen within minutes), updated whenever a linkback is
-stored, and every hit is confirmed against the store before it counts.
+stored, and every hit is confirmed against the store before it counts. A file
+deleted under a running server (the cache cleared) is noticed at the next
+lookup and built again, so no process goes on writing to the deleted one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class PairIndex:
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
+        if db is not None and self._local.inode != _inode(self.path):
+            db.close()  # deleted or replaced since: its rows would reach no other process
+            db = None
         if db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -44,6 +49,7 @@ class PairIndex:
                 """
             )
             self._local.db = db
+            self._local.inode = _inode(self.path)
         row = db.execute("SELECT value FROM meta WHERE name = 'seeded'").fetchone()
         if row is None or time.time() - row[0] > RESEED_SECONDS:
             self._seed(db)
@@ -84,3 +90,10 @@ class PairIndex:
                 return found.entry
             db.execute("DELETE FROM pairs WHERE entry = ?", (entry_id,))
         return None
+
+
+def _inode(path: Path) -> int:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return -1

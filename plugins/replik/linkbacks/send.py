@@ -6,14 +6,14 @@ then the first ``<link>``/``<a rel="webmention">``) or else its Pingback server
 (``X-Pingback`` header, then ``<link rel="pingback">``) is discovered and
 notified. Every request goes through the guarded fetcher.
 
-What was sent is remembered in ``<store>/sent/linkbacks.json`` per source and
+What was sent is remembered in the state file (``state.sent``) per source and
 target with the content hash of the post at the time: an unchanged post sends
 nothing again. A changed post re-sends its webmentions (that is how a receiver
 learns about updates, including links that were removed), but never a second
 pingback for the same pair.
 
-The same file remembers which posts have been published (their site-relative
-URLs). A post that was published and is no longer (deleted, a draft again, or
+The state file also remembers which posts have been published (their
+site-relative URLs). A post that was published and is no longer (deleted, a draft again, or
 moved to another URL) is deleted: its webmentions are sent once more, and since
 its address now answers 410 Gone (see replik/gone.py) the receivers delete their
 mentions of it (W3C Webmention, "Sending Webmentions for Deleted Posts").
@@ -23,16 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import logging
-import os
 import re
-import secrets
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -40,7 +36,8 @@ import lxml.html
 from lxml import etree
 
 from ..fetch import FetchError, blocked_reason, fetch
-from ..settings import store_path
+from ..state import SentLinkbacks, open_state
+from ..state_upgrade import migrate_sent_log, sent_log_path
 from .html import Page
 from .receive import host_listed, host_of
 
@@ -260,58 +257,25 @@ def send_pingback(endpoint: str, source: str, target: str, settings: dict[str, A
 # -- the sent-log -------------------------------------------------------------------------
 
 
-class SentLog:
-    """``<store>/sent/linkbacks.json``: source -> target -> what was sent for which hash,
-    and the site-relative URLs of every post that has been published."""
+def sent_log(settings: dict[str, Any]) -> SentLinkbacks:
+    """What was sent, in the state file. Raises ValueError while a sent-log of an older
+    version (``<store>/sent/linkbacks.json``) waits to be moved in and cannot be read:
+    sending without it would notify everyone again."""
+    state = open_state(settings)
+    old = sent_log_path(settings)
+    if old.exists():
+        migrate_sent_log(state, old)
+    return state.sent
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, dict[str, dict[str, Any]]] = {}
-        self.published: set[str] = set()
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text("utf-8"))
-                self.data = loaded.get("sent", {})
-                self.published = {str(url) for url in loaded.get("published", [])}
-            except (ValueError, AttributeError, TypeError) as exc:
-                raise ValueError(f"{path} is not a valid sent-log ({exc}); fix or remove it"
-                                 ) from None
 
-    @classmethod
-    def for_settings(cls, settings: dict[str, Any]) -> SentLog:
-        return cls(store_path(settings) / "sent" / "linkbacks.json")
-
-    def get(self, source: str, target: str) -> dict[str, Any] | None:
-        return self.data.get(source, {}).get(target)
-
-    def targets(self, source: str) -> list[str]:
-        return list(self.data.get(source, {}))
-
-    def sources(self) -> list[str]:
-        return list(self.data)
-
-    def published_urls(self, settings: dict[str, Any]) -> set[str]:
-        """Every post ever published, site-relative: the list, and the sources we sent
-        for under SITEURL (a sent-log from before the list was kept)."""
-        base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
-        found = set(self.published)
-        if base != "/":
-            found.update(s[len(base):] for s in self.data if s.startswith(base))
-        return found
-
-    def put(self, source: str, target: str, record: dict[str, Any]) -> None:
-        self.data.setdefault(source, {})[target] = record
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"sent": self.data, "published": sorted(self.published)},
-                          ensure_ascii=False, indent=1, sort_keys=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+def published_urls(sent: SentLinkbacks, settings: dict[str, Any]) -> set[str]:
+    """Every post ever published, site-relative: the list, and the sources we sent for
+    under SITEURL (a sent-log from before the list was kept)."""
+    base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
+    found = sent.published()
+    if base != "/":
+        found.update(s[len(base):] for s in sent.sources() if s.startswith(base))
+    return found
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -329,7 +293,7 @@ class Plan:
     deleted: bool = False  # the post is gone (its URL answers 410)
 
 
-def deleted_sources(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[str]:
+def deleted_sources(posts: list[Post], sent: SentLinkbacks, settings: dict[str, Any]) -> list[str]:
     """Sources of the sent-log under SITEURL that are no published post now."""
     if not posts:
         # No post at all is a wrong PATH far more often than a blog deleted whole.
@@ -340,7 +304,7 @@ def deleted_sources(posts: list[Post], sent: SentLog, settings: dict[str, Any]) 
             if base != "/" and source.startswith(base) and source not in current]
 
 
-def plan(posts: list[Post], sent: SentLog, settings: dict[str, Any]) -> list[Plan]:
+def plan(posts: list[Post], sent: SentLinkbacks, settings: dict[str, Any]) -> list[Plan]:
     """What needs sending: pairs whose post changed since they were last sent, and the
     webmentions of deleted posts not yet sent again."""
     todo: list[Plan] = []
@@ -370,15 +334,12 @@ def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | 
     """Send what needs sending (or, with ``dry_run``, only say what that is)."""
     if not dry_run:
         check_public_site(settings)
-    sent = SentLog.for_settings(settings)
+    sent = sent_log(settings)
     posts = published_posts(settings) if posts is None else posts
     report = Report()
     if not dry_run:
         # What went out at the public address is published from now on (replik/gone.py).
-        published = sent.published_urls(settings) | {p.path for p in posts if p.path}
-        if published != sent.published:
-            sent.published = published
-            sent.save()
+        sent.publish(published_urls(sent, settings) | {p.path for p in posts if p.path})
     for item in plan(posts, sent, settings):
         source, target = item.post.url, item.target
         if dry_run:
@@ -388,13 +349,13 @@ def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | 
         else:
             outcome = _send_one(item, sent.get(source, target) or {}, settings)
             if outcome.ok or outcome.kind == "none":
-                sent.put(source, target, {
+                # Recorded pair by pair: an interrupted run never sends twice.
+                sent.record(source, target, {
                     "hash": item.post.digest, "via": outcome.kind, "ok": outcome.ok,
                     "endpoint": outcome.endpoint, "detail": outcome.detail,
                     "time": datetime.now(UTC).isoformat(timespec="seconds"),
                     "removed": item.removed, "deleted": item.deleted,
                 })
-                sent.save()  # after each pair: an interrupted run never sends twice
         report.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..state import Job, WebmentionQueue
 from .html import same_url
-from .queue import Job, Queue
 from .receive import Denied, Receiver, TargetProblem
 from .verify import SourceProblem, is_http_url, verify
 
@@ -37,7 +37,7 @@ class Answer:
     retry_after: int = 0
 
 
-def accept(receiver: Receiver, queue: Queue, source: str, target: str, ip: str = "",
+def accept(receiver: Receiver, queue: WebmentionQueue, source: str, target: str, ip: str = "",
            user_agent: str = "") -> Answer:
     """The synchronous checks; queue the request if they pass."""
     source, target = source.strip(), target.strip()
@@ -96,27 +96,31 @@ def process(receiver: Receiver, job: Job) -> str:
     return f"stored {entry.id} ({entry.state})"
 
 
-def work(receiver: Receiver, queue: Queue) -> list[tuple[Job, str]]:
-    """Process every ready job once; returns (job, outcome) pairs."""
-    queue.recover()
+def work(receiver: Receiver, queue: WebmentionQueue) -> list[tuple[Job, str]]:
+    """Process every ready job once; returns (job, outcome) pairs.
+
+    Jobs are claimed one at a time, so several workers (server processes, the
+    CLI) share the queue; a job retried is not ready again before its delay.
+    """
     results: list[tuple[Job, str]] = []
-    for claimed, job in queue.claim():
+    while claimed := queue.claim():
+        [job] = claimed
         try:
             outcome = process(receiver, job)
         except SourceProblem as exc:
             if job.attempts < len(RETRY_DELAYS):
                 delay = RETRY_DELAYS[job.attempts]
-                queue.retry(claimed, job, delay)
+                queue.retry(job.id, delay)
                 outcome = f"retry in {delay:.0f} s: {exc}"
             else:
-                queue.done(claimed)
+                queue.done(job.id)
                 outcome = f"dropped after {job.attempts + 1} attempts: {exc}"
         except Exception as exc:  # noqa: BLE001 - one bad job must not stop the queue
-            log.exception("replik: webmention job %s failed", claimed.name)
-            queue.done(claimed)
+            log.exception("replik: webmention job %s failed", job.id)
+            queue.done(job.id)
             outcome = f"dropped: {exc.__class__.__name__}: {exc}"
         else:
-            queue.done(claimed)
+            queue.done(job.id)
         log.info("replik: webmention %s -> %s: %s", job.source, job.target, outcome)
         results.append((job, outcome))
     return results
@@ -126,7 +130,7 @@ class Worker:
     """A background thread in the server that works the queue when woken (and every
     ``interval`` seconds, for retries and jobs left by other processes)."""
 
-    def __init__(self, receiver: Receiver, queue: Queue, interval: float = 30.0) -> None:
+    def __init__(self, receiver: Receiver, queue: WebmentionQueue, interval: float = 30.0) -> None:
         self.receiver = receiver
         self.queue = queue
         self.interval = interval

@@ -15,7 +15,6 @@ worker.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import math
 import secrets
@@ -28,7 +27,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..settings import secret
-from ..state import open_state
+from ..state import address_key, open_state
 
 log = logging.getLogger("replik.auth")
 
@@ -243,19 +242,6 @@ class LoginThrottle:
 
     def succeeded(self, attempt: int, address: str) -> None:
         self.attempts.succeeded(attempt, address_key(address))
-
-
-def address_key(address: str) -> str:
-    """The key an address is counted under: itself, or its /64 for IPv6."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
 
 
 def client_address() -> str:

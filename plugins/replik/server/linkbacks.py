@@ -2,7 +2,7 @@
 
 Paths come from ``REPLIK_PINGBACK_URL``, ``REPLIK_WEBMENTION_URL`` and
 ``REPLIK_TRACKBACK_URL`` (``…/<slug>``). Verification fetches go through the
-guarded fetcher; webmentions are queued in the store and verified by a
+guarded fetcher; webmentions are queued in the state file and verified by a
 background worker (or ``replik linkbacks work``).
 """
 
@@ -14,9 +14,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from ..linkbacks import pingback, receiver_for, trackback, webmention
-from ..linkbacks.queue import Queue
 from ..linkbacks.receive import Receiver
-from ..settings import store_path
+from ..state import open_state
 from .app import limit_body
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ class Linkbacks:
         intake = app.extensions.get("replik_intake")
         # One article index per app: reuse the comment intake's when it is there.
         self.receiver: Receiver = receiver_for(settings, getattr(intake, "index", None))
-        self.queue = Queue(store_path(settings))
+        self.queue = open_state(settings).webmentions
         self.worker = webmention.Worker(self.receiver, self.queue)
         self.worker_enabled = webmention.settings_worker_enabled(settings)
 
