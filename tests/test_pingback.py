@@ -327,3 +327,35 @@ def test_a_deleted_pingback_may_be_sent_again(blog, sources):
     blog.store.delete(entry.id)
     assert "registered" in proxy(blog).pingback.ping(source, target)
     assert len(blog.entries("pending")) == 1
+
+
+def test_the_pair_index_is_built_again_when_the_cache_is_deleted(tmp_path):
+    """Server processes share the derived pair index in the cache. Deleted under a
+    running one, it is built again, and a pair that a process started afterwards
+    stores is known to it (it does not keep reading the deleted file)."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from replik.linkbacks.pairs import PairIndex
+    from replik.settings import cache_path
+    from replik.store import Entry, Store, new_id
+
+    settings = {"REPLIK_STORE": str(tmp_path / "comments"),
+                "REPLIK_CACHE": str(tmp_path / "cache"), "PATH": str(tmp_path)}
+    store = Store(tmp_path / "comments")
+    store.ensure()
+
+    def pingback(source: str) -> Entry:
+        return Entry(id=new_id(), article="offene-debatte", body="…", type="pingback",
+                     date=datetime.now(UTC), source=source)
+
+    running = PairIndex(settings, store)
+    one = store.add(pingback("https://a.example/1"), "pending")
+    running.add(one)
+    shutil.rmtree(cache_path(settings))
+    assert running.find("https://a.example/1", "offene-debatte").id == one.id
+    started_later = PairIndex(settings, store)
+    two = pingback("https://a.example/2")
+    started_later.add(two)  # in the index before the store has it (as Receiver.save does)
+    store.add(two, "pending")
+    assert running.find("https://a.example/2", "offene-debatte").id == two.id
