@@ -346,3 +346,27 @@ def test_a_post_is_not_taken_for_deleted_when_the_site_moved_or_has_no_posts(
     empty = cli(site_dir, "--dry-run")
     assert empty.exit_code == 0 and "Nothing to send" in empty.output, empty.output
     assert endpoint_hits(receivers) == hits
+
+
+def test_a_build_reads_the_published_posts_of_an_older_version(tmp_path):
+    """The first thing an upgraded site runs may be a build: it moves the old sent-log
+    into the state file and still lists the deleted post in gone.map. A build of a site
+    that never sent anything makes no state file."""
+    from linkback_support import build_site
+
+    from replik.state import state_path
+
+    settings = make_settings(tmp_path, SITE)
+    write_post(tmp_path, "linkliste", [])
+    output = build_site(settings)
+    assert not state_path(settings).exists()
+    assert " 1;" not in (output / "gone.map").read_text()  # nothing gone
+
+    log = tmp_path / "comments" / "sent" / "linkbacks.json"
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps({"sent": {}, "published": ["linkliste/", "alt/"]}))
+    build_site(settings)
+    gone = (output / "gone.map").read_text()
+    assert '"/alt/" 1;' in gone and "linkliste" not in gone
+    assert not log.exists() and (log.parent / "linkbacks.json.migrated").exists()
+    assert sent_log(settings).published() == {"linkliste/", "alt/"}

@@ -125,13 +125,18 @@ def write_after_build(generator: Any, writer: Any = None) -> None:
     produced now."""
     from .linkbacks.send import published_urls, sent_log
     from .settings import with_defaults
+    from .state import state_path
+    from .state_upgrade import sent_log_path
 
     settings = with_defaults(generator.settings)
-    try:
-        published = published_urls(sent_log(settings), settings)
-    except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
-        log.warning("replik: the list of deleted posts is not updated: %s", exc)
-        return
+    published: set[str] = set()
+    # A build makes no state file: without one nothing has been published.
+    if state_path(settings).exists() or sent_log_path(settings).exists():
+        try:
+            published = published_urls(sent_log(settings), settings)
+        except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
+            log.warning("replik: the list of deleted posts is not updated: %s", exc)
+            return
     gone = published - produced_urls(generator)
     write(Path(generator.output_path), gone, site_prefix(settings))
     if gone:
