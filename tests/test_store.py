@@ -443,3 +443,25 @@ def audit_disk_full(monkeypatch) -> None:
     from replik import audit
 
     monkeypatch.setattr(audit, "os", _DiskFull(os))
+
+
+def test_an_entry_moved_while_it_is_looked_up_is_found_where_it_went(tmp_path, monkeypatch):
+    """A lookup racing a move (another process's rename between seeing the file and
+    reading it) finds the entry in its new state: no error, no "not found"."""
+    store = Store(tmp_path)
+    entry = store.add(make_entry())
+    pending = tmp_path / "pending" / f"{entry.id}.txt"
+    original = Path.read_bytes
+    moved = []
+
+    def read_after_a_move(path: Path) -> bytes:
+        if path == pending and not moved:
+            (tmp_path / "spam").mkdir(exist_ok=True)
+            os.rename(pending, tmp_path / "spam" / pending.name)  # the other process
+            moved.append(path)
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_after_a_move)
+    found = store.find(entry.id)
+    assert moved and found is not None and found.entry.state == "spam"
+    assert [e.id for e in store.entries("pending")] == []

@@ -583,6 +583,8 @@ class Store:
     def read(self, path: Path, state: str) -> Entry:
         try:
             data = path.read_bytes()
+        except FileNotFoundError:
+            raise  # moved or deleted meanwhile: not a broken file (callers look again)
         except OSError as exc:
             raise BadEntryFile(f"{path}: cannot be read ({exc.strerror})") from None
         entry = parse(data, state, str(path))
@@ -591,8 +593,21 @@ class Store:
         return entry
 
     def find(self, entry_id: str) -> Located | None:
+        """Where the entry is now, or None. An entry is always in exactly one folder (a
+        move is one rename), but a scan racing a move can look in each folder at the
+        wrong moment or lose the file between seeing and reading it: look again."""
         if not is_valid_id(entry_id):
             return None
+        for _attempt in range(3):
+            try:
+                found = self._scan(entry_id)
+            except FileNotFoundError:
+                continue  # moved between seeing it and reading it
+            if found is not None:
+                return found
+        return None
+
+    def _scan(self, entry_id: str) -> Located | None:
         name = f"{entry_id}{SUFFIX}"
         for state in ("pending", "spam", "trash"):
             path = self.root / state / name
