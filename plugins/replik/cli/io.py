@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -33,12 +33,56 @@ def _report(summary: Summary, dry_run: bool, store: Store, kind: str) -> None:
                      new=summary.new_entries, existing=summary.existing_entries)
 
 
-@contextmanager
-def _progress(path: Path, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar over the file's bytes (shown on a terminal only)."""
-    with click.progressbar(length=path.stat().st_size, label=label, file=sys.stderr,
-                           show_eta=True) as bar:
-        yield bar.update
+class ImportProgress:
+    """How a long import goes, on standard error (the summary goes to standard output).
+
+    On a terminal: a bar for each phase (reading the export, writing into the store)
+    with the comments so far and their rate. Elsewhere (a log, a pipe): a plain line
+    every ``every`` seconds, so a short import writes none.
+    """
+
+    LABELS = {"read": "Reading the export", "write": "Writing into the store"}
+
+    def __init__(self, file: TextIO | None = None, *, every: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.file = file if file is not None else sys.stderr
+        self.tty = self.file.isatty()
+        self.every = every
+        self.clock = clock
+        self.phase = ""
+        self.started = self.last_line = 0.0
+        self.bar: Any = None
+
+    def __call__(self, phase: str, done: int, total: int, comments: int) -> None:
+        now = self.clock()
+        if phase != self.phase:
+            self.close()
+            self.phase, self.started, self.last_line = phase, now, now
+            if self.tty:
+                self.bar = click.progressbar(length=max(total, 1), label=self.LABELS[phase],
+                                             file=self.file, show_eta=True, show_pos=False,
+                                             item_show_func=lambda text: text)
+                self.bar.__enter__()
+        elapsed = now - self.started
+        rate = f"{comments / elapsed:,.0f}/s" if elapsed > 0 else "…"
+        if self.bar is not None:
+            self.bar.update(done - self.bar.pos, f"{comments:,} comments, {rate}")
+        elif now - self.last_line >= self.every:
+            self.last_line = now
+            percent = 100 * done // total if total else 100
+            click.echo(f"{self.LABELS[phase]}: {percent} % ({comments:,} comments, {rate})",
+                       file=self.file)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self) -> ImportProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _failed(exc: Exception) -> click.ClickException:
@@ -86,7 +130,7 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
     content = content_dir if content_dir is not None else Path(str(settings["PATH"]))
     store = _store(settings, comments_dir)
     try:
-        with _progress(export, "Reading the export") as progress:
+        with ImportProgress() as progress:
             summary = import_wordpress(
                 export, store, content, settings,
                 overwrite=overwrite, dry_run=dry_run, staging_parent=cache_path(settings),

@@ -7,15 +7,23 @@ import hashlib
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from ..store import STATES, Entry, Store, new_id, parse, serialize
 
 #: How many problems an error message lists before it says "and N more".
 MAX_LISTED = 20
+#: Entries written into the store at a time (one flush to disk each).
+BATCH = 2000
+
+#: Told how an import goes: ``progress(phase, done, total, comments)``. Phase "read":
+#: ``done`` of ``total`` bytes of the input read, ``comments`` found in them so far;
+#: phase "write": ``done`` of ``total`` staged entries moved into the store.
+Progress = Callable[[str, int, int, int], None]
 
 
 @dataclass
@@ -126,7 +134,7 @@ class Summary:
 
 
 class Staging:
-    """A private scratch area: a store and a content tree, filled while the input
+    """A private scratch area: the entries and a content tree, filled while the input
     is read and validated, moved into the real store and content folder only when
     the whole input proved good. Removed afterwards in every case."""
 
@@ -138,24 +146,30 @@ class Staging:
         self.entries = self.root / "entries"
         self.content = self.root / "content"
         self.count = 0
+        self._spool: BinaryIO | None = None
 
     def add(self, entry: Entry, state: str) -> None:
-        # Scratch files in the store's own format, numbered in the order staged. No
+        # One file for all entries, each in the store's own format after a line
+        # "<state> <length>": a file per entry cost a create and a delete each. No
         # fsync: if we crash, the staging area is thrown away; durability comes when
         # the real store takes them.
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
-        folder = self.entries / state
-        folder.mkdir(parents=True, exist_ok=True)
+        if self._spool is None:
+            self._spool = open(self.entries, "xb")  # noqa: SIM115 - closed in cleanup()
+        data = serialize(entry)
+        self._spool.write(b"%s %d\n%s" % (state.encode(), len(data), data))
         self.count += 1
-        (folder / f"{self.count:09d}").write_bytes(serialize(entry))
 
     def staged_entries(self) -> Iterator[Entry]:
-        for state in STATES:
-            folder = self.entries / state
-            if folder.is_dir():
-                for path in sorted(folder.iterdir()):
-                    yield parse(path.read_bytes(), state, str(path))
+        """The entries in the order they were staged, each with its state."""
+        if self._spool is None:
+            return
+        self._spool.flush()
+        with open(self.entries, "rb") as spool:
+            while header := spool.readline():
+                state, _, size = header.decode("ascii").partition(" ")
+                yield parse(spool.read(int(size)), state, f"{self.entries} (staged)")
 
     def write_content(self, relative: str, text: str) -> None:
         path = self.content / relative
@@ -170,6 +184,9 @@ class Staging:
                 yield path.relative_to(self.content).as_posix(), path
 
     def cleanup(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Staging:
@@ -179,29 +196,44 @@ class Staging:
         self.cleanup()
 
 
-def existing_ids(store: Store) -> set[str]:
-    return {entry.id for entry in store.all_entries()}
-
-
 def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path | None,
-           overwrite: bool = False, dry_run: bool = False) -> None:
+           overwrite: bool = False, dry_run: bool = False,
+           progress: Progress | None = None) -> None:
     """Move what was staged into the real store (and content folder).
 
     Entries already in the store (same id: the same original comment) are left
     as they are, whatever state a moderator has put them in since. A dry run
-    only counts.
+    only counts. The entries go in ``BATCH`` at a time (``Store.add_many``: one
+    flush to disk per batch); an import stopped in the middle is finished by
+    running it again.
     """
-    known = existing_ids(store)
+    known = store.ids()  # once: looking each entry up in the store costs a scan
     if not dry_run:
         store.ensure()
+    batch: list[tuple[Entry, str]] = []
+    done = 0
+
+    def write() -> None:
+        taken = store.add_many(batch)  # taken: written by someone else meanwhile
+        summary.new_entries -= len(taken)
+        summary.existing_entries += len(taken)
+        batch.clear()
+        if progress is not None:
+            progress("write", done, staging.count, done)
+
     for entry in staging.staged_entries():
+        done += 1
         if entry.id in known:
             summary.existing_entries += 1
             continue
-        if not dry_run:
-            store.add(entry, entry.state)
         known.add(entry.id)
         summary.new_entries += 1
+        if not dry_run:
+            batch.append((entry, entry.state))
+            if len(batch) >= BATCH:
+                write()
+    if batch:
+        write()
     if content_dir is None:
         return
     for relative, staged in staging.staged_content():
