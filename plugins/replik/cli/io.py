@@ -172,8 +172,9 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
     matcher = ArticleMatcher(content_articles(settings), explicit)
     store = _store(settings, comments_dir)
     try:
-        summary = import_disqus(export, store, matcher, staging_parent=cache_path(settings),
-                                dry_run=dry_run)
+        with ImportProgress() as progress:
+            summary = import_disqus(export, store, matcher, staging_parent=cache_path(settings),
+                                    dry_run=dry_run, progress=progress)
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
     _report(summary, dry_run, store, "disqus")
@@ -194,8 +195,9 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
     settings = load(ctx)
     store = _store(settings, comments_dir)
     try:
-        summary = import_json(export, store, staging_parent=cache_path(settings),
-                              dry_run=dry_run)
+        with ImportProgress() as progress:
+            summary = import_json(export, store, staging_parent=cache_path(settings),
+                                  dry_run=dry_run, progress=progress)
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
     _report(summary, dry_run, store, "json")

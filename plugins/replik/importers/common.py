@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ..store import STATES, Entry, Store, new_id, parse, serialize
 
@@ -24,6 +24,24 @@ BATCH = 2000
 #: ``done`` of ``total`` bytes of the input read, ``comments`` found in them so far;
 #: phase "write": ``done`` of ``total`` staged entries moved into the store.
 Progress = Callable[[str, int, int, int], None]
+
+
+class CountingReader:
+    """A file wrapper that reports how far the parser has read (for the progress bar)."""
+
+    def __init__(self, handle: IO[bytes], size: int, report: Callable[[int, int], None]
+                 ) -> None:
+        self.handle = handle
+        self.size = size
+        self.done = 0
+        self.report = report
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        if data:
+            self.done += len(data)
+            self.report(self.done, self.size)
+        return data
 
 
 @dataclass

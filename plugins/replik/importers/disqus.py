@@ -9,6 +9,7 @@ file is validated first, and a bad file imports nothing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,16 @@ from lxml import etree
 from ..store import Entry, Store
 from . import html as htmlconv
 from .articles import ArticleMatcher
-from .common import ImportFailed, Problem, Staging, Summary, commit, stable_id
+from .common import (
+    CountingReader,
+    ImportFailed,
+    Problem,
+    Progress,
+    Staging,
+    Summary,
+    commit,
+    stable_id,
+)
 from .wordpress import DTD_REFUSED
 
 NS = "http://disqus.com"
@@ -93,9 +103,9 @@ class DisqusImport:
         self.forum = ""
         self.unmatched: list[_Thread] = []
 
-    def run(self, path: Path) -> Summary:
+    def run(self, path: Path, progress: Progress | None = None) -> Summary:
         summary = Summary(source=str(path))
-        self._parse(path)
+        self._parse(path, progress)
         if not self.problems and not self.seen_root:
             self.problems.append(Problem(None, "this is not a Disqus export: the root element"
                                                " is not <disqus> in the disqus.com namespace"))
@@ -103,15 +113,28 @@ class DisqusImport:
             raise ImportFailed(str(path), self.problems)
         with Staging(self.staging_parent) as staging:
             self._stage(staging, summary)
-            commit(staging, self.store, summary, None, dry_run=self.dry_run)
+            commit(staging, self.store, summary, None, dry_run=self.dry_run,
+                   progress=progress)
         return summary
 
     # -- reading ----------------------------------------------------------------
-    def _parse(self, path: Path) -> None:
+    def _parse(self, path: Path, progress: Progress | None) -> None:
         self.seen_root = False
+
+        def read(done: int, total: int) -> None:
+            if progress is not None:
+                progress("read", done, total, len(self.posts))
+
+        try:
+            with open(path, "rb") as handle:
+                self._read(CountingReader(handle, os.fstat(handle.fileno()).st_size, read))
+        except OSError as exc:
+            self.problems.append(Problem(None, f"cannot be read: {exc.strerror or exc}"))
+
+    def _read(self, reader: CountingReader) -> None:
         try:
             context = etree.iterparse(
-                str(path), events=("start", "end"), resolve_entities=False, no_network=True,
+                reader, events=("start", "end"), resolve_entities=False, no_network=True,
                 load_dtd=False, remove_comments=True, remove_pis=True,
             )
             for event, element in context:
@@ -144,8 +167,7 @@ class DisqusImport:
             self.problems.append(Problem(exc.line, "this is not a Disqus export: the root"
                                                    " element is not <disqus> in the"
                                                    " disqus.com namespace"))
-        except OSError as exc:
-            self.problems.append(Problem(None, f"cannot be read: {exc.strerror or exc}"))
+        reader.report(reader.done, reader.size)
 
     def _thread(self, element: Any) -> None:
         line = element.sourceline or 0
@@ -264,6 +286,7 @@ class _NotDisqus(Exception):
 
 
 def import_disqus(path: Path, store: Store, matcher: ArticleMatcher, *,
-                  staging_parent: Path | None = None, dry_run: bool = False) -> Summary:
+                  staging_parent: Path | None = None, dry_run: bool = False,
+                  progress: Progress | None = None) -> Summary:
     return DisqusImport(store, matcher, staging_parent=staging_parent,
-                        dry_run=dry_run).run(path)
+                        dry_run=dry_run).run(path, progress)

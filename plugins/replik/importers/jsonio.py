@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store import ENTRY_FIELDS, STATES, TYPES, Entry, Store, is_valid_id
-from .common import ImportFailed, Problem, Staging, Summary, commit
+from .common import ImportFailed, Problem, Progress, Staging, Summary, commit
 
 FORMAT = "replik-comments"
 VERSION = 1
@@ -79,7 +79,7 @@ def entry_from_json(data: Any) -> Entry:
 
 
 def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
-                dry_run: bool = False) -> Summary:
+                dry_run: bool = False, progress: Progress | None = None) -> Summary:
     summary = Summary(source=str(path))
     try:
         with open(path, encoding="utf-8") as handle:
@@ -119,5 +119,5 @@ def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
         for entry in entries:
             staging.add(entry, entry.state)
             summary.entries[(entry.type, entry.state)] += 1
-        commit(staging, store, summary, None, dry_run=dry_run)
+        commit(staging, store, summary, None, dry_run=dry_run, progress=progress)
     return summary

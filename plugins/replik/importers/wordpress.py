@@ -16,12 +16,11 @@ from __future__ import annotations
 import html
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ from lxml import etree
 from ..store import Entry, Store
 from . import html as htmlconv
 from .common import (
+    CountingReader,
     ImportFailed,
     Problem,
     Progress,
@@ -71,24 +71,6 @@ def _split(tag: str) -> tuple[str, str]:
 
 def _text(element: Any) -> str:
     return (element.text or "") if element is not None else ""
-
-
-class _CountingReader:
-    """A file wrapper that reports how far the parser has read (for the progress bar)."""
-
-    def __init__(self, handle: IO[bytes], size: int, report: Callable[[int, int], None]
-                 ) -> None:
-        self.handle = handle
-        self.size = size
-        self.done = 0
-        self.report = report
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(size)
-        if data:
-            self.done += len(data)
-            self.report(self.done, self.size)
-        return data
 
 
 @dataclass
@@ -161,8 +143,9 @@ class WordPressImport:
 
         with Staging(self.staging_parent) as staging, open(path, "rb") as handle:
             self.staging = staging
-            self._parse(_CountingReader(handle, os.fstat(handle.fileno()).st_size, read),
-                        str(path))
+            reader = CountingReader(handle, os.fstat(handle.fileno()).st_size, read)
+            self._parse(reader, str(path))
+            read(reader.done, reader.size)  # the last items were handled after the last read
             if not self.seen_wxr and not self.problems:
                 self.problems.append(Problem(None, "this is not a WordPress export (WXR): no"
                                                    " element in the wordpress.org/export"
@@ -177,7 +160,7 @@ class WordPressImport:
                    self.dry_run, progress)
         return self.summary
 
-    def _parse(self, reader: _CountingReader, name: str) -> None:
+    def _parse(self, reader: CountingReader, name: str) -> None:
         context = etree.iterparse(
             reader, events=("end",), resolve_entities=False, no_network=True,
             load_dtd=False, huge_tree=True, remove_comments=True, remove_pis=True,
