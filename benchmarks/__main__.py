@@ -1,8 +1,8 @@
 """``python -m benchmarks [NAME ...]`` (``make bench``): run the benchmarks, write a report.
 
-Each benchmark is a module ``benchmarks.<name>`` exposing ``run(report: dict)``,
-which stores its results under ``report[<name>]`` (a dict; an optional
-``"summary"`` list of lines is printed as is). A module that does not exist yet is
+Each benchmark is a module ``benchmarks.<name>`` (``import``: ``benchmarks.imports``)
+exposing ``run(report: dict)``, which stores its results under ``report[<name>]`` (a
+dict; an optional ``"summary"`` list of lines is printed as is). A module that does not exist yet is
 skipped with a note. Results are merged into ``bench-out/report.json``.
 """
 
@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("build", "intake", "approve", "notify")
+BENCHMARKS = ("build", "intake", "approve", "notify", "import")
+#: A benchmark whose module has another name ("import" is a Python keyword).
+MODULES = {"import": "imports"}
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "bench-out"
 
 
@@ -54,7 +56,7 @@ def _summary(name: str, section: Any) -> list[str]:
 
 
 def _module_exists(name: str) -> bool:
-    return importlib.util.find_spec(f"benchmarks.{name}") is not None
+    return importlib.util.find_spec(f"benchmarks.{MODULES.get(name, name)}") is not None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,12 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     for name in names:
         if not _module_exists(name):
-            print(f"== {name}: skipped (benchmarks/{name}.py is not there yet)")
+            print(f"== {name}: skipped (benchmarks/{MODULES.get(name, name)}.py is not there"
+                  " yet)")
             continue
         print(f"== {name}")
         started = time.perf_counter()
         try:
-            importlib.import_module(f"benchmarks.{name}").run(report)
+            importlib.import_module(f"benchmarks.{MODULES.get(name, name)}").run(report)
         except Exception:  # one broken benchmark must not hide the others' results
             traceback.print_exc()
             report[name] = {"error": traceback.format_exc(limit=3),

@@ -195,6 +195,74 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
     assert str(bad) in caplog.text
 
 
+def test_add_many_writes_every_entry_where_add_would(tmp_path):
+    store = Store(tmp_path / "neu")  # no folder exists yet
+    items = [(make_entry(article="erster", body="Eins"), "approved"),
+             (make_entry(article="zweiter", body="Zwei\n\nmit Absatz"), "approved"),
+             (make_entry(article="erster", body="Drei"), "pending"),
+             (make_entry(article="erster", body="Vier", email="a@example.org"), "spam")]
+    assert store.add_many(items) == []
+    for entry, state in items:
+        assert entry.state == state
+        stored = store.get(entry.id)
+        assert stored == entry and stored.state == state
+        assert (tmp_path / "neu" / state).is_dir()
+    assert store.ids() == {entry.id for entry, _state in items}
+    assert list((tmp_path / "neu" / "tmp").iterdir()) == []
+
+
+def test_add_many_leaves_a_taken_id_alone_and_says_so(tmp_path):
+    store = Store(tmp_path)
+    first = store.add(make_entry(body="Zuerst"), "approved")
+    again = replace(first, body="Später")
+    other = make_entry(body="Neu")
+    assert store.add_many([(again, "approved"), (other, "approved")]) == [again]
+    assert store.get(first.id).body == "Zuerst"
+    assert store.get(other.id).body == "Neu"
+    assert list((tmp_path / "tmp").iterdir()) == []
+    with pytest.raises(StoreError, match="invalid entry id"):
+        store.add_many([(make_entry(body="a"), "pending"), (replace(other, id="x"), "pending")])
+    assert store.ids() == {first.id, other.id}  # nothing of the refused batch is in
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+ADD_MANY_CRASH = textwrap.dedent("""
+    import os, signal, sys
+    from datetime import UTC, datetime
+    sys.path.insert(0, {plugins!r})
+    import replik.store as S
+
+    def crash(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    os.sync = crash  # every file written, none yet flushed nor named
+    S.Store(sys.argv[1]).add_many(
+        [(S.Entry(id=S.new_id(), article="post", body="x" * 5000,
+                  date=datetime.now(UTC)), "approved") for _ in range(50)])
+""")
+
+
+def test_add_many_names_no_file_before_it_is_on_disk(tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(ADD_MANY_CRASH.format(plugins=PLUGINS))
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "comments")])
+    assert result.returncode == -9
+    store = Store(tmp_path / "comments")
+    assert store.ids() == set()
+    assert len(list((tmp_path / "comments" / "tmp").iterdir())) == 50  # for sweep()
+
+
+def test_ids_are_the_names_of_entry_files_in_every_state(tmp_path):
+    store = Store(tmp_path)
+    assert store.ids() == set()
+    made = {store.add(make_entry(article=article), state).id
+            for article, state in [("a", "approved"), ("b", "approved"), ("a", "pending"),
+                                   ("a", "spam"), ("a", "trash")]}
+    (tmp_path / "approved" / "a" / ".hidden.txt").write_text("x")
+    (tmp_path / "pending" / "notes.md").write_text("x")
+    assert store.ids() == made
+
+
 def _writer(root: str, worker: int, count: int, queue) -> None:
     store = Store(root)
     ids = []

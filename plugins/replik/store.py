@@ -575,7 +575,8 @@ class Store:
 
         Each entry goes to a temporary file in ``tmp/`` without an fsync of its own;
         one ``sync()`` then puts them all on disk, they are linked into their folders
-        (a link never replaces a file) and each folder is flushed once. So, as with
+        (a link never replaces a file), and a second ``sync()`` puts the folders on
+        disk (an fsync per folder costs a journal commit each). So, as with
         ``add()``, a reader never sees a half-written file, and a file in place holds
         all its content even after a crash. After a crash in the middle, some of the
         entries may be in place and others not: the caller must be able to repeat
@@ -597,7 +598,6 @@ class Store:
             # One flush for all of them: each file's content is on disk before any
             # name points to it.
             os.sync()
-            flush: set[str] = set()
             for entry, state, folder, tmp in staged:
                 target = f"{folder}/{entry.id}{SUFFIX}"
                 try:
@@ -605,15 +605,12 @@ class Store:
                         os.link(tmp, target)
                     except FileNotFoundError:  # a new folder (an article's first entry)
                         os.makedirs(folder, exist_ok=True)
-                        flush.add(os.path.dirname(folder))
                         os.link(tmp, target)
                 except FileExistsError:
                     taken.append(entry)
                     continue
                 entry.state = state
-                flush.add(folder)
-            for folder in sorted(flush, key=len, reverse=True):
-                fsync_dir(folder)
+            os.sync()  # the new names, on disk
         finally:
             for _entry, _state, _folder, tmp in staged:
                 with suppress(OSError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -151,6 +152,21 @@ class Summary:
         return out
 
 
+#: A staging folder untouched this long was left by an import that was killed.
+STALE_SECONDS = 36 * 3600
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove what killed imports left in ``parent``: it holds e-mail and IP addresses."""
+    now = time.time()
+    for old in parent.glob("replik-import-*"):
+        try:
+            if now - old.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
 class Staging:
     """A private scratch area: the entries and a content tree, filled while the input
     is read and validated, moved into the real store and content folder only when
@@ -159,6 +175,7 @@ class Staging:
     def __init__(self, parent: Path | None = None) -> None:
         if parent is not None:
             parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale(parent)
         # mkdtemp makes the folder 0700: it holds e-mail and IP addresses.
         self.root = Path(tempfile.mkdtemp(prefix="replik-import-", dir=parent))
         self.entries = self.root / "entries"
@@ -244,8 +261,7 @@ def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path |
         if entry.id in known:
             summary.existing_entries += 1
             continue
-        known.add(entry.id)
-        summary.new_entries += 1
+        summary.new_entries += 1  # (staged ids are unique: each importer checks)
         if not dry_run:
             batch.append((entry, entry.state))
             if len(batch) >= BATCH:

@@ -152,6 +152,10 @@ class WordPressImport:
                                                    " namespace"))
             if self.problems:
                 raise ImportFailed(str(path), self.problems)
+            # Not needed any more: their memory is free for commit() (at 100,000
+            # comments, each of them holds 10-15 MB).
+            self.known = set()
+            self.comment_lines = {}
             if self.pages_with_comments:
                 self.summary.notes.append(
                     f"{self.pages_with_comments} comments belong to pages; they are in the"
