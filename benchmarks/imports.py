@@ -36,7 +36,6 @@ from .measure import file_creation_us, run_measured
 from .sitegen import DEFAULT_SEED, PROJECT_ROOT
 
 OUT = PROJECT_ROOT / "bench-out"
-RUNS = OUT / "import-runs"
 TARGET_RATE = 2000  # comments per second
 TARGET_MB = 100
 #: Bump when the generator's output changes, so kept exports are made anew.
@@ -57,11 +56,11 @@ REPLIK_CACHE = ".replik-cache"
 '''
 
 
-def export_file(posts: int, comments: int, seed: int, say: Callable[[str], None]
-                ) -> wxr.Generated:
+def export_file(posts: int, comments: int, seed: int, say: Callable[[str], None],
+                workdir: Path = OUT) -> wxr.Generated:
     """The generated export, made once and kept in bench-out/ (same parameters, same
     bytes)."""
-    folder = OUT / "import-exports"
+    folder = workdir / "import-exports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"wxr-{posts}x{comments}-{seed}-v{EXPORT_VERSION}.xml"
     facts = path.with_suffix(".facts")
@@ -78,19 +77,20 @@ def export_file(posts: int, comments: int, seed: int, say: Callable[[str], None]
     return made
 
 
-def work_folder() -> Path:
+def work_folder(workdir: Path) -> Path:
     """A new folder for this run (see ``benchmarks.intake.work_folder``: deleting tens
     of thousands of files just before slows every file created nearby on ext4, so old
     runs are deleted only after measuring)."""
-    RUNS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["chattr", "+T", str(RUNS)], capture_output=True, check=False)
-    work = RUNS / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    runs = workdir / "import-runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["chattr", "+T", str(runs)], capture_output=True, check=False)
+    work = runs / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     work.mkdir()
     return work
 
 
 def forget_old_runs(keep: Path) -> None:
-    for old in RUNS.iterdir():
+    for old in keep.parent.iterdir():
         if old != keep and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
@@ -171,16 +171,15 @@ def measure_export(made: wxr.Generated, work: Path, say: Callable[[str], None]
 
 
 def run(report: dict[str, Any], *, megabytes: float = 200, small: tuple[int, int] = (500, 20),
-        seed: int = DEFAULT_SEED, say: Callable[[str], None] = lambda line: print(line,
-                                                                                  flush=True),
-        ) -> None:
+        seed: int = DEFAULT_SEED, workdir: Path = OUT,
+        say: Callable[[str], None] = lambda line: print(line, flush=True)) -> None:
     """Run the import benchmark; results go under ``report["import"]``."""
     comments = small[1]
-    exports = {"small": export_file(*small, seed, say)}
+    exports = {"small": export_file(*small, seed, say, workdir)}
     if megabytes:
         exports["large"] = export_file(wxr.posts_for_megabytes(megabytes, comments),
-                                       comments, seed, say)
-    work = work_folder()
+                                       comments, seed, say, workdir)
+    work = work_folder(workdir)
     section: dict[str, Any] = {"file_creation_us_before": file_creation_us(work / "probe1"),
                                "load_average_before": os.getloadavg()}
     for label, made in exports.items():

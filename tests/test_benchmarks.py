@@ -13,7 +13,7 @@ from replik.store import STATES, Store
 # benchmarks/ is a top-level folder of the project, not part of the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import __main__ as bench_main  # noqa: E402
-from benchmarks import build, sitegen, threads  # noqa: E402
+from benchmarks import build, imports, sitegen, threads  # noqa: E402
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -138,3 +138,30 @@ def test_notify_benchmark_queues_and_delivers_every_mail(tmp_path: Path, monkeyp
     assert result["queued"] == 20
     assert result["sent"] == result["received"] == 20
     assert result["queue_s"] < notify.TARGET_SECONDS
+
+
+def test_import_benchmark_at_tiny_scale(tmp_path: Path) -> None:
+    report: dict = {}
+    imports.run(report, megabytes=0.5, small=(4, 5), workdir=tmp_path, say=lambda _line: None)
+    section = report["import"]
+    small, large = section["small"], section["large"]
+    assert small["comments"] == 20 and small["posts"] == 4
+    assert large["megabytes"] >= 0.4 and large["comments"] > 100
+    for part in (small, large):
+        assert part["problems"] == []
+        assert part["first"]["new"] == part["first"]["read"] == part["comments"]
+        assert part["second"]["new"] == 0 and part["second"]["existing"] == part["comments"]
+        assert part["first"]["peak_rss_mb"] > 10 and part["first"]["cpu_seconds"] > 0
+    assert any("target ≤ 100 MB" in line for line in section["summary"])
+    # The exports are kept for the next run; only the last run's blogs are.
+    assert len(list((tmp_path / "import-exports").glob("*.xml"))) == 2
+    assert len(list((tmp_path / "import-runs").iterdir())) == 1
+    again: dict = {}
+    imports.run(again, megabytes=0, small=(4, 5), workdir=tmp_path, say=lambda _line: None)
+    assert again["import"]["small"]["file"] == small["file"]
+    assert len(list((tmp_path / "import-runs").iterdir())) == 1
+
+
+def test_main_knows_the_import_benchmark() -> None:
+    assert "import" in bench_main.BENCHMARKS
+    assert bench_main._module_exists("import")

@@ -18,7 +18,7 @@ from ..store import STATES, Entry, Store, new_id, parse, serialize
 
 #: How many problems an error message lists before it says "and N more".
 MAX_LISTED = 20
-#: Entries written into the store at a time (one flush to disk each).
+#: Entries written into the store at a time (flushed to disk together).
 BATCH = 2000
 
 #: Told how an import goes: ``progress(phase, done, total, comments)``. Phase "read":
@@ -238,9 +238,9 @@ def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path |
 
     Entries already in the store (same id: the same original comment) are left
     as they are, whatever state a moderator has put them in since. A dry run
-    only counts. The entries go in ``BATCH`` at a time (``Store.add_many``: one
-    flush to disk per batch); an import stopped in the middle is finished by
-    running it again.
+    only counts. The entries go in ``BATCH`` at a time (``Store.add_many``: each
+    batch flushed to disk as a whole); an import stopped in the middle is finished
+    by running it again.
     """
     known = store.ids()  # once: looking each entry up in the store costs a scan
     if not dry_run:
