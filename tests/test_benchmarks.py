@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -165,3 +166,25 @@ def test_import_benchmark_at_tiny_scale(tmp_path: Path) -> None:
 def test_main_knows_the_import_benchmark() -> None:
     assert "import" in bench_main.BENCHMARKS
     assert bench_main._module_exists("import")
+
+
+def test_a_measured_command_does_not_start_at_the_benchmarks_own_peak(tmp_path: Path) -> None:
+    # The benchmark process grows (150 MB here), the command it measures is small.
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from pathlib import Path
+from benchmarks.measure import run_measured
+big = bytearray(150 << 20)
+for i in range(0, len(big), 4096):
+    big[i] = 1
+del big
+m = run_measured([sys.executable, "-c", "x = bytearray(20 << 20)"], Path({str(tmp_path)!r}),
+                 Path({str(tmp_path / "log")!r}))
+print(m.peak_rss_mb, m.returncode, m.cpu_seconds, m.seconds)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    peak, code, cpu, wall = result.stdout.split()
+    assert int(code) == 0 and float(cpu) > 0 and float(wall) >= float(cpu) * 0.5
+    assert 20 < float(peak) < 100  # its own 20 MB and Python, not the 150 MB
