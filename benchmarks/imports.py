@@ -134,6 +134,8 @@ def import_once(conf: Path, export: Path, log: Path) -> dict[str, Any]:
     read, new, existing = (int(n) for n in counts.groups())
     return {"wall_seconds": round(measured.seconds, 2),
             "cpu_seconds": round(measured.cpu_seconds, 2),
+            "user_seconds": round(measured.user_seconds, 2),
+            "system_seconds": round(measured.system_seconds, 2),
             "peak_rss_mb": round(measured.peak_rss_mb, 1),
             "read": read, "new": new, "existing": existing,
             "comments_per_second": round(read / measured.seconds),
@@ -158,7 +160,8 @@ def measure_export(made: wxr.Generated, work: Path, say: Callable[[str], None]
         problems.append(f"the second import added {second['new']}")
     if (files_after, digest_after) != (files, digest):
         problems.append("the second import changed the store's files")
-    say(f"import:   first  {first['wall_seconds']} s wall, {first['cpu_seconds']} s CPU,"
+    say(f"import:   first  {first['wall_seconds']} s wall, {first['cpu_seconds']} s CPU"
+        f" ({first['user_seconds']} user, {first['system_seconds']} system),"
         f" {first['comments_per_second']:,} comments/s"
         f" ({first['comments_per_cpu_second']:,} per CPU second),"
         f" peak {first['peak_rss_mb']} MB")
@@ -195,8 +198,8 @@ def run(report: dict[str, Any], *, megabytes: float = 200, small: tuple[int, int
         first, second = part["first"], part["second"]
         summary.append(
             f"{part['megabytes']} MB ({part['posts']} posts, {part['comments']:,} comments):"
-            f" {first['wall_seconds']} s wall, {first['cpu_seconds']} s CPU,"
-            f" {first['comments_per_second']:,} comments/s"
+            f" {first['wall_seconds']} s wall, {first['cpu_seconds']} s CPU"
+            f" ({first['system_seconds']} system), {first['comments_per_second']:,} comments/s"
             f" ({first['comments_per_cpu_second']:,} per CPU second),"
             f" peak {first['peak_rss_mb']} MB; again: {second['wall_seconds']} s wall,"
             f" {second['cpu_seconds']} s CPU")

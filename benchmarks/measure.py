@@ -18,6 +18,8 @@ class Measurement:
     cpu_seconds: float  # user + system: steadier than wall time on a busy machine
     peak_rss_mb: float
     returncode: int
+    user_seconds: float = 0.0  # the two parts of cpu_seconds
+    system_seconds: float = 0.0
 
 
 #: Runs the measured command for ``run_measured``: forks, execs it, waits for it with
@@ -73,7 +75,7 @@ def run_measured(argv: list[str], cwd: Path, log: Path, env: dict[str, str] | No
     result.unlink()
     # Linux reports ru_maxrss in KiB.
     return Measurement(float(wall), float(user) + float(system), int(maxrss) / 1024,
-                       os.waitstatus_to_exitcode(int(status)))
+                       os.waitstatus_to_exitcode(int(status)), float(user), float(system))
 
 
 def summarize(values: list[float]) -> dict[str, float]:
