@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from replik.cli import main
-from replik.cli_io import ImportProgress
+from replik.cli.io import ImportProgress
 from replik.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
