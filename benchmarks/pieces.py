@@ -20,6 +20,7 @@ Variants (``baseline``: the project as it is, a build from nothing):
   not offered);
 * ``no-gettext-caches`` — ``_()`` and friends look each message up on every call
   (page_gettext keeping no results);
+* ``no-gettext-formatted`` — only the results with variables not kept;
 * ``no-fragment-cache`` — the comment form and badges rendered on every page
   (``cached_fragment`` renders its block each time);
 * ``no-gc-freeze`` — the build does not freeze what it read;
@@ -99,6 +100,12 @@ def _no_gettext_caches() -> None:
     i18n.page_gettext = plain
 
 
+def _no_gettext_formatted() -> None:
+    from replik import i18n
+
+    i18n._result_key = lambda call, variables: None  # results with variables not kept
+
+
 def _no_fragment_cache() -> None:
     from jinja2 import pass_context
 
@@ -121,6 +128,7 @@ def _no_gc_freeze() -> None:
 PATCHES = {
     "thread-markup": _no_thread_markup,
     "gettext-caches": _no_gettext_caches,
+    "gettext-formatted": _no_gettext_formatted,
     "fragment-cache": _no_fragment_cache,
     "gc-freeze": _no_gc_freeze,
 }
@@ -147,6 +155,7 @@ VARIANTS: dict[str, tuple[list[str], dict[str, str], str]] = {
     "baseline": ([], {}, "cold"),
     "no-thread-markup": (["thread-markup"], {}, "cold"),
     "no-gettext-caches": (["gettext-caches"], {}, "cold"),
+    "no-gettext-formatted": (["gettext-formatted"], {}, "cold"),
     "no-fragment-cache": (["fragment-cache"], {}, "cold"),
     "no-gc-freeze": (["gc-freeze"], {}, "cold"),
     "feedgen": ([], {"REPLIK_FEED_WRITER": '"feedgen"'}, "cold"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import feedparser
@@ -293,25 +292,3 @@ def test_a_post_in_english_gets_an_english_discussion(tmp_path):
     index = lxml_html.fromstring((out / "index.html").read_bytes())
     assert index.get("lang") == "de"
     assert "1 Kommentar" in index.text_content() and "1 comment" not in index.text_content()
-
-
-def test_a_build_freezes_what_it_read_and_unfreezes_it_at_the_end(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    small_site(tmp_path, [("eins", "Eins", "2010-03-01 09:00")])
-    add_entry(tmp_path, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
-    calls: list[tuple[str, int]] = []
-    freeze, unfreeze = gc.freeze, gc.unfreeze
-
-    def freezing() -> None:
-        freeze()
-        calls.append(("freeze", gc.get_freeze_count()))
-
-    def unfreezing() -> None:
-        unfreeze()
-        calls.append(("unfreeze", gc.get_freeze_count()))
-
-    monkeypatch.setattr(gc, "freeze", freezing)
-    monkeypatch.setattr(gc, "unfreeze", unfreezing)
-    build(tmp_path)
-    assert [name for name, _count in calls] == ["freeze", "unfreeze"]
-    assert calls[0][1] > 0 and calls[1][1] == 0 and gc.get_freeze_count() == 0
