@@ -42,8 +42,6 @@ def read_and_build(store: Store, cache_folder: Path | None) -> ThreadCache | Non
                             cache=cache, slug=slug, signature=signatures.get(slug))
         thread.build()
         thread.release()
-    if cache is not None:
-        cache.commit()
     return cache
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sitebuilder import ROOT, add_entry, build, small_site, snapshot, utc, write_conf
+from sitebuilder import ROOT, add_entry, build, utc, write_conf, write_post, write_theme
 
 from replik import thread_cache
 from replik.store import (
@@ -26,7 +26,10 @@ from replik.thread_cache import ThreadCache
 
 
 def _project(root: Path) -> None:
-    small_site(root, [("eins", "Eins", "2010-03-01 09:00"), ("zwei", "Zwei", "2010-03-02 09:00")])
+    write_theme(root)
+    write_post(root, "eins", "Eins", "2010-03-01 09:00")
+    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
+    write_conf(root)
     first = add_entry(root, "eins", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
                       author="Anna", url="https://anna.example")
     add_entry(root, "eins", "Antwort auf www.example.org", utc(2010, 3, 5, 11, 2),
@@ -36,6 +39,10 @@ def _project(root: Path) -> None:
     add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
 
 
+def _snapshot(out: Path) -> dict[Path, bytes]:
+    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     _project(tmp_path)
@@ -43,37 +50,39 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(threads reused, threads kept) of each build's cache, as it is committed.
-    (Not from the log: Pelican's log filter drops a message it has seen before in
-    the same process.)"""
-    seen: list[tuple[int, int]] = []
-    commit = ThreadCache.commit
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[ThreadCache]:
+    """Each build's cache, to ask how many threads it reused and kept. (Not from the
+    log: Pelican's log filter drops a message it has seen before in the process.)"""
+    seen: list[ThreadCache] = []
+    load = ThreadCache.load
 
-    def recording(cache: ThreadCache) -> None:
-        seen.append((cache.reused, -1))
-        commit(cache)
-        seen[-1] = (cache.reused, len(cache._kept))
+    def recording(folder: str) -> ThreadCache:
+        seen.append(load(folder))
+        return seen[-1]
 
-    monkeypatch.setattr(ThreadCache, "commit", recording)
+    monkeypatch.setattr(ThreadCache, "load", recording)
     return seen
 
 
+def counts(builds: list[ThreadCache]) -> list[tuple[int, int]]:
+    """(threads reused, threads kept) of each build."""
+    return [(cache.reused, cache.kept) for cache in builds]
+
+
 def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
-        project: Path, commits: list[tuple[int, int]]) -> None:
+        project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
-    cold = snapshot(out)
-    assert commits == [(0, 2)]
-    assert (project / ".replik-cache" / "threads" / thread_cache.INDEX).is_file()
+    cold = _snapshot(out)
+    assert counts(builds) == [(0, 2)]
+    folder = project / ".replik-cache" / "threads"
+    assert sorted(p.name for p in folder.iterdir()) == ["eins.marshal", "zwei.marshal"]
     build(project)
-    assert commits[-1] == (2, 2)
-    assert snapshot(out) == cold
+    assert counts(builds)[-1] == (2, 0)
+    assert _snapshot(out) == cold
     assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
-    # One blob: the last build's; the one before it is gone.
-    assert len(list((project / ".replik-cache" / "threads").glob("*.blob"))) == 1
 
 
-def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]]) -> None:
+def test_what_changed_is_read_again(project: Path, builds: list[ThreadCache]) -> None:
     build(project)
     store = Store(project / "comments")
     zweiter = next(store.entries("approved", "zwei"))
@@ -82,43 +91,54 @@ def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]
     neu = add_entry(project, "eins", "Ganz neu", utc(2010, 3, 7, 9, 0), author="Clara")
     erster = min(store.entries("approved", "eins"), key=lambda e: e.date)
     out = build(project)
-    assert commits[-1] == (0, 2)
+    assert counts(builds)[-1] == (0, 2)
     eins = (out / "eins" / "index.html").read_text()
     assert "Ganz neu" in eins and neu.id in eins
     assert "Zweiter, verbessert" in (out / "zwei" / "index.html").read_text()
     store.move(erster.id, "spam")
     build(project)
-    assert commits[-1] == (1, 2)
+    assert counts(builds)[-1] == (1, 1)
     eins = (out / "eins" / "index.html").read_text()
     assert erster.id not in eins and "Erster" not in eins and "Ganz neu" in eins
 
 
 def test_a_broken_or_foreign_cache_means_building_anew(
-        project: Path, commits: list[tuple[int, int]]) -> None:
+        project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
-    cold = snapshot(out)
-    folder = project / ".replik-cache" / "threads"
-    index = folder / thread_cache.INDEX
+    cold = _snapshot(out)
+    eins = project / ".replik-cache" / "threads" / "eins.marshal"
+    good = eins.read_bytes()
+    head = int.from_bytes(good[:8], "little")
+    _key, signature, records = marshal.loads(good[8:8 + head])
+    html = marshal.loads(good[8 + head:])
+
+    def made(first: object, second: object = html) -> bytes:
+        data = marshal.dumps(first)
+        return len(data).to_bytes(8, "little") + data + marshal.dumps(second)
+
     damages = [
-        lambda blob: blob.write_bytes(blob.read_bytes()[:40]),  # cut short
-        lambda blob: blob.write_bytes(b"\0" * len(blob.read_bytes())),  # garbage
-        lambda blob: index.write_bytes(b"not marshal"),
-        lambda blob: index.write_bytes(marshal.dumps(
-            {"format": thread_cache.FORMAT, "key": "another version", "blob": blob.name,
-             "threads": {}})),
-        lambda blob: blob.unlink(),
-        lambda blob: index.write_bytes(marshal.dumps(  # ours in form, not in content
-            {"format": thread_cache.FORMAT, "key": thread_cache.code_key(), "blob": blob.name,
-             "threads": {"eins": 7, "zwei": ("x",) * 5}})),
+        good[:40],  # cut short
+        good[:8 + head + 3],  # the HTML cut short
+        b"\0" * len(good),  # garbage
+        b"not marshal",
+        b"",
+        made(("another version", signature, records)),
+        made((thread_cache.code_key(), ("x",) * 2, records)),  # another folder's
+        made((thread_cache.code_key(), signature, records), {"x": "<p>Fremd</p>"}),
+        made(7),  # ours in form, not in content
+        made((thread_cache.code_key(), signature, [("x",) * 3])),
     ]
     for damage in damages:
-        damage(next(folder.glob("*.blob")))
+        eins.write_bytes(damage)
         build(project)
-        assert snapshot(out) == cold
-        assert commits[-1] == (0, 2)
+        assert _snapshot(out) == cold
+    eins.unlink()
+    build(project)
+    assert _snapshot(out) == cold and eins.read_bytes() == good
+    assert counts(builds)[-1] == (1, 1)
 
 
-def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tuple[int, int]],
+def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[ThreadCache],
                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     (project / "comments" / "approved" / "zwei" / f"20100306T000000000000Z-0000beef{SUFFIX}"
@@ -128,16 +148,16 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tup
     assert any("0000beef" in w for w in warnings), warnings
     # Kept without its bad file, the next build would skip it (and its warning).
     build(project)
-    assert commits == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
+    assert counts(builds) == [(0, 1), (1, 0)]  # only "eins" is kept, and then reused
     assert "zwei" not in ThreadCache.load(project / ".replik-cache" / "threads")
 
 
 def test_no_cache_folder_no_cache(project: Path) -> None:
     write_conf(project, REPLIK_CACHE="")
     out = build(project)
-    first = snapshot(out)
+    first = _snapshot(out)
     build(project)
-    assert snapshot(out) == first
+    assert _snapshot(out) == first
     assert not (project / "threads").exists() and not (project / ".replik-cache").exists()
 
 
@@ -146,8 +166,10 @@ def test_another_code_key_reuses_nothing(project: Path,
     build(project)
     folder = project / ".replik-cache" / "threads"
     assert "eins" in ThreadCache.load(folder)
+    _names, signature = folder_signature(str(project / "comments" / "approved" / "eins"))
+    assert ThreadCache.load(folder).entries_for("eins", signature) is not None
     monkeypatch.setattr(thread_cache, "code_key", lambda: "the next release")
-    assert "eins" not in ThreadCache.load(folder)
+    assert ThreadCache.load(folder).entries_for("eins", signature) is None
 
 
 def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
@@ -167,7 +189,6 @@ def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
     os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 1))
     assert ThreadCache.load(folder).entries_for("eins", folder_signature(str(approved))[1]) \
         is None
-    cache.close()
 
 
 def test_an_entry_record_makes_the_entry_a_build_reads() -> None:
