@@ -66,7 +66,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[ThreadCache]:
 
 def counts(builds: list[ThreadCache]) -> list[tuple[int, int]]:
     """(threads reused, threads kept) of each build."""
-    return [(cache.reused, cache.kept) for cache in builds]
+    return [(cache.reused, len(cache._kept)) for cache in builds]
 
 
 def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
@@ -75,9 +75,10 @@ def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
     cold = _snapshot(out)
     assert counts(builds) == [(0, 2)]
     folder = project / ".replik-cache" / "threads"
-    assert sorted(p.name for p in folder.iterdir()) == ["eins.marshal", "zwei.marshal"]
+    assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]
     build(project)
-    assert counts(builds)[-1] == (2, 0)
+    assert counts(builds)[-1] == (2, 2)
+    assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]  # nothing left over
     assert _snapshot(out) == cold
     assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
 
@@ -97,7 +98,7 @@ def test_what_changed_is_read_again(project: Path, builds: list[ThreadCache]) ->
     assert "Zweiter, verbessert" in (out / "zwei" / "index.html").read_text()
     store.move(erster.id, "spam")
     build(project)
-    assert counts(builds)[-1] == (1, 1)
+    assert counts(builds)[-1] == (1, 2)
     eins = (out / "eins" / "index.html").read_text()
     assert erster.id not in eins and "Erster" not in eins and "Ganz neu" in eins
 
@@ -106,36 +107,37 @@ def test_a_broken_or_foreign_cache_means_building_anew(
         project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
     cold = _snapshot(out)
-    eins = project / ".replik-cache" / "threads" / "eins.marshal"
-    good = eins.read_bytes()
-    head = int.from_bytes(good[:8], "little")
-    _key, signature, records = marshal.loads(good[8:8 + head])
-    html = marshal.loads(good[8 + head:])
+    cache = project / ".replik-cache" / "threads" / thread_cache.NAME
+    good = cache.read_bytes()
+    length = int.from_bytes(good[-8:], "little")
+    key, threads = marshal.loads(good[-8 - length:-8])
+    body = good[:-8 - length]
 
-    def made(first: object, second: object = html) -> bytes:
-        data = marshal.dumps(first)
-        return len(data).to_bytes(8, "little") + data + marshal.dumps(second)
+    def made(index: object) -> bytes:
+        data = marshal.dumps(index)
+        return body + data + len(data).to_bytes(8, "little")
 
+    place = threads["eins"]
     damages = [
         good[:40],  # cut short
-        good[:8 + head + 3],  # the HTML cut short
+        good[:-3],
         b"\0" * len(good),  # garbage
         b"not marshal",
         b"",
-        made(("another version", signature, records)),
-        made((thread_cache.code_key(), ("x",) * 2, records)),  # another folder's
-        made((thread_cache.code_key(), signature, records), {"x": "<p>Fremd</p>"}),
-        made(7),  # ours in form, not in content
-        made((thread_cache.code_key(), signature, [("x",) * 3])),
+        made(("another version", threads)),
+        made((key, {**threads, "eins": (("x",) * 2, *place[1:])})),  # another folder's
+        made((key, {**threads, "eins": (*place[:3], place[3] + 1, place[4])})),  # HTML moved
+        made((key, {**threads, "eins": (*place[:1], len(good), *place[2:])})),  # beyond the end
+        made((key, {"eins": 7, "zwei": ("x",) * 5})),  # ours in form, not in content
+        made((key, 7)),
     ]
     for damage in damages:
-        eins.write_bytes(damage)
+        cache.write_bytes(damage)
         build(project)
         assert _snapshot(out) == cold
-    eins.unlink()
+    cache.unlink()
     build(project)
-    assert _snapshot(out) == cold and eins.read_bytes() == good
-    assert counts(builds)[-1] == (1, 1)
+    assert _snapshot(out) == cold and counts(builds)[-1] == (0, 2)
 
 
 def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[ThreadCache],
@@ -148,7 +150,7 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[Thre
     assert any("0000beef" in w for w in warnings), warnings
     # Kept without its bad file, the next build would skip it (and its warning).
     build(project)
-    assert counts(builds) == [(0, 1), (1, 0)]  # only "eins" is kept, and then reused
+    assert counts(builds) == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
     assert "zwei" not in ThreadCache.load(project / ".replik-cache" / "threads")
 
 
@@ -184,6 +186,7 @@ def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
         public_only=True, bodies=False)["eins"], key=lambda e: e.id)
     assert sorted(entries, key=lambda e: e.id) == expected
     assert set(cache.html_for("eins", entries) or {}) == {e.id for e in entries}
+    cache.finish()
     # Any file touched (same bytes, new times) is another signature.
     some = next(approved.iterdir())
     os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 1))

@@ -260,6 +260,10 @@ class CommentFeedGenerator:
         if not isinstance(feeds, CommentFeeds) or feeds.finished:
             feeds = CommentFeeds(self.settings, self.output_path)
         feeds.finish(feed_articles(self.context))
+        # The build is done with its threads: what it read becomes the next one's cache.
+        cache, _signatures = self.context.get("replik_thread_cache") or (None, None)
+        if cache is not None:
+            cache.finish()
 
 
 def feed_articles(context: dict[str, Any]) -> list[Any]:

@@ -3,25 +3,29 @@ next build while the thread's files are unchanged.
 
 The first build reads, parses and renders every comment; a second ``make html``
 (after editing a post, say) need not do that again for threads nobody touched.
-One file per thread, ``REPLIK_CACHE/threads/<slug>.marshal``: the length of its
-first part (8 bytes), then a marshal of the code key, the folder's signature and the
-entries' public fields (``store.entry_record``), then a marshal of their HTML by
-entry id.
+One file, ``REPLIK_CACHE/threads/threads.cache``: per thread a marshal of its
+entries' public fields (``store.entry_record``) and one of their HTML by entry id,
+one after another; then the index (a marshal of the code key and, per thread slug,
+its folder's signature and where its two parts lie); then the index's length (8
+bytes).
 
 A build reads each folder either from the cache (unchanged) or from its files. A
-folder read from its files has its texts rendered right then and its cache file
-written (``keep_read``); its page reads that HTML back instead of reading the files
-a second time. So even the first build reads every file once, holding the texts
-and HTML of one thread at a time.
+folder read from its files has its texts rendered right then and appended to the
+new file (``keep_read``); its page reads that HTML back instead of reading the files
+a second time. So even the first build reads every file once, holding the texts and
+HTML of one thread at a time. ``finish`` copies the unchanged threads over from the
+old file, writes the index and puts the new file in the old one's place. (One file,
+not one per thread: creating a thousand files cost a cold build 0.3-0.7 s of CPU on
+the benchmark machine, see docs/benchmarks.md.)
 
 A thread is reused only when its folder's signature (every file's name, inode,
 size, modification and change time: ``Store.approved_by_article``) is the one
 recorded and the code key matches (Python's version, the code that parses and
 renders, the versions of nh3, cmarkgfm and markdown-it-py). A folder with a file
 that could not be read is never kept, so its warning comes again in every build.
-Anything unexpected in a file means that thread is built anew, never an error. It
-is a cache: delete it at any time (``make clean`` does); it holds rendered HTML, so
-it is trusted like the code beside it.
+Anything unexpected in the file means that thread or the whole cache is built anew,
+never an error. It is a cache: delete it at any time (``make clean`` does); it holds
+rendered HTML, so it is trusted like the code beside it.
 """
 
 from __future__ import annotations
@@ -36,17 +40,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .feeds import atomic_write
-from .store import Entry, entry_from_record, entry_record, read_bytes
+from .store import Entry, entry_from_record, entry_record, write_all
 from .thread import render_entries
 
 log = logging.getLogger(__name__)
 
-SUFFIX = ".marshal"
-#: The first part's length, at the start of a file.
-_HEAD = 8
+NAME = "threads.cache"
+#: The index's length, at the end of the file.
+_TAIL = 8
 #: What a damaged, foreign or vanished file raises on reading.
-_UNUSABLE = (OSError, ValueError, EOFError, TypeError, IndexError)
+_UNUSABLE = (OSError, ValueError, EOFError, TypeError, KeyError, IndexError)
+
+# (signature, records offset, records length, html offset, html length)
+_Place = tuple[tuple[Any, ...], int, int, int, int]
 
 
 @lru_cache(maxsize=1)
@@ -65,61 +71,85 @@ def code_key() -> str:
     return digest.hexdigest()
 
 
-class ThreadCache:
-    """One build's view of the thread files in ``folder``."""
+def _read(fd: int, offset: int, length: int) -> Any:
+    """One marshal from the file ``fd``, where an index says it lies."""
+    if offset < 0 or length < 0 or offset + length > os.fstat(fd).st_size:
+        raise ValueError("the file is shorter than its index says")
+    return marshal.loads(os.pread(fd, length, offset))
 
-    def __init__(self, folder: str | os.PathLike[str], known: frozenset[str] = frozenset()
-                 ) -> None:
+
+class ThreadCache:
+    """One build's view of the cache: the last build's file (read as asked) and the
+    new one (written as the build goes, put in place by ``finish``)."""
+
+    def __init__(self, folder: str | os.PathLike[str], old_fd: int | None = None,
+                 old: dict[str, _Place] | None = None) -> None:
         self.folder = os.fspath(folder)
-        self._known = known  # slugs with a file when the build started
-        self._current: set[str] = set()  # slugs whose file matches this build's reading
-        self.reused = 0  # threads taken from the cache (for tests and logs)
-        self.kept = 0  # threads whose file this build wrote
+        #: The last build's file, open (a build that replaces it meanwhile does not
+        #: disturb the reading), and its threads.
+        self._old_fd, self._old = old_fd, old or {}
+        #: Threads whose folder is as the last build saw it: their places in the old file.
+        self._matched: dict[str, _Place] = {}
+        #: Threads written into the new file by this build.
+        self._kept: dict[str, _Place] = {}
+        self._new = os.path.join(self.folder, f".{NAME}.{os.getpid()}.tmp")
+        self._new_fd: int | None = None
+        self._size = 0
+        self.reused = 0  # threads whose entries came from the cache (for tests and logs)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> ThreadCache:
         try:
-            names = os.listdir(folder)
+            fd = os.open(os.path.join(folder, NAME), os.O_RDONLY | os.O_CLOEXEC)
         except OSError:  # no cache yet
-            names = []
-        return cls(folder, frozenset(n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX)))
-
-    def _path(self, slug: str) -> str:
-        return os.path.join(self.folder, f"{slug}{SUFFIX}")
-
-    def _part(self, slug: str, second: bool) -> Any:
-        data = memoryview(read_bytes(self._path(slug)))
-        end = _HEAD + int.from_bytes(data[:_HEAD], "little")
-        if len(data) < end:
-            raise ValueError("cut short")
-        return marshal.loads(data[end:] if second else data[_HEAD:end])
+            return cls(folder)
+        try:
+            end = os.fstat(fd).st_size - _TAIL
+            length = int.from_bytes(os.pread(fd, _TAIL, end), "little")
+            key, threads = _read(fd, end - length, length)
+            if key == code_key() and isinstance(threads, dict):
+                return cls(folder, fd, threads)
+        except _UNUSABLE as exc:
+            log.info("replik: the thread cache in %s is not usable (%s); building anew",
+                     folder, exc)
+        os.close(fd)
+        return cls(folder)
 
     def __contains__(self, slug: object) -> bool:
-        """Whether a file of ``slug`` is there (worth a look at its folder's signature)."""
-        return slug in self._known
+        """Whether the last build kept the thread of ``slug`` (worth a look at its
+        folder's signature before reading it)."""
+        return slug in self._old
 
     def entries_for(self, slug: str, signature: tuple[Any, ...]) -> list[Entry] | None:
-        """The entries of a thread whose folder has ``signature``, if the cache holds
-        them (``Store.approved_by_article``'s ``reuse``)."""
+        """The entries of a thread whose folder has ``signature``, if the last build
+        kept them (``Store.approved_by_article``'s ``reuse``)."""
+        place = self._old.get(slug)
+        if not isinstance(place, tuple) or len(place) != 5 or place[0] != signature:
+            return None
         try:
-            key, recorded, records = self._part(slug, second=False)
-            if key != code_key() or recorded != signature:
-                return None
-            entries = [entry_from_record(record) for record in records]
+            assert self._old_fd is not None
+            entries = [entry_from_record(record)
+                       for record in _read(self._old_fd, place[1], place[2])]
         except _UNUSABLE as exc:
             log.info("replik: the thread cache has no usable entries for %s (%s)", slug, exc)
             return None
-        self._current.add(slug)
+        self._matched[slug] = place
         self.reused += 1
         return entries
 
     def html_for(self, slug: str, entries: list[Entry]) -> dict[str, str] | None:
-        """The HTML by entry id of a thread, if its file matches this build's reading
-        and covers every entry of ``entries``."""
-        if slug not in self._current:
+        """The HTML by entry id of a thread, if it covers every entry of ``entries``:
+        rendered by this build as it read the files (``keep_read``), or by the last
+        one (reused by ``entries_for``)."""
+        if slug in self._kept:
+            fd, place = self._new_fd, self._kept[slug]
+        elif slug in self._matched:
+            fd, place = self._old_fd, self._matched[slug]
+        else:
             return None
         try:
-            html = self._part(slug, second=True)
+            assert fd is not None
+            html = _read(fd, place[3], place[4])
         except _UNUSABLE as exc:
             log.info("replik: the thread cache has no usable HTML for %s (%s)", slug, exc)
             return None
@@ -127,22 +157,54 @@ class ThreadCache:
             return None
         return html
 
+    def _append(self, data: bytes) -> tuple[int, int]:
+        if self._new_fd is None:
+            os.makedirs(self.folder, exist_ok=True)
+            # Read back too: a thread's HTML, kept as its files are read, is read again
+            # when its page is written.
+            self._new_fd = os.open(self._new, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        write_all(self._new_fd, data)
+        offset, self._size = self._size, self._size + len(data)
+        return offset, len(data)
+
     def keep_read(self, slug: str, signature: tuple[Any, ...], entries: list[Entry]) -> None:
         """Keep a thread whose files were just read (``Store.approved_by_article``'s
         ``visit``): its entries' public fields, and their texts rendered now, so its
         page reads the HTML back instead of the files. A folder with more files than
         entries (one could not be read) is not kept, so that its warning comes again
         (its page reads and renders the texts itself)."""
-        if signature[0] != len(entries):
+        if slug in self._kept or signature[0] != len(entries):
             return
         html = {key: str(value) for key, value in render_entries(entries).items()}
-        head = marshal.dumps((code_key(), signature, [entry_record(e) for e in entries]))
         try:
-            atomic_write(self._path(slug),
-                         len(head).to_bytes(_HEAD, "little") + head + marshal.dumps(html))
+            records = self._append(marshal.dumps([entry_record(e) for e in entries]))
+            self._kept[slug] = (signature, *records, *self._append(marshal.dumps(html)))
+        except OSError as exc:
+            log.warning("replik: could not write the thread cache in %s (%s)", self.folder, exc)
+
+    def finish(self) -> None:
+        """Make this build's threads the cache: those it read, and those the last
+        build kept whose folders are unchanged (copied over as they are)."""
+        try:
+            for slug, place in self._matched.items():
+                if slug not in self._kept:
+                    assert self._old_fd is not None
+                    parts = [os.pread(self._old_fd, place[n + 1], place[n]) for n in (1, 3)]
+                    self._kept[slug] = (place[0], *self._append(parts[0]),
+                                        *self._append(parts[1]))
+            if self._new_fd is not None:
+                index = marshal.dumps((code_key(), self._kept))
+                self._append(index + len(index).to_bytes(_TAIL, "little"))
+                os.replace(self._new, os.path.join(self.folder, NAME))
+                log.info("replik: %d of %d threads came from the thread cache", self.reused,
+                         len(self._kept))
         except OSError as exc:
             # A cache that cannot be written costs the next build time, nothing else.
             log.warning("replik: could not write the thread cache in %s (%s)", self.folder, exc)
-            return
-        self._current.add(slug)
-        self.kept += 1
+        finally:
+            for fd in (self._old_fd, self._new_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._old_fd = self._new_fd = None
+            if os.path.exists(self._new):
+                os.unlink(self._new)
