@@ -35,7 +35,6 @@ from jinja2 import pass_context
 from jinja2.utils import missing
 from markupsafe import Markup
 
-from .fragments import fragment_cache
 from .render import as_aware, format_date_local
 
 log = logging.getLogger(__name__)
@@ -134,8 +133,7 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     """Give a Jinja environment ``_()``, ``gettext``, ``ngettext``, ``pgettext`` and
     ``{% trans %}``, in the language of the page being rendered (see
     ``page_language``); ``page_lang()`` and ``page_date(when)``, that language and a
-    date in it; and ``cached_fragment`` (see fragments.py), which keeps a part of a
-    page per language."""
+    date in it."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
     env.install_gettext_translations(translations_for(settings), newstyle=True)
@@ -143,8 +141,6 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_,
                         "pgettext": pgettext_, "npgettext": npgettext_})
     default = str(settings.get("DEFAULT_LANG") or "de")
-    env.globals["cached_fragment"] = fragment_cache(
-        lambda context: page_language(context, default))
     timezone = str(settings.get("TIMEZONE") or "UTC")
 
     @pass_context
