@@ -291,7 +291,7 @@ def named_files_app(conf: str) -> Any:
     from replik import store
     from replik.server.app import create_app
 
-    store._tmpfile_links = False
+    store.link_new_file = lambda *_args: False
     return create_app(conf)
 
 
