@@ -1,33 +1,44 @@
-"""What each piece of the build's speed machinery saves: whole builds with and without it.
+"""What each piece of the speed machinery saves: builds (or intakes) with and without it.
 
-``python -m benchmarks.pieces [--posts 1000 --comments 20000 --rounds 5] [VARIANT ...]``
-builds the build benchmark's site (``sitegen``) in fresh processes, every variant
-once per round, the order rotating from round to round (A B C …, B C … A, …), so
-that all variants see the same machine. A variant is our build with one piece
-taken out by a patch applied in the build process (``python -m benchmarks.pieces
---run PATCH -- PELICAN-ARGS``), never by a setting of the project. Reported: each
-variant's median CPU time (user + system), and per round its CPU time against the
-baseline's of the same round (median and spread of those ratios).
+``python -m benchmarks.pieces [--posts 1000 --comments 20000] [--rounds 5 |
+--instructions] [VARIANT[@REF] ...]`` builds the build benchmark's site
+(``sitegen``) in fresh processes. A variant is our build with one piece taken out
+by a patch applied in the build process (``python -m benchmarks.pieces --run PATCH
+-- PELICAN-ARGS``), never by a setting of the project. Two ways to measure:
+
+* CPU time (default): every variant once per round, the order rotating from round
+  to round (A B C …, B C … A, …), so that all variants see the same machine;
+  reported are each variant's median and, per round, its CPU time against the
+  baseline's of the same round (median and spread of those ratios). On a loaded
+  machine a round moves by ±15 %, too much to see a few per cent.
+* ``--instructions``: one build of each variant under valgrind (cachegrind, no cache
+  simulation), counting the instructions it runs: the same on a busy machine as on
+  an idle one, but blind to the kernel's work (file creation, reading) and to
+  memory stalls. Two builds at a time, about 50 times slower than a build.
 
 Each build runs a copy of ``plugins/`` and ``theme/`` made at the start (so the
 working tree may change meanwhile); ``VARIANT@REF`` builds a commit's instead, so
-``baseline@main baseline`` compares a commit with the working tree in one run.
+``baseline@1cb82c7 baseline`` compares a commit with the working tree in one run.
 
-Variants (``baseline``: the project as it is, a build from nothing):
+Variants (``baseline``: the project as it is, a build from nothing). The pieces
+measured before this redesign exist only in older commits (1cb82c7): their variants
+are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails).
 
 * ``plain`` — plain Pelican, for scale;
 * ``no-thread-markup`` — the theme's partials draw every thread (thread_markup
   not offered);
-* ``no-gettext-caches`` — ``_()`` and friends look each message up on every call
-  (page_gettext keeping no results);
-* ``no-gettext-formatted`` — only the results with variables not kept;
-* ``no-fragment-cache`` — the comment form and badges rendered on every page
-  (``cached_fragment`` renders its block each time);
-* ``no-gc-freeze`` — the build does not freeze what it read;
-* ``feedgen`` — the comment feeds written by feedgen instead of feedxml;
 * ``no-thread-cache`` — ``REPLIK_CACHE = ""``, a build from nothing without the
   thread cache; ``warm`` — a build with the thread cache a previous build left
-  (the cache is made once, untimed, before the rounds).
+  (made once, untimed, before the rounds);
+* up to 1cb82c7: ``no-gettext-caches`` (``_()`` and friends look each message up
+  on every call), ``no-gettext-formatted`` (only results with variables not kept),
+  ``no-fragment-cache`` (``cached_fragment`` renders its block every time),
+  ``no-gc-freeze`` (the build does not freeze what it read), ``feedgen`` (the
+  comment feeds written by feedgen, ``REPLIK_FEED_WRITER``).
+
+``python -m benchmarks.pieces --intake`` runs two intakes under the intake
+benchmark's load, taking turns: new entries as unnamed files (O_TMPFILE, as the
+store writes them) and through named temporary files.
 """
 
 from __future__ import annotations
