@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from test_intake_support import approved, build_site, make_settings
+from sitebuilder import build_site
+from test_intake_support import approved, make_settings
 
 from replik.server.app import create_app
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sitebuilder import ROOT, add_entry, build, utc, write_conf, write_post, write_theme
+from sitebuilder import ROOT, add_entry, build, small_site, snapshot, utc, write_conf
 
 from replik import thread_cache
 from replik.store import (
@@ -26,10 +26,7 @@ from replik.thread_cache import ThreadCache
 
 
 def _project(root: Path) -> None:
-    write_theme(root)
-    write_post(root, "eins", "Eins", "2010-03-01 09:00")
-    write_post(root, "zwei", "Zwei", "2010-03-02 09:00")
-    write_conf(root)
+    small_site(root, [("eins", "Eins", "2010-03-01 09:00"), ("zwei", "Zwei", "2010-03-02 09:00")])
     first = add_entry(root, "eins", "Erster *Kommentar*", utc(2010, 3, 5, 10, 47),
                       author="Anna", url="https://anna.example")
     add_entry(root, "eins", "Antwort auf www.example.org", utc(2010, 3, 5, 11, 2),
@@ -37,10 +34,6 @@ def _project(root: Path) -> None:
     add_entry(root, "eins", "Ein Blog verlinkt hierher.", utc(2010, 3, 6, 8, 0),
               type="pingback", title="Ein anderes Blog", source="https://other.example/p")
     add_entry(root, "zwei", "Zweiter", utc(2010, 3, 6, 10, 47), author="Bernd")
-
-
-def _snapshot(out: Path) -> dict[Path, bytes]:
-    return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -72,14 +65,14 @@ def counts(builds: list[ThreadCache]) -> list[tuple[int, int]]:
 def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
         project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
-    cold = _snapshot(out)
+    cold = snapshot(out)
     assert counts(builds) == [(0, 2)]
     folder = project / ".replik-cache" / "threads"
     assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]
     build(project)
     assert counts(builds)[-1] == (2, 2)
     assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]  # nothing left over
-    assert _snapshot(out) == cold
+    assert snapshot(out) == cold
     assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
 
 
@@ -106,7 +99,7 @@ def test_what_changed_is_read_again(project: Path, builds: list[ThreadCache]) ->
 def test_a_broken_or_foreign_cache_means_building_anew(
         project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
-    cold = _snapshot(out)
+    cold = snapshot(out)
     cache = project / ".replik-cache" / "threads" / thread_cache.NAME
     good = cache.read_bytes()
     length = int.from_bytes(good[-8:], "little")
@@ -134,10 +127,10 @@ def test_a_broken_or_foreign_cache_means_building_anew(
     for damage in damages:
         cache.write_bytes(damage)
         build(project)
-        assert _snapshot(out) == cold
+        assert snapshot(out) == cold
     cache.unlink()
     build(project)
-    assert _snapshot(out) == cold and counts(builds)[-1] == (0, 2)
+    assert snapshot(out) == cold and counts(builds)[-1] == (0, 2)
 
 
 def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[ThreadCache],
@@ -157,9 +150,9 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[Thre
 def test_no_cache_folder_no_cache(project: Path) -> None:
     write_conf(project, REPLIK_CACHE="")
     out = build(project)
-    first = _snapshot(out)
+    first = snapshot(out)
     build(project)
-    assert _snapshot(out) == first
+    assert snapshot(out) == first
     assert not (project / "threads").exists() and not (project / ".replik-cache").exists()
 
 
