@@ -100,7 +100,11 @@ def build_once(site: sitegen.Site, variant: str, log_dir: Path, plain_theme: Pat
     else:
         output = new_output(site, kind)
     if variant == "replik-cold":
-        shutil.rmtree(site.root / ".replik-cache", ignore_errors=True)
+        # Moved aside, not deleted (see new_output): the cache's files are new ones.
+        cache = site.root / ".replik-cache"
+        if cache.exists():
+            cache.rename(new_output(site, "old-cache"))
+            _outputs.pop("old-cache")
     conf = site.plain_conf if variant == "plain" else site.conf
     theme = plain_theme if variant == "plain" else None
     log = log_dir / f"{variant}.log"

@@ -319,6 +319,9 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     result["server_cpu_ms_per_comment"] = round(cpu / result["ok"] * 1000, 2) if result["ok"] \
         else None
     result["rounds_p99_ms"] = [r["latency_ms"].get("p99") for r in rounds]
+    result["rounds_cpu_ms_per_comment"] = [
+        round(r.get("server_cpu_s", float("nan")) / r["ok"] * 1000, 2) if r["ok"] else None
+        for r in rounds]
     return result
 
 

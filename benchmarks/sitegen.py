@@ -301,18 +301,13 @@ def _page_lang():
 def _page_date(when):
     return when.strftime("%d.%m.%Y") if when else ""
 
-# The theme's {% call cached_fragment(...) %} blocks: rendered every time here (the
-# plugin's version keeps them per language).
-def _cached_fragment(name, substitute=None, *, caller):
-    return caller() if substitute is None else caller(substitute)
-
 _jinja = dict(globals().get("JINJA_ENVIRONMENT") or {"trim_blocks": True, "lstrip_blocks": True})
 _jinja["extensions"] = [*_jinja.get("extensions", []), "jinja2.ext.i18n"]
 JINJA_ENVIRONMENT = _jinja
 JINJA_GLOBALS = {**(globals().get("JINJA_GLOBALS") or {}),
                  "_": _gettext, "gettext": _gettext, "ngettext": _ngettext,
                  "pgettext": _pgettext, "npgettext": _npgettext, "page_lang": _page_lang,
-                 "page_date": _page_date, "cached_fragment": _cached_fragment}
+                 "page_date": _page_date}
 '''
     (root / "plainconf.py").write_text(plain, encoding="utf-8")
 

@@ -14,7 +14,7 @@ from replik.store import STATES, Store
 # benchmarks/ is a top-level folder of the project, not part of the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import __main__ as bench_main  # noqa: E402
-from benchmarks import build, imports, sitegen, threads  # noqa: E402
+from benchmarks import build, imports, pieces, sitegen, threads  # noqa: E402
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -107,6 +107,21 @@ def test_build_benchmark_at_tiny_scale(tmp_path: Path) -> None:
     assert (output / "index.html").is_file()
     # Only the last output of each kind is kept.
     assert len(list(output.parent.iterdir())) == 2
+
+
+def test_pieces_builds_each_variant_on_its_copy_of_the_code(tmp_path: Path) -> None:
+    site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
+    variants = ["baseline", "no-thread-markup", "warm"]
+    builds = pieces.Builds(site, variants, tmp_path / "work")
+    cpu = pieces.measure(builds, variants, rounds=2)
+    assert all(len(values) == 2 and min(values) > 0 for values in cpu.values())
+    lines = pieces.report(cpu)
+    assert lines[2].startswith("no-thread-markup") and "rounds" in lines[2]
+    # The copy the builds ran, not the working tree; the warm builds kept their cache.
+    assert (tmp_path / "work" / "code" / "worktree" / "plugins" / "replik").is_dir()
+    assert (tmp_path / "work" / "caches" / "warm" / "threads").is_dir()
+    built = sorted((tmp_path / "work" / "runs").glob("*/index.html"))
+    assert len(built) == 1 + 2 * 3  # the warm cache's build, then two rounds
 
 
 def test_profile_breakdown_names_the_plugin(tmp_path: Path) -> None:

@@ -745,8 +745,9 @@ def test_the_servers_long_lived_objects_are_kept_out_of_full_collections(site):
     import gc
     import weakref
 
-    from replik.server import heap
+    from replik import heap
 
+    create_app(settings=make_settings(site))
     assert gc.get_freeze_count() > 1000  # the app and its article index
 
     class Node:

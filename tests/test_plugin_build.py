@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 import feedparser
@@ -293,49 +292,3 @@ def test_a_post_in_english_gets_an_english_discussion(tmp_path):
     index = lxml_html.fromstring((out / "index.html").read_bytes())
     assert index.get("lang") == "de"
     assert "1 Kommentar" in index.text_content() and "1 comment" not in index.text_content()
-
-
-def test_feedgen_itself_writes_the_same_feeds(site, tmp_path):
-    """REPLIK_FEED_WRITER = "feedgen" has feedgen write the feeds: byte for byte the
-    default writer's files."""
-    import shutil
-
-    root = tmp_path / "again"
-    shutil.copytree(site["root"], root, ignore=shutil.ignore_patterns("output", ".replik-cache"))
-    conf = root / "pelicanconf.py"
-    text = conf.read_text().replace(str(site["root"]), str(root))
-    conf.write_text(text + "REPLIK_FEED_WRITER = 'feedgen'\n")
-    out = build(root)
-    ours = {p.relative_to(site["out"]): p.read_bytes() for p in (site["out"] / "feeds").rglob("*.xml")}
-    theirs = {p.relative_to(out): p.read_bytes() for p in (out / "feeds").rglob("*.xml")}
-    assert ours and ours == theirs
-
-
-def test_an_unknown_feed_writer_is_named_in_the_error():
-    from replik.feeds import feed_writer
-
-    with pytest.raises(ValueError, match="REPLIK_FEED_WRITER must be one of feedxml, feedgen"):
-        feed_writer({"REPLIK_FEED_WRITER": "lxml"})
-    assert feed_writer({}) == "feedxml"
-
-
-def test_a_build_freezes_what_it_read_and_unfreezes_it_at_the_end(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    small_site(tmp_path, [("eins", "Eins", "2010-03-01 09:00")])
-    add_entry(tmp_path, "eins", "Erster", utc(2010, 3, 5, 10, 47), author="Anna")
-    calls: list[tuple[str, int]] = []
-    freeze, unfreeze = gc.freeze, gc.unfreeze
-
-    def freezing() -> None:
-        freeze()
-        calls.append(("freeze", gc.get_freeze_count()))
-
-    def unfreezing() -> None:
-        unfreeze()
-        calls.append(("unfreeze", gc.get_freeze_count()))
-
-    monkeypatch.setattr(gc, "freeze", freezing)
-    monkeypatch.setattr(gc, "unfreeze", unfreezing)
-    build(tmp_path)
-    assert [name for name, _count in calls] == ["freeze", "unfreeze"]
-    assert calls[0][1] > 0 and calls[1][1] == 0 and gc.get_freeze_count() == 0

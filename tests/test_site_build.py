@@ -609,8 +609,7 @@ def test_pages_fit_the_screen_and_show_focus(browser, site: SimpleNamespace, wid
 
 def test_relative_urls_give_each_page_depth_its_own_form_and_badges(
         tmp_path_factory: pytest.TempPathFactory) -> None:
-    # The form and the badges are kept per language and SITEURL (cached_fragment):
-    # with RELATIVE_URLS, SITEURL is "." on the home page and "../.." on a post.
+    # With RELATIVE_URLS, SITEURL is "." on the home page and "../.." on a post.
     out = tmp_path_factory.mktemp("relative") / "output"
     build_sample_site(out, RELATIVE_URLS=True, SITEURL="")
     home = (out / "index.html").read_text(encoding="utf-8")

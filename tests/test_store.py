@@ -111,7 +111,8 @@ def write_path(request, monkeypatch):
 
     if request.param == "unnamed" and not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system makes no unnamed files")
-    monkeypatch.setattr(store_module, "_tmpfile_links", request.param == "unnamed")
+    if request.param == "named":
+        monkeypatch.setattr(store_module, "link_new_file", lambda *_args: False)
     return request.param
 
 
@@ -120,7 +121,6 @@ def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatc
 
     if not hasattr(os, "O_TMPFILE"):
         pytest.skip("this system makes no unnamed files")
-    monkeypatch.setattr(store_module, "_tmpfile_links", True)
 
     def named(*_args):
         raise AssertionError("a named temporary file was made")
@@ -133,7 +133,7 @@ def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatc
         0o640 & ~_umask())
 
 
-def test_a_store_that_cannot_be_written_keeps_the_fast_way_for_later(tmp_path):
+def test_a_store_that_cannot_be_written_keeps_the_fast_way_for_later(tmp_path, monkeypatch):
     """tmp/ being a file is this store's problem, not the system's: the error is the
     named way's, and the next store still gets unnamed files."""
     import replik.store as store_module
@@ -145,7 +145,11 @@ def test_a_store_that_cannot_be_written_keeps_the_fast_way_for_later(tmp_path):
     (tmp_path / "broken" / "tmp").write_text("not a folder")
     with pytest.raises(OSError):
         broken.add(make_entry(), fresh=True)
-    assert store_module._tmpfile_links
+
+    def named(*_args):
+        raise AssertionError("a named temporary file was made")
+
+    monkeypatch.setattr(store_module, "write_temp", named)
     good = Store(tmp_path / "good")
     entry = good.add(make_entry(), fresh=True)
     assert good.get(entry.id).state == "pending"
@@ -304,7 +308,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     from replik import store as S
     where = sys.argv[2]
     if sys.argv[3] == "named":
-        S._tmpfile_links = False
+        S.link_new_file = lambda *args: False
     def crash(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     if where == "before-fsync":

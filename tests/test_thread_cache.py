@@ -43,37 +43,40 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def commits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(threads reused, threads kept) of each build's cache, as it is committed.
-    (Not from the log: Pelican's log filter drops a message it has seen before in
-    the same process.)"""
-    seen: list[tuple[int, int]] = []
-    commit = ThreadCache.commit
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[ThreadCache]:
+    """Each build's cache, to ask how many threads it reused and kept. (Not from the
+    log: Pelican's log filter drops a message it has seen before in the process.)"""
+    seen: list[ThreadCache] = []
+    load = ThreadCache.load
 
-    def recording(cache: ThreadCache) -> None:
-        seen.append((cache.reused, -1))
-        commit(cache)
-        seen[-1] = (cache.reused, len(cache._kept))
+    def recording(folder: str) -> ThreadCache:
+        seen.append(load(folder))
+        return seen[-1]
 
-    monkeypatch.setattr(ThreadCache, "commit", recording)
+    monkeypatch.setattr(ThreadCache, "load", recording)
     return seen
 
 
+def counts(builds: list[ThreadCache]) -> list[tuple[int, int]]:
+    """(threads reused, threads kept) of each build."""
+    return [(cache.reused, len(cache._kept)) for cache in builds]
+
+
 def test_a_second_build_reuses_every_thread_and_writes_the_same_bytes(
-        project: Path, commits: list[tuple[int, int]]) -> None:
+        project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
     cold = snapshot(out)
-    assert commits == [(0, 2)]
-    assert (project / ".replik-cache" / "threads" / thread_cache.INDEX).is_file()
+    assert counts(builds) == [(0, 2)]
+    folder = project / ".replik-cache" / "threads"
+    assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]
     build(project)
-    assert commits[-1] == (2, 2)
+    assert counts(builds)[-1] == (2, 2)
+    assert [p.name for p in folder.iterdir()] == [thread_cache.NAME]  # nothing left over
     assert snapshot(out) == cold
     assert b"<em>Kommentar</em>" in (out / "eins" / "index.html").read_bytes()
-    # One blob: the last build's; the one before it is gone.
-    assert len(list((project / ".replik-cache" / "threads").glob("*.blob"))) == 1
 
 
-def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]]) -> None:
+def test_what_changed_is_read_again(project: Path, builds: list[ThreadCache]) -> None:
     build(project)
     store = Store(project / "comments")
     zweiter = next(store.entries("approved", "zwei"))
@@ -82,43 +85,55 @@ def test_what_changed_is_read_again(project: Path, commits: list[tuple[int, int]
     neu = add_entry(project, "eins", "Ganz neu", utc(2010, 3, 7, 9, 0), author="Clara")
     erster = min(store.entries("approved", "eins"), key=lambda e: e.date)
     out = build(project)
-    assert commits[-1] == (0, 2)
+    assert counts(builds)[-1] == (0, 2)
     eins = (out / "eins" / "index.html").read_text()
     assert "Ganz neu" in eins and neu.id in eins
     assert "Zweiter, verbessert" in (out / "zwei" / "index.html").read_text()
     store.move(erster.id, "spam")
     build(project)
-    assert commits[-1] == (1, 2)
+    assert counts(builds)[-1] == (1, 2)
     eins = (out / "eins" / "index.html").read_text()
     assert erster.id not in eins and "Erster" not in eins and "Ganz neu" in eins
 
 
 def test_a_broken_or_foreign_cache_means_building_anew(
-        project: Path, commits: list[tuple[int, int]]) -> None:
+        project: Path, builds: list[ThreadCache]) -> None:
     out = build(project)
     cold = snapshot(out)
-    folder = project / ".replik-cache" / "threads"
-    index = folder / thread_cache.INDEX
+    cache = project / ".replik-cache" / "threads" / thread_cache.NAME
+    good = cache.read_bytes()
+    length = int.from_bytes(good[-8:], "little")
+    key, threads = marshal.loads(good[-8 - length:-8])
+    body = good[:-8 - length]
+
+    def made(index: object) -> bytes:
+        data = marshal.dumps(index)
+        return body + data + len(data).to_bytes(8, "little")
+
+    place = threads["eins"]
     damages = [
-        lambda blob: blob.write_bytes(blob.read_bytes()[:40]),  # cut short
-        lambda blob: blob.write_bytes(b"\0" * len(blob.read_bytes())),  # garbage
-        lambda blob: index.write_bytes(b"not marshal"),
-        lambda blob: index.write_bytes(marshal.dumps(
-            {"format": thread_cache.FORMAT, "key": "another version", "blob": blob.name,
-             "threads": {}})),
-        lambda blob: blob.unlink(),
-        lambda blob: index.write_bytes(marshal.dumps(  # ours in form, not in content
-            {"format": thread_cache.FORMAT, "key": thread_cache.code_key(), "blob": blob.name,
-             "threads": {"eins": 7, "zwei": ("x",) * 5}})),
+        good[:40],  # cut short
+        good[:-3],
+        b"\0" * len(good),  # garbage
+        b"not marshal",
+        b"",
+        made(("another version", threads)),
+        made((key, {**threads, "eins": (("x",) * 2, *place[1:])})),  # another folder's
+        made((key, {**threads, "eins": (*place[:3], place[3] + 1, place[4])})),  # HTML moved
+        made((key, {**threads, "eins": (*place[:1], len(good), *place[2:])})),  # beyond the end
+        made((key, {"eins": 7, "zwei": ("x",) * 5})),  # ours in form, not in content
+        made((key, 7)),
     ]
     for damage in damages:
-        damage(next(folder.glob("*.blob")))
+        cache.write_bytes(damage)
         build(project)
         assert snapshot(out) == cold
-        assert commits[-1] == (0, 2)
+    cache.unlink()
+    build(project)
+    assert snapshot(out) == cold and counts(builds)[-1] == (0, 2)
 
 
-def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tuple[int, int]],
+def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[ThreadCache],
                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     (project / "comments" / "approved" / "zwei" / f"20100306T000000000000Z-0000beef{SUFFIX}"
@@ -128,7 +143,7 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, commits: list[tup
     assert any("0000beef" in w for w in warnings), warnings
     # Kept without its bad file, the next build would skip it (and its warning).
     build(project)
-    assert commits == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
+    assert counts(builds) == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
     assert "zwei" not in ThreadCache.load(project / ".replik-cache" / "threads")
 
 
@@ -146,8 +161,10 @@ def test_another_code_key_reuses_nothing(project: Path,
     build(project)
     folder = project / ".replik-cache" / "threads"
     assert "eins" in ThreadCache.load(folder)
+    _names, signature = folder_signature(str(project / "comments" / "approved" / "eins"))
+    assert ThreadCache.load(folder).entries_for("eins", signature) is not None
     monkeypatch.setattr(thread_cache, "code_key", lambda: "the next release")
-    assert "eins" not in ThreadCache.load(folder)
+    assert ThreadCache.load(folder).entries_for("eins", signature) is None
 
 
 def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
@@ -162,12 +179,12 @@ def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
         public_only=True, bodies=False)["eins"], key=lambda e: e.id)
     assert sorted(entries, key=lambda e: e.id) == expected
     assert set(cache.html_for("eins", entries) or {}) == {e.id for e in entries}
+    cache.finish()
     # Any file touched (same bytes, new times) is another signature.
     some = next(approved.iterdir())
     os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 1))
     assert ThreadCache.load(folder).entries_for("eins", folder_signature(str(approved))[1]) \
         is None
-    cache.close()
 
 
 def test_an_entry_record_makes_the_entry_a_build_reads() -> None:

@@ -1,9 +1,8 @@
 """Comment feeds (Atom and RSS), one per article and one site-wide.
 
-feedgen defines them (``feedgen_feeds``: the calls that make each feed). By
-default feedxml serializes the same bytes by hand at a tenth of feedgen's cost;
-``REPLIK_FEED_WRITER = "feedgen"`` has feedgen itself write them. The tests hold
-the two to the same bytes.
+A ``FeedSpec`` holds everything a feed says; feedxml writes it (the bytes feedgen
+would write, at a tenth of its cost; tests/test_feedxml.py keeps feedgen as the
+reference).
 """
 
 from __future__ import annotations
@@ -133,55 +132,8 @@ def make_spec(
     )
 
 
-WRITERS = ("feedxml", "feedgen")
-
-
-def feedgen_feeds(spec: FeedSpec) -> dict[str, bytes]:
-    """The feed in both formats, written by feedgen: one FeedGenerator, its entries
-    made once. feedxml writes the same bytes (tests/test_feedxml.py)."""
-    from feedgen.feed import FeedGenerator  # imported when chosen: lxml costs start-up time
-
-    feed = FeedGenerator()
-    # RSS's <author> must be an email address, which we never publish: use dc:creator.
-    feed.load_extension("dc", atom=False, rss=True)
-    feed.id(spec.self_urls[0])
-    feed.title(spec.title)
-    feed.description(spec.description)
-    feed.language(spec.language)
-    for item in spec.items:
-        entry = feed.add_entry(order="append")
-        entry.id(item.link)
-        entry.link(href=item.link)
-        entry.title(item.title)
-        entry.author(name=item.author)
-        entry.dc.dc_creator(item.author)
-        entry.published(item.date)
-        entry.updated(item.date)
-        entry.content(item.html, type="html")
-    feed.updated(spec.updated)
-    feed.lastBuildDate(spec.updated)
-    out = {}
-    for fmt, self_url in zip(FORMATS, spec.self_urls, strict=True):
-        # RSS takes the channel link from the last link() added, so rel=self comes first.
-        feed.link(href=self_url, rel="self", replace=True)
-        feed.link(href=spec.page_url, rel="alternate")
-        out[fmt] = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
-    return out
-
-
-def feed_writer(settings: dict[str, Any]) -> str:
-    """REPLIK_FEED_WRITER, checked: "feedxml" (the default) or "feedgen"."""
-    writer = str(settings.get("REPLIK_FEED_WRITER") or "feedxml")
-    if writer not in WRITERS:
-        raise ValueError(f"REPLIK_FEED_WRITER must be one of {', '.join(WRITERS)}"
-                         f" (got {writer!r})")
-    return writer
-
-
-def render_feeds(spec: FeedSpec, writer: str = "feedxml") -> dict[str, bytes]:
-    """The feed in both formats (format -> bytes), by ``writer`` (see WRITERS)."""
-    if writer == "feedgen":
-        return feedgen_feeds(spec)
+def render_feeds(spec: FeedSpec) -> dict[str, bytes]:
+    """The feed in both formats (format -> bytes)."""
     atom, rss = feedxml.render(spec)
     return {"atom": atom, "rss": rss}
 
@@ -255,7 +207,6 @@ class CommentFeeds:
     def __init__(self, settings: dict[str, Any], output: Path) -> None:
         self.settings = settings
         self.output = os.fspath(output)
-        self.writer = feed_writer(settings)
         self.done: set[int] = set()
         #: Articles (by id) whose feeds follow their page; the others wait for finish().
         self.eligible: set[int] = set()
@@ -276,7 +227,7 @@ class CommentFeeds:
         # Made anew every time: feedxml costs less than any cache lookup would (reading
         # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone,
         # so a rebuild touches only the feeds that changed.
-        data = render_feeds(spec, self.writer)
+        data = render_feeds(spec)
         for fmt in FORMATS:
             target = f"{self.output}/{paths[fmt]}"
             atomic_write(target, data[fmt])
@@ -312,7 +263,7 @@ class CommentFeedGenerator:
         # The build is done with its threads: what it read becomes the next one's cache.
         cache, _signatures = self.context.get("replik_thread_cache") or (None, None)
         if cache is not None:
-            cache.commit()
+            cache.finish()
 
 
 def feed_articles(context: dict[str, Any]) -> list[Any]:

@@ -2,7 +2,7 @@
 
 feedgen (an lxml tree per feed, rebuilt for each format) cost about 58 µs per entry
 in the build benchmark; these strings cost a few µs. The bytes are the ones
-feedgen 1.0.0 writes for the calls render_feeds() used to make (pretty-printed,
+feedgen 1.0.0 writes for the calls the plugin used to make (pretty-printed,
 with lxml's escaping, the dc extension on RSS only, its generator element), so
 feeds written by either are interchangeable; tests/test_feedxml.py keeps feedgen
 as the oracle and compares byte for byte.

@@ -35,7 +35,6 @@ from jinja2 import pass_context
 from jinja2.utils import missing
 from markupsafe import Markup
 
-from .fragments import fragment_cache
 from .render import as_aware, format_date_local
 
 log = logging.getLogger(__name__)
@@ -134,8 +133,7 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     """Give a Jinja environment ``_()``, ``gettext``, ``ngettext``, ``pgettext`` and
     ``{% trans %}``, in the language of the page being rendered (see
     ``page_language``); ``page_lang()`` and ``page_date(when)``, that language and a
-    date in it; and ``cached_fragment`` (see fragments.py), which keeps a part of a
-    page per language."""
+    date in it."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
     env.install_gettext_translations(translations_for(settings), newstyle=True)
@@ -143,8 +141,6 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_,
                         "pgettext": pgettext_, "npgettext": npgettext_})
     default = str(settings.get("DEFAULT_LANG") or "de")
-    env.globals["cached_fragment"] = fragment_cache(
-        lambda context: page_language(context, default))
     timezone = str(settings.get("TIMEZONE") or "UTC")
 
     @pass_context
@@ -179,120 +175,40 @@ def page_language(context: Any, default: str) -> str:
     return default
 
 
-#: Formatted results with variables kept per environment (a big build has ~10,000).
-_KEPT_RESULTS = 50_000
-# Values whose %-formatting (and escaping) depends on their value alone. Markup is a
-# str that compares equal to the str it holds but is not escaped: its type decides.
-_PLAIN_TYPES = (str, int)
-
-
-def _result_key(call: tuple[Any, ...], variables: dict[str, Any]) -> tuple[Any, ...] | None:
-    """What a call's formatted result depends on, or None when that is not just
-    values (a Markup, an object with its own __str__ or __html__)."""
-    for value in variables.values():
-        if type(value) not in _PLAIN_TYPES:
-            return None
-    return (call, *variables.items())
-
-
 def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], ...]:
     """``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` for templates: exactly
-    Jinja's newstyle ones (escaping, always a format string), in the page's language,
-    each message looked up once per language (a build of a big blog calls them about
-    100,000 times).
-
-    Most calls have no variables: their whole result (translated, made Markup under
-    autoescaping, ``%%`` undone) is kept per language, message and escaping, so such
-    a call costs finding the page's language and one dict lookup. The others repeat
-    too (a post's title in every listing, "3 Kommentare"): their result is kept by
-    the variables' values as well, when those are plain strings and numbers, whose
-    formatting depends on nothing else (up to ``_KEPT_RESULTS`` of them).
-    """
+    Jinja's newstyle ones (escaping, always a format string), in the page's language."""
     default = str(settings.get("DEFAULT_LANG") or "de")
-    singular: dict[tuple[str, str], str] = {}
-    finished: dict[tuple[str, str, bool], str] = {}
-    plural: dict[tuple[str, str, str, int, bool], str] = {}
-    contextual: dict[tuple[str, str, str, bool], str] = {}
-    # Results with variables (see _result_key).
-    formatted: dict[tuple[Any, ...], str] = {}
 
-    def keep(key: tuple[Any, ...], result: str) -> None:
-        if len(formatted) >= _KEPT_RESULTS:  # a server runs for weeks: stay bounded
-            formatted.clear()
-        formatted[key] = result
+    def catalog(context: Any) -> gettext.NullTranslations:
+        return translations_for(settings, page_language(context, default))
 
-    def translated(lang: str, string: str) -> str:
-        rv = singular.get((lang, string))
-        if rv is None:
-            rv = singular[lang, string] = translations_for(settings, lang).gettext(string)
-        return rv
+    def finish(context: Any, rv: str, variables: dict[str, Any]) -> str:
+        return (Markup(rv) if context.eval_ctx.autoescape else rv) % variables
 
     @pass_context
     def gettext_(__context: Any, __string: str, **variables: Any) -> str:
-        lang = page_language(__context, default)
-        autoescape = bool(__context.eval_ctx.autoescape)
-        if not variables:
-            key = (lang, __string, autoescape)
-            rv = finished.get(key)
-            if rv is None:
-                rv = translated(lang, __string)
-                rv = finished[key] = (Markup(rv) if autoescape else rv) % variables
-            return rv
-        key = _result_key((lang, __string, autoescape), variables)
-        rv = formatted.get(key) if key is not None else None
-        if rv is None:
-            rv = translated(lang, __string)
-            if autoescape:
-                rv = Markup(rv)
-            rv = rv % variables
-            if key is not None:
-                keep(key, rv)
-        return rv
+        return finish(__context, catalog(__context).gettext(__string), variables)
 
     @pass_context
     def ngettext_(__context: Any, __singular: str, __plural: str, __num: int,
                   **variables: Any) -> str:
         variables.setdefault("num", __num)
-        lang = page_language(__context, default)
-        key = (lang, __singular, __plural, __num, bool(__context.eval_ctx.autoescape))
-        result_key = _result_key(key, variables)
-        done = formatted.get(result_key) if result_key is not None else None
-        if done is not None:
-            return done
-        rv = plural.get(key)
-        if rv is None:
-            rv = translations_for(settings, lang).ngettext(__singular, __plural, __num)
-            rv = plural[key] = Markup(rv) if key[4] else rv
-        rv = rv % variables
-        if result_key is not None:
-            keep(result_key, rv)
-        return rv
+        return finish(__context, catalog(__context).ngettext(__singular, __plural, __num),
+                      variables)
 
-    # With a context (a short word that means something else elsewhere, see the
-    # module's docstring): few calls, so only those without variables are kept.
     @pass_context
     def pgettext_(__context: Any, __string_ctx: str, __string: str, **variables: Any) -> str:
         variables.setdefault("context", __string_ctx)
-        lang = page_language(__context, default)
-        autoescape = bool(__context.eval_ctx.autoescape)
-        key = (lang, __string_ctx, __string, autoescape)
-        rv = contextual.get(key) if len(variables) == 1 else None
-        if rv is None:
-            rv = translations_for(settings, lang).pgettext(__string_ctx, __string)
-            rv = (Markup(rv) if autoescape else rv) % variables
-            if len(variables) == 1:
-                contextual[key] = rv
-        return rv
+        return finish(__context, catalog(__context).pgettext(__string_ctx, __string), variables)
 
     @pass_context
     def npgettext_(__context: Any, __string_ctx: str, __singular: str, __plural: str,
                    __num: int, **variables: Any) -> str:
         variables.setdefault("context", __string_ctx)
         variables.setdefault("num", __num)
-        lang = page_language(__context, default)
-        rv = translations_for(settings, lang).npgettext(__string_ctx, __singular, __plural,
-                                                        __num)
-        return (Markup(rv) if __context.eval_ctx.autoescape else rv) % variables
+        return finish(__context, catalog(__context).npgettext(
+            __string_ctx, __singular, __plural, __num), variables)
 
     return gettext_, ngettext_, pgettext_, npgettext_
 

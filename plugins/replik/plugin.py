@@ -15,7 +15,6 @@ and the HTML is read back from the cache instead.
 
 from __future__ import annotations
 
-import gc
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,11 +83,6 @@ def attach_comments(generator: Any) -> None:
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
-    # Everything read so far (posts, entries) lives until the build ends. Frozen, the
-    # cyclic collector stops walking it again and again while thousands of pages are
-    # written (0.06 -> 0.02 s of collections in the benchmark's writing); build_finished
-    # unfreezes it, so a long-running process (the desk, autoreload) collects as usual.
-    gc.freeze()
 
 
 def page_written(path: str, context: dict[str, Any]) -> None:
@@ -190,11 +184,6 @@ def post_feed_guids(_context: Any, feed: Any) -> None:
             item["unique_id_is_permalink"] = False
 
 
-def build_finished(_pelican: Any) -> None:
-    """finalized: the build's objects are ordinary garbage again (see attach_comments)."""
-    gc.unfreeze()
-
-
 def get_generators(_pelican: Any) -> type:
     return CommentFeedGenerator
 
@@ -208,5 +197,4 @@ def register() -> None:
     signals.get_generators.connect(get_generators)
     signals.content_written.connect(page_written)
     signals.feed_generated.connect(post_feed_guids)
-    signals.finalized.connect(build_finished)
     signals.article_writer_finalized.connect(gone.write_after_build)

@@ -37,6 +37,7 @@ from pelican.paginator import Paginator
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
+from . import heap
 from .feeds import atomic_write, write_comment_feeds
 from .fingerprint import tree_fingerprint
 from .plugin import attach_thread
@@ -204,6 +205,9 @@ class SiteBuilder:
         signals.finalized.send(pelican)
         self.pelican, self.generators = pelican, generators
         self.last_written = sorted(writer._written_files)
+        # The run is kept for the syncs, as long as the server runs: frozen with the
+        # server's other long-lived objects (heap.py), out of the full collections.
+        heap.settle()
 
     # -- incremental -----------------------------------------------------------
     def _scan(self) -> dict[str, tuple[int, int]]:

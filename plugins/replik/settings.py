@@ -52,9 +52,6 @@ REPLIK_DEFAULTS: dict[str, Any] = {
     # An article's comment feeds hold its newest this many entries (0: all of them).
     # Like Isso's [rss] limit: a reader polls the feed, the page has the whole thread.
     "REPLIK_FEED_ARTICLE_COUNT": 100,
-    # Who serializes the comment feeds: "feedxml" (feedgen's bytes, ten times faster)
-    # or "feedgen" itself.
-    "REPLIK_FEED_WRITER": "feedxml",
     # Staff answers count as late after this many hours (dialogue report).
     "REPLIK_ANSWER_WITHIN": 24,
     # Moderator accounts: name -> environment variable holding the password hash.

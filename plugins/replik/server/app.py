@@ -13,9 +13,9 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .. import heap
 from ..i18n import gettext_for
 from ..settings import load_settings, store_path
-from . import heap
 from .responses import json_refusal, wants_json
 
 log = logging.getLogger(__name__)

@@ -37,13 +37,13 @@ from flask import (
     request,
 )
 
-from .. import audit, i18n, notify, reader_mail, spam
+from .. import audit, heap, i18n, notify, reader_mail, spam
 from ..fingerprint import tree_fingerprint
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..plugin import comments_open
 from ..settings import store_path
 from ..store import Entry, StateChanged, Store, StoreError, is_valid_id, new_id
-from . import heap, pages
+from . import pages
 from .app import request_rebuild
 from .responses import json_refusal, json_response, wants_json
 
