@@ -19,14 +19,14 @@ from social_badges.context import build_social
 
 ROOT = Path(__file__).resolve().parents[1]
 
-MASTODON = {
+FEDIVERSE_ACCOUNTS = {
     "firma": (200, {"id": "1", "username": "firma", "acct": "firma", "followers_count": 1086}),
     "gross": (200, {"username": "gross", "followers_count": 12345}),
     "fehlt": (404, {"error": "Record not found"}),
     "kaputt": (500, {"error": "Internal"}),
     "andere": (200, {"username": "jemand", "followers_count": 5}),
 }
-BLUESKY = {
+BLUESKY_PROFILES = {
     "firma.example": (200, {"did": "did:plc:x", "handle": "firma.example",
                             "followersCount": 2048}),
     "zahl.example": (200, {"handle": "zahl.example", "followersCount": "viele"}),
@@ -60,10 +60,10 @@ class FakeNetworks:
                                 content_type="application/json")
             if acct == "html":
                 return Response("<html>Wartung</html>", content_type="text/html")
-            status, body = MASTODON.get(acct, (404, {"error": "Record not found"}))
+            status, body = FEDIVERSE_ACCOUNTS.get(acct, (404, {"error": "Record not found"}))
             return Response(json.dumps(body), status=status, content_type="application/json")
         if request.path == "/xrpc/app.bsky.actor.getProfile":
-            status, body = BLUESKY.get(request.args.get("actor", ""),
+            status, body = BLUESKY_PROFILES.get(request.args.get("actor", ""),
                                        (400, {"error": "InvalidRequest"}))
             return Response(json.dumps(body), status=status, content_type="application/json")
         return Response("not found", status=404)
