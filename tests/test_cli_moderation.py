@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 from sitebuilder import add_entry, small_site, utc, write_conf
 
-from replik import audit
 from replik.cli import main
 from replik.store import Store
 
@@ -122,7 +121,7 @@ def test_delete_asks_unless_yes(project):
     assert result.exit_code == 0 and store.find(e["old"].id) is None
     run("delete", e["ping"].id, "--yes")
     assert store.find(e["ping"].id) is None
-    actions = [a["action"] for a in audit.read(root / "comments")]
+    actions = [a["action"] for a in Store(root / "comments").audit_trail()]
     assert actions == ["delete", "delete"]
 
 
@@ -202,7 +201,7 @@ def test_a_decision_that_lost_a_race_changes_nothing_and_names_the_winner(projec
     assert result.exit_code == 1
     assert "already decided by bert: it is spam now" in result.output
     assert Store(root / "comments").get(entry_id).state == "spam"
-    trail = [(a["actor"], a["from"], a["to"]) for a in audit.read(root / "comments", entry_id)]
+    trail = [(a["actor"], a["from"], a["to"]) for a in Store(root / "comments").audit_trail(entry_id)]
     assert trail == [("bert", "pending", "spam")]
 
 

@@ -13,7 +13,6 @@ from liveserver import wait_for
 from lxml import html as lxml_html
 from test_desk_site import PASSWORD, Served, add_entry, hash_env
 
-from replik import audit
 from replik.store import Store
 
 
@@ -90,7 +89,7 @@ def test_csrf_missing_or_wrong_is_403_and_changes_nothing(desk: Served) -> None:
     answer = client.post(f"/moderate/entry/{entry.id}/reply", data={"body": "Hallo"})
     assert answer.status_code == 403
     assert desk.store.get(entry.id).state == "pending"
-    assert list(audit.read(desk.store.root)) == []
+    assert list(desk.store.audit_trail()) == []
 
 
 def test_lockout_after_failures_even_with_the_right_password(desk: Served) -> None:
@@ -334,7 +333,7 @@ def test_two_moderators_deciding_at_once_exactly_one_wins(desk: Served,
         assert "Nothing was changed" in answers[loser].text
         assert desk.store.get(entry.id).state == {"approve": "approved",
                                                    "spam": "spam"}[wants[winner]]
-        records = [(a["actor"], a["from"]) for a in audit.read(desk.store.root, entry.id)]
+        records = [(a["actor"], a["from"]) for a in desk.store.audit_trail(entry.id)]
         assert records == [(winner, "pending")]
 
 
@@ -404,7 +403,7 @@ def test_on_a_full_disk_decisions_and_replies_say_so_and_change_nothing(
                   for p in desk.store.root.rglob("*.txt")) == before
     assert desk.store.get(waiting.id).state == "pending"
     assert desk.store.get(shown.id).body == "Schon da"
-    assert list(audit.read(desk.store.root)) == []
+    assert list(desk.store.audit_trail()) == []
     assert list((desk.store.root / "tmp").iterdir()) == []
 
 

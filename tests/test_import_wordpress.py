@@ -15,7 +15,6 @@ from lxml import etree
 from lxml import html as lxml_html
 from sitebuilder import write_project_conf
 
-from replik import audit
 from replik.cli import main
 from replik.store import Store
 
@@ -245,7 +244,7 @@ def test_a_newer_export_adds_only_what_is_new(tmp_path):
     after = snapshot(store.root)
     added = set(after) - set(before)
     assert len(added) == 1 and all(after[k] == v for k, v in before.items())
-    log = [r for r in audit.read(store.root) if r["action"] == "import-wordpress"]
+    log = [r for r in store.audit_trail() if r["action"] == "import-wordpress"]
     assert [r["detail"]["new"] for r in log] == [33, 1]
     new = next(e for e in store.all_entries() if e.extra.get("WP-Comment-Id") == "5000")
     parent = next(e for e in store.all_entries() if e.extra.get("WP-Comment-Id") == "904")

@@ -269,10 +269,10 @@ def links(tmp_path, monkeypatch):
 
 
 def trail(settings) -> list[tuple]:
-    from replik import audit
     from replik.settings import store_path
+    from replik.store import Store
 
-    return [(a["actor"], a["action"], a["from"], a["to"]) for a in audit.read(store_path(settings))]
+    return [(a["actor"], a["action"], a["from"], a["to"]) for a in Store(store_path(settings)).audit_trail()]
 
 
 def test_head_on_a_link_changes_nothing(links):

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from test_import_wordpress import WXR, fixture, make_project, run_cli
 
-from replik import audit
 from replik.personal import person_key
 from replik.store import Entry, Store, new_id
 
@@ -33,7 +32,7 @@ def test_export_person_prints_everything_and_is_audited(tmp_path):
     assert {e["id"] for e in data["entries"]} == expected
     first = data["entries"][0]
     assert {"email", "ip", "user_agent", "referrer", "body", "state", "extra"} <= set(first)
-    log = list(audit.read(store.root))
+    log = list(store.audit_trail())
     assert log[-1]["action"] == "export-person"
     assert log[-1]["detail"]["person"] == person_key(EMAIL)
     assert EMAIL.lower() not in json.dumps(log).lower()
@@ -63,7 +62,7 @@ def test_forget_anonymises_clears_caches_and_rebuilds(tmp_path):
     assert "Gelöschter Nutzer" in page
     for name in ("Jane Doe", "John Doe", "Fred Bloggs", "Γιάννης"):
         assert name not in page
-    record = list(audit.read(store.root))[-1]
+    record = list(store.audit_trail())[-1]
     assert record["action"] == "forget" and set(record["detail"]["entries"]) == ids
     assert EMAIL.lower() not in (store.root / "audit.log").read_text().lower()
 
@@ -76,7 +75,7 @@ def test_forget_with_delete_removes_the_entries(tmp_path):
     assert f"Deleted {len(ids)} entries." in result.output and "make html" in result.output
     assert len(list(store.all_entries())) == total - len(ids)
     assert not ({e.id for e in store.all_entries()} & ids)
-    record = list(audit.read(store.root))[-1]
+    record = list(store.audit_trail())[-1]
     assert record["detail"]["delete"] is True
 
 

@@ -59,7 +59,7 @@ def test_fast_path_equals_full_build_over_random_decisions(tmp_path: Path) -> No
             entries.remove(entry)
         written = builder.sync()
         after = store.find(entry.id)
-        touched_live = "approved" in (state, after.entry.state if after else "")
+        touched_live = "approved" in (state, after.state if after else "")
         assert bool(written) == touched_live, f"{action} from {state}: {written}"
         if step % 8 == 7:
             assert_same(tree(output), full_build(conf, tmp_path / f"full-{step}"))

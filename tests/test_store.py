@@ -344,9 +344,9 @@ def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where, write_path):
 def test_an_interrupted_edit_is_put_back_by_sweep(tmp_path):
     store = Store(tmp_path)
     entry = store.add(make_entry(), "approved")
-    found = store.find(entry.id)
     held = tmp_path / "tmp" / f"{entry.id}.txt.held.approved~post"
-    os.rename(found.path, held)  # what update() does first; then the process dies
+    # What update() does first; then the process dies.
+    os.rename(tmp_path / "approved" / "post" / f"{entry.id}.txt", held)
     old = (datetime.now() - timedelta(minutes=5)).timestamp()
     os.utime(held, (old, old))
     store.sweep()
@@ -497,24 +497,12 @@ def test_a_killed_edit_is_put_back_and_a_live_one_is_left_alone(tmp_path):
     assert list((store_root / "tmp").iterdir()) == []
 
 
-class _DiskFull:
-    """``os`` as the audit log sees it on a full disk: every write fails (ENOSPC)."""
-
-    def __init__(self, real) -> None:
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def write(self, fd, data):
-        raise OSError(28, "No space left on device")
-
-
 def audit_disk_full(monkeypatch) -> None:
     """Make every audit record fail to be written, as on a full disk."""
-    from replik import audit
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(audit, "os", _DiskFull(os))
+    monkeypatch.setattr(Store, "audit", full)
 
 
 def test_an_entry_moved_while_it_is_looked_up_is_found_where_it_went(tmp_path, monkeypatch):
@@ -535,5 +523,5 @@ def test_an_entry_moved_while_it_is_looked_up_is_found_where_it_went(tmp_path, m
 
     monkeypatch.setattr(Path, "read_bytes", read_after_a_move)
     found = store.find(entry.id)
-    assert moved and found is not None and found.entry.state == "spam"
+    assert moved and found is not None and found.state == "spam"
     assert [e.id for e in store.entries("pending")] == []

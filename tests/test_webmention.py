@@ -391,7 +391,7 @@ def test_a_webmention_from_a_source_stored_as_a_pingback_makes_it_a_webmention(
         tmp_path, sources):
     import xmlrpc.client
 
-    from replik import audit
+    from replik.store import Store
 
     with running_blog(tmp_path, REPLIK_WEBMENTION_WORKER=False) as blog:
         target = blog.permalink("offene-debatte")
@@ -411,7 +411,7 @@ def test_a_webmention_from_a_source_stored_as_a_pingback_makes_it_a_webmention(
         assert updated.type == "webmention"
         assert updated.extra["Webmention-Kind"] == "mention"
         assert updated.body == entry.body and updated.title == "Lesenswert"
-        [record] = [r for r in audit.read(blog.settings["REPLIK_STORE"], entry.id)
+        [record] = [r for r in Store(blog.settings["REPLIK_STORE"]).audit_trail(entry.id)
                     if r["action"].startswith("updated")]
         assert record["action"] == "updated pingback to webmention"
         assert (record["from"], record["to"]) == ("approved", "approved")

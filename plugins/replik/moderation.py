@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import audit
-from .settings import store_path
-from .store import Entry, EntryNotFound, StateChanged, Store, StoreError, new_id
+from .store import Entry, EntryNotFound, StateChanged, StoreError, new_id
+from .storespec import last_decision, open_store
 
 ACTIONS = ("approve", "spam", "ham", "trash", "restore", "delete")
 # The state each action leads to ("restore" goes back to where the entry came from).
@@ -85,7 +84,7 @@ class Moderation:
     def __init__(self, settings: dict[str, Any], actor: str = "cli") -> None:
         self.settings = settings
         self.actor = actor
-        self.store = Store(store_path(settings))
+        self.store = open_store(settings)
 
     # -- decisions ---------------------------------------------------------
     def decide(self, action: str, entry_id: str, expected: str | None = None) -> Outcome:
@@ -93,12 +92,11 @@ class Moderation:
         is in now). Raises StateChanged if it is not (or no longer) in that state."""
         if action not in ACTIONS:
             raise StoreError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
-        found = self.store.find(entry_id)
-        if found is None:
+        before = self.store.find(entry_id)
+        if before is None:
             if expected:
                 raise self._conflict(StateChanged(entry_id, expected, ""))
             raise EntryNotFound(entry_id)
-        before = found.entry
         seen = expected or before.state
         if before.state != seen:
             raise self._conflict(StateChanged(entry_id, seen, before.state))
@@ -205,8 +203,8 @@ class Moderation:
         read the audit log."""
         if exc.by is None:
             now = self.store.settled(exc.entry_id)
-            exc.actual = now.entry.state if now else ""
-            exc.by = audit.last_decision(self.store.root, exc.entry_id)
+            exc.actual = now.state if now else ""
+            exc.by = last_decision(self.store, exc.entry_id)
         return exc
 
     def _check_parent(self, entry: Entry) -> None:
@@ -228,7 +226,7 @@ class Moderation:
 
     def _state_before_trash(self, entry_id: str) -> str:
         last = "pending"
-        for item in audit.read(self.store.root, entry_id):
+        for item in self.store.audit_trail(entry_id):
             if item.get("to") == "trash" and item.get("from") in ("pending", "approved", "spam"):
                 last = item["from"]
         return last
@@ -241,10 +239,8 @@ class Moderation:
 
     def _log(self, outcome: Outcome) -> Outcome:
         detail = {"note": outcome.note} if outcome.note else {}
-        audit.record(
-            self.store.root, self.actor, outcome.action, outcome.entry.id,
-            outcome.from_state, outcome.to_state, **detail,
-        )
+        self.store.audit(self.actor, outcome.action, outcome.entry.id, outcome.from_state,
+                         outcome.to_state, **detail)
         return outcome
 
 

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import audit
 from .i18n import gettext_for
 from .importers.jsonio import entry_to_json
 from .settings import cache_path, project_path, store_path
 from .state import open_state
-from .store import PRIVATE_FIELDS, Entry, Store
+from .storespec import PRIVATE_FIELDS, CommentStore, Entry, open_store
 
 #: Header fields of imported entries that identify a person (the blog's user id).
 PERSONAL_EXTRA = ("WP-User-Id",)
@@ -37,7 +36,7 @@ def forgotten_label(settings: dict[str, Any]) -> str:
     return configured or gettext_for(settings)(LABEL_MSGID)
 
 
-def entries_of(store: Store, email: str) -> list[Entry]:
+def entries_of(store: CommentStore, email: str) -> list[Entry]:
     wanted = email.strip().lower()
     if not wanted:
         return []
@@ -47,15 +46,14 @@ def entries_of(store: Store, email: str) -> list[Entry]:
 
 def export_person(settings: dict[str, Any], email: str, actor: str = "cli") -> dict[str, Any]:
     """Everything stored about the person with ``email``, as JSON-ready data."""
-    store = Store(store_path(settings))
+    store = open_store(settings)
     found = entries_of(store, email)
     state = open_state(settings)
     subscriptions = [s.as_json() for s in state.subscriptions.listing(email=email)]
     mails = [{"id": m.id, "kind": m.kind, "article": m.article, "status": m.status,
               "entries": m.entries, "created": m.created}
              for m in state.outbox.of_address(email)]
-    audit.record(store.root, actor, "export-person", person=person_key(email),
-                 entries=len(found))
+    store.audit(actor, "export-person", person=person_key(email), entries=len(found))
     return {"email": email.strip(), "entries": [entry_to_json(e) for e in found],
             "subscriptions": subscriptions, "mails": mails}
 
@@ -72,7 +70,7 @@ class ForgetResult:
 def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
            actor: str = "cli") -> ForgetResult:
     """Remove a person's personal data from every entry (or the entries, with delete)."""
-    store = Store(store_path(settings))
+    store = open_store(settings)
     result = ForgetResult()
     label = forgotten_label(settings)
     found = entries_of(store, email)
@@ -94,9 +92,9 @@ def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
         result.changed.append(entry.id)
     result.subscriptions = open_state(settings).subscriptions.forget(email)
     result.state_cleared = _clear_state(settings, addresses)
-    result.cache_cleared = _clear_cache(settings, store.root)
-    audit.record(store.root, actor, "forget", person=person_key(email), delete=delete,
-                 entries=result.deleted or result.changed, subscriptions=result.subscriptions)
+    result.cache_cleared = _clear_cache(settings, store_path(settings))
+    store.audit(actor, "forget", person=person_key(email), delete=delete,
+                entries=result.deleted or result.changed, subscriptions=result.subscriptions)
     return result
 
 

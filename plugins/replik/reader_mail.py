@@ -30,9 +30,8 @@ from markupsafe import Markup, escape
 
 from . import i18n, notify
 from .render import format_datetime_local, render_body
-from .settings import store_path
 from .state import State, open_state
-from .store import Entry, Store
+from .storespec import CommentStore, Entry, open_store
 from .subscriptions import CONFIRM_TTL, Mail, Subscription, email_key, key_hash
 from .thread import entry_kind
 
@@ -274,7 +273,7 @@ def _retry_in(attempts: int) -> float:
     return float(min(60 * 2 ** max(0, attempts - 1), 6 * 3600))
 
 
-def _prepare(settings: dict[str, Any], state: State, store: Store,
+def _prepare(settings: dict[str, Any], state: State, store: CommentStore,
              mail: Mail) -> tuple[EmailMessage | None, list[str]]:
     """The message for a queued row, or None when there is nothing left to send."""
     if mail.kind == "confirm":
@@ -287,8 +286,8 @@ def _prepare(settings: dict[str, Any], state: State, store: Store,
     entries = []
     for entry_id in mail.entries:
         found = store.find(entry_id)
-        if found is not None and found.entry.state == "approved":
-            entries.append(found.entry)
+        if found is not None and found.state == "approved":
+            entries.append(found)
     if not entries:
         return None, []
     return build_notification(settings, mail, entries), [e.id for e in entries]
@@ -305,7 +304,7 @@ def deliver(settings: dict[str, Any], *, now: float | None = None, limit: int = 
     if not notify.smtp_enabled():
         return counts
     state = open_state(settings)
-    store = Store(store_path(settings))
+    store = open_store(settings)
     max_attempts = int(settings.get("REPLIK_NOTIFY_MAX_ATTEMPTS") or 8)
     while True:
         mails = state.outbox.claim(limit=limit, lease=LEASE_SECONDS, now=now)
@@ -335,7 +334,7 @@ def _failed(state: State, mail: Mail, error: str, counts: dict[str, int],
                 "failed for good" if give_up else "will be retried", error)
 
 
-def _send_one(state: State, store: Store, settings: dict[str, Any], smtp: smtplib.SMTP,
+def _send_one(state: State, store: CommentStore, settings: dict[str, Any], smtp: smtplib.SMTP,
               mail: Mail, counts: dict[str, int], max_attempts: int, after_accept: Any) -> None:
     try:
         message, delivered = _prepare(settings, state, store, mail)

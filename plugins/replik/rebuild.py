@@ -3,7 +3,7 @@
 Pelican 4.12 has no partial write, so a long-lived ``SiteBuilder`` keeps one
 Pelican run in memory (its generators and their shared context, built once).
 On each ``sync()`` it finds the articles whose approved comments changed (the
-store's ``approved/<slug>/`` folders change their mtime with every rename),
+store's ``approved_stamps``),
 re-attaches their comments, and renders through Pelican's own generator code
 only the pages that show one of them: the article page, the listing pages
 (index, category, tag, author, archives) holding it, and the comment feeds.
@@ -41,9 +41,9 @@ from . import heap
 from .feeds import atomic_write, write_comment_feeds
 from .fingerprint import tree_fingerprint
 from .plugin import attach_thread
-from .settings import store_path, with_defaults
+from .settings import with_defaults
 from .state import open_state
-from .store import Store
+from .storespec import open_store
 
 log = logging.getLogger(__name__)
 
@@ -162,10 +162,10 @@ class SiteBuilder:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.store = Store(store_path(settings))
+        self.store = open_store(settings)
         self.pelican: Pelican | None = None
         self.generators: list[Any] = []
-        self.signatures: dict[str, tuple[int, int]] = {}
+        self.signatures: dict[str, Any] = {}
         self.fingerprint: tuple[int, int] = (0, 0)
         self.last_written: list[str] = []
 
@@ -177,7 +177,7 @@ class SiteBuilder:
     def full_build(self) -> None:
         """What ``pelican`` does, keeping the generators for later syncs."""
         self.fingerprint = tree_fingerprint(*self._watched())
-        self.signatures = self._scan()
+        self.signatures = self.store.approved_stamps()
         pelican = Pelican(dict(self.settings))
         context = pelican.settings.copy()
         context["generated_content"] = {}
@@ -210,18 +210,6 @@ class SiteBuilder:
         heap.settle()
 
     # -- incremental -----------------------------------------------------------
-    def _scan(self) -> dict[str, tuple[int, int]]:
-        base = self.store.root / "approved"
-        found: dict[str, tuple[int, int]] = {}
-        if not base.is_dir():
-            return found
-        with os.scandir(base) as slugs:
-            for slug in slugs:
-                if slug.is_dir():
-                    st = slug.stat()
-                    found[slug.name] = (st.st_mtime_ns, st.st_ino)
-        return found
-
     @property
     def articles_generator(self) -> ArticlesGenerator:
         return next(g for g in self.generators if isinstance(g, ArticlesGenerator))
@@ -233,7 +221,7 @@ class SiteBuilder:
         for article in articles:
             if article.slug not in by_slug:
                 by_slug[article.slug] = list(self.store.entries("approved", article.slug))
-            attach_thread(article, by_slug[article.slug], settings, self.store.root)
+            attach_thread(article, by_slug[article.slug], settings, self.store.location)
 
     @staticmethod
     def _generate_pages(gen: ArticlesGenerator, writer: SelectiveWriter,
@@ -272,7 +260,7 @@ class SiteBuilder:
         if self.pelican is None or tree_fingerprint(*self._watched()) != self.fingerprint:
             self.full_build()
             return self.last_written
-        current = self._scan()
+        current = self.store.approved_stamps()
         slugs = {s for s in set(current) | set(self.signatures)
                  if current.get(s) != self.signatures.get(s)}
         if not slugs:

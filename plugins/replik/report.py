@@ -22,19 +22,16 @@ per article and per week:
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from babel.numbers import format_decimal
 
-from . import audit
-from .settings import store_path
-from .store import STATES, TYPES, BadEntryFile, Entry, Store
+from .storespec import STATES, TYPES, CommentStore, Entry, StoreError, open_store
 
 DECISIONS = ("approve", "spam", "trash", "delete")
 #: The period a report covers when none is given.
@@ -43,56 +40,45 @@ DEFAULT_DAYS = 28
 
 # -- reading the store fast ------------------------------------------------------
 class EntryCache:
-    """Every entry of a store, re-reading only files that changed since last time."""
+    """Every entry of a store, reading again only those whose stamp changed since
+    last time (``entry_stamps``)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.store = Store(root)
-        self._parsed: dict[str, tuple[tuple[int, int], Entry]] = {}
+    #: More changed entries than this are read in one pass over the store.
+    MANY = 20
 
-    def _paths(self) -> list[tuple[Path, str]]:
-        found: list[tuple[Path, str]] = []
-        for state in STATES:
-            base = self.store.root / state
-            if not base.is_dir():
-                continue
-            folders = [base]
-            if state == "approved":
-                folders = [Path(d.path) for d in os.scandir(base) if d.is_dir()]
-            for folder in folders:
-                with os.scandir(folder) as items:
-                    found += [(Path(i.path), state) for i in items
-                              if i.name.endswith(".txt") and not i.name.startswith(".")]
-        return found
+    def __init__(self, store: CommentStore) -> None:
+        self.store = store
+        self._read: dict[str, tuple[tuple[str, Hashable], Entry]] = {}
 
     def entries(self) -> list[Entry]:
-        fresh: dict[str, tuple[tuple[int, int], Entry]] = {}
-        for path, state in self._paths():
-            key = str(path)
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            stamp = (st.st_mtime_ns, st.st_size)
-            cached = self._parsed.get(key)
-            if cached and cached[0] == stamp:
-                fresh[key] = cached
-                continue
-            try:
-                fresh[key] = (stamp, self.store.read(path, state))
-            except (BadEntryFile, FileNotFoundError):
-                continue
-        self._parsed = fresh
+        stamps = self.store.entry_stamps()
+        changed = {i for i, stamp in stamps.items()
+                   if i not in self._read or self._read[i][0] != stamp}
+        if len(changed) > self.MANY:
+            found = (e for e in self.store.all_entries() if e.id in changed)
+        else:
+            found = filter(None, map(self._find, changed))
+        fresh = {i: item for i, item in self._read.items() if i in stamps and i not in changed}
+        # An entry changed again since its stamp was taken is read again next time.
+        fresh.update((e.id, (stamps[e.id], e)) for e in found)
+        self._read = fresh
         return [item[1] for item in fresh.values()]
+
+    def _find(self, entry_id: str) -> Entry | None:
+        try:
+            return self.store.find(entry_id)
+        except StoreError:
+            return None  # an entry that cannot be read is left out, as all_entries does
 
 
 _caches: dict[str, EntryCache] = {}
 
 
 def entry_cache(settings: dict[str, Any]) -> EntryCache:
-    root = str(store_path(settings))
-    if root not in _caches:
-        _caches[root] = EntryCache(root)
-    return _caches[root]
+    store = open_store(settings)
+    if store.location not in _caches:
+        _caches[store.location] = EntryCache(store)
+    return _caches[store.location]
 
 
 # -- figures -------------------------------------------------------------------------
@@ -178,11 +164,10 @@ def build_report(
 ) -> dict[str, Any]:
     """The dialogue report for entries that arrived in [since, until)."""
     now = now or datetime.now(UTC)
-    root = store_path(settings)
     if entries is None:
         entries = entry_cache(settings).entries()
     first_decision: dict[str, datetime] = {}
-    for item in audit.read(root):
+    for item in open_store(settings).audit_trail():
         if item.get("action") in DECISIONS and item.get("from") == "pending":
             when = _parse_time(str(item.get("time", "")))
             if when is not None and item.get("entry") not in first_decision:

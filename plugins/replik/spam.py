@@ -36,7 +36,7 @@ import httpx
 
 from .render import count_links
 from .settings import cache_path, secret
-from .store import Entry, Store
+from .storespec import Entry, open_store
 
 log = logging.getLogger(__name__)
 
@@ -386,12 +386,10 @@ class Guard:
     def _seed(self, path: str) -> None:
         # The index is derived: build it from the store, then link it in at once
         # (link refuses to replace a file another process put there first).
-        from .settings import store_path
-
         os.makedirs(self._root, exist_ok=True)
         building = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
         held: dict[str, str] = {}
-        store = Store(store_path(self.settings))
+        store = open_store(self.settings)
         for state in ("pending", "approved", "spam"):
             for entry in store.entries(state):
                 if not entry.staff:
@@ -444,10 +442,8 @@ def known_author(settings: dict[str, Any], entry: Entry) -> bool:
     """Has this name and email an approved comment already (WordPress's rule)?"""
     if not entry.email:
         return False
-    from .settings import store_path
-
     email = entry.email.casefold()
-    for old in Store(store_path(settings)).entries("approved"):
+    for old in open_store(settings).entries("approved"):
         if old.email.casefold() == email and old.author == entry.author and not old.staff:
             return True
     return False
@@ -515,9 +511,7 @@ class RecheckResult:
 
 def recheck(settings: dict[str, Any], include_all_pending: bool = False) -> list[RecheckResult]:
     """Ask Akismet again about pending entries marked unchecked (or all pending)."""
-    from .settings import store_path
-
-    store = Store(store_path(settings))
+    store = open_store(settings)
     results: list[RecheckResult] = []
     for entry in list(store.entries("pending")):
         if not include_all_pending and entry.spam_verdict != "unchecked":

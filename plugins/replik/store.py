@@ -1,129 +1,58 @@
-"""The comment store: one file per entry, state is the folder (Maildir's protocol).
+"""The file store: one file per entry, state is the folder (Maildir's protocol).
 
-This module is the only code that touches files under ``comments/``. A new entry
-is written to ``tmp/``, fsync'd and renamed into its state folder; a moderation
-decision is a single ``rename``. Both are atomic, so many server processes and a
-CLI can work on the same store at once without locks.
+The first implementation of the store contract (storespec.py), and the only code
+that touches files under ``comments/``. A new entry is written to ``tmp/``,
+fsync'd and renamed into its state folder; a moderation decision is a single
+``rename``. Both are atomic, so many server processes and a CLI can work on the
+same store at once without locks. The audit log is ``audit.log`` beside them.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import itertools
+import json
 import logging
 import os
 import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+from .storespec import (  # noqa: F401 - the contract's names, imported from here too
+    ENTRY_FIELDS,
+    LINKBACK_TYPES,
+    PRIVATE_FIELDS,
+    STATES,
+    TYPES,
+    Entry,
+    EntryNotFound,
+    StateChanged,
+    StoreError,
+    is_valid_id,
+    new_id,
+)
 
 log = logging.getLogger(__name__)
 
-STATES = ("pending", "approved", "spam", "trash")
-TYPES = ("comment", "pingback", "trackback", "webmention")
-LINKBACK_TYPES = ("pingback", "trackback", "webmention")
-#: Fields that identify a person and must never reach any output.
-PRIVATE_FIELDS = ("email", "ip", "user_agent", "referrer")
 SUFFIX = ".txt"
-_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{8}$")
 _SLUG_RE = re.compile(r"^[^/\\\x00]+$")
 # A file edited in place is first "held" in tmp/; its name says where it came from.
 _HELD_MARK = ".held."
-
-
-class StoreError(Exception):
-    """A store operation that cannot be done; the message says why."""
-
-
-class EntryNotFound(StoreError):
-    def __init__(self, entry_id: str) -> None:
-        super().__init__(f"no entry with id {entry_id!r} in the comment store")
-        self.entry_id = entry_id
+AUDIT_LOG = "audit.log"
 
 
 class BadEntryFile(StoreError):
     """A file in the store that cannot be read as an entry."""
-
-
-class StateChanged(StoreError):
-    """A change asked for from a state the entry is no longer in (someone was faster).
-
-    ``actual`` is its state now ("" when it is gone); ``by`` may be set to the audit
-    record of the decision that came first (see ``moderation``).
-    """
-
-    def __init__(self, entry_id: str, expected: str, actual: str) -> None:
-        super().__init__(entry_id)
-        self.entry_id, self.expected, self.actual = entry_id, expected, actual
-        self.by: dict[str, Any] | None = None
-
-    def __str__(self) -> str:
-        who = f" by {self.by.get('actor')}" if self.by else ""
-        now = f"it is {self.actual} now" if self.actual else "it no longer exists"
-        return (f"entry {self.entry_id} was already decided{who}: {now}, not"
-                f" {self.expected}; nothing was changed")
-
-
-def new_id(when: datetime | None = None, token: str | None = None) -> str:
-    """A unique id that sorts by time: ``20260305T114700123456Z-1a2b3c4d``.
-
-    ``token`` (8 hex digits) makes the id reproducible, e.g. for imports.
-    """
-    when = (when or datetime.now(UTC)).astimezone(UTC)
-    token = token or secrets.token_hex(4)
-    return f"{when:%Y%m%dT%H%M%S%f}Z-{token}"
-
-
-def is_valid_id(entry_id: str) -> bool:
-    return bool(_ID_RE.match(entry_id))
-
-
-@dataclass(slots=True)
-class Entry:
-    """One comment, pingback, trackback or webmention."""
-
-    id: str
-    article: str
-    body: str
-    date: datetime
-    type: str = "comment"
-    author: str = ""
-    url: str = ""
-    reply_to: str = ""
-    staff: bool = False
-    title: str = ""  # linkbacks: the linking post's title
-    source: str = ""  # linkbacks: the linking post's URL
-    spam_verdict: str = ""  # ham | spam | discard | unchecked | ""
-    spam_reason: str = ""
-    email: str = ""
-    ip: str = ""
-    user_agent: str = ""
-    referrer: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    # Where the entry lives; derived from its path, never written into the file.
-    state: str = field(default="pending", compare=False)
-
-    @property
-    def is_linkback(self) -> bool:
-        return self.type in LINKBACK_TYPES
-
-    def public(self) -> Entry:
-        """A copy without the private fields."""
-        return replace(self, **{name: "" for name in PRIVATE_FIELDS})
-
-    def drop_private(self) -> Entry:
-        """Blank the private fields of this entry itself (no copy); returns it."""
-        self.email = self.ip = self.user_agent = self.referrer = ""
-        return self
 
 
 # Header name in the file -> attribute, in the order they are written.
@@ -483,8 +412,9 @@ def _open_locked(path: Path, how: int) -> int | None:
     return None
 
 
-@dataclass
-class Located:
+class Located(NamedTuple):
+    """An entry and the file it was read from."""
+
     entry: Entry
     path: Path
 
@@ -494,7 +424,7 @@ class Store:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        self._root = os.fspath(self.root)
+        self._root = self.location = os.fspath(self.root)
 
     # -- layout -----------------------------------------------------------
     def ensure(self) -> None:
@@ -616,27 +546,50 @@ class Store:
                 os.unlink(tmp)
 
     # -- reading ----------------------------------------------------------
-    def ids(self) -> set[str]:
-        """The ids of every entry in the store, from the file names alone (no file
-        is read: a file's name is its entry's id)."""
-        found: set[str] = set()
+    def _listing(self) -> Iterator[tuple[str, str, os.DirEntry[str]]]:
+        """``(state, article or "", file)`` for every entry file, from the folders'
+        listings alone (no file is read or stat'ed: a name is its entry's id, and a
+        change always makes a new file, so its inode stamps the version)."""
         for state in STATES:
             base = f"{self._root}/{state}"
+            try:
+                folders = ([(slug.name, slug.path) for slug in os.scandir(base)]
+                           if state == "approved" else [("", base)])
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for article, folder in folders:
+                try:
+                    with os.scandir(folder) as listing:
+                        for item in listing:
+                            if item.name.endswith(SUFFIX) and not item.name.startswith("."):
+                                yield state, article, item
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+
+    def ids(self) -> set[str]:
+        return {item.name[: -len(SUFFIX)] for _state, _article, item in self._listing()}
+
+    def entry_stamps(self) -> dict[str, tuple[str, Hashable]]:
+        return {item.name[: -len(SUFFIX)]: (state, item.inode())
+                for state, _article, item in self._listing()}
+
+    def approved_stamps(self) -> dict[str, Hashable]:
+        found: dict[str, list[tuple[str, int]]] = {}
+        for state, article, item in self._listing():
             if state == "approved":
-                try:
-                    folders = [f"{base}/{slug}" for slug in os.listdir(base)]
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
-            else:
-                folders = [base]
-            for folder in folders:
-                try:
-                    names = os.listdir(folder)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
-                found.update(name[: -len(SUFFIX)] for name in names
-                             if name.endswith(SUFFIX) and not name.startswith("."))
-        return found
+                found.setdefault(article, []).append((item.name, item.inode()))
+        # A digest, not the list: approve-to-live holds one per article.
+        return {article: hashlib.blake2b(repr(sorted(files)).encode(), digest_size=16).digest()
+                for article, files in found.items()}
+
+    def body(self, entry: Entry) -> str:
+        """Raises EntryNotFound, or BadEntryFile for a file that is not UTF-8."""
+        try:
+            return read_body(os.fspath(self._path(entry.id, "approved", entry.article)))
+        except FileNotFoundError:
+            raise EntryNotFound(entry.id) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadEntryFile(f"entry {entry.id} cannot be read: {exc}") from None
 
     def read(self, path: Path, state: str) -> Entry:
         try:
@@ -650,7 +603,11 @@ class Store:
             raise BadEntryFile(f"{path}: file name does not match its Id {entry.id!r}")
         return entry
 
-    def find(self, entry_id: str) -> Located | None:
+    def find(self, entry_id: str) -> Entry | None:
+        found = self._locate(entry_id)
+        return found.entry if found else None
+
+    def _locate(self, entry_id: str) -> Located | None:
         """Where the entry is now, or None. An entry is always in exactly one folder (a
         move is one rename), but a scan racing a move can look in each folder at the
         wrong moment or lose the file between seeing and reading it: look again."""
@@ -689,7 +646,7 @@ class Store:
         found = self.find(entry_id)
         if found is None:
             raise EntryNotFound(entry_id)
-        return found.entry
+        return found
 
     def _files(self, state: str, article: str = "") -> Iterator[Path]:
         if state == "approved" and not article:
@@ -824,7 +781,7 @@ class Store:
         (``settled``) and say who decided first.
         """
         for _attempt in range(1 if expected else 5):
-            found = self.find(entry_id)
+            found = self._locate(entry_id)
             if found is None:
                 if expected:
                     raise StateChanged(entry_id, expected, "")
@@ -856,20 +813,20 @@ class Store:
             return found.entry
         if expected:
             now = self.settled(entry_id)
-            raise StateChanged(entry_id, expected, now.entry.state if now else "")
+            raise StateChanged(entry_id, expected, now.state if now else "")
         raise StoreError(f"entry {entry_id} keeps moving; try again")
 
-    def settled(self, entry_id: str) -> Located | None:
-        """Where an entry is once the change in progress on it (if any) is done and
-        recorded (None: it is gone)."""
+    def settled(self, entry_id: str) -> Entry | None:
+        """The entry once the change in progress on it (if any) is done and recorded
+        (waits for the flock ``move`` holds meanwhile)."""
         for _attempt in range(5):
-            found = self.find(entry_id)
+            found = self._locate(entry_id)
             if found is None:
                 return None
             fd = _open_locked(found.path, fcntl.LOCK_SH)
             if fd is not None:
                 os.close(fd)
-                return found
+                return found.entry
         return self.find(entry_id)
 
     @staticmethod
@@ -920,7 +877,7 @@ class Store:
         held copy is removed. A crash in between leaves the held copy, which
         ``sweep()`` (run by the server and the CLI at start) puts back.
         """
-        found = self.find(entry.id)
+        found = self._locate(entry.id)
         if found is None:
             raise EntryNotFound(entry.id)
         state = found.entry.state
@@ -952,7 +909,7 @@ class Store:
     def delete(self, entry_id: str, *, expected: str | None = None,
                record: Callable[[], Any] | None = None) -> Entry:
         """Remove an entry for good (compare-and-set with ``expected``, as ``move``)."""
-        found = self.find(entry_id)
+        found = self._locate(entry_id)
         if found is None:
             if expected:
                 raise StateChanged(entry_id, expected, "")
@@ -1035,5 +992,43 @@ class Store:
         finally:
             os.close(fd)
 
+    # -- the audit log: one JSON object a line in audit.log -----------------
+    def audit(self, actor: str, action: str, entry_id: str = "", from_state: str = "",
+              to_state: str = "", **detail: Any) -> dict[str, Any]:
+        """Each record is one ``write()`` on a file opened with O_APPEND (lines from
+        many processes never interleave), fsync'd before it counts."""
+        item: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="seconds"), "actor": actor,
+            "action": action, "entry": entry_id, "from": from_state, "to": to_state,
+        }
+        if detail:
+            item["detail"] = detail
+        line = (json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = f"{self._root}/{AUDIT_LOG}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        try:
+            if os.write(fd, line) != len(line):
+                # Part of the line is in the file (a full disk): end it, so the next
+                # record starts on a line of its own (audit_trail skips the broken one).
+                with suppress(OSError):
+                    os.write(fd, b"\n")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return item
 
-ENTRY_FIELDS = tuple(f.name for f in fields(Entry) if f.name not in ("extra", "state"))
+    def audit_trail(self, entry_id: str | None = None) -> Iterator[dict[str, Any]]:
+        try:
+            handle = open(f"{self._root}/{AUDIT_LOG}", encoding="utf-8")
+        except FileNotFoundError:
+            return
+        with handle:
+            for line in handle:
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a blank line, or what a full disk cut short
+                if entry_id is None or item.get("entry") == entry_id:
+                    yield item

@@ -61,7 +61,7 @@ def code_key() -> str:
     renders the texts, the libraries that render, Python (marshal's format)."""
     digest = hashlib.sha256(f"replik thread cache 2 {sys.version}".encode())
     here = Path(__file__).parent
-    for name in ("store.py", "render.py", "thread_cache.py"):
+    for name in ("store.py", "storespec.py", "render.py", "thread_cache.py"):
         digest.update((here / name).read_bytes())
     for dist in ("nh3", "cmarkgfm", "markdown-it-py"):
         try:

@@ -79,16 +79,13 @@ def rebuild(ctx: click.Context, build: bool, hint: str, kept: str) -> None:
 def recover(settings: dict) -> None:
     """Put back what a killed process left half done in the store (an edit's held
     copy), so that no command misses an entry."""
-    from ..settings import store_path
-    from ..store import Store
+    from ..storespec import open_store
 
-    store = Store(store_path(settings))
-    if not store.root.is_dir():
-        return
+    store = open_store(settings)
     try:
         store.sweep()
     except OSError as exc:
-        click.echo(f"Warning: cannot tidy {store.root / 'tmp'}: {exc}", err=True)
+        click.echo(f"Warning: cannot tidy {store.location}: {exc}", err=True)
 
 
 for _name in COMMAND_MODULES:

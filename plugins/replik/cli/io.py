@@ -12,25 +12,25 @@ from typing import Any, TextIO
 
 import click
 
-from .. import audit
 from ..importers.common import ImportFailed, Summary
-from ..settings import cache_path, project_path, store_path
+from ..settings import cache_path, project_path
 from ..store import Store, StoreError
+from ..storespec import CommentStore, open_store
 from . import load, rebuild
 
 
-def _store(settings: dict[str, Any], comments: Path | None) -> Store:
-    return Store(comments if comments is not None else store_path(settings))
+def _store(settings: dict[str, Any], comments: Path | None) -> CommentStore:
+    return Store(comments) if comments is not None else open_store(settings)
 
 
-def _report(summary: Summary, dry_run: bool, store: Store, kind: str) -> None:
+def _report(summary: Summary, dry_run: bool, store: CommentStore, kind: str) -> None:
     for line in summary.lines():
         click.echo(line)
     if dry_run:
         click.echo("Dry run: nothing was written.")
     elif summary.new_entries:
-        audit.record(store.root, "cli", f"import-{kind}", source=Path(summary.source).name,
-                     new=summary.new_entries, existing=summary.existing_entries)
+        store.audit("cli", f"import-{kind}", source=Path(summary.source).name,
+                    new=summary.new_entries, existing=summary.existing_entries)
 
 
 class ImportProgress:
@@ -266,7 +266,7 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
     from ..personal import entries_of, forget
 
     settings = load(ctx)
-    found = entries_of(Store(store_path(settings)), email)
+    found = entries_of(open_store(settings), email)
     if not found:
         click.echo(f"No entries with the e-mail address {email}.")
     elif not yes:

@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from .. import audit
 from ..moderation import Moderation, Outcome
 from ..render import count_links
-from ..settings import store_path
-from ..store import STATES, TYPES, Entry, EntryNotFound, Store, StoreError
+from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
+from ..storespec import open_store
 from . import load, rebuild
 
 
@@ -85,7 +84,7 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
     """The moderation queue (pending entries by default), newest first; times in the
     site's TIMEZONE."""
     settings = load(ctx)
-    store = Store(store_path(settings))
+    store = open_store(settings)
     states = STATES if state == "all" else (state,)
     entries = [e for s in states for e in store.entries(s)]
     if article:
@@ -121,12 +120,12 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
 def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
     """Everything about one entry, with its audit trail (times in the site's TIMEZONE)."""
     settings = load(ctx)
-    store = Store(store_path(settings))
+    store = open_store(settings)
     try:
         entry = store.get(entry_id)
     except EntryNotFound as exc:
         raise click.ClickException(str(exc)) from None
-    trail = list(audit.read(store.root, entry_id))
+    trail = list(store.audit_trail(entry_id))
     if as_json:
         data = entry_dict(entry)
         data["audit"] = trail

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import cache_path
-from ..store import LINKBACK_TYPES, STATES, Entry, Store
+from ..storespec import LINKBACK_TYPES, STATES, CommentStore, Entry
 from .html import normalize_source
 
 RESEED_SECONDS = 600.0
 
 
 class PairIndex:
-    def __init__(self, settings: dict[str, Any], store: Store) -> None:
+    def __init__(self, settings: dict[str, Any], store: CommentStore) -> None:
         self.path: Path = cache_path(settings) / "linkbacks.sqlite3"
         self.store = store
         self._local = threading.local()
@@ -85,9 +85,9 @@ class PairIndex:
                           (article, key)).fetchall()
         for (entry_id,) in rows:
             found = self.store.find(entry_id)
-            if (found is not None and found.entry.article == article
-                    and normalize_source(found.entry.source) == key):
-                return found.entry
+            if (found is not None and found.article == article
+                    and normalize_source(found.source) == key):
+                return found
             db.execute("DELETE FROM pairs WHERE entry = ?", (entry_id,))
         return None
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .. import audit, notify, spam
+from .. import notify, spam
 from ..gone import GoneList
-from ..settings import store_path
-from ..store import Entry, Store, new_id
+from ..store import Entry, new_id
+from ..storespec import open_store
 from ..thread import REACTION_KINDS, entry_kind
 from .html import clean, normalize_url, same_url
 from .pairs import PairIndex
@@ -103,7 +103,7 @@ class Receiver:
     def __init__(self, settings: dict[str, Any], index: IndexLike) -> None:
         self.settings = settings
         self.index = index
-        self.store = Store(store_path(settings))
+        self.store = open_store(settings)
         self.guard = spam.Guard(settings)
         self.pairs = PairIndex(settings, self.store)
         self.gone = GoneList(Path(str(settings.get("OUTPUT_PATH") or "output")))
@@ -227,8 +227,8 @@ class Receiver:
         entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
         self.store.add(entry, verdict.state)
         self.pairs.add(entry)
-        audit.record(self.store.root, ACTOR, f"received {kind}", entry.id, "", verdict.state,
-                     source=source.url, verdict=verdict.verdict)
+        self.store.audit(ACTOR, f"received {kind}", entry.id, "", verdict.state,
+                         source=source.url, verdict=verdict.verdict)
         if verdict.notify:
             notify.notify_in_background(self.settings, entry, article.title, article.permalink)
         if verdict.state == "approved":
@@ -260,12 +260,11 @@ class Receiver:
             existing.state = "pending"
         action = (f"updated {kind}" if old_type == kind
                   else f"updated {old_type} to {kind}")
-        audit.record(self.store.root, ACTOR, action, existing.id, state, existing.state,
-                     source=source.url)
+        self.store.audit(ACTOR, action, existing.id, state, existing.state, source=source.url)
         return existing
 
     def remove(self, existing: Entry, reason: str) -> None:
         """The source is gone or no longer links to us: the linkback goes too."""
         self.store.delete(existing.id)
-        audit.record(self.store.root, ACTOR, f"deleted {existing.type}", existing.id,
-                     existing.state, "deleted", reason=reason, source=existing.source)
+        self.store.audit(ACTOR, f"deleted {existing.type}", existing.id, existing.state,
+                         "deleted", reason=reason, source=existing.source)

@@ -11,7 +11,7 @@ Routes (paths from the settings):
 - ``GET /replik/thanks?article=slug`` – the thank-you page.
 - ``GET|POST /replik/action/<token>`` – the one-click links from notification emails.
 
-Every 2xx means the entry is on disk (``Store.add`` fsyncs before it returns).
+Every 2xx means the entry is on disk (the store's ``add`` is durable when it returns).
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ from flask import (
     request,
 )
 
-from .. import audit, heap, i18n, notify, reader_mail, spam
+from .. import heap, i18n, notify, reader_mail, spam
 from ..fingerprint import tree_fingerprint
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..plugin import comments_open
-from ..settings import store_path
-from ..store import Entry, StateChanged, Store, StoreError, is_valid_id, new_id
+from ..store import Entry, StateChanged, StoreError, is_valid_id, new_id
+from ..storespec import last_decision, open_store
 from . import pages
 from .app import request_rebuild
 from .responses import json_refusal, json_response, wants_json
@@ -185,14 +185,14 @@ class Intake:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.store = Store(store_path(settings))
+        self.store = open_store(settings)
         self.store.ensure()
         # Changes a killed process left half done (an edit's held copy) go back now,
         # before the desk or a reader could miss the entry.
         try:
             self.store.sweep()
         except OSError as exc:
-            log.error("replik: cannot tidy %s: %s", self.store.root / "tmp", exc)
+            log.error("replik: cannot tidy %s: %s", self.store.location, exc)
         self.index = ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
         self.guard = spam.Guard(settings)
         self.gettext = i18n.gettext_for(settings)
@@ -388,8 +388,8 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
         parent = ix.store.find(reply_to) if is_valid_id(reply_to) else None
         if (
             parent is None
-            or parent.entry.state != "approved"
-            or parent.entry.article != article.slug
+            or parent.state != "approved"
+            or parent.article != article.slug
         ):
             errors["reply_to"] = _("The comment you are answering does not exist on this page.")
     return errors, article
@@ -679,7 +679,7 @@ LINK_TEMPLATE = """{% extends "base.html" %}
 def _already_decided(ix: Intake, exc: StateChanged) -> str:
     """'Already decided by anna: …' in the site's language (who, from the audit log)."""
     if exc.by is None:
-        exc.by = audit.last_decision(ix.store.root, exc.entry_id)
+        exc.by = last_decision(ix.store, exc.entry_id)
     return conflict_message(ix.gettext, exc)
 
 
@@ -705,11 +705,10 @@ def one_click(token: str) -> Response:
         return _link_page(ix, 410 if exc.reason in ("expired", "used") else 404,
                           heading=_("Link not usable"),
                           message=messages.get(exc.reason, _("This link is not valid.")))
-    found = ix.store.find(claim.entry_id)
-    if found is None:
+    entry = ix.store.find(claim.entry_id)
+    if entry is None:
         return _link_page(ix, 404, heading=_("Link not usable"),
                           message=_("This comment no longer exists."))
-    entry = found.entry
     context = dict(entry=entry.public(), date=pages.local_date(settings, entry.date),
                    body_html=pages.preview_html(settings, entry.body))
     if entry.state != claim.state:  # decided since the mail was sent: the link is spent

@@ -30,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, notify
+from .. import notify
 from ..chart import week_label, weekly_chart
 from ..i18n import gettext_for, install_into
 from ..moderation import (
@@ -54,9 +54,9 @@ from ..report import (
     parse_day,
     percent,
 )
-from ..settings import store_path
 from ..state import open_state
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
+from ..storespec import last_decision, open_store
 from ..thread import shown_entries
 from . import auth
 from .responses import json_response
@@ -147,10 +147,10 @@ def _live_link() -> str:
     entry_id = session.get("live_entry")
     if not entry_id:
         return ""
-    found = Moderation(settings(), actor="desk").store.find(entry_id)
-    if found is None or found.entry.state != "approved":
+    found = open_store(settings()).find(entry_id)
+    if found is None or found.state != "approved":
         return ""
-    return page_link(found.entry)
+    return page_link(found)
 
 
 @bp.before_request
@@ -387,12 +387,12 @@ def queue() -> Any:
 # -- one entry ------------------------------------------------------------------------------
 def _find(entry_id: str) -> Entry:
     try:
-        found = Moderation(settings(), actor="desk").store.find(entry_id)
+        found = open_store(settings()).find(entry_id)
     except StoreError as exc:  # e.g. a damaged file: say which, never a 500
         abort(409, description=str(exc))
     if found is None:
         abort(404, description=_("There is no entry with this id (it may have been deleted)."))
-    return found.entry
+    return found
 
 
 @bp.route("/entry/<entry_id>")
@@ -410,7 +410,7 @@ def entry(entry_id: str) -> Any:
     history = _history(everything)
     return render_template(
         "desk/entry.html", view=_view(item, history),
-        trail=list(audit.read(store_path(settings()), item.id)),
+        trail=list(open_store(settings()).audit_trail(item.id)),
         replies=[_view(r, history) for r in replies],
         parent=_view(parent, history) if parent else None,
         preselect=preselect, token=request.args.get("token", ""),
@@ -448,10 +448,10 @@ def mail_link(token: str) -> Any:
     except notify.TokenError as exc:
         flash(str(exc), "error")
         return redirect(url_for("desk.queue"))
-    found = Moderation(settings(), actor="desk").store.find(claim.entry_id)
-    if found is not None and found.entry.state != claim.state:
+    found = open_store(settings()).find(claim.entry_id)
+    if found is not None and found.state != claim.state:
         # Decided since the mail was sent: the link acts only from the state it names.
-        flash(_message(StateChanged(claim.entry_id, claim.state, found.entry.state)), "error")
+        flash(_message(StateChanged(claim.entry_id, claim.state, found.state)), "error")
         return redirect(url_for("desk.entry", entry_id=claim.entry_id))
     return redirect(url_for("desk.entry", entry_id=claim.entry_id, action=claim.action,
                             token=token, _anchor="confirm"))
@@ -462,7 +462,7 @@ def _back(default_id: str | None = None) -> Any:
     target = auth.safe_next(request.form.get("next"), prefix)
     if target:
         return redirect(target)
-    if default_id and Moderation(settings(), actor="desk").store.find(default_id):
+    if default_id and open_store(settings()).find(default_id):
         return redirect(url_for("desk.entry", entry_id=default_id))
     return redirect(url_for("desk.queue"))
 
@@ -476,7 +476,7 @@ def _seen(name: str = "seen") -> str | None:
 def _message(exc: StoreError) -> str:
     """Why something was not done, in the desk's language (who decided first, …)."""
     if isinstance(exc, StateChanged) and exc.by is None:
-        exc.by = audit.last_decision(store_path(settings()), exc.entry_id)
+        exc.by = last_decision(open_store(settings()), exc.entry_id)
     if isinstance(exc, NotSaved):
         log.error("replik: not saved: %s", exc)
     return refusal_message(_, exc)
