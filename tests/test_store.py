@@ -1,4 +1,5 @@
-"""The comment store: formats, every state change, many processes, crashes."""
+"""The file store: its format, its folders, many processes, crashes (what every store
+promises is in test_store_contract.py)."""
 
 from __future__ import annotations
 
@@ -374,22 +375,6 @@ def test_read_bytes_reads_files_of_any_size(tmp_path):
 
 
 # -- decisions: compare-and-set, all or nothing, interrupted changes ------------------------
-
-
-def test_a_move_from_a_state_the_entry_left_changes_nothing(tmp_path):
-    from replik.store import StateChanged
-
-    store = Store(tmp_path)
-    entry = store.add(make_entry())
-    store.move(entry.id, "spam", expected="pending")
-    with pytest.raises(StateChanged) as caught:
-        store.move(entry.id, "approved", expected="pending")  # decided from what it saw
-    assert (caught.value.expected, caught.value.actual) == ("pending", "spam")
-    assert store.get(entry.id).state == "spam"
-    with pytest.raises(StateChanged):
-        store.delete(entry.id, expected="pending")
-    assert store.get(entry.id).state == "spam"
-    assert store.move(entry.id, "approved").state == "approved"  # without: from where it is
 
 
 def test_two_processes_deciding_from_the_same_state_one_wins(tmp_path):

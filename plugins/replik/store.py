@@ -648,38 +648,34 @@ class Store:
             raise EntryNotFound(entry_id)
         return found
 
-    def _files(self, state: str, article: str = "") -> Iterator[Path]:
+    def _files(self, state: str, article: str = "") -> list[Path]:
+        """The entry files of ``state`` (of one article's folder), by name: oldest first."""
         if state == "approved" and not article:
             base = self.root / "approved"
-            if not base.is_dir():
-                return
-            for slug in sorted(os.listdir(base)):
-                yield from self._files("approved", slug)
-            return
+            slugs = sorted(os.listdir(base)) if base.is_dir() else []
+            return sorted((p for slug in slugs for p in self._files(state, slug)),
+                          key=lambda p: p.name)
         folder = self._state_dir(state, article)
-        if not folder.is_dir():
-            return
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(SUFFIX) and not name.startswith("."):
-                yield folder / name
+        names = sorted(os.listdir(folder)) if folder.is_dir() else []
+        return [folder / n for n in names if n.endswith(SUFFIX) and not n.startswith(".")]
 
     def entries(
         self, state: str, article: str = "", *, on_error: str = "warn"
     ) -> Iterator[Entry]:
-        """Entries in ``state`` (optionally of one article), oldest first.
-
-        A file that cannot be read is reported with a warning naming it and skipped
-        (``on_error="raise"`` raises instead).
-        """
+        """A file that cannot be read is reported with a warning naming it and skipped
+        (``on_error="raise"`` raises BadEntryFile instead)."""
         for path in self._files(state, article):
             try:
-                yield self.read(path, state)
+                entry = self.read(path, state)
             except FileNotFoundError:
                 continue  # moved away while we listed; it shows up in its new state
             except BadEntryFile as exc:
                 if on_error == "raise":
                     raise
                 log.warning("replik: skipping unreadable comment file: %s", exc)
+                continue
+            if not article or entry.article == article:
+                yield entry
 
     def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
         for state in STATES:
