@@ -431,9 +431,6 @@ class Store:
         for name in ("tmp", *STATES):
             (self.root / name).mkdir(parents=True, exist_ok=True)
 
-    def _state_dir(self, state: str, article: str = "") -> Path:
-        return Path(self._state_folder(state, article))
-
     def _state_folder(self, state: str, article: str = "") -> str:
         if state not in STATES:
             raise StoreError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
@@ -444,7 +441,7 @@ class Store:
         return f"{self._root}/{state}"
 
     def _path(self, entry_id: str, state: str, article: str = "") -> Path:
-        return self._state_dir(state, article) / f"{entry_id}{SUFFIX}"
+        return Path(self._state_folder(state, article), f"{entry_id}{SUFFIX}")
 
     # -- writing ----------------------------------------------------------
     def _write_tmp(self, data: bytes, name: str) -> Path:
@@ -655,7 +652,7 @@ class Store:
             slugs = sorted(os.listdir(base)) if base.is_dir() else []
             return sorted((p for slug in slugs for p in self._files(state, slug)),
                           key=lambda p: p.name)
-        folder = self._state_dir(state, article)
+        folder = Path(self._state_folder(state, article))
         names = sorted(os.listdir(folder)) if folder.is_dir() else []
         return [folder / n for n in names if n.endswith(SUFFIX) and not n.startswith(".")]
 
@@ -957,7 +954,7 @@ class Store:
         name, _, origin = path.name.partition(_HELD_MARK)
         state, _, article = origin.partition("~")
         try:
-            target = self._state_dir(state, article) / name
+            target = Path(self._state_folder(state, article), name)
         except StoreError as exc:
             log.error("replik: %s cannot be put back: %s", path, exc)
             return False

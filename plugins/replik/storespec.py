@@ -22,8 +22,9 @@ Common rules:
   and its record are kept or lost together.
 - Errors: ``EntryNotFound`` for an id the store does not hold, ``StateChanged``
   for a compare-and-set that lost, ``StoreError`` for anything else the store
-  refuses (its message says why). Storage failures (a full disk, a lost database)
-  raise ``OSError`` or a ``StoreError``, never leaving a change half done.
+  refuses (its message says why). Storage failures (a full disk, a database that
+  cannot be reached) raise ``OSError`` (e.g. ``ConnectionError``), never leaving a
+  change half done: callers answer them with "nothing was changed, try again".
 """
 
 from __future__ import annotations
