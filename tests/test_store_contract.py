@@ -354,3 +354,29 @@ def test_sweep_on_a_tidy_store_repairs_nothing(store):
     assert list(store.sweep()) == []
     assert len(store.ids()) == 1
     assert isinstance(store.location, str) and store.location
+
+
+@pytest.mark.parametrize("many", [20, 0], ids=["entry-by-entry", "one-pass"])
+def test_the_entry_cache_follows_every_change(store, monkeypatch, many):
+    """report.EntryCache, built on entry_stamps: what it gives is what the store holds,
+    however the changed entries are read again."""
+    from replik.report import EntryCache
+
+    monkeypatch.setattr(EntryCache, "MANY", many)
+    cache = EntryCache(store)
+
+    def held() -> dict[str, tuple[str, str]]:
+        return {e.id: (e.state, e.body) for e in store.all_entries()}
+
+    first = store.add(make(body="Eins"))
+    second = store.add(make(body="Zwei"), "approved")
+    changes = [
+        lambda: store.update(replace(first, body="Eins, geändert")),
+        lambda: store.move(first.id, "approved"),
+        lambda: store.delete(second.id),
+        lambda: store.add(make(body="Drei"), "spam"),
+    ]
+    assert {e.id: (e.state, e.body) for e in cache.entries()} == held()
+    for change in changes:
+        change()
+        assert {e.id: (e.state, e.body) for e in cache.entries()} == held()
