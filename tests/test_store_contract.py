@@ -5,6 +5,7 @@ Written only against ``CommentStore``: nothing here knows how a store keeps its 
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -55,6 +56,23 @@ def store(store_factory) -> CommentStore:
 
 def _failing_record():
     raise OSError(28, "No space left on device")
+
+
+def test_the_store_has_every_method_of_the_contract(store):
+    """Each method of CommentStore, taking at least the contract's parameters."""
+    methods = {n: m for n, m in vars(CommentStore).items()
+               if callable(m) and not n.startswith("_")}
+    assert len(methods) > 15
+    for name, method in methods.items():
+        wanted = inspect.signature(method).parameters
+        given = inspect.signature(getattr(store, name)).parameters
+        for param in list(wanted.values())[1:]:  # after self
+            if param.kind is param.VAR_KEYWORD:
+                assert any(p.kind is p.VAR_KEYWORD for p in given.values()), name
+                continue
+            assert param.name in given, f"{name}() lacks {param.name}"
+            assert given[param.name].kind == param.kind, f"{name}({param.name})"
+            assert given[param.name].default == param.default, f"{name}({param.name}=)"
 
 
 # -- adding and reading --------------------------------------------------------------
