@@ -13,8 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "plugins") not in sys.path:
     sys.path.insert(0, str(ROOT / "plugins"))
 
-from stores import STORES, Opener  # noqa: E402 - needs the path above
-
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,14 +28,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
-
-
-@pytest.fixture(params=sorted(STORES))
-def store_factory(request: pytest.FixtureRequest) -> Opener:
-    """Opens a fresh store of each implementation in turn (tests/stores.py)."""
-    opener = STORES[request.param](request)
-    opener().ensure()
-    return opener
 
 
 @pytest.fixture(scope="module")

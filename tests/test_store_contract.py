@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from stores import STORES, Opener
 
 from replik.storespec import (
     PRIVATE_FIELDS,
@@ -47,6 +48,14 @@ def full_entry() -> Entry:
         referrer="https://example.org/x", extra={"Webmention-Kind": "reply", "Edited": "ja"},
         date=datetime(2011, 1, 2, 3, 4, 5, 678901, tzinfo=timezone(timedelta(hours=1))),
     )
+
+
+@pytest.fixture(params=sorted(STORES))
+def store_factory(request: pytest.FixtureRequest) -> Opener:
+    """Opens a fresh store of each implementation in turn (tests/stores.py)."""
+    opener = STORES[request.param](request)
+    opener().ensure()
+    return opener
 
 
 @pytest.fixture
