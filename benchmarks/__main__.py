@@ -3,7 +3,8 @@
 Each benchmark is a module ``benchmarks.<name>`` (``import``: ``benchmarks.imports``)
 exposing ``run(report: dict)``, which stores its results under ``report[<name>]`` (a
 dict; an optional ``"summary"`` list of lines is printed as is). A module that does not exist yet is
-skipped with a note. Results are merged into ``bench-out/report.json``.
+skipped with a note. Each benchmark's results are merged into ``bench-out/report.json``
+as soon as it finishes.
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ def main(argv: list[str] | None = None) -> int:
                             "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
             failed.append(name)
         print(f"-- {name} took {time.perf_counter() - started:.0f} s")
+        # Saved as each one finishes: a long run stopped midway keeps what it measured.
+        merge_report(args.out / "report.json", {name: report[name]} if name in report else {})
 
     print("\n== Summary")
     for name, section in report.items():
         print(f"[{name}]")
         for line in _summary(name, section):
             print(f"  {line}")
-    merge_report(args.out / "report.json", report)
     print(f"\nreport: {args.out / 'report.json'}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -25,6 +25,9 @@ measured before this redesign exist only in older commits (1cb82c7): their varia
 are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails).
 
 * ``plain`` — plain Pelican, for scale;
+* ``light-gone`` — not a piece but a diagnosis: gone.map written without importing
+  the linkbacks sender when there is no state file (that import costs every build
+  0.28 s of CPU and 16 MB at its peak, see docs/benchmarks.md);
 * ``no-thread-markup`` — the theme's partials draw every thread (thread_markup
   not offered);
 * ``no-thread-cache`` — ``REPLIK_CACHE = ""``, a build from nothing without the
@@ -136,12 +139,35 @@ def _no_gc_freeze() -> None:
     gc.freeze = lambda: None
 
 
+def _gone_without_sender() -> None:
+    """gone.map written without importing the linkbacks sender (httpx, lxml, mf2py …:
+    269 modules, 16 MB) where there is no state file, so nothing was ever published."""
+    from pathlib import Path as _Path
+
+    from replik import gone
+    from replik.settings import with_defaults
+    from replik.state import state_path
+    from replik.state_upgrade import sent_log_path
+
+    original = gone.write_after_build
+
+    def write_after_build(generator: Any, writer: Any = None) -> None:
+        settings = with_defaults(generator.settings)
+        if state_path(settings).exists() or sent_log_path(settings).exists():
+            original(generator, writer)
+        else:
+            gone.write(_Path(generator.output_path), set(), gone.site_prefix(settings))
+
+    gone.write_after_build = write_after_build
+
+
 PATCHES = {
     "thread-markup": _no_thread_markup,
     "gettext-caches": _no_gettext_caches,
     "gettext-formatted": _no_gettext_formatted,
     "fragment-cache": _no_fragment_cache,
     "gc-freeze": _no_gc_freeze,
+    "gone-sender": _gone_without_sender,
 }
 
 
@@ -172,38 +198,57 @@ VARIANTS: dict[str, tuple[list[str], dict[str, str], str]] = {
     "feedgen": ([], {"REPLIK_FEED_WRITER": '"feedgen"'}, "cold"),
     "no-thread-cache": ([], {}, "none"),
     "warm": ([], {}, "warm"),
+    "light-gone": (["gone-sender"], {}, "cold"),
 }
+#: The variants whose piece the current code still has (the others are for @1cb82c7).
+CURRENT = ["baseline", "no-thread-markup", "no-thread-cache", "warm"]
 
 
 def code_copy(ref: str, work: Path) -> Path:
-    """The plugins and theme to build with, copied aside (so that the working tree can
-    change while the rounds run): from the working tree, or from a commit."""
+    """The plugins, theme and settings to build with, copied aside (so that the working
+    tree can change while the rounds run): from the working tree, or from a commit."""
     folder = work / "code" / (ref or "worktree")
+    parts = ("plugins", "theme", "pelicanconf.py")
     if not folder.is_dir():
         folder.mkdir(parents=True)
         if ref:
-            archive = subprocess.run(["git", "archive", ref, "plugins", "theme"],
+            archive = subprocess.run(["git", "archive", ref, *parts],
                                      cwd=sitegen.PROJECT_ROOT, check=True,
                                      capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
         else:
-            for part in ("plugins", "theme"):
+            for part in parts[:2]:
                 shutil.copytree(sitegen.PROJECT_ROOT / part, folder / part,
                                 ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy2(sitegen.PROJECT_ROOT / parts[2], folder / parts[2])
     return folder
+
+
+def site_conf(conf: Path, code: Path) -> Path:
+    """The site's settings ``conf`` on the copy's pelicanconf.py (an older one may
+    import modules the working tree has and the commit has not, or the other way)."""
+    copy = code / conf.name
+    if not copy.exists():
+        project = repr(str(sitegen.PROJECT_ROOT / "pelicanconf.py"))
+        text = conf.read_text(encoding="utf-8")
+        if project not in text:
+            raise RuntimeError(f"{conf} does not run {project}")
+        copy.write_text(text.replace(project, repr(str(code / "pelicanconf.py"))),
+                        encoding="utf-8")
+    return copy
 
 
 def build_argv(site: sitegen.Site, variant: str, output: Path, cache: Path, code: Path
                ) -> list[str]:
     name = variant.partition("@")[0]
     if name == "plain":
-        args = pelican_argv(site, site.plain_conf, output)[3:]  # after "python -m pelican"
+        args = pelican_argv(site, site_conf(site.plain_conf, code), output)[3:]  # after -m pelican
         patches: list[str] = []
     else:
         patches, settings, how = VARIANTS[name]
         settings = dict(settings)
         settings["REPLIK_CACHE"] = '""' if how == "none" else f'"{cache}"'
-        args = pelican_argv(site, site.conf, output)[3:]
+        args = pelican_argv(site, site_conf(site.conf, code), output)[3:]
         args += ["-e", *(f"{key}={value}" for key, value in settings.items())]
     args += ["-t", str(code / "theme")]
     return [sys.executable, "-m", "benchmarks.pieces", "--run", ",".join(patches), "--", *args]
@@ -219,6 +264,7 @@ class Builds:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.codes = {v: code_copy(v.partition("@")[2], work) for v in variants}
         self.counter = itertools.count()
+        self.peak_mb: dict[str, list[float]] = {v: [] for v in variants}  # CPU mode only
 
     def build(self, variant: str, instructions: bool | None = None) -> float:
         """One build: its CPU seconds, or (``instructions``) the instructions it ran."""
@@ -250,12 +296,15 @@ class Builds:
             if found is None:
                 raise RuntimeError(f"no instruction count in {log}")
             return int(found.group(1).replace(",", ""))
+        if not instructions:
+            self.peak_mb[variant].append(result.peak_rss_mb)
         return result.cpu_seconds
 
     def prime(self, variants: list[str]) -> None:
         for variant in variants:
             if variant.partition("@")[0] == "warm":
                 self.build(variant, instructions=False)  # the cache a build leaves, untimed
+                self.peak_mb[variant].pop()
 
 
 def measure(builds: Builds, variants: list[str], rounds: int) -> dict[str, list[float]]:
@@ -340,23 +389,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pieces", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="*", metavar="VARIANT",
-                        help=f"default: plain and all of {', '.join(VARIANTS)}")
+                        help=f"default: plain and {', '.join(CURRENT)}; also"
+                        f" {', '.join(v for v in VARIANTS if v not in CURRENT)} (@1cb82c7)")
     parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--comments", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                        help="where the site and the builds go (default: bench-out/; another"
+                        " one lets this run beside make bench, whose approve benchmark adds"
+                        " entries to its site)")
     parser.add_argument("--instructions", action="store_true",
                         help="count each variant's instructions once (valgrind) instead")
     args = parser.parse_args(argv)
-    variants = args.variants or ["plain", *VARIANTS]
+    args.workdir = args.workdir.resolve()  # REPLIK_CACHE is taken relative to the site
+    variants = args.variants or ["plain", *CURRENT]
     unknown = [v for v in variants if v.partition("@")[0] not in ("plain", *VARIANTS)]
     if unknown:
         parser.error(f"unknown variant {', '.join(unknown)}")
     if not any(v.partition("@")[0] == "baseline" for v in variants):
         variants.insert(0, "baseline")
     site = sitegen.ensure_site(
-        DEFAULT_WORKDIR / f"site-{args.posts}-{args.comments}-{sitegen.DEFAULT_SEED}",
+        args.workdir / f"site-{args.posts}-{args.comments}-{sitegen.DEFAULT_SEED}",
         posts=args.posts, comments=args.comments)
-    work = DEFAULT_WORKDIR / "pieces" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    work = args.workdir / "pieces" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     builds = Builds(site, variants, work, args.instructions)
     try:
         if args.instructions:
@@ -367,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.posts} posts, {site.total_comments} comments, {args.rounds} rounds,"
                   " interleaved, CPU time")
             print("\n".join(report(cpu)))
+            print("peak memory (median): " + ", ".join(
+                f"{name} {statistics.median(mb):.1f} MB"
+                for name, mb in builds.peak_mb.items() if mb))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
