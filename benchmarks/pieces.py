@@ -227,7 +227,7 @@ def code_copy(ref: str, work: Path) -> Path:
 def site_conf(conf: Path, code: Path) -> Path:
     """The site's settings ``conf`` on the copy's pelicanconf.py (an older one may
     import modules the working tree has and the commit has not, or the other way)."""
-    copy = code / conf.name
+    copy = code / f"site-{conf.name}"  # not the copy of the project's pelicanconf.py
     if not copy.exists():
         project = repr(str(sitegen.PROJECT_ROOT / "pelicanconf.py"))
         text = conf.read_text(encoding="utf-8")

@@ -124,6 +124,20 @@ def test_pieces_builds_each_variant_on_its_copy_of_the_code(tmp_path: Path) -> N
     assert len(built) == 1 + 2 * 3  # the warm cache's build, then two rounds
 
 
+def test_pieces_builds_a_commit_with_its_own_settings(tmp_path: Path) -> None:
+    site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
+    variants = ["baseline@HEAD", "light-gone"]
+    builds = pieces.Builds(site, variants, tmp_path / "work")
+    cpu = pieces.measure(builds, variants, rounds=1)
+    assert all(len(values) == 1 and values[0] > 0 for values in cpu.values())
+    assert all(len(mb) == 1 and mb[0] > 10 for mb in builds.peak_mb.values())
+    # The commit's pelicanconf.py, not the working tree's, runs under its site settings.
+    copy = tmp_path / "work" / "code" / "HEAD"
+    assert repr(str(copy / "pelicanconf.py")) in (copy / "site-pelicanconf.py").read_text()
+    outputs = sorted((tmp_path / "work" / "runs").glob("*/gone.map"))
+    assert len(outputs) == 2 and outputs[0].read_text() == outputs[1].read_text()
+
+
 def test_profile_breakdown_names_the_plugin(tmp_path: Path) -> None:
     site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
     result = build.profile_build(site, site.conf, site.output, tmp_path / "p.prof")
