@@ -123,7 +123,7 @@ def run(
     from replik.rebuild import is_live, read_status
     from replik.settings import load_settings
 
-    workdir = Path(workdir or DEFAULT_WORKDIR)
+    workdir = Path(workdir or DEFAULT_WORKDIR).resolve()  # the full build runs in the site
     site_dir = workdir / f"approve-site-{posts}-{comments}-{seed}"
     say(f"approve: generating (or reusing) {posts} posts / {comments} comments in {site_dir}")
     # A site of its own: the approvals below change its store.

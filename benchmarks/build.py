@@ -262,7 +262,7 @@ def run(
     say: Callable[[str], None] = print,
 ) -> None:
     """Run the build benchmark and store its results under ``report["build"]``."""
-    workdir = Path(workdir or DEFAULT_WORKDIR)
+    workdir = Path(workdir or DEFAULT_WORKDIR).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     site_dir = workdir / f"site-{posts}-{comments}-{seed}"
     say(f"build: generating (or reusing) {posts} posts / {comments} comments in {site_dir}")
