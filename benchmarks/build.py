@@ -193,7 +193,7 @@ PROFILE_PIECES: list[tuple[str, str, str]] = [
     ("pelican: read + parse posts (Markdown)", "pelican/readers.py", "read_file"),
     ("pelican: write all pages (Jinja)", "pelican/writers.py", "write_file"),
     ("pelican: post feeds", "pelican/writers.py", "write_feed"),
-    ("replik: attach_comments (signal)", "replik/plugin.py", "attach_comments"),
+    ("replik: attach_comments (signal)", "replik/generators.py", "attach_comments"),
     ("replik:   store.approved_by_article", "replik/store.py", "approved_by_article"),
     ("replik:   build_thread", "replik/thread.py", "build_thread"),
     ("replik:     render_body (Markdown+nh3)", "replik/render.py", "render_body"),
@@ -201,10 +201,10 @@ PROFILE_PIECES: list[tuple[str, str, str]] = [
     ("replik:     render_excerpt", "replik/render.py", "render_excerpt"),
     ("replik:     format_datetime_local", "replik/render.py", "format_datetime_local"),
     ("replik:   Entry.public()", "replik/store.py", "public"),
-    ("replik: comment feeds, each after its page", "replik/feeds.py", "write_article"),
+    ("replik: comment feeds, each after its page", "replik/writers.py", "write_article"),
     ("replik:   serialize (feedxml)", "replik/feeds.py", "render_feeds"),
     ("replik:   feed specs", "replik/feeds.py", "article_spec"),
-    ("replik:   write feed files", "replik/feeds.py", "atomic_write"),
+    ("replik:   write feed files", "replik/writers.py", "atomic_write"),
     ("replik: CommentNode.__getattr__ (templates)", "replik/thread.py", "__getattr__"),
 ]
 

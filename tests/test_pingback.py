@@ -103,13 +103,14 @@ def test_0x20_only_for_a_target_that_certainly_does_not_exist(tmp_path, sources)
     # The spec: 0x20 only when the target definitely does not exist. Our built site
     # has no page at these paths.
     from replik import gone
+    from replik.writers import atomic_write
 
     with running_blog(tmp_path, build=True) as blog:
         # A deleted post: listed as gone by the build, its old page still in output/.
         stale = tmp_path / "output" / "alte-meldung" / "index.html"
         stale.parent.mkdir()
         stale.write_text("<p>alt</p>")
-        gone.write(tmp_path / "output", ["alte-meldung/"], "")
+        atomic_write(tmp_path / "output" / gone.FILENAME, gone.render(["alte-meldung/"], ""))
         for target in (blog.base + "/gibt-es-nicht/", blog.base + "/offene-debatte/nein",
                        blog.base + "/category/nirgends.html", blog.base + "/alte-meldung/"):
             source = sources.add("/p", plain_post(target))

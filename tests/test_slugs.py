@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sitebuilder import build_site, write_project_conf
 
+from replik.articles import ArticleIndex
 from replik.cli import main
 from replik.importers.articles import content_articles
-from replik.server.intake import ArticleIndex
 from replik.settings import load_settings
 from replik.slugs import slugify
 

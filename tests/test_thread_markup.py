@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from replik import thread_markup
 from replik.i18n import install_into
-from replik.plugin import offer_thread_markup
+from replik.generators import offer_thread_markup
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
 

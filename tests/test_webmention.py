@@ -146,9 +146,10 @@ def queue(blog):
 
 
 def work(blog):
-    from replik.linkbacks import receiver_for, webmention
+    from replik.linkbacks import webmention
+    from replik.linkbacks.receive import Receiver
 
-    return webmention.work(receiver_for(blog.settings), queue(blog))
+    return webmention.work(Receiver(blog.settings), queue(blog))
 
 
 def test_a_repeated_webmention_updates_and_a_gone_source_deletes(tmp_path, sources):

@@ -1,61 +1,27 @@
 """Comment feeds (Atom and RSS), one per article and one site-wide.
 
-A ``FeedSpec`` holds everything a feed says; feedxml writes it (the bytes feedgen
-would write, at a tenth of its cost; tests/test_feedxml.py keeps feedgen as the
-reference).
+A ``FeedSpec`` holds everything a feed says; feedxml makes its bytes (the bytes
+feedgen would write, at a tenth of its cost; tests/test_feedxml.py keeps feedgen as
+the reference); writers.CommentFeeds writes them.
 """
 
 from __future__ import annotations
 
 import heapq
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
-from .settings import with_defaults
-from .store import read_bytes, write_all
 from .thread import CommentNode, render_node
 
 
 def site_url(settings: dict[str, Any]) -> str:
     """Feeds need absolute links; fall back to the local server's address."""
     return str(settings.get("FEED_DOMAIN") or settings.get("SITEURL") or "http://127.0.0.1:8000")
-
-
-_made_dirs: set[str] = set()
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temporary file and rename; skip if unchanged."""
-    name = os.fspath(path)
-    try:
-        if read_bytes(name) == data:
-            return False
-    except OSError:
-        pass
-    folder = os.path.dirname(name)
-    if folder not in _made_dirs:  # one mkdir per folder and process, not per file
-        os.makedirs(folder, exist_ok=True)
-        _made_dirs.add(folder)
-    tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(tmp, flags, 0o666)
-    except FileNotFoundError:  # the folder went away since (an emptied output)
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, flags, 0o666)
-    try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, name)
-    return True
 
 
 @dataclass(slots=True)
@@ -194,93 +160,3 @@ def latest_spec(articles: list[Any], settings: dict[str, Any],
         pairs,
         oldest,
     )
-
-
-class CommentFeeds:
-    """The comment feeds of one build.
-
-    An article's feeds are written right after its page (``write_article``, from the
-    plugin's content_written receiver), while its thread is built anyway; ``finish``
-    writes the feeds of articles whose page was not written and the site-wide feed.
-    """
-
-    def __init__(self, settings: dict[str, Any], output: Path) -> None:
-        self.settings = settings
-        self.output = os.fspath(output)
-        self.done: set[int] = set()
-        #: Articles (by id) whose feeds follow their page; the others wait for finish().
-        self.eligible: set[int] = set()
-        self.written: list[str] = []
-        self.finished = False
-
-    def write_article(self, article: Any) -> None:
-        if id(article) in self.done or not hasattr(article, "comments_flat"):
-            return
-        self._write(article_spec(article, self.settings),
-                    atom=article.comment_feed_atom, rss=article.comment_feed_rss)
-        self.done.add(id(article))
-        thread = getattr(article, "replik_thread", None)
-        if thread is not None:
-            thread.release()
-
-    def _write(self, spec: FeedSpec, **paths: str) -> None:
-        # Made anew every time: feedxml costs less than any cache lookup would (reading
-        # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone,
-        # so a rebuild touches only the feeds that changed.
-        data = render_feeds(spec)
-        for fmt in FORMATS:
-            target = f"{self.output}/{paths[fmt]}"
-            atomic_write(target, data[fmt])
-            self.written.append(target)
-
-    def finish(self, articles: list[Any]) -> list[str]:
-        for article in articles:
-            self.write_article(article)
-        self._write(latest_spec(articles, self.settings),
-                    atom=self.settings["REPLIK_FEED_LATEST"],
-                    rss=self.settings["REPLIK_FEED_LATEST_RSS"])
-        self.finished = True
-        return self.written
-
-
-class CommentFeedGenerator:
-    """A Pelican generator (via get_generators) that finishes the comment feeds."""
-
-    def __init__(self, context: dict[str, Any], settings: dict[str, Any], path: str,
-                 theme: str, output_path: str, *args: Any, **kwargs: Any) -> None:
-        self.context = context
-        self.settings = with_defaults(settings)
-        self.output_path = Path(output_path)
-
-    def generate_context(self) -> None:
-        """Nothing to add: the articles carry their comments already."""
-
-    def generate_output(self, writer: Any) -> None:
-        feeds = self.context.get("replik_feeds")
-        if not isinstance(feeds, CommentFeeds) or feeds.finished:
-            feeds = CommentFeeds(self.settings, self.output_path)
-        feeds.finish(feed_articles(self.context))
-        # The build is done with its threads: what it read becomes the next one's cache.
-        cache, _signatures = self.context.get("replik_thread_cache") or (None, None)
-        if cache is not None:
-            cache.finish()
-
-
-def feed_articles(context: dict[str, Any]) -> list[Any]:
-    """The articles with comment feeds: the published ones in the default language
-    (a translation shares its original's slug, so it shares its feed path too)."""
-    return list(context.get("articles", []))
-
-
-def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
-                        only: set[str] | None = None) -> list[str]:
-    """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
-
-    A feed file whose bytes did not change is left as it is (its date too).
-    """
-    feeds = CommentFeeds(settings, output)
-    for article in articles:
-        if only is None or article.slug in only:
-            feeds.write_article(article)
-    feeds.done.update(id(a) for a in articles)  # the rest are up to date already
-    return feeds.finish(articles)

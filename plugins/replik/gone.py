@@ -15,18 +15,12 @@ the receivers of the webmentions sent for it then delete their mention.
 
 from __future__ import annotations
 
-import logging
-import os
 import re
-import secrets
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-log = logging.getLogger(__name__)
 
 FILENAME = "gone.map"
 HEADER = ("# Replik: posts that were published and are no longer (HTTP 410 Gone).\n"
@@ -54,20 +48,15 @@ def request_paths(prefix: str, url: str) -> list[str]:
     return [path]
 
 
-def write(output: Path, urls: Iterable[str], prefix: str) -> Path:
-    """``<output>/gone.map`` for the site-relative ``urls`` (atomically; always written,
-    so that an nginx include of it never fails)."""
+def render(urls: Iterable[str], prefix: str) -> bytes:
+    """The contents of ``gone.map`` for the site-relative ``urls`` (the build writes it
+    every time, so that an nginx include of it never fails: writers.write_gone_map)."""
     lines: list[str] = []
     for url in sorted(set(urls)):
         for path in request_paths(prefix, url):
             if path and not _UNSAFE.search(path) and f'"{path}" 1;' not in lines:
                 lines.append(f'"{path}" 1;')
-    output.mkdir(parents=True, exist_ok=True)
-    target = output / FILENAME
-    tmp = output / f".{FILENAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    tmp.write_text(HEADER + "".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return (HEADER + "".join(line + "\n" for line in lines)).encode("utf-8")
 
 
 def read(output: Path) -> frozenset[str]:
@@ -107,37 +96,3 @@ class GoneList:
                 self._paths = read(self.output) if stamp is not None else frozenset()
                 self._stamp = stamp
             return self._paths
-
-
-# -- the build ------------------------------------------------------------------------
-
-
-def produced_urls(generator: Any) -> set[str]:
-    """The site-relative URLs of every article page the build writes."""
-    articles = list(generator.articles) + list(getattr(generator, "translations", []))
-    articles += list(getattr(generator, "hidden_articles", []))
-    articles += list(getattr(generator, "hidden_translations", []))
-    return {str(a.url) for a in articles}
-
-
-def write_after_build(generator: Any, writer: Any = None) -> None:
-    """article_writer_finalized: write gone.map for the posts published before and not
-    produced now."""
-    from .linkbacks.send import published_urls, sent_log
-    from .settings import with_defaults
-    from .state import state_path
-    from .state_upgrade import sent_log_path
-
-    settings = with_defaults(generator.settings)
-    published: set[str] = set()
-    # A build makes no state file: without one nothing has been published.
-    if state_path(settings).exists() or sent_log_path(settings).exists():
-        try:
-            published = published_urls(sent_log(settings), settings)
-        except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
-            log.warning("replik: the list of deleted posts is not updated: %s", exc)
-            return
-    gone = published - produced_urls(generator)
-    write(Path(generator.output_path), gone, site_prefix(settings))
-    if gone:
-        log.info("replik: %d deleted post(s) answer 410 Gone (%s)", len(gone), FILENAME)

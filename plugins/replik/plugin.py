@@ -1,50 +1,18 @@
-"""The Pelican plugin: approved entries onto articles, and the comment feeds.
+"""The Pelican plugin: Pelican's signals wired to Replik's build.
 
-After ``article_generator_finalized`` every article carries:
-``comments`` (top-level nodes with ``children``), ``comments_flat`` (date order),
-``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
-Any theme can use them.
-
-The two lists build their thread (texts read from the store, rendered, arranged)
-on first use, and the thread is dropped again once the article's page and comment
-feeds are written (``content_written``): a build keeps every comment's metadata,
-but the text and HTML of only one thread at a time. With the thread cache
-(thread_cache.py, in REPLIK_CACHE) the texts are rendered as the store is read
-and the HTML is read back from the cache instead.
+The generator side (threads and counts onto articles and pages, the generator that
+finishes the comment feeds) is in generators.py; the writer side (comment feeds,
+gone.map, atomic files) in writers.py.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pelican import signals
 
-from . import gone, i18n, thread_markup
-from .feeds import CommentFeedGenerator, CommentFeeds
-from .render import as_aware, format_date_local
-from .settings import cache_path, store_path, with_defaults
-from .store import Entry, Store
-from .thread import LazyThread, ThreadView, shown_as_excerpt, shown_entries
-from .thread_cache import ThreadCache
-
-log = logging.getLogger(__name__)
-
-
-def comments_open(article: Any, settings: dict[str, Any], now: datetime | None = None) -> bool:
-    """Closed by ``Comments: closed`` metadata, or by age (REPLIK_CLOSE_AFTER_DAYS)."""
-    flag = str(article.metadata.get("comments", "open")).strip().lower()
-    if flag in ("closed", "off", "no", "false"):
-        return False
-    days = int(settings.get("REPLIK_CLOSE_AFTER_DAYS") or 0)
-    if days > 0:
-        published = article.date
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=UTC)
-        if (now or datetime.now(UTC)) - published > timedelta(days=days):
-            return False
-    return True
+from . import generators, i18n, writers
+from .settings import with_defaults
 
 
 def initialized(pelican: Any) -> None:
@@ -53,148 +21,17 @@ def initialized(pelican: Any) -> None:
     pelican.settings.update(merged)
 
 
-def attach_comments(generator: Any) -> None:
-    """article_generator_finalized: every article gets its thread."""
-    settings = with_defaults(generator.settings)
-    store = Store(store_path(settings))
-    # What the last build kept of each thread, reused where the files are unchanged
-    # (REPLIK_CACHE = "" keeps nothing).
-    cache = (ThreadCache.load(cache_path(settings) / "threads")
-             if settings.get("REPLIK_CACHE") else None)
-    signatures: dict[str, Any] = {}
-    # Without the texts: each thread reads its own while its page is written, so a
-    # build holds the text of one thread at a time.
-    # With a cache, a folder read from its files has its texts rendered at once and
-    # kept there; its page reads the HTML back instead of reading the files again.
-    grouped = store.approved_by_article(
-        public_only=True, bodies=False, reuse=cache,
-        signatures=signatures if cache is not None else None,
-        visit=cache.keep_read if cache is not None else None)
-    # Pages are read after articles; they take their threads from the same reading.
-    generator.context["replik_approved"] = grouped
-    generator.context["replik_thread_cache"] = (cache, signatures)
-    articles = list(generator.articles) + list(getattr(generator, "translations", []))
-    articles += list(getattr(generator, "drafts", []))
-    articles += list(getattr(generator, "hidden_articles", []))
-    generator.context["replik_article_slugs"] = {a.slug for a in articles}
-    for article in articles:
-        attach_thread(article, grouped.get(article.slug, []), settings, store.root,
-                      read_texts=True, cache=cache, signature=signatures.get(article.slug))
-    feeds = CommentFeeds(settings, generator.output_path)
-    feeds.eligible = {id(a) for a in generator.articles}
-    generator.context["replik_feeds"] = feeds
-
-
-def page_written(path: str, context: dict[str, Any]) -> None:
-    """content_written: an article's feeds follow its page; then its thread is dropped."""
-    content = context.get("article") or context.get("page")
-    thread = getattr(content, "replik_thread", None)
-    if thread is None:
-        return
-    feeds = context.get("replik_feeds")
-    if (isinstance(feeds, CommentFeeds) and not feeds.finished
-            and context.get("article") is content and id(content) in feeds.eligible):
-        feeds.write_article(content)
-    thread.release()
-
-
-def attach_page_comments(generator: Any) -> None:
-    """page_generator_finalized: pages show their threads (imported from WordPress, say),
-    read-only, since the comment form is for articles; then report entries that belong
-    to neither an article nor a page."""
-    settings = with_defaults(generator.settings)
-    grouped = generator.context.get("replik_approved")
-    cache, signatures = generator.context.get("replik_thread_cache") or (None, {})
-    store = Store(store_path(settings))
-    if grouped is None:
-        grouped = store.approved_by_article(public_only=True, bodies=False)
-    pages = list(generator.pages) + list(getattr(generator, "hidden_pages", []))
-    for page in pages:
-        if grouped.get(page.slug):
-            attach_thread(page, grouped[page.slug], settings, store.root,
-                          open_for_comments=False, read_texts=True, cache=cache,
-                          signature=signatures.get(page.slug))
-    # Every thread has its entries now; the reading itself is no longer needed.
-    generator.context.pop("replik_approved", None)
-    known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
-    for slug, entries in grouped.items():
-        if slug not in known:
-            log.warning(
-                "replik: %s holds %d approved entries for an unknown article %r; they are"
-                " not shown", store.root / "approved" / slug, len(entries), slug,
-            )
-
-
-def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
-                  store_root: Any, open_for_comments: bool | None = None,
-                  read_texts: bool = False, cache: ThreadCache | None = None,
-                  signature: Any = None) -> None:
-    """Give one article its thread, counts, open/closed state and feed paths.
-
-    ``read_texts``: the entries were read without their texts
-    (``approved_by_article(bodies=False)``); the thread reads them from the store
-    whenever it is built. ``cache``: the build's thread cache, with the signature of
-    the thread's folder (see thread_cache.py).
-    """
-    locale = str(settings.get("DEFAULT_LANG") or "de")
-    lang = getattr(article, "lang", locale) or locale
-    folder = f"{store_root}/approved/{article.slug}"
-    # Replies wait (unseen, uncounted, not in feeds) while what they answer is not shown.
-    entries = shown_entries(entries, origin=f"{folder}/")
-    thread = LazyThread(
-        entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
-        origin=f"{folder}/", folder=folder if read_texts else "",
-        cache=cache if read_texts else None, slug=article.slug, signature=signature,
-    )
-    article.replik_thread = thread
-    article.comments = ThreadView(thread, flat=False)
-    article.comments_flat = ThreadView(thread, flat=True)
-    article.comment_count = len(entries)
-    # A webmention reply is a comment; other linkbacks show as excerpts.
-    article.reply_count = sum(1 for e in entries if not shown_as_excerpt(e))
-    article.linkback_count = len(entries) - article.reply_count
-    article.comments_open = (comments_open(article, settings) if open_for_comments is None
-                             else open_for_comments)
-    article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
-    article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
-    if settings.get("REPLIK_BABEL_DATES", True) and getattr(article, "date", None):
-        # Post dates in the same words as comment dates ("5. März 2010"), without
-        # depending on the machine's installed C locales as strftime does.
-        timezone = str(settings.get("TIMEZONE") or "UTC")
-        article.locale_date = format_date_local(as_aware(article.date), lang, timezone)
-        if getattr(article, "modified", None):
-            article.locale_modified = format_date_local(as_aware(article.modified), lang, timezone)
-
-
-def offer_thread_markup(generator: Any) -> None:
-    """generator_init: the templates may draw threads with thread_markup, when it
-    writes exactly what they would (the shipped partials, the shipped settings)."""
-    env = getattr(generator, "env", None)
-    if env is not None and thread_markup.matches_theme(env):
-        env.globals["replik_comment_items"] = thread_markup.comment_items
-
-
-def post_feed_guids(_context: Any, feed: Any) -> None:
-    """feed_generated: Pelican gives each post-feed entry a tag: URI as its id. RSS
-    takes a <guid> for a permalink unless told otherwise, and a tag: URI is none
-    (the W3C feed validator flags every such item)."""
-    for item in getattr(feed, "items", ()):
-        unique_id = str(item.get("unique_id") or "")
-        if unique_id and not unique_id.lower().startswith(("http://", "https://")):
-            item["unique_id_is_permalink"] = False
-
-
 def get_generators(_pelican: Any) -> type:
-    return CommentFeedGenerator
+    return generators.CommentFeedGenerator
 
 
 def register() -> None:
     signals.initialized.connect(initialized)
     signals.generator_init.connect(i18n.install_translations)
-    signals.generator_init.connect(offer_thread_markup)
-    signals.article_generator_finalized.connect(attach_comments)
-    signals.page_generator_finalized.connect(attach_page_comments)
+    signals.generator_init.connect(generators.offer_thread_markup)
+    signals.article_generator_finalized.connect(generators.attach_comments)
+    signals.page_generator_finalized.connect(generators.attach_page_comments)
     signals.get_generators.connect(get_generators)
-    signals.content_written.connect(page_written)
-    signals.feed_generated.connect(post_feed_guids)
-    signals.article_writer_finalized.connect(gone.write_after_build)
+    signals.content_written.connect(writers.page_written)
+    signals.feed_generated.connect(writers.post_feed_guids)
+    signals.article_writer_finalized.connect(writers.write_gone_map)

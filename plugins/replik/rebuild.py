@@ -4,11 +4,12 @@ Pelican 4.12 has no partial write, so a long-lived ``SiteBuilder`` keeps one
 Pelican run in memory (its generators and their shared context, built once).
 On each ``sync()`` it finds the articles whose approved comments changed (the
 store's ``approved_stamps``),
-re-attaches their comments, and renders through Pelican's own generator code
-only the pages that show one of them: the article page, the listing pages
-(index, category, tag, author, archives) holding it, and the comment feeds.
-Every file is written atomically (temporary file + rename), so a reader or a
-failed rebuild never leaves a half-written page.
+re-attaches their comments (``generators.attach_thread``, as the full build
+does), and renders through Pelican's own generator code only the pages that show
+one of them (``writers.SelectiveWriter``): the article page, the listing pages
+(index, category, tag, author, archives) holding it, and the comment feeds
+(``writers.write_comment_feeds``). Every file is written atomically (temporary
+file + rename), so a reader or a failed rebuild never leaves a half-written page.
 
 ``Rebuilder`` runs a ``SiteBuilder`` in a background thread: requests within a
 short debounce window are batched into one sync, a lock (``state.mutex``, an
@@ -33,130 +34,19 @@ from typing import Any
 
 from pelican import Pelican, signals
 from pelican.generators import ArticlesGenerator
-from pelican.paginator import Paginator
-from pelican.utils import get_relative_path, path_to_url, sanitised_join
-from pelican.writers import Writer
 
 from . import heap
-from .feeds import atomic_write, write_comment_feeds
+from .articles import generator_args
 from .fingerprint import tree_fingerprint
-from .plugin import attach_thread
+from .generators import attach_thread, commentable
 from .settings import with_defaults
 from .state import open_state
 from .storespec import open_store
+from .writers import AtomicWriter, SelectiveWriter, write_comment_feeds
 
 log = logging.getLogger(__name__)
 
-# -- writing -----------------------------------------------------------------
-class _AtomicText:
-    """A text file handle that lands on disk in one rename when closed."""
 
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        self.parts: list[bytes] = []
-
-    def write(self, text: str | bytes) -> int:
-        # Templates write text; feedgenerator writes encoded bytes.
-        self.parts.append(text.encode("utf-8") if isinstance(text, str) else text)
-        return len(text)
-
-    def __enter__(self) -> _AtomicText:
-        return self
-
-    def __exit__(self, exc_type: Any, *_exc: Any) -> None:
-        if exc_type is None:
-            atomic_write(self.path, b"".join(self.parts))
-
-
-class AtomicWriter(Writer):
-    """Pelican's writer, but every file is replaced atomically (and kept if unchanged)."""
-
-    def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
-        if filename == os.devnull:
-            return open(os.devnull, "w", encoding=encoding)
-        self._written_files.add(filename)
-        return _AtomicText(filename)
-
-
-class SelectiveWriter(AtomicWriter):
-    """Writes only the pages that show one of ``changed`` (articles, by identity).
-
-    The pagination loop mirrors ``Writer.write_file`` so that every page that is
-    written is byte for byte what a full build writes; the pages left out are the
-    ones whose content does not depend on the changed articles.
-    """
-
-    def __init__(self, output_path: str, settings: dict[str, Any], changed: list[Any]) -> None:
-        super().__init__(output_path, settings=settings)
-        self.changed = {id(item) for item in changed}
-        self.rendered: list[str] = []
-
-    def _shows_change(self, items: Any) -> bool:
-        return any(id(item) in self.changed for item in items or ())
-
-    def write_feed(self, *args: Any, **kwargs: Any) -> None:
-        """Post feeds show no comments: a decision never changes them."""
-
-    def write_file(self, name: Any, template: Any, context: dict[str, Any],
-                   relative_urls: bool = False, paginated: dict[str, Any] | None = None,
-                   template_name: str | None = None, override_output: bool = False,
-                   url: str | None = None, **kwargs: Any) -> None:
-        if not name:
-            return
-        if "article" in kwargs:
-            if id(kwargs["article"]) in self.changed:
-                self._render(template, context, name, kwargs, relative_urls)
-            return
-        if paginated is None:
-            paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}
-        listed = [item for seq in paginated.values() for item in seq]
-        if not self._shows_change(listed) and listed:
-            return
-        if paginated and template_name in self.settings["PAGINATED_TEMPLATES"]:
-            per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
-                        or self.settings["DEFAULT_PAGINATION"])
-            paginators = {key: Paginator(name, url, val, self.settings, per_page)
-                          for key, val in paginated.items()}
-            for page_num in range(next(iter(paginators.values())).num_pages):
-                paginated_kwargs = kwargs.copy()
-                shown: list[Any] = []
-                for key, paginator in paginators.items():
-                    page = paginator.page(page_num + 1)
-                    shown.extend(page.object_list)
-                    paginated_kwargs.update({
-                        f"{key}_paginator": paginator,
-                        f"{key}_page": page,
-                        f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
-                        f"{key}_next_page": (paginator.page(page_num + 2)
-                                             if page_num + 1 < paginator.num_pages else None),
-                    })
-                if self._shows_change(shown):
-                    self._render(template, context, page.save_as, paginated_kwargs,
-                                 relative_urls)
-        else:
-            self._render(template, context, name, kwargs, relative_urls)
-
-    def _render(self, template: Any, context: dict[str, Any], name: str,
-                kwargs: dict[str, Any], relative_urls: bool) -> None:
-        # The same steps as Writer.write_file's local helpers.
-        localcontext = context.copy()
-        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
-        if relative_urls:
-            relative_url = path_to_url(get_relative_path(name))
-            localcontext["SITEURL"] = relative_url
-            localcontext["localsiteurl"] = relative_url
-        localcontext["output_file"] = name
-        localcontext.update(kwargs)
-        if localcontext["localsiteurl"]:
-            context["localsiteurl"] = localcontext["localsiteurl"]
-        output = template.render(localcontext)
-        path = sanitised_join(self.output_path, name)
-        atomic_write(Path(path), output.encode("utf-8"))
-        self.rendered.append(path)
-        signals.content_written.send(path, context=localcontext)
-
-
-# -- the long-lived build ------------------------------------------------------
 class SiteBuilder:
     """One Pelican run kept in memory; ``sync()`` brings the output up to date."""
 
@@ -179,16 +69,8 @@ class SiteBuilder:
         self.fingerprint = tree_fingerprint(*self._watched())
         self.signatures = self.store.approved_stamps()
         pelican = Pelican(dict(self.settings))
-        context = pelican.settings.copy()
-        context["generated_content"] = {}
-        context["static_links"] = set()
-        context["static_content"] = {}
-        context["localsiteurl"] = pelican.settings["SITEURL"]
-        generators = [
-            cls(context=context, settings=pelican.settings, path=pelican.path,
-                theme=pelican.theme, output_path=pelican.output_path)
-            for cls in pelican._get_generator_classes()
-        ]
+        args = generator_args(pelican.settings)
+        generators = [cls(**args) for cls in pelican._get_generator_classes()]
         for gen in generators:
             if hasattr(gen, "generate_context"):
                 gen.generate_context()
@@ -213,15 +95,6 @@ class SiteBuilder:
     @property
     def articles_generator(self) -> ArticlesGenerator:
         return next(g for g in self.generators if isinstance(g, ArticlesGenerator))
-
-    def _reattach(self, articles: list[Any]) -> None:
-        """plugin.attach_comments, for the given articles only."""
-        settings = with_defaults(self.articles_generator.settings)
-        by_slug: dict[str, list[Any]] = {}
-        for article in articles:
-            if article.slug not in by_slug:
-                by_slug[article.slug] = list(self.store.entries("approved", article.slug))
-            attach_thread(article, by_slug[article.slug], settings, self.store.location)
 
     @staticmethod
     def _generate_pages(gen: ArticlesGenerator, writer: SelectiveWriter,
@@ -266,20 +139,17 @@ class SiteBuilder:
         if not slugs:
             return []
         gen = self.articles_generator
-        # The same articles attach_comments covers, in the same order.
-        pool = list(gen.articles) + list(gen.translations) + list(gen.drafts)
-        pool += list(gen.hidden_articles)
-        changed = [a for a in pool if a.slug in slugs]
-        self._reattach(changed)
-        settings = self.pelican.settings
-        writer = SelectiveWriter(self.pelican.output_path, settings, changed)
+        settings = with_defaults(self.pelican.settings)
+        # generators.attach_comments for the changed articles: their folders read again.
+        changed = [a for a in commentable(gen) if a.slug in slugs]
+        entries = {a.slug: list(self.store.entries("approved", a.slug)) for a in changed}
+        for article in changed:
+            attach_thread(article, entries[article.slug], settings, self.store.location)
+        writer = SelectiveWriter(self.pelican.output_path, self.pelican.settings, changed)
         self._generate_pages(gen, writer, changed)
         written = list(writer.rendered)
-        feed_settings = with_defaults(settings)
-        written += [str(p) for p in write_comment_feeds(
-            gen.context.get("articles", []), feed_settings, Path(self.pelican.output_path),
-            only={a.slug for a in changed},
-        )]
+        written += write_comment_feeds(gen.context.get("articles", []), settings,
+                                       Path(self.pelican.output_path), only=slugs)
         self.signatures = current
         self.last_written = written
         return written

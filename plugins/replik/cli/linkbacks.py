@@ -64,12 +64,13 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 @click.pass_context
 def work_command(ctx: click.Context) -> None:
     """Verify the queued webmentions now (the server also does this in the background)."""
-    from ..linkbacks import receiver_for, webmention
+    from ..linkbacks import webmention
+    from ..linkbacks.receive import Receiver
     from ..state import open_state
 
     settings = load(ctx)
     queue = open_state(settings).webmentions
-    results = webmention.work(receiver_for(settings), queue)
+    results = webmention.work(Receiver(settings), queue)
     for job, outcome in results:
         click.echo(f"{job.source} -> {job.target}: {outcome}")
     waiting = len(queue)

@@ -13,19 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .receive import Receiver
-
-
-def article_index(settings: dict[str, Any]) -> Any:
-    """The blog's article index (shared with the comment intake)."""
-    from ..server.intake import ArticleIndex
-
-    return ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
-
-
-def receiver_for(settings: dict[str, Any], index: Any = None) -> Receiver:
-    return Receiver(settings, index if index is not None else article_index(settings))
-
 
 def send_after_build(pelican: Any) -> None:
     """Pelican's ``finalized``: notify linked posts when REPLIK_LINKBACK_SEND_ON_BUILD is set."""

@@ -12,10 +12,11 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .. import notify, spam
+from ..articles import ArticleIndex, ArticleInfo
 from ..gone import GoneList
 from ..store import Entry, new_id
 from ..storespec import open_store
@@ -28,23 +29,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PER_MINUTE = 5
 ACTOR = "linkbacks"
-
-
-class ArticleLike(Protocol):
-    slug: str
-    title: str
-    url: str
-    permalink: str
-    open: bool
-
-
-class IndexLike(Protocol):
-    articles: dict[str, Any]
-    pages: list[Any]
-
-    def refresh(self, force: bool = True) -> None: ...
-
-    def get(self, slug: str) -> Any: ...
 
 
 class TargetProblem(Exception):
@@ -100,16 +84,16 @@ def _origin(url: str) -> str:
 class Receiver:
     """Receiving linkbacks for one blog."""
 
-    def __init__(self, settings: dict[str, Any], index: IndexLike) -> None:
+    def __init__(self, settings: dict[str, Any], index: ArticleIndex | None = None) -> None:
         self.settings = settings
-        self.index = index
+        self.index = ArticleIndex(settings) if index is None else index
         self.store = open_store(settings)
         self.guard = spam.Guard(settings)
         self.pairs = PairIndex(settings, self.store)
         self.gone = GoneList(Path(str(settings.get("OUTPUT_PATH") or "output")))
 
     # -- the target ----------------------------------------------------------
-    def article_for(self, target: str) -> ArticleLike:
+    def article_for(self, target: str) -> ArticleInfo:
         """The article ``target`` names; TargetProblem if it is not one of ours or closed.
 
         The kind follows Pingback's fault codes: ``missing`` only when the target
@@ -162,7 +146,7 @@ class Receiver:
             found = found / "index.html"
         return not found.is_file()
 
-    def article_by_slug(self, slug: str) -> ArticleLike:
+    def article_by_slug(self, slug: str) -> ArticleInfo:
         article = self.index.get(slug)
         if article is None:
             raise TargetProblem("missing", f"there is no article {slug!r}")
@@ -208,7 +192,7 @@ class Receiver:
             entry.body = source.excerpt[:limit]
 
     def save(
-        self, kind: str, source: Source, target: str, article: ArticleLike, *,
+        self, kind: str, source: Source, target: str, article: ArticleInfo, *,
         ip: str = "", user_agent: str = "", fallback_excerpt: str = "",
         fallback_title: str = "", fallback_author: str = "",
     ) -> Entry:

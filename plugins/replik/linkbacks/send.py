@@ -35,6 +35,7 @@ from urllib.parse import urljoin
 import lxml.html
 from lxml import etree
 
+from ..articles import read_content
 from ..fetch import FetchError, blocked_reason, fetch
 from ..state import SentLinkbacks, open_state
 from ..state_upgrade import migrate_sent_log, sent_log_path
@@ -131,19 +132,12 @@ def published_posts(settings: dict[str, Any]) -> list[Post]:
     """Every published article (and translation) with its rendered content."""
     from pelican.generators import ArticlesGenerator
 
-    context: dict[str, Any] = dict(settings)
-    context.update(generated_content={}, static_links=set(), static_content={},
-                   localsiteurl=settings.get("SITEURL", ""))
-    generator = ArticlesGenerator(
-        context=context, settings=settings, path=settings["PATH"], theme=settings["THEME"],
-        output_path=settings["OUTPUT_PATH"],
-    )
     base = str(settings.get("SITEURL") or "").rstrip("/")
     quiet = _QuietStaticLinks()
     pelican_log = logging.getLogger("pelican.contents")
     pelican_log.addFilter(quiet)
     try:
-        generator.generate_context()
+        (generator,) = read_content(settings, ArticlesGenerator)
         # ``content`` is rendered lazily: read it while the filter is on.
         return [
             Post(slug=a.slug, title=str(a.title), url=f"{base}/{a.url}", content=a.content,

@@ -19,9 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -37,10 +34,9 @@ from flask import (
     request,
 )
 
-from .. import heap, i18n, notify, reader_mail, spam
-from ..fingerprint import tree_fingerprint
+from .. import i18n, notify, reader_mail, spam
+from ..articles import ArticleIndex, ArticleInfo
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
-from ..plugin import comments_open
 from ..store import Entry, StateChanged, StoreError, is_valid_id, new_id
 from ..storespec import last_decision, open_store
 from . import pages
@@ -74,109 +70,6 @@ def _label(_: Any, name: str) -> str:
             "body": _("Comment"), "consent": _("Consent")}[name]
 
 
-# -- which articles exist -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArticleInfo:
-    slug: str
-    title: str
-    url: str
-    permalink: str
-    date: datetime
-    modified: datetime | None
-    open: bool
-    lang: str
-
-
-class ArticleIndex:
-    """Article slugs, titles, URLs and whether comments are open, read from ``content/``.
-
-    Pelican's own generators read the content once (no output is written); the index
-    is read again when a file under ``content/`` changes (checked every few seconds).
-    """
-
-    def __init__(self, settings: dict[str, Any], poll_seconds: float = 2.0) -> None:
-        self.settings = settings
-        self.poll_seconds = poll_seconds
-        self._lock = threading.Lock()
-        self._signature: tuple[int, int] | None = None
-        self._checked = 0.0
-        self._busy = False
-        self.articles: dict[str, ArticleInfo] = {}
-        self.pages: list[Any] = []
-        self.refresh()
-
-    def _content_signature(self) -> tuple[int, int]:
-        return tree_fingerprint(str(self.settings["PATH"]))
-
-    def refresh(self, force: bool = True) -> None:
-        """Read the articles again if ``content/`` changed (always when ``force``).
-
-        One thread reads while the others keep answering from the last index.
-        """
-        now = time.monotonic()
-        first = self._signature is None  # at start: create_app() settles the heap after
-        with self._lock:
-            if not force and (self._busy or now - self._checked < self.poll_seconds):
-                return
-            self._checked, self._busy = now, True
-        try:
-            signature = self._content_signature()
-            if signature == self._signature and not force:
-                return
-            articles, page_list = self._read()
-            with self._lock:
-                self.articles, self.pages, self._signature = articles, page_list, signature
-            if not first:
-                heap.settle()  # the new index lives on; the old one goes now
-        except Exception as exc:  # noqa: BLE001 - keep serving the last good index
-            log.error("replik: cannot read the articles under %s: %s",
-                      self.settings["PATH"], exc)
-        finally:
-            with self._lock:
-                self._busy = False
-
-    def _read(self) -> tuple[dict[str, ArticleInfo], list[Any]]:
-        from pelican.generators import ArticlesGenerator, PagesGenerator
-
-        settings = self.settings
-        context: dict[str, Any] = dict(settings)
-        context.update(generated_content={}, static_links=set(), static_content={},
-                       localsiteurl=settings.get("SITEURL", ""))
-        common = dict(
-            context=context, settings=settings, path=settings["PATH"],
-            theme=settings["THEME"], output_path=settings["OUTPUT_PATH"],
-        )
-        generator = ArticlesGenerator(**common)
-        generator.generate_context()
-        page_generator = PagesGenerator(**common)
-        page_generator.generate_context()
-        base = str(settings.get("SITEURL") or "").rstrip("/")
-        found: dict[str, ArticleInfo] = {}
-        # Translations share their original's slug; the original wins.
-        hidden = list(getattr(generator, "hidden_articles", []))
-        hidden += list(getattr(generator, "hidden_translations", []))
-        for article in hidden + list(generator.translations) + list(generator.articles):
-            date = article.date if article.date.tzinfo else article.date.replace(tzinfo=UTC)
-            modified = getattr(article, "modified", None)
-            found[article.slug] = ArticleInfo(
-                slug=article.slug,
-                title=str(article.title),
-                url=article.url,
-                permalink=f"{base}/{article.url}",
-                date=date,
-                modified=modified,
-                open=comments_open(article, settings),
-                lang=getattr(article, "lang", "") or str(settings.get("DEFAULT_LANG") or "de"),
-            )
-        return found, list(page_generator.pages)
-
-    def get(self, slug: str) -> ArticleInfo | None:
-        self.refresh(force=False)
-        return self.articles.get(slug)
-
-
 # -- the intake ---------------------------------------------------------------------------
 
 
@@ -193,7 +86,7 @@ class Intake:
             self.store.sweep()
         except OSError as exc:
             log.error("replik: cannot tidy %s: %s", self.store.location, exc)
-        self.index = ArticleIndex(settings, float(settings.get("REPLIK_CONTENT_POLL", 2.0)))
+        self.index = ArticleIndex(settings)
         self.guard = spam.Guard(settings)
         self.gettext = i18n.gettext_for(settings)
         self.origins = configured_origins(settings)

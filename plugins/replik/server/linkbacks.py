@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from ..linkbacks import pingback, receiver_for, trackback, webmention
+from ..linkbacks import pingback, trackback, webmention
 from ..linkbacks.receive import Receiver
 from ..state import open_state
 from .app import limit_body
@@ -30,7 +30,7 @@ class Linkbacks:
         settings = app.config["REPLIK"]
         intake = app.extensions.get("replik_intake")
         # One article index per app: reuse the comment intake's when it is there.
-        self.receiver: Receiver = receiver_for(settings, getattr(intake, "index", None))
+        self.receiver = Receiver(settings, getattr(intake, "index", None))
         self.queue = open_state(settings).webmentions
         self.worker = webmention.Worker(self.receiver, self.queue)
         self.worker_enabled = webmention.settings_worker_enabled(settings)

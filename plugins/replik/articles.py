@@ -1,0 +1,139 @@
+"""The blog's articles as the rest of Replik sees them.
+
+``comments_open`` decides whether an article takes comments (the build shows the
+form by it, the intake and the linkback endpoints refuse by it). ``read_content``
+runs Pelican's own generators over ``content/`` without writing anything, so
+slugs and URLs are the ones the build makes. ``ArticleIndex`` keeps what a
+server needs of every article, read again when ``content/`` changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import heap
+from .fingerprint import tree_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+def comments_open(article: Any, settings: dict[str, Any], now: datetime | None = None) -> bool:
+    """Closed by ``Comments: closed`` metadata, or by age (REPLIK_CLOSE_AFTER_DAYS)."""
+    flag = str(article.metadata.get("comments", "open")).strip().lower()
+    if flag in ("closed", "off", "no", "false"):
+        return False
+    days = int(settings.get("REPLIK_CLOSE_AFTER_DAYS") or 0)
+    if days > 0:
+        published = article.date
+        if published.tzinfo is None:
+            published = published.replace(tzinfo=UTC)
+        if (now or datetime.now(UTC)) - published > timedelta(days=days):
+            return False
+    return True
+
+
+def generator_args(settings: dict[str, Any]) -> dict[str, Any]:
+    """What Pelican.run gives each generator: the settings, and one context shared by all."""
+    context: dict[str, Any] = dict(settings)
+    context.update(generated_content={}, static_links=set(), static_content={},
+                   localsiteurl=settings.get("SITEURL", ""))
+    return dict(context=context, settings=settings, path=settings["PATH"],
+                theme=settings["THEME"], output_path=settings["OUTPUT_PATH"])
+
+
+def read_content(settings: dict[str, Any], *kinds: type) -> list[Any]:
+    """Pelican generators of the given classes, their context generated (no output)."""
+    args = generator_args(settings)
+    generators = [kind(**args) for kind in kinds]
+    for generator in generators:
+        generator.generate_context()
+    return generators
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    slug: str
+    title: str
+    url: str
+    permalink: str
+    date: datetime
+    modified: datetime | None
+    open: bool
+    lang: str
+
+
+class ArticleIndex:
+    """Article slugs, titles, URLs and whether comments are open, read from ``content/``.
+
+    Pelican's own generators read the content once (no output is written); the index
+    is read again when a file under ``content/`` changes (checked every
+    REPLIK_CONTENT_POLL seconds).
+    """
+
+    def __init__(self, settings: dict[str, Any], poll_seconds: float | None = None) -> None:
+        self.settings = settings
+        self.poll_seconds = (float(settings.get("REPLIK_CONTENT_POLL", 2.0))
+                             if poll_seconds is None else poll_seconds)
+        self._lock = threading.Lock()
+        self._signature: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._busy = False
+        self.articles: dict[str, ArticleInfo] = {}
+        self.pages: list[Any] = []
+        self.refresh()
+
+    def refresh(self, force: bool = True) -> None:
+        """Read the articles again if ``content/`` changed (always when ``force``).
+
+        One thread reads while the others keep answering from the last index.
+        """
+        now = time.monotonic()
+        first = self._signature is None  # at start: create_app() settles the heap after
+        with self._lock:
+            if not force and (self._busy or now - self._checked < self.poll_seconds):
+                return
+            self._checked, self._busy = now, True
+        try:
+            signature = tree_fingerprint(str(self.settings["PATH"]))
+            if signature == self._signature and not force:
+                return
+            articles, page_list = self._read()
+            with self._lock:
+                self.articles, self.pages, self._signature = articles, page_list, signature
+            if not first:
+                heap.settle()  # the new index lives on; the old one goes now
+        except Exception as exc:  # noqa: BLE001 - keep serving the last good index
+            log.error("replik: cannot read the articles under %s: %s",
+                      self.settings["PATH"], exc)
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def _read(self) -> tuple[dict[str, ArticleInfo], list[Any]]:
+        from pelican.generators import ArticlesGenerator, PagesGenerator
+
+        settings = self.settings
+        generator, page_generator = read_content(settings, ArticlesGenerator, PagesGenerator)
+        base = str(settings.get("SITEURL") or "").rstrip("/")
+        found: dict[str, ArticleInfo] = {}
+        # Translations share their original's slug; the original wins.
+        hidden = list(generator.hidden_articles) + list(generator.hidden_translations)
+        for article in hidden + list(generator.translations) + list(generator.articles):
+            date = article.date if article.date.tzinfo else article.date.replace(tzinfo=UTC)
+            found[article.slug] = ArticleInfo(
+                slug=article.slug, title=str(article.title), url=article.url,
+                permalink=f"{base}/{article.url}", date=date,
+                modified=getattr(article, "modified", None),
+                open=comments_open(article, settings),
+                lang=getattr(article, "lang", "") or str(settings.get("DEFAULT_LANG") or "de"),
+            )
+        return found, list(page_generator.pages)
+
+    def get(self, slug: str) -> ArticleInfo | None:
+        self.refresh(force=False)
+        return self.articles.get(slug)

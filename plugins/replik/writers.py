@@ -1,0 +1,278 @@
+"""The build's writer side: files land whole, the comment feeds, gone.map.
+
+``atomic_write`` puts every file in place with one rename (and leaves an unchanged
+file alone). ``AtomicWriter`` is Pelican's writer on it; ``SelectiveWriter`` writes
+only the pages that show a changed article (the approve-to-live rebuild).
+``CommentFeeds`` writes the comment feeds (what they say: feeds.py), each article's
+right after its page (``page_written``). ``write_gone_map`` writes the deleted posts'
+``gone.map`` (gone.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from pelican import signals
+from pelican.paginator import Paginator
+from pelican.utils import get_relative_path, path_to_url, sanitised_join
+from pelican.writers import Writer
+
+from . import gone
+from .feeds import FORMATS, article_spec, latest_spec, render_feeds
+from .settings import with_defaults
+from .store import read_bytes, write_all
+
+log = logging.getLogger(__name__)
+
+_made_dirs: set[str] = set()
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a temporary file and rename; skip if unchanged."""
+    name = os.fspath(path)
+    try:
+        if read_bytes(name) == data:
+            return False
+    except OSError:
+        pass
+    folder = os.path.dirname(name)
+    if folder not in _made_dirs:  # one mkdir per folder and process, not per file
+        os.makedirs(folder, exist_ok=True)
+        _made_dirs.add(folder)
+    tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileNotFoundError:  # the folder went away since (an emptied output)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, flags, 0o666)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, name)
+    return True
+
+
+# -- Pelican's writer, atomic ------------------------------------------------------------
+class _AtomicText:
+    """A text file handle that lands on disk in one rename when closed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.parts: list[bytes] = []
+
+    def write(self, text: str | bytes) -> int:
+        # Templates write text; feedgenerator writes encoded bytes.
+        self.parts.append(text.encode("utf-8") if isinstance(text, str) else text)
+        return len(text)
+
+    def __enter__(self) -> _AtomicText:
+        return self
+
+    def __exit__(self, exc_type: Any, *_exc: Any) -> None:
+        if exc_type is None:
+            atomic_write(self.path, b"".join(self.parts))
+
+
+class AtomicWriter(Writer):
+    """Pelican's writer, but every file is replaced atomically (and kept if unchanged)."""
+
+    def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
+        if filename == os.devnull:
+            return open(os.devnull, "w", encoding=encoding)
+        self._written_files.add(filename)
+        return _AtomicText(filename)
+
+
+class SelectiveWriter(AtomicWriter):
+    """Writes only the pages that show one of ``changed`` (articles, by identity).
+
+    The pagination loop mirrors ``Writer.write_file`` so that every page that is
+    written is byte for byte what a full build writes; the pages left out are the
+    ones whose content does not depend on the changed articles.
+    """
+
+    def __init__(self, output_path: str, settings: dict[str, Any], changed: list[Any]) -> None:
+        super().__init__(output_path, settings=settings)
+        self.changed = {id(item) for item in changed}
+        self.rendered: list[str] = []
+
+    def _shows_change(self, items: Any) -> bool:
+        return any(id(item) in self.changed for item in items or ())
+
+    def write_feed(self, *args: Any, **kwargs: Any) -> None:
+        """Post feeds show no comments: a decision never changes them."""
+
+    def write_file(self, name: Any, template: Any, context: dict[str, Any],
+                   relative_urls: bool = False, paginated: dict[str, Any] | None = None,
+                   template_name: str | None = None, override_output: bool = False,
+                   url: str | None = None, **kwargs: Any) -> None:
+        if not name:
+            return
+        if "article" in kwargs:
+            if id(kwargs["article"]) in self.changed:
+                self._render(template, context, name, kwargs, relative_urls)
+            return
+        if paginated is None:
+            paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}
+        listed = [item for seq in paginated.values() for item in seq]
+        if not self._shows_change(listed) and listed:
+            return
+        if paginated and template_name in self.settings["PAGINATED_TEMPLATES"]:
+            per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
+                        or self.settings["DEFAULT_PAGINATION"])
+            paginators = {key: Paginator(name, url, val, self.settings, per_page)
+                          for key, val in paginated.items()}
+            for page_num in range(next(iter(paginators.values())).num_pages):
+                paginated_kwargs = kwargs.copy()
+                shown: list[Any] = []
+                for key, paginator in paginators.items():
+                    page = paginator.page(page_num + 1)
+                    shown.extend(page.object_list)
+                    paginated_kwargs.update({
+                        f"{key}_paginator": paginator,
+                        f"{key}_page": page,
+                        f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
+                        f"{key}_next_page": (paginator.page(page_num + 2)
+                                             if page_num + 1 < paginator.num_pages else None),
+                    })
+                if self._shows_change(shown):
+                    self._render(template, context, page.save_as, paginated_kwargs,
+                                 relative_urls)
+        else:
+            self._render(template, context, name, kwargs, relative_urls)
+
+    def _render(self, template: Any, context: dict[str, Any], name: str,
+                kwargs: dict[str, Any], relative_urls: bool) -> None:
+        # The same steps as Writer.write_file's local helpers.
+        localcontext = context.copy()
+        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
+        if relative_urls:
+            relative_url = path_to_url(get_relative_path(name))
+            localcontext["SITEURL"] = relative_url
+            localcontext["localsiteurl"] = relative_url
+        localcontext["output_file"] = name
+        localcontext.update(kwargs)
+        if localcontext["localsiteurl"]:
+            context["localsiteurl"] = localcontext["localsiteurl"]
+        output = template.render(localcontext)
+        path = sanitised_join(self.output_path, name)
+        atomic_write(Path(path), output.encode("utf-8"))
+        self.rendered.append(path)
+        signals.content_written.send(path, context=localcontext)
+
+
+# -- the comment feeds -------------------------------------------------------------------
+class CommentFeeds:
+    """The comment feeds of one build.
+
+    An article's feeds are written right after its page (``write_article``, from
+    ``page_written``), while its thread is built anyway; ``finish`` writes the feeds
+    of articles whose page was not written and the site-wide feed.
+    """
+
+    def __init__(self, settings: dict[str, Any], output: Path) -> None:
+        self.settings = settings
+        self.output = os.fspath(output)
+        self.done: set[int] = set()
+        #: Articles (by id) whose feeds follow their page; the others wait for finish().
+        self.eligible: set[int] = set()
+        self.written: list[str] = []
+        self.finished = False
+
+    def write_article(self, article: Any) -> None:
+        if id(article) in self.done or not hasattr(article, "comments_flat"):
+            return
+        self._write(article_spec(article, self.settings),
+                    atom=article.comment_feed_atom, rss=article.comment_feed_rss)
+        self.done.add(id(article))
+        thread = getattr(article, "replik_thread", None)
+        if thread is not None:
+            thread.release()
+
+    def _write(self, spec: Any, **paths: str) -> None:
+        # Made anew every time: feedxml costs less than any cache lookup would (reading
+        # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone,
+        # so a rebuild touches only the feeds that changed.
+        data = render_feeds(spec)
+        for fmt in FORMATS:
+            target = f"{self.output}/{paths[fmt]}"
+            atomic_write(target, data[fmt])
+            self.written.append(target)
+
+    def finish(self, articles: list[Any]) -> list[str]:
+        for article in articles:
+            self.write_article(article)
+        self._write(latest_spec(articles, self.settings),
+                    atom=self.settings["REPLIK_FEED_LATEST"],
+                    rss=self.settings["REPLIK_FEED_LATEST_RSS"])
+        self.finished = True
+        return self.written
+
+
+def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
+                        only: set[str] | None = None) -> list[str]:
+    """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
+
+    A feed file whose bytes did not change is left as it is (its date too).
+    """
+    feeds = CommentFeeds(settings, output)
+    for article in articles:
+        if only is None or article.slug in only:
+            feeds.write_article(article)
+    feeds.done.update(id(a) for a in articles)  # the rest are up to date already
+    return feeds.finish(articles)
+
+
+def page_written(path: str, context: dict[str, Any]) -> None:
+    """content_written: an article's feeds follow its page; then its thread is dropped."""
+    content = context.get("article") or context.get("page")
+    thread = getattr(content, "replik_thread", None)
+    if thread is None:
+        return
+    feeds = context.get("replik_feeds")
+    if (isinstance(feeds, CommentFeeds) and not feeds.finished
+            and context.get("article") is content and id(content) in feeds.eligible):
+        feeds.write_article(content)
+    thread.release()
+
+
+def post_feed_guids(_context: Any, feed: Any) -> None:
+    """feed_generated: Pelican gives each post-feed entry a tag: URI as its id. RSS
+    takes a <guid> for a permalink unless told otherwise, and a tag: URI is none
+    (the W3C feed validator flags every such item)."""
+    for item in getattr(feed, "items", ()):
+        unique_id = str(item.get("unique_id") or "")
+        if unique_id and not unique_id.lower().startswith(("http://", "https://")):
+            item["unique_id_is_permalink"] = False
+
+
+# -- gone.map --------------------------------------------------------------------------
+def write_gone_map(generator: Any, writer: Any = None) -> None:
+    """article_writer_finalized: write gone.map for the posts published before and not
+    produced now."""
+    from .linkbacks.send import published_urls, sent_log
+    from .state import state_path
+    from .state_upgrade import sent_log_path
+
+    settings = with_defaults(generator.settings)
+    published: set[str] = set()
+    # A build makes no state file: without one nothing has been published.
+    if state_path(settings).exists() or sent_log_path(settings).exists():
+        try:
+            published = published_urls(sent_log(settings), settings)
+        except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
+            log.warning("replik: the list of deleted posts is not updated: %s", exc)
+            return
+    produced = (list(generator.articles) + list(generator.translations)
+                + list(generator.hidden_articles) + list(generator.hidden_translations))
+    deleted = published - {str(a.url) for a in produced}
+    atomic_write(Path(generator.output_path) / gone.FILENAME,
+                 gone.render(deleted, gone.site_prefix(settings)))
+    if deleted:
+        log.info("replik: %d deleted post(s) answer 410 Gone (%s)", len(deleted), gone.FILENAME)
