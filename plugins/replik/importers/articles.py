@@ -1,20 +1,17 @@
 """The blog's own articles and pages as Pelican sees them: slug, URL, title, date.
 
-Read with Pelican's readers and the blog's settings, so slugs and URLs are the
-ones the build produces (used to match Disqus threads and to export WXR).
+Read by Pelican's own generators with the blog's settings, so slugs and URLs are
+the ones the build produces (used to match Disqus threads and to export WXR).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-log = logging.getLogger(__name__)
+from ..articles import read_content
 
 
 @dataclass
@@ -26,46 +23,21 @@ class ArticleInfo:
     kind: str  # "article" or "page"
 
 
-def _under(relative: str, folders: list[str]) -> bool:
-    return any(f and (relative == f or relative.startswith(f.rstrip("/") + "/")) for f in folders)
-
-
 def content_articles(settings: dict[str, Any]) -> list[ArticleInfo]:
-    from pelican.contents import Article, Page
-    from pelican.readers import Readers
+    """Every article and page, drafts and hidden ones too."""
+    from pelican.generators import ArticlesGenerator, PagesGenerator
     from pelican.settings import DEFAULT_CONFIG
 
-    full = dict(DEFAULT_CONFIG)
-    full.update(settings)
-    base = Path(str(full["PATH"]))
-    if not base.is_dir():
-        return []
-    readers = Readers(full)
-    pages = list(full.get("PAGE_PATHS") or [])
-    excluded = list(full.get("STATIC_PATHS") or []) + list(full.get("IGNORE_FILES") or [])
-    found: list[ArticleInfo] = []
-    for folder, dirs, files in os.walk(base):
-        dirs.sort()
-        for name in sorted(files):
-            relative = (Path(folder) / name).relative_to(base).as_posix()
-            if _under(relative, excluded) or name.startswith("."):
-                continue
-            if name.rsplit(".", 1)[-1] not in readers.extensions:
-                continue
-            is_page = _under(relative, pages)
-            try:
-                content = readers.read_file(
-                    base_path=str(base), path=relative,
-                    content_class=Page if is_page else Article, context={},
-                )
-                found.append(ArticleInfo(
-                    slug=content.slug, url=content.url, title=content.title,
-                    date=getattr(content, "date", None),
-                    kind="page" if is_page else "article",
-                ))
-            except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop us
-                log.warning("replik: cannot read %s: %s", relative, exc)
-    return found
+    articles, pages = read_content({**DEFAULT_CONFIG, **settings},
+                                   ArticlesGenerator, PagesGenerator)
+    kinds = {"article": ("articles", "translations", "drafts", "drafts_translations",
+                         "hidden_articles", "hidden_translations"),
+             "page": ("pages", "translations", "hidden_pages", "hidden_translations",
+                      "draft_pages", "draft_translations")}
+    return [ArticleInfo(slug=c.slug, url=c.url, title=c.title, date=getattr(c, "date", None),
+                        kind=kind)
+            for kind, generator in (("article", articles), ("page", pages))
+            for name in kinds[kind] for c in getattr(generator, name)]
 
 
 def url_path(url: str) -> str:
