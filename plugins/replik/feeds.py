@@ -144,12 +144,9 @@ def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[An
             for article, entry in chosen]
 
 
-def latest_spec(articles: list[Any], settings: dict[str, Any],
-                pairs: list[tuple[Any, CommentNode]] | None = None) -> FeedSpec:
+def latest_spec(articles: list[Any], settings: dict[str, Any]) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
-    if pairs is None:
-        pairs = latest_pairs(articles, settings)
     oldest = min((as_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
     return make_spec(
         settings,
@@ -157,6 +154,6 @@ def latest_spec(articles: list[Any], settings: dict[str, Any],
         f"{base}/",
         (f"{base}/{settings['REPLIK_FEED_LATEST']}",
          f"{base}/{settings['REPLIK_FEED_LATEST_RSS']}"),
-        pairs,
+        latest_pairs(articles, settings),
         oldest,
     )

@@ -154,9 +154,6 @@ class CommentFeedGenerator:
         self.settings = with_defaults(settings)
         self.output_path = Path(output_path)
 
-    def generate_context(self) -> None:
-        """Nothing to add: the articles carry their comments already."""
-
     def generate_output(self, writer: Any) -> None:
         feeds = self.context.get("replik_feeds")
         if not isinstance(feeds, CommentFeeds) or feeds.finished:
