@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from jinja2 import Environment, FileSystemLoader
 
 from replik import thread_markup
-from replik.i18n import install_into
 from replik.generators import offer_thread_markup
+from replik.i18n import install_into
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
 

@@ -47,8 +47,13 @@ def generator_args(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_content(settings: dict[str, Any], *kinds: type) -> list[Any]:
-    """Pelican generators of the given classes, their context generated (no output)."""
+    """Pelican generators of the given classes, their context generated (no output).
+
+    Marked as a reading: once a build in this process (the desk's) has registered
+    the plugin, its receivers would otherwise attach every thread here too.
+    """
     args = generator_args(settings)
+    args["context"]["replik_reading"] = True
     generators = [kind(**args) for kind in kinds]
     for generator in generators:
         generator.generate_context()

@@ -40,6 +40,8 @@ def commentable(generator: Any) -> list[Any]:
 
 def attach_comments(generator: Any) -> None:
     """article_generator_finalized: every article gets its thread."""
+    if generator.context.get("replik_reading"):  # articles.read_content: no build
+        return
     settings = with_defaults(generator.settings)
     store = Store(store_path(settings))
     # What the last build kept of each thread, reused where the files are unchanged
@@ -72,6 +74,8 @@ def attach_page_comments(generator: Any) -> None:
     """page_generator_finalized: pages show their threads (imported from WordPress, say),
     read-only, since the comment form is for articles; then report entries that belong
     to neither an article nor a page."""
+    if generator.context.get("replik_reading"):
+        return
     settings = with_defaults(generator.settings)
     grouped = generator.context.get("replik_approved")
     cache, signatures = generator.context.get("replik_thread_cache") or (None, {})
