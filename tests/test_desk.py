@@ -359,12 +359,12 @@ def test_a_decision_from_a_state_that_is_gone_changes_nothing(desk: Served) -> N
 
 
 def test_a_mailed_link_opened_in_the_desk_after_a_decision_is_spent(desk: Served) -> None:
-    from replik import notify
+    from replik import tokens
     from replik.moderation import Moderation
 
     client = logged_in(desk)
     entry = add_entry(desk.store, "post-1", when=when())
-    token = notify.make_token(desk.settings, "approve", entry.id)  # mailed while pending
+    token = tokens.make_action(desk.settings, "approve", entry.id)  # mailed while pending
     Moderation(desk.settings, actor="carla").decide("spam", entry.id)
     page = client.get(f"/moderate/link/{token}").text
     assert "Already decided by carla" in page and 'id="confirm"' not in page

@@ -10,7 +10,7 @@ import pytest
 from test_desk_site import PASSWORD, PROJECT_THEME, Served, add_entry, hash_env
 from test_report import populate
 
-from replik import notify
+from replik import tokens
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +142,7 @@ def test_keyboard_shortcuts_and_help(browser, desk: Served) -> None:
 
 def test_mail_link_lands_on_the_entry_with_one_click(browser, desk: Served) -> None:
     entry = add_entry(desk.store, "post-3", when=when(1), author="Max")
-    token = notify.make_token(desk.settings, "approve", entry.id)
+    token = tokens.make_action(desk.settings, "approve", entry.id)
     ui = Page(browser, desk)
     ui.login()
     ui.page.goto(f"{desk.url}/moderate/link/{token}")

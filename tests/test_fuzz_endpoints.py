@@ -36,7 +36,7 @@ from test_desk_site import PASSWORD
 from test_intake_support import make_settings
 
 from replik import fetch as fetch_module
-from replik import notify
+from replik import tokens
 from replik.server.app import create_app
 from replik.server.auth import make_hash
 from replik.store import Entry, Store, new_id
@@ -74,7 +74,7 @@ class Target:
         # ... and others to answer to and to decide by one-click link.
         self.ids = [self._entry(state).id for state in ("approved", "approved", "pending")]
         settings_ = app.config["REPLIK"]
-        self.tokens = [notify.make_token(settings_, action, entry_id)
+        self.tokens = [tokens.make_action(settings_, action, entry_id)
                        for action in ("approve", "spam", "trash") for entry_id in self.ids
                        for _copy in range(5)]
 

@@ -574,23 +574,23 @@ def test_get_form_page_and_unknown_routes(site):
 
 def test_one_click_links(site, monkeypatch):
     monkeypatch.setenv("REPLIK_SECRET_KEY", "test-secret")
-    from replik import notify
+    from replik import tokens
 
     settings, server = serve(site)
     with server as (base, _):
         with client(base) as http:
             entry_id = http.post("/replik/comment", data=form(), headers=JSON).json()["id"]
-            token = notify.make_token(settings, "approve", entry_id)
+            token = tokens.make_action(settings, "approve", entry_id)
             path = "/replik/action/" + token
             confirm = http.get(path)
             assert Store(site / "comments").get(entry_id).state == "pending"  # GET changes nothing
             done = http.post(path)
             again = http.post(path)
             again_get = http.get(path)
-            expired = notify.make_token(settings, "spam", entry_id, ttl_seconds=-1)
+            expired = tokens.make_action(settings, "spam", entry_id, now=time.time() - 8 * 86400)
             old = http.get("/replik/action/" + expired)
             tampered = http.get(path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB"))
-            cross = http.post("/replik/action/" + notify.make_token(settings, "spam", entry_id),
+            cross = http.post("/replik/action/" + tokens.make_action(settings, "spam", entry_id),
                               headers={"Origin": "https://evil.example"})
     assert confirm.status_code == 200 and "<form method=\"post\"" in confirm.text
     assert "Diesen Kommentar freigeben" in confirm.text
@@ -606,18 +606,18 @@ def test_one_click_links(site, monkeypatch):
 
 def test_token_expiry_default_is_seven_days(site, monkeypatch):
     monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
-    from replik import notify
+    from replik import tokens
 
     settings = make_settings(site)
     now = time.time()
-    token = notify.make_token(settings, "spam", "20260101T000000000000Z-deadbeef", now=now)
-    assert notify.read_token(settings, token, now=now + 7 * 86400 - 5).action == "spam"
-    with pytest.raises(notify.TokenError) as caught:
-        notify.read_token(settings, token, now=now + 7 * 86400 + 5)
+    token = tokens.make_action(settings, "spam", "20260101T000000000000Z-deadbeef", now=now)
+    assert tokens.read_action(settings, token, now=now + 7 * 86400 - 5).action == "spam"
+    with pytest.raises(tokens.TokenError) as caught:
+        tokens.read_action(settings, token, now=now + 7 * 86400 + 5)
     assert caught.value.reason == "expired"
     monkeypatch.setenv("REPLIK_SECRET_KEY", "another key")
-    with pytest.raises(notify.TokenError) as caught:
-        notify.read_token(settings, token, now=now)
+    with pytest.raises(tokens.TokenError) as caught:
+        tokens.read_action(settings, token, now=now)
     assert caught.value.reason == "invalid"
 
 

@@ -15,8 +15,9 @@ from test_intake_support import SpamClient, client, form, make_settings
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from replik import notify
+from replik import notify, tokens
 from replik.server.app import create_app
+from replik.state import open_state
 from replik.store import Store
 
 JSON = {"Accept": "application/json"}
@@ -177,24 +178,24 @@ def test_webhook_gets_json_without_private_fields(tmp_path, smtp):
 def test_tokens_work_once_across_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
     settings = make_settings(tmp_path)
-    token = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
-    claim = notify.read_token(settings, token)
-    notify.use_token(settings, claim)
-    with pytest.raises(notify.TokenError):
-        notify.use_token(settings, claim)
-    with pytest.raises(notify.TokenError) as caught:
-        notify.read_token(settings, token)
+    token = tokens.make_action(settings, "approve", "20260101T000000000000Z-deadbeef")
+    claim = tokens.read_action(settings, token)
+    tokens.spend(settings, claim)
+    with pytest.raises(tokens.TokenError):
+        tokens.spend(settings, claim)
+    with pytest.raises(tokens.TokenError) as caught:
+        tokens.read_action(settings, token)
     assert caught.value.reason == "used"
-    assert notify.sweep_used(settings, now=claim.expires + 1) == 1
+    assert open_state(settings).links.sweep(now=claim.expires + 1) == 1
 
 
 def _spend(settings, token, start, results):
-    claim = notify.read_token(settings, token)
+    claim = tokens.read_action(settings, token)
     start.wait()
     try:
-        notify.use_token(settings, claim)
+        tokens.spend(settings, claim)
         results.put("won")
-    except notify.TokenError as exc:
+    except tokens.TokenError as exc:
         results.put(exc.reason)
 
 
@@ -203,7 +204,7 @@ def test_of_two_processes_using_a_link_at_once_exactly_one_wins(tmp_path, monkey
 
     monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
     settings = make_settings(tmp_path)
-    token = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    token = tokens.make_action(settings, "approve", "20260101T000000000000Z-deadbeef")
     ctx = multiprocessing.get_context("fork")
     start, results = ctx.Barrier(4), ctx.Queue()
     procs = [ctx.Process(target=_spend, args=(settings, token, start, results))
@@ -214,8 +215,8 @@ def test_of_two_processes_using_a_link_at_once_exactly_one_wins(tmp_path, monkey
     for proc in procs:
         proc.join(30)
     assert outcomes == ["used", "used", "used", "won"]
-    with pytest.raises(notify.TokenError):
-        notify.read_token(settings, token)
+    with pytest.raises(tokens.TokenError):
+        tokens.read_action(settings, token)
 
 
 def test_used_links_of_an_older_version_stay_used(tmp_path, monkeypatch):
@@ -225,27 +226,27 @@ def test_used_links_of_an_older_version_stay_used(tmp_path, monkeypatch):
 
     monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
     settings = make_settings(tmp_path)
-    token = notify.make_token(settings, "spam", "20260101T000000000000Z-deadbeef")
-    other = notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
-    claim = notify.read_token(settings, token)
+    token = tokens.make_action(settings, "spam", "20260101T000000000000Z-deadbeef")
+    other = tokens.make_action(settings, "approve", "20260101T000000000000Z-deadbeef")
+    claim = tokens.read_action(settings, token)
     folder = cache_path(settings) / "used-links"
     folder.mkdir(parents=True)
     (folder / f"{claim.nonce}-{claim.entry_id}").write_text(str(claim.expires))
     from replik import state as state_module
 
     state_module._open.clear()  # a process started after the upgrade
-    with pytest.raises(notify.TokenError) as caught:
-        notify.read_token(settings, token)
+    with pytest.raises(tokens.TokenError) as caught:
+        tokens.read_action(settings, token)
     assert caught.value.reason == "used"
     assert not folder.exists()
-    notify.use_token(settings, notify.read_token(settings, other))  # another link works
+    tokens.spend(settings, tokens.read_action(settings, other))  # another link works
 
 
 def test_no_links_without_a_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("REPLIK_SECRET_KEY", raising=False)
     settings = make_settings(tmp_path)
-    with pytest.raises(notify.TokenError) as caught:
-        notify.make_token(settings, "approve", "20260101T000000000000Z-deadbeef")
+    with pytest.raises(tokens.TokenError) as caught:
+        tokens.make_action(settings, "approve", "20260101T000000000000Z-deadbeef")
     assert caught.value.reason == "nokey"
 
 
@@ -298,22 +299,6 @@ def test_an_old_link_does_not_override_a_later_decision(links):
     assert answer.status_code == 409 and "als Spam markiert" in answer.text
     assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "spam"
     assert trail(settings) == [("anna", "spam", "pending", "spam")]
-
-
-def test_links_made_before_they_named_a_state_act_from_pending(links):
-    import base64
-    import hashlib
-    import hmac
-
-    http, settings, entry, _urls = links
-    payload = f"approve|{entry.id}|{int(time.time()) + 600}|0123456789abcdef".encode()
-    signature = hmac.new(notify._key(), payload, hashlib.sha256).digest()
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    claim = notify.read_token(settings, f"{b64(payload)}.{b64(signature)}")
-    assert (claim.action, claim.state) == ("approve", "pending")
 
 
 def test_link_pages_cannot_be_framed(links):

@@ -11,7 +11,7 @@ import httpx
 from test_desk import csrf, logged_in
 from test_desk_site import PASSWORD, Served, add_entry, hash_env
 
-from replik import notify
+from replik import tokens
 from replik.rebuild import is_live, read_status
 from replik.settings import cache_path
 from replik.state import open_state
@@ -53,7 +53,7 @@ def test_deleting_the_cache_under_a_running_server_loses_nothing(tmp_path: Path,
                                                         "password": "falsch"})
         assert failed.status_code == 401  # a login failure
         pending = add_entry(served.store, "post-0", when=datetime(2026, 3, 1, tzinfo=UTC))
-        link = "/replik/action/" + notify.make_token(settings, "spam", pending.id)
+        link = "/replik/action/" + tokens.make_action(settings, "spam", pending.id)
         used = time.time()
         with httpx.Client(base_url=served.url, headers={"Origin": served.url},
                           timeout=20) as http:

@@ -1,27 +1,15 @@
 """Telling moderators about new entries: email, an optional webhook, one-click links.
 
-One-click links carry a signed token (HMAC-SHA256 with ``REPLIK_SECRET_KEY``
-from the environment) naming an action, an entry and the state the entry was in
-when the link was made (pending): the link acts only while the entry is still in
-that state, so it never overrides a later decision. A token expires (7 days by
-default, ``REPLIK_LINK_TTL_DAYS``), works once (the used ones are kept in the
-state file, ``state.links``), and only a POST acts on it: GET and HEAD show (or
-describe) a confirmation form. The token API (``make_token`` / ``read_token`` /
-``use_token`` / ``action_url``) is shared with the moderation desk.
+The one-click links' tokens are made and checked in ``tokens``; only a POST acts
+on one (``server/links.py``): GET and HEAD show a confirmation form.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import secrets
 import smtplib
-import sqlite3
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,180 +17,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 
-from . import i18n
+from . import i18n, tokens
 from .render import format_datetime_local
 from .settings import secret
-from .state import open_state
-from .store import STATES, Entry, is_valid_id
+from .store import Entry
 
 log = logging.getLogger(__name__)
 
-SECRET_ENV = "REPLIK_SECRET_KEY"
-#: Actions a one-click link may carry.
-LINK_ACTIONS = ("approve", "spam", "trash")
 DEFAULT_ACTION_URL = "/replik/action/"
-DEFAULT_TTL_DAYS = 7
-
-
-# -- signed one-click tokens --------------------------------------------------------
-
-
-class TokenError(Exception):
-    """A link that cannot be used; ``reason`` is one of invalid, expired, used, nokey."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Claim:
-    action: str
-    entry_id: str
-    expires: int
-    nonce: str
-    #: The state the entry was in when the link was made; it acts only from there.
-    state: str = "pending"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _key(label: bytes = b"replik one-click links") -> bytes:
-    value = secret(SECRET_ENV)
-    if not value:
-        raise TokenError("nokey", f"{SECRET_ENV} is not set, so one-click links are off")
-    # A key of its own, so the session secret and the links never share one.
-    return hmac.new(value.encode("utf-8"), label, hashlib.sha256).digest()
-
-
-# Readers' links (confirm, unsubscribe) are signed with a key of their own, so a
-# reader's link can never be read as a moderator's and the other way round.
-_READER_LABEL = b"replik reader links"
-
-
-def make_bound_token(purpose: str, subject: str, bound: str, *, ttl_seconds: int,
-                     now: float | None = None) -> str:
-    """A signed link token for ``purpose`` on ``subject`` (e.g. a subscription id),
-    bound to ``bound`` (e.g. the address and thread): the token does not carry
-    ``bound``, but only verifies against it, so a link works only for what it was
-    made for and names no address."""
-    expires = int((time.time() if now is None else now) + ttl_seconds)
-    payload = f"{purpose}|{subject}|{expires}".encode()
-    signature = hmac.new(_key(_READER_LABEL), payload + b"\0" + bound.encode("utf-8"),
-                         hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(signature)}"
-
-
-def token_subject(token: str, purpose: str) -> tuple[str, int]:
-    """``(subject, expires)`` of a bound token, not yet verified (raises TokenError)."""
-    try:
-        payload_text, _, _signature = token.partition(".")
-        found, rest = _unb64(payload_text).decode("utf-8").split("|", 1)
-        subject, expires_text = rest.rsplit("|", 1)
-        expires = int(expires_text)
-    except (ValueError, UnicodeError):
-        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
-    if found != purpose:
-        raise TokenError("invalid", "This link is damaged or was not made by this site.")
-    return subject, expires
-
-
-def check_bound_token(token: str, purpose: str, bound: str, *,
-                      now: float | None = None) -> str:
-    """The subject of a valid token for ``purpose`` made for ``bound``; raises TokenError."""
-    subject, expires = token_subject(token, purpose)
-    try:
-        payload_text, _, signature_text = token.partition(".")
-        payload, signature = _unb64(payload_text), _unb64(signature_text)
-    except (ValueError, UnicodeEncodeError):
-        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
-    expected = hmac.new(_key(_READER_LABEL), payload + b"\0" + bound.encode("utf-8"),
-                        hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
-        raise TokenError("invalid", "This link is damaged or was not made by this site.")
-    if (time.time() if now is None else now) > expires:
-        raise TokenError("expired", "This link has expired.")
-    return subject
-
-
-def links_enabled() -> bool:
-    return bool(secret(SECRET_ENV))
-
-
-def make_token(
-    settings: dict[str, Any], action: str, entry_id: str, *, state: str = "pending",
-    ttl_seconds: int | None = None, now: float | None = None,
-) -> str:
-    """A signed token for ``action`` on ``entry_id`` while it is in ``state``
-    (raises TokenError without a key)."""
-    if action not in LINK_ACTIONS:
-        raise ValueError(f"unknown link action {action!r}")
-    if state not in STATES:
-        raise ValueError(f"unknown state {state!r}")
-    if ttl_seconds is None:
-        ttl_seconds = int(float(settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)) * 86400)
-    expires = int((time.time() if now is None else now) + ttl_seconds)
-    payload = f"{action}|{entry_id}|{expires}|{secrets.token_hex(8)}|{state}".encode("ascii")
-    signature = hmac.new(_key(), payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(signature)}"
-
-
-def read_token(settings: dict[str, Any], token: str, *, now: float | None = None) -> Claim:
-    """Check a token's signature, expiry and whether it was used; it stays unused."""
-    try:
-        payload_text, _, signature_text = token.partition(".")
-        payload, signature = _unb64(payload_text), _unb64(signature_text)
-    except (ValueError, UnicodeEncodeError):
-        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
-    expected = hmac.new(_key(), payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
-        raise TokenError("invalid", "This link is damaged or was not made by this site.")
-    try:
-        fields = payload.decode("ascii").split("|")
-        # Links mailed before the state was part of them were all made for pending
-        # entries (only those are mailed).
-        action, entry_id, expires_text, nonce, state = (
-            fields if len(fields) == 5 else [*fields, "pending"])
-        expires = int(expires_text)
-    except ValueError:
-        raise TokenError("invalid", "This link is damaged or was not made by this site.") from None
-    if action not in LINK_ACTIONS or not is_valid_id(entry_id) or state not in STATES:
-        raise TokenError("invalid", "This link is damaged or was not made by this site.")
-    if (time.time() if now is None else now) > expires:
-        raise TokenError("expired", "This link has expired; use the moderation desk instead.")
-    claim = Claim(action, entry_id, expires, nonce, state)
-    if open_state(settings).links.spent(claim.nonce, claim.entry_id):
-        raise TokenError("used", "This link was used already.")
-    return claim
-
-
-def use_token(settings: dict[str, Any], claim: Claim) -> None:
-    """Mark a token used; only one caller (in any process) can succeed.
-
-    Raises TokenError when it was used already, OSError when that cannot be recorded.
-    """
-    try:
-        spent = open_state(settings).links.spend(claim.nonce, claim.entry_id, claim.expires)
-    except sqlite3.Error as exc:  # the callers answer a failed write like the store's
-        raise OSError(f"the state file cannot be written: {exc}") from exc
-    if not spent:
-        raise TokenError("used", "This link was used already.")
-
-
-def release_token(settings: dict[str, Any], claim: Claim) -> None:
-    """Make a used token usable again (its decision could not be saved)."""
-    open_state(settings).links.give_back(claim.nonce, claim.entry_id)
-
-
-def sweep_used(settings: dict[str, Any], now: float | None = None) -> int:
-    """Forget the used tokens that have expired anyway."""
-    return open_state(settings).links.sweep(now)
 
 
 def action_url(settings: dict[str, Any], token: str) -> str:
@@ -229,10 +51,10 @@ def build_notice(
     settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
 ) -> Notice:
     links: dict[str, str] = {}
-    if links_enabled():
+    if tokens.enabled():
         for action in ("approve", "spam"):
-            links[action] = action_url(settings, make_token(settings, action, entry.id,
-                                                            state=entry.state))
+            token = tokens.make_action(settings, action, entry.id, state=entry.state)
+            links[action] = action_url(settings, token)
     return Notice(entry, article_title or entry.article, permalink, links)
 
 
@@ -262,7 +84,8 @@ def mail_status(settings: dict[str, Any]) -> str:
         return "off: REPLIK_NOTIFY_EMAILS is empty"
     if not config["host"]:
         return "off: REPLIK_SMTP_HOST is not set"
-    links = "with" if links_enabled() else f"without one-click links ({SECRET_ENV} unset)"
+    links = ("with" if tokens.enabled()
+             else f"without one-click links ({tokens.SECRET_ENV} unset)")
     return f"on: to {', '.join(recipients)} via {config['host']}, {links}"
 
 
@@ -294,7 +117,7 @@ def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
         lines.append(f"{_('Article')}: {notice.permalink}")
     lines += ["", entry.body, ""]
     if notice.links:
-        days = settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)
+        days = settings.get("REPLIK_LINK_TTL_DAYS", tokens.DEFAULT_TTL_DAYS)
         lines.append(
             _("One-click links (each works once and expires after {days} days):").format(
                 days=days

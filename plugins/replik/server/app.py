@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .. import heap
 from ..i18n import gettext_for
 from ..settings import load_settings, store_path
+from .links import link_headers
 from .responses import json_refusal, wants_json
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def configure(app: Flask, settings: dict[str, Any]) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
+    app.after_request(link_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     hsts = str(settings.get("REPLIK_HSTS", "max-age=31536000") or "")

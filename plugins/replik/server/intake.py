@@ -9,7 +9,8 @@ Routes (paths from the settings):
 - ``GET REPLIK_INTAKE_URL?article=slug[&reply_to=id]`` – the form on its own page.
 - ``POST REPLIK_PREVIEW_URL`` – the text rendered exactly as the site will show it.
 - ``GET /replik/thanks?article=slug`` – the thank-you page.
-- ``GET|POST /replik/action/<token>`` – the one-click links from notification emails.
+- ``GET|POST REPLIK_ACTION_URL/<token>`` – the one-click links from notification emails
+  (``links.OneClick``).
 
 Every 2xx means the entry is on disk (the store's ``add`` is durable when it returns).
 """
@@ -33,14 +34,16 @@ from flask import (
     redirect,
     request,
 )
+from flask.blueprints import BlueprintSetupState
 
-from .. import i18n, notify, reader_mail, spam
+from .. import i18n, notify, reader_mail, spam, tokens
 from ..articles import ArticleIndex, ArticleInfo
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..store import Entry, StateChanged, StoreError, is_valid_id, new_id
 from ..storespec import last_decision, open_store
 from . import pages
 from .app import request_rebuild
+from .links import OneClick
 from .responses import json_refusal, json_response, wants_json
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,6 @@ FIELDS = ("article", "reply_to", "author", "email", "url", "body", "consent", "h
           "notify", "notify_scope")
 HONEYPOT = "homepage"
 THANKS_URL = "/replik/thanks"
-ACTION_URL = "/replik/action/"
 _EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
 # Control characters other than tab, newline and carriage return are never text.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -97,14 +99,21 @@ def intake() -> Intake:
 
 
 def init_app(app: Flask) -> None:
-    settings = app.config["REPLIK"]
-    app.extensions["replik_intake"] = Intake(settings)
+    app.extensions["replik_intake"] = Intake(app.config["REPLIK"])
+
+
+@bp.record
+def _routes(setup: BlueprintSetupState) -> None:
+    """The paths come from the settings, so they are known only at registration."""
+    settings = setup.app.config["REPLIK"]
     intake_url = str(settings.get("REPLIK_INTAKE_URL") or "/replik/comment")
-    preview_url = str(settings.get("REPLIK_PREVIEW_URL") or "/replik/preview")
-    app.add_url_rule(intake_url, "replik_intake_form", show_form, methods=["GET"])
-    app.add_url_rule(intake_url, "replik_intake_submit", submit, methods=["POST"])
-    app.add_url_rule(preview_url, "replik_intake_preview", preview, methods=["POST"])
-    app.after_request(_link_headers)
+    setup.add_url_rule(intake_url, "form", show_form, methods=["GET"])
+    setup.add_url_rule(intake_url, "submit", submit, methods=["POST"])
+    setup.add_url_rule(str(settings.get("REPLIK_PREVIEW_URL") or "/replik/preview"), "preview",
+                       preview, methods=["POST"])
+    action_url = str(settings.get("REPLIK_ACTION_URL") or notify.DEFAULT_ACTION_URL)
+    setup.add_url_rule(action_url.rstrip("/") + "/<token>", "one_click", one_click,
+                       methods=["GET", "POST"])
 
 
 # -- request checks -----------------------------------------------------------------------
@@ -523,29 +532,6 @@ def thanks() -> Response:
 
 # -- one-click links from the notification email -----------------------------------------
 
-#: The link pages must never be framed (clickjacking the confirming button).
-LINK_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-
-
-def _link_headers(response: Response) -> Response:
-    """after_request: every answer under /replik/action/, errors included."""
-    if request.path.startswith(ACTION_URL):
-        response.headers.update(LINK_HEADERS)
-    return response
-
-
-def _link_page(ix: Intake, status: int, **context: Any) -> Response:
-    template = pages.environment(ix.settings).from_string(LINK_TEMPLATE)
-    html = template.render(page_name="replik_action", pages=ix.index.pages, **context)
-    return make_response(html, status)
-
-
 LINK_TEMPLATE = """{% extends "base.html" %}
 {% block title %}{{ heading }} – {{ SITENAME|striptags }}{% endblock %}
 {% block extra_head %}<meta name="robots" content="noindex">{% endblock %}
@@ -569,81 +555,89 @@ LINK_TEMPLATE = """{% extends "base.html" %}
 """
 
 
-def _already_decided(ix: Intake, exc: StateChanged) -> str:
-    """'Already decided by anna: …' in the site's language (who, from the audit log)."""
-    if exc.by is None:
-        exc.by = last_decision(ix.store, exc.entry_id)
-    return conflict_message(ix.gettext, exc)
+class ActionLink(OneClick[tuple[tokens.Claim, Entry]]):
+    """A moderator's link: approve, spam or trash one entry, from the state it was
+    mailed in (the link is spent once the entry left that state)."""
+
+    def __init__(self, ix: Intake) -> None:
+        _ = ix.gettext
+        super().__init__(_, _("This link has expired. Please use the moderation desk."),
+                         _("One-click links are switched off on this server."))
+        self.messages["gone"] = _("This comment no longer exists.")
+        self.ix, self.settings = ix, ix.settings
+        self.context: dict[str, Any] = {}
+
+    def page(self, status: int, **context: Any) -> Response:
+        template = pages.environment(self.settings).from_string(LINK_TEMPLATE)
+        html = template.render(page_name="replik_action", pages=self.ix.index.pages,
+                               **self.context, **context)
+        return make_response(html, status)
+
+    def read(self, token: str) -> tuple[tokens.Claim, Entry]:
+        if request.method == "POST" and origin_problem(self.settings):
+            abort(403, self._("Comments can only be moderated from this site's own pages."))
+        claim = tokens.read_action(self.settings, token)
+        entry = self.ix.store.find(claim.entry_id)
+        if entry is None:
+            raise tokens.TokenError("gone", "This comment no longer exists.")
+        self.context = dict(entry=entry.public(), date=pages.local_date(self.settings, entry.date),
+                            body_html=pages.preview_html(self.settings, entry.body))
+        return claim, entry
+
+    def settled(self, target: tuple[tokens.Claim, Entry]) -> Response | None:
+        claim, entry = target
+        if entry.state == claim.state:
+            return None
+        return self.not_done(StateChanged(entry.id, claim.state, entry.state))
+
+    def ask(self, target: tuple[tokens.Claim, Entry]) -> Response:
+        label = {"approve": self._("Approve this comment"),
+                 "spam": self._("Mark this comment as spam"),
+                 "trash": self._("Move this comment to the trash")}[target[0].action]
+        return self.page(200, heading=label, confirm=label, message=self._("Please confirm."))
+
+    def spend(self, target: tuple[tokens.Claim, Entry]) -> Response | None:
+        try:
+            tokens.spend(self.settings, target[0])
+        except OSError as exc:
+            log.error("replik: cannot mark a one-click link used: %s", exc)
+            return self.not_saved()
+        return None
+
+    def act(self, target: tuple[tokens.Claim, Entry]) -> Response:
+        _, (claim, entry) = self._, target
+        try:
+            Moderation(self.settings, actor="email-link").decide(
+                claim.action, claim.entry_id, expected=claim.state)
+        except StateChanged as exc:
+            return self.not_done(exc)
+        except StoreError as exc:  # nothing happened: the link may be tried again
+            tokens.give_back(self.settings, claim)
+            if isinstance(exc, NotSaved):
+                log.error("replik: one-click %s of %s not saved: %s", claim.action, entry.id,
+                          exc)
+                return self.not_saved()
+            return self.page(409, heading=_("Not done"), message=refusal_message(_, exc))
+        request_rebuild()
+        done = {"approve": _("The comment is approved."),
+                "spam": _("The comment is marked as spam."),
+                "trash": _("The comment is in the trash.")}
+        return self.page(200, heading=_("Done"), message=done[claim.action])
+
+    def not_done(self, exc: StateChanged) -> Response:
+        """409 'Already decided by anna: …' (who, from the audit log)."""
+        if exc.by is None:
+            exc.by = last_decision(self.ix.store, exc.entry_id)
+        return self.page(409, heading=self._("Not done"),
+                         message=conflict_message(self._, exc))
+
+    def not_saved(self) -> Response:
+        response = self.page(503, heading=self._("Not done"), message=self._(
+            "Nothing was changed: the comment store cannot be written right now."
+            " Please try again in a few minutes."))
+        response.headers["Retry-After"] = "120"
+        return response
 
 
-@bp.route(ACTION_URL + "<token>", methods=["GET", "POST"])
 def one_click(token: str) -> Response:
-    """GET (and HEAD, which Flask answers with the GET view) only shows the entry and
-    a confirming button; only the POST acts, from the state the link was made for."""
-    ix = intake()
-    _ = ix.gettext
-    settings = ix.settings
-    labels = {"approve": _("Approve this comment"), "spam": _("Mark this comment as spam"),
-              "trash": _("Move this comment to the trash")}
-    if request.method == "POST" and origin_problem(settings):
-        abort(403, _("Comments can only be moderated from this site's own pages."))
-    try:
-        claim = notify.read_token(settings, token)
-    except notify.TokenError as exc:
-        messages = {
-            "expired": _("This link has expired. Please use the moderation desk."),
-            "used": _("This link was used already."),
-            "nokey": _("One-click links are switched off on this server."),
-        }
-        return _link_page(ix, 410 if exc.reason in ("expired", "used") else 404,
-                          heading=_("Link not usable"),
-                          message=messages.get(exc.reason, _("This link is not valid.")))
-    entry = ix.store.find(claim.entry_id)
-    if entry is None:
-        return _link_page(ix, 404, heading=_("Link not usable"),
-                          message=_("This comment no longer exists."))
-    context = dict(entry=entry.public(), date=pages.local_date(settings, entry.date),
-                   body_html=pages.preview_html(settings, entry.body))
-    if entry.state != claim.state:  # decided since the mail was sent: the link is spent
-        changed = StateChanged(entry.id, claim.state, entry.state)
-        return _link_page(ix, 409, heading=_("Not done"), message=_already_decided(ix, changed),
-                          **context)
-    if request.method != "POST":
-        return _link_page(ix, 200, heading=labels[claim.action], confirm=labels[claim.action],
-                          message=_("Please confirm."), **context)
-    try:
-        notify.use_token(settings, claim)
-    except notify.TokenError:
-        return _link_page(ix, 410, heading=_("Link not usable"),
-                          message=_("This link was used already."))
-    except OSError as exc:
-        log.error("replik: cannot mark a one-click link used: %s", exc)
-        return _not_saved(ix, context)
-    try:
-        Moderation(settings, actor="email-link").decide(claim.action, claim.entry_id,
-                                                         expected=claim.state)
-    except StateChanged as exc:
-        return _link_page(ix, 409, heading=_("Not done"), message=_already_decided(ix, exc),
-                          **context)
-    except NotSaved as exc:
-        log.error("replik: one-click %s of %s not saved: %s", claim.action, entry.id, exc)
-        notify.release_token(settings, claim)  # nothing happened: the link may be tried again
-        return _not_saved(ix, context)
-    except StoreError as exc:  # e.g. a reply whose parent is not approved yet
-        notify.release_token(settings, claim)
-        return _link_page(ix, 409, heading=_("Not done"), message=refusal_message(_, exc),
-                          **context)
-    request_rebuild()
-    done = {"approve": _("The comment is approved."), "spam": _("The comment is marked as spam."),
-            "trash": _("The comment is in the trash.")}
-    return _link_page(ix, 200, heading=_("Done"), message=done[claim.action], **context)
-
-
-def _not_saved(ix: Intake, context: dict[str, Any]) -> Response:
-    _ = ix.gettext
-    response = _link_page(
-        ix, 503, heading=_("Not done"), **context,
-        message=_("Nothing was changed: the comment store cannot be written right now."
-                  " Please try again in a few minutes."))
-    response.headers["Retry-After"] = "120"
-    return response
+    return ActionLink(intake()).answer(token)

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 
 from ..linkbacks import pingback, trackback, webmention
 from ..linkbacks.receive import Receiver
@@ -41,23 +42,25 @@ def state() -> Linkbacks:
 
 
 def init_app(app: Flask) -> None:
-    settings: dict[str, Any] = app.config["REPLIK"]
-    app.extensions[_EXT] = Linkbacks(app)
-    pingback_url = str(settings.get("REPLIK_PINGBACK_URL") or "/replik/pingback")
-    webmention_url = str(settings.get("REPLIK_WEBMENTION_URL") or "/replik/webmention")
-    trackback_url = str(settings.get("REPLIK_TRACKBACK_URL") or "/replik/trackback")
-    app.add_url_rule(pingback_url, "replik_pingback", pingback_view, methods=["GET", "POST"])
-    app.add_url_rule(webmention_url, "replik_webmention", webmention_view,
-                     methods=["GET", "POST"])
-    app.add_url_rule(trackback_url.rstrip("/") + "/<slug>", "replik_trackback",
-                     trackback_view, methods=["GET", "POST"])
-    # Bodies are read by the app's one bounded reader: larger ones get 413 unread.
-    limit_body(app, "replik_pingback", pingback.MAX_BODY)
-    limit_body(app, "replik_webmention", webmention.MAX_BODY)
-    limit_body(app, "replik_trackback", trackback.MAX_BODY)
-    links = app.extensions[_EXT]
+    links = app.extensions[_EXT] = Linkbacks(app)
     if links.worker_enabled and len(links.queue):
         links.worker.kick()  # jobs left from before a restart
+
+
+@bp.record
+def _routes(setup: BlueprintSetupState) -> None:
+    settings: dict[str, Any] = setup.app.config["REPLIK"]
+    trackback_url = str(settings.get("REPLIK_TRACKBACK_URL") or "/replik/trackback")
+    for name, url, view, module in (
+        ("pingback", settings.get("REPLIK_PINGBACK_URL") or "/replik/pingback",
+         pingback_view, pingback),
+        ("webmention", settings.get("REPLIK_WEBMENTION_URL") or "/replik/webmention",
+         webmention_view, webmention),
+        ("trackback", trackback_url.rstrip("/") + "/<slug>", trackback_view, trackback),
+    ):
+        setup.add_url_rule(str(url), name, view, methods=["GET", "POST"])
+        # Bodies are read by the app's one bounded reader: larger ones get 413 unread.
+        limit_body(setup.app, f"{bp.name}.{name}", module.MAX_BODY)
 
 
 def _client() -> tuple[str, str]:

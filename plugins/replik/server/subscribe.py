@@ -17,35 +17,44 @@ It also starts this process's mail sender (``reader_mail.MailWorker``).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, abort, make_response, request
+from flask.blueprints import BlueprintSetupState
 
-from .. import notify, reader_mail
+from .. import notify, reader_mail, tokens
 from ..state import open_state
+from ..subscriptions import Subscription
 from . import pages
 from .intake import _EMAIL_RE, SUBSCRIPTION_NOTES, intake, origin_problem, words_for
+from .links import OneClick
 from .responses import json_response, wants_json
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("replik_subscribe", __name__)
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
-    base = reader_mail.subscribe_url(settings)
-    app.add_url_rule(base, "replik_subscribe", subscribe, methods=["GET", "POST"])
-    app.add_url_rule(f"{base}{reader_mail.CONFIRM_PATH}<token>", "replik_subscribe_confirm",
-                     confirm, methods=["GET", "POST"])
-    app.add_url_rule(f"{reader_mail.unsubscribe_url(settings)}/<token>", "replik_unsubscribe",
-                     unsubscribe, methods=["GET", "POST"])
     if reader_mail.enabled(settings) and notify.smtp_enabled():
         worker = reader_mail.MailWorker(settings)
         app.extensions["replik_mail"] = worker
         # Started on the first request, in the process that serves it (gunicorn
         # forks its workers after the app is made; a thread would not follow).
         app.before_request(worker.start)
+
+
+@bp.record
+def _routes(setup: BlueprintSetupState) -> None:
+    settings = setup.app.config["REPLIK"]
+    base = reader_mail.subscribe_url(settings)
+    setup.add_url_rule(base, "subscribe", subscribe, methods=["GET", "POST"])
+    setup.add_url_rule(f"{base}{reader_mail.CONFIRM_PATH}<token>", "confirm",
+                       lambda token: ConfirmLink().answer(token), methods=["GET", "POST"])
+    setup.add_url_rule(f"{reader_mail.unsubscribe_url(settings)}/<token>", "unsubscribe",
+                       lambda token: UnsubscribeLink().answer(token), methods=["GET", "POST"])
 
 
 def _page(status: int, lang: str = "", **context: Any) -> Response:
@@ -69,7 +78,7 @@ def subscribe() -> Response:
     heading = _("Follow the discussion on “{title}”").format(title=article.title)
     common = dict(heading=heading, article=article, lang=article.lang, form="subscribe",
                   button=_("Notify me about new comments"))
-    if not reader_mail.enabled(settings) or not notify.links_enabled() \
+    if not reader_mail.enabled(settings) or not tokens.enabled() \
             or not notify.smtp_enabled():
         return _page(404, message=_("Email notifications are not available on this site."),
                      **{**common, "form": "", "button": ""})
@@ -108,64 +117,77 @@ def subscribe() -> Response:
                  lang=article.lang, message=note)
 
 
-def _token_problem(_: Any, exc: notify.TokenError) -> Response:
-    messages = {"expired": _("This link has expired. Please ask again."),
-                "nokey": _("Email notifications are not available on this site.")}
-    return _page(410 if exc.reason == "expired" else 404, heading=_("Link not usable"),
-                 message=messages.get(exc.reason, _("This link is not valid.")))
+class ReaderLink(OneClick[T]):
+    """A reader's link: the page in the reader's language, then the route's action."""
+
+    def __init__(self) -> None:
+        self.ix = intake()
+        self.state = open_state(self.ix.settings)
+        _ = self.ix.gettext
+        super().__init__(_, _("This link has expired. Please ask again."),
+                         _("Email notifications are not available on this site."))
+        self.context: dict[str, Any] = {}
+
+    def page(self, status: int, **context: Any) -> Response:
+        return _page(status, **{**self.context, **context})
+
+    def for_article(self, slug: str) -> Any:
+        """Speak the post's language from here on; returns the article (or None)."""
+        article = self.ix.index.get(slug)
+        self._ = words_for(self.ix, article)
+        self.context = dict(article=article, lang=article.lang if article else "")
+        return article
 
 
-def confirm(token: str) -> Response:
-    ix = intake()
-    state = open_state(ix.settings)
-    _ = ix.gettext
-    try:
-        sub = reader_mail.read_confirm_token(state, token)
-    except notify.TokenError as exc:
-        return _token_problem(_, exc)
-    article = ix.index.get(sub.article)
-    _ = words_for(ix, article)
-    heading = _("Email notifications for “{title}”").format(title=sub.title)
-    what = (_("You will be told by email about answers to your comment.")
-            if sub.scope == "replies" else
-            _("You will be told by email about every new comment on this post."))
-    if sub.confirmed is not None:
-        return _page(200, lang=sub.lang, heading=heading, article=article,
-                     message=_("Already confirmed.") + " " + what)
-    if request.method != "POST":
-        return _page(200, lang=sub.lang, heading=heading, article=article,
-                     message=_("Please confirm that you want to be told about answers."),
-                     button=_("Yes, notify me"))
-    state.subscriptions.confirm(sub.id)
-    return _page(200, lang=sub.lang, heading=heading, article=article,
-                 message=_("Confirmed.") + " " + what)
+class ConfirmLink(ReaderLink[Subscription]):
+    def read(self, token: str) -> Subscription:
+        sub = reader_mail.read_confirm_token(self.state, token)
+        self.for_article(sub.article)
+        _ = self._
+        self.context.update(lang=sub.lang, heading=_("Email notifications for “{title}”").format(
+            title=sub.title))
+        self.what = (_("You will be told by email about answers to your comment.")
+                     if sub.scope == "replies" else
+                     _("You will be told by email about every new comment on this post."))
+        return sub
+
+    def settled(self, sub: Subscription) -> Response | None:
+        if sub.confirmed is None:
+            return None
+        return self.page(200, message=self._("Already confirmed.") + " " + self.what)
+
+    def ask(self, sub: Subscription) -> Response:
+        return self.page(200, button=self._("Yes, notify me"), message=self._(
+            "Please confirm that you want to be told about answers."))
+
+    def act(self, sub: Subscription) -> Response:
+        self.state.subscriptions.confirm(sub.id)
+        return self.page(200, message=self._("Confirmed.") + " " + self.what)
 
 
-def unsubscribe(token: str) -> Response:
-    ix = intake()
-    state = open_state(ix.settings)
-    _ = ix.gettext
-    try:
-        slug, hashed, subscribed = reader_mail.read_unsubscribe_token(state, token)
-    except notify.TokenError as exc:
-        return _token_problem(_, exc)
-    article = ix.index.get(slug)
-    _ = words_for(ix, article)
-    heading = _("Unsubscribe")
-    lang = article.lang if article else ""
-    if not subscribed:
-        message = _("This address gets no more mails about this post.")
+class UnsubscribeLink(ReaderLink[tuple[str, str, bool]]):
+    def read(self, token: str) -> tuple[str, str, bool]:
+        found = reader_mail.read_unsubscribe_token(self.state, token)
+        self.for_article(found[0])
+        self.context["heading"] = self._("Unsubscribe")
+        return found
+
+    def done(self, message: str) -> Response:
         if request.method == "POST" and wants_json():
             return json_response({"ok": True, "message": message})
-        return _page(200, lang=lang, heading=heading, article=article, message=message)
-    if request.method != "POST":
-        return _page(200, lang=lang, heading=heading, article=article, button=_("Unsubscribe"),
-                     message=_("Stop the mails about new comments on this post?"))
-    state.subscriptions.unsubscribe(slug, hashed)
-    message = _("Done: this address gets no more mails about this post.")
-    if wants_json():
-        return json_response({"ok": True, "message": message})
-    return _page(200, lang=lang, heading=heading, article=article, message=message)
+        return self.page(200, message=message)
+
+    def settled(self, found: tuple[str, str, bool]) -> Response | None:
+        return None if found[2] else self.done(
+            self._("This address gets no more mails about this post."))
+
+    def ask(self, found: tuple[str, str, bool]) -> Response:
+        return self.page(200, button=self._("Unsubscribe"),
+                         message=self._("Stop the mails about new comments on this post?"))
+
+    def act(self, found: tuple[str, str, bool]) -> Response:
+        self.state.subscriptions.unsubscribe(found[0], found[1])
+        return self.done(self._("Done: this address gets no more mails about this post."))
 
 
 __all__ = ["bp", "init_app"]
