@@ -128,10 +128,9 @@ def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
     base = str(settings.get("SITEURL") or "").rstrip("/")
     desk = str(settings.get("REPLIK_MODERATE_URL") or "/moderate")
     lines.append(f"{_('Moderation desk')}: {base}{desk}")
-    config = smtp_config()
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = config["sender"] or formataddr((site or "Replik", "replik@localhost"))
+    message["From"] = sender_address(settings)
     message["To"] = ", ".join(_recipients(settings))
     message["Message-ID"] = make_msgid(domain="replik")
     message["Auto-Submitted"] = "auto-generated"

@@ -21,6 +21,7 @@ import re
 import smtplib
 import threading
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
@@ -183,16 +184,10 @@ def _headers(settings: dict[str, Any], mail: Mail, subject: str) -> EmailMessage
     message["Subject"] = one_line(subject, 250)
     message["From"] = notify.sender_address(settings)
     message["To"] = formataddr((one_line(mail.name, 100), mail.email))
-    message["Date"] = format_datetime(time_now_utc())
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = mail.message_id
     message["Auto-Submitted"] = "auto-generated"
     return message
-
-
-def time_now_utc() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def build_confirmation(settings: dict[str, Any], mail: Mail, sub: Subscription,

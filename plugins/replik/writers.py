@@ -23,38 +23,22 @@ from pelican.writers import Writer
 
 from . import gone
 from .feeds import FORMATS, article_spec, latest_spec, render_feeds
+from .files import write_atomic
 from .settings import with_defaults
-from .store import read_bytes, write_all
+from .store import read_bytes
 
 log = logging.getLogger(__name__)
 
-_made_dirs: set[str] = set()
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temporary file and rename; skip if unchanged."""
-    name = os.fspath(path)
+    """Replace ``path`` with ``data`` (files.write_atomic); skip it if unchanged."""
     try:
-        if read_bytes(name) == data:
+        if read_bytes(os.fspath(path)) == data:
             return False
     except OSError:
         pass
-    folder = os.path.dirname(name)
-    if folder not in _made_dirs:  # one mkdir per folder and process, not per file
-        os.makedirs(folder, exist_ok=True)
-        _made_dirs.add(folder)
-    tmp = os.path.join(folder, f".{os.path.basename(name)}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    try:
-        fd = os.open(tmp, flags, 0o666)
-    except FileNotFoundError:  # the folder went away since (an emptied output)
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, flags, 0o666)
-    try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, name)
+    write_atomic(path, data, durable=False)  # output: the next build writes it again
     return True
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from babel.numbers import format_compact_decimal, format_decimal
 
+from replik.files import write_atomic
 from replik.settings import project_path
 
 from .channels import Channel
@@ -83,7 +83,7 @@ def load_counts_for_build(settings: dict[str, Any]) -> dict[str, dict[str, Any]]
 
 
 def write_counts(path: Path, counts: dict[str, dict[str, Any]]) -> None:
-    """Write the whole file atomically (temporary file, fsync, rename)."""
+    """Replace the whole file atomically."""
     channels = {}
     for name in sorted(counts):
         entry = dict(counts[name])
@@ -91,13 +91,7 @@ def write_counts(path: Path, counts: dict[str, dict[str, Any]]) -> None:
         channels[name] = entry
     data = json.dumps({"version": VERSION, "channels": channels}, indent=2, ensure_ascii=False,
                       sort_keys=True) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def current_count(channel: Channel, counts: dict[str, dict[str, Any]], max_age_days: float,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from pelican import signals
 from pelican.generators import Generator
 
+from replik.files import write_atomic
 from replik.i18n import install_into, translations_for
 
 from .channels import SOCIAL_DEFAULTS, parse_channels, with_defaults
@@ -35,13 +35,6 @@ def add_context(generator: Any) -> None:
         generator.context["social"] = build_social(generator.settings)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 class SocialGenerator(Generator):
     """Writes badges/<name>.svg for every channel and feed, and the channels page."""
 
@@ -54,10 +47,10 @@ class SocialGenerator(Generator):
         social: Social = self.context["social"]
         output = Path(self.output_path)
         for channel in social.channels:
-            write_atomic(output / channel.badge_path, render_badge(
+            write_atomic(output / channel.badge_path, durable=False, data=render_badge(
                 channel.label, channel.badge_message, channel.raw_icon, channel.raw_icon.color))
         for feed in social.feeds:
-            write_atomic(output / feed.badge_path, render_badge(
+            write_atomic(output / feed.badge_path, durable=False, data=render_badge(
                 "Feed", feed.badge_message, feed.raw_icon, "#C2410C"))
         save_as = str(settings.get("SOCIAL_CHANNELS_PAGE_SAVE_AS") or "")
         if not (save_as and social.page_url and (social.channels or social.feeds)):

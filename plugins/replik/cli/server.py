@@ -9,46 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, Response, abort, redirect, request, send_from_directory
+from flask import Flask
 
 from . import load
-
-
-def add_static_site(app: Flask, output: Path) -> None:
-    """Serve the built site from ``output`` for every path no feature route claims;
-    deleted posts (``output/gone.map``, see replik/gone.py) answer 410 Gone."""
-    from ..gone import GoneList
-
-    deleted = GoneList(output)
-
-    def site(path: str = "") -> Response:
-        if request.path in deleted:
-            # A stale copy of the page may still lie in output/: the post is gone.
-            missing = output / "404.html"
-            if missing.is_file():
-                response = send_from_directory(output, "404.html")
-                response.status_code = 410
-                return response
-            abort(410)
-        target = (output / path).resolve()
-        try:
-            target.relative_to(output.resolve())
-        except ValueError:
-            abort(404)
-        if target.is_dir():
-            if path and not path.endswith("/"):
-                return redirect("/" + path + "/", code=301)  # type: ignore[return-value]
-            path = (path + "index.html") if path else "index.html"
-            target = target / "index.html"
-        if not target.is_file():
-            # The app's 404: the built 404.html for a browser (as nginx's error_page
-            # shows it), JSON for a script (see server/app.py).
-            abort(404)
-        return send_from_directory(output, path)
-
-    # The catch-all rule sorts after every more specific feature route.
-    app.add_url_rule("/", "replik_site_index", site, methods=["GET"])
-    app.add_url_rule("/<path:path>", "replik_site", site, methods=["GET"])
 
 
 def protections(settings: dict[str, Any]) -> list[str]:
@@ -90,10 +53,11 @@ def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | No
 
 
 def build_local_app(settings: dict[str, Any]) -> Flask:
+    from ..server import site
     from ..server.app import create_app
 
     app = create_app(settings=settings)
-    add_static_site(app, Path(str(settings["OUTPUT_PATH"])))
+    app.register_blueprint(site.bp)
     return app
 
 

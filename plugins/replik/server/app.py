@@ -17,6 +17,7 @@ from .. import heap
 from ..i18n import gettext_for
 from ..settings import load_settings, store_path
 from .links import link_headers
+from .pages import not_found_page
 from .responses import json_refusal, wants_json
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
     if wants_json():
         response = json_refusal(code, message)
-    elif code == 404 and (page := _not_found_page()) is not None:
+    elif code == 404 and (page := not_found_page(current_app.config["REPLIK"])) is not None:
         response = make_response(page)  # the site's own, in its language
         response.content_type = "text/html; charset=utf-8"
     else:
@@ -133,14 +134,6 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
-def _not_found_page() -> str | None:
-    from flask import current_app
-
-    from .pages import not_found_page
-
-    return not_found_page(current_app.config["REPLIK"])
-
-
 def _unexpected_error(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_error(exc)
@@ -152,8 +145,6 @@ def _unexpected_error(exc: Exception) -> Response:
 
 def request_rebuild() -> None:
     """Ask the approve-to-live rebuilder (run by the desk, if enabled) to update the site."""
-    from flask import current_app
-
     worker = current_app.extensions.get("replik_rebuilder")
     if worker is not None:
         worker.request()

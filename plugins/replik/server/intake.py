@@ -39,6 +39,7 @@ from flask.blueprints import BlueprintSetupState
 from .. import i18n, notify, reader_mail, spam, tokens
 from ..articles import ArticleIndex, ArticleInfo
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
+from ..render import render_body
 from ..store import Entry, StateChanged, StoreError, is_valid_id, new_id
 from ..storespec import last_decision, open_store
 from . import pages
@@ -508,7 +509,7 @@ def preview() -> Response:
     return json_response({
         "ok": True,
         "html": str(pages.preview_comment(ix.settings, entry, _post_language(ix, entry.article))),
-        "body_html": str(pages.preview_html(ix.settings, entry.body)),
+        "body_html": str(render_body(entry.body)),
     })
 
 
@@ -532,80 +533,55 @@ def thanks() -> Response:
 
 # -- one-click links from the notification email -----------------------------------------
 
-LINK_TEMPLATE = """{% extends "base.html" %}
-{% block title %}{{ heading }} – {{ SITENAME|striptags }}{% endblock %}
-{% block extra_head %}<meta name="robots" content="noindex">{% endblock %}
-{% block content %}
-<section class="replik-action">
-  <h1>{{ heading }}</h1>
-  {% if message %}<p class="replik-message">{{ message }}</p>{% endif %}
-  {% if entry %}
-  <blockquote class="replik-entry">
-    <p><strong>{{ entry.author }}</strong> – {{ date }}</p>
-    {{ body_html }}
-  </blockquote>
-  {% endif %}
-  {% if confirm %}
-  <form method="post" action="">
-    <button type="submit">{{ confirm }}</button>
-  </form>
-  {% endif %}
-</section>
-{% endblock %}
-"""
-
-
-class ActionLink(OneClick[tuple[tokens.Claim, Entry]]):
-    """A moderator's link: approve, spam or trash one entry, from the state it was
-    mailed in (the link is spent once the entry left that state)."""
+class ActionLink(OneClick[tokens.Claim]):
+    """A moderator's link: approve, spam or trash one entry, only from the state it
+    was mailed in (once the entry left that state, the link is spent)."""
 
     def __init__(self, ix: Intake) -> None:
         _ = ix.gettext
         super().__init__(_, _("This link has expired. Please use the moderation desk."),
                          _("One-click links are switched off on this server."))
         self.messages["gone"] = _("This comment no longer exists.")
-        self.ix, self.settings = ix, ix.settings
-        self.context: dict[str, Any] = {}
+        self.ix, self.settings, self.context = ix, ix.settings, {}
 
     def page(self, status: int, **context: Any) -> Response:
-        template = pages.environment(self.settings).from_string(LINK_TEMPLATE)
-        html = template.render(page_name="replik_action", pages=self.ix.index.pages,
-                               **self.context, **context)
-        return make_response(html, status)
+        return make_response(pages.render(self.settings, "replik_action.html",
+                                          pages=self.ix.index.pages, **self.context, **context),
+                             status)
 
-    def read(self, token: str) -> tuple[tokens.Claim, Entry]:
+    def read(self, token: str) -> tokens.Claim:
         if request.method == "POST" and origin_problem(self.settings):
             abort(403, self._("Comments can only be moderated from this site's own pages."))
         claim = tokens.read_action(self.settings, token)
         entry = self.ix.store.find(claim.entry_id)
         if entry is None:
             raise tokens.TokenError("gone", "This comment no longer exists.")
+        self.entry = entry
         self.context = dict(entry=entry.public(), date=pages.local_date(self.settings, entry.date),
-                            body_html=pages.preview_html(self.settings, entry.body))
-        return claim, entry
+                            body_html=render_body(entry.body))
+        return claim
 
-    def settled(self, target: tuple[tokens.Claim, Entry]) -> Response | None:
-        claim, entry = target
-        if entry.state == claim.state:
+    def settled(self, claim: tokens.Claim) -> Response | None:
+        if self.entry.state == claim.state:
             return None
-        return self.not_done(StateChanged(entry.id, claim.state, entry.state))
+        return self.not_done(StateChanged(self.entry.id, claim.state, self.entry.state))
 
-    def ask(self, target: tuple[tokens.Claim, Entry]) -> Response:
+    def ask(self, claim: tokens.Claim) -> Response:
         label = {"approve": self._("Approve this comment"),
                  "spam": self._("Mark this comment as spam"),
-                 "trash": self._("Move this comment to the trash")}[target[0].action]
+                 "trash": self._("Move this comment to the trash")}[claim.action]
         return self.page(200, heading=label, confirm=label, message=self._("Please confirm."))
 
-    def spend(self, target: tuple[tokens.Claim, Entry]) -> Response | None:
+    def spend(self, claim: tokens.Claim) -> Response | None:
         try:
-            tokens.spend(self.settings, target[0])
+            tokens.spend(self.settings, claim)
         except OSError as exc:
             log.error("replik: cannot mark a one-click link used: %s", exc)
             return self.not_saved()
         return None
 
-    def act(self, target: tuple[tokens.Claim, Entry]) -> Response:
-        _, (claim, entry) = self._, target
+    def act(self, claim: tokens.Claim) -> Response:
+        _ = self._
         try:
             Moderation(self.settings, actor="email-link").decide(
                 claim.action, claim.entry_id, expected=claim.state)
@@ -614,8 +590,8 @@ class ActionLink(OneClick[tuple[tokens.Claim, Entry]]):
         except StoreError as exc:  # nothing happened: the link may be tried again
             tokens.give_back(self.settings, claim)
             if isinstance(exc, NotSaved):
-                log.error("replik: one-click %s of %s not saved: %s", claim.action, entry.id,
-                          exc)
+                log.error("replik: one-click %s of %s not saved: %s", claim.action,
+                          claim.entry_id, exc)
                 return self.not_saved()
             return self.page(409, heading=_("Not done"), message=refusal_message(_, exc))
         request_rebuild()
@@ -628,8 +604,7 @@ class ActionLink(OneClick[tuple[tokens.Claim, Entry]]):
         """409 'Already decided by anna: …' (who, from the audit log)."""
         if exc.by is None:
             exc.by = last_decision(self.ix.store, exc.entry_id)
-        return self.page(409, heading=self._("Not done"),
-                         message=conflict_message(self._, exc))
+        return self.page(409, heading=self._("Not done"), message=conflict_message(self._, exc))
 
     def not_saved(self) -> Response:
         response = self.page(503, heading=self._("Not done"), message=self._(

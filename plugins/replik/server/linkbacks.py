@@ -113,17 +113,17 @@ def webmention_view() -> Response:
 
 
 def trackback_view(slug: str) -> Response:
+    def xml(body: bytes | str, status: int = 200, **headers: str) -> Response:
+        return Response(body, status=status, mimetype="text/xml", headers=headers)
+
     if request.method != "POST":
-        body = trackback.response("TrackBack pings must be sent with POST")
-        return Response(body, status=405, mimetype="text/xml", headers={"Allow": "POST"})
+        return xml(trackback.response("TrackBack pings must be sent with POST"), 405,
+                   Allow="POST")
     if _compressed():
-        body = trackback.response("compressed requests are not accepted")
-        return Response(body, status=415, mimetype="text/xml")
+        return xml(trackback.response("compressed requests are not accepted"), 415)
     try:
         fields = trackback.parse_form(request.get_data(),
                                       request.mimetype_params.get("charset", ""))
     except trackback.BadCharset as exc:
-        return Response(trackback.response(str(exc)), status=415, mimetype="text/xml")
-    ip, agent = _client()
-    body = trackback.ping(state().receiver, slug, fields, ip, agent)
-    return Response(body, status=200, mimetype="text/xml")
+        return xml(trackback.response(str(exc)), 415)
+    return xml(trackback.ping(state().receiver, slug, fields, *_client()))

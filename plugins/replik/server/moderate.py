@@ -30,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from .. import notify
+from .. import tokens
 from ..chart import week_label, weekly_chart
 from ..i18n import gettext_for, install_into
 from ..moderation import (
@@ -444,8 +444,8 @@ def _live_state() -> dict[str, Any]:
 def mail_link(token: str) -> Any:
     """A one-click link from a notification mail: the entry, action pre-selected."""
     try:
-        claim = notify.read_token(settings(), token)
-    except notify.TokenError as exc:
+        claim = tokens.read_action(settings(), token)
+    except tokens.TokenError as exc:
         flash(str(exc), "error")
         return redirect(url_for("desk.queue"))
     found = open_store(settings()).find(claim.entry_id)
@@ -506,11 +506,11 @@ def act(entry_id: str) -> Any:
     claim = None
     if token:
         try:
-            claim = notify.read_token(settings(), token)
+            claim = tokens.read_action(settings(), token)
             if claim.entry_id != entry_id or claim.action != action:
-                raise notify.TokenError("invalid", _("This link is for another action."))
-            notify.use_token(settings(), claim)
-        except notify.TokenError as exc:
+                raise tokens.TokenError("invalid", _("This link is for another action."))
+            tokens.spend(settings(), claim)
+        except tokens.TokenError as exc:
             flash(str(exc), "error")
             return redirect(url_for("desk.entry", entry_id=entry_id))
         except OSError as exc:
@@ -522,7 +522,7 @@ def act(entry_id: str) -> Any:
         request_rebuild(entry_id)
         flash(_("Done: {action}.").format(action=_(action)), "ok")
     elif claim is not None:
-        notify.release_token(settings(), claim)  # nothing was done: the link stays usable
+        tokens.give_back(settings(), claim)  # nothing was done: the link stays usable
     return _back(entry_id)
 
 

@@ -37,15 +37,17 @@ _lock = threading.Lock()
 
 
 def _loader(settings: dict[str, Any]) -> ChoiceLoader:
-    """The same lookup as Pelican's: overrides, the theme, then its "simple" theme."""
+    """The same lookup as Pelican's: overrides, the theme, then its "simple" theme;
+    last, the server's own pages (``replik/templates/site``: a theme may override them)."""
     import pelican
 
     theme = FileSystemLoader(str(Path(str(settings.get("THEME") or "theme")) / "templates"))
     simple_path = Path(pelican.__file__).parent / "themes" / "simple" / "templates"
     simple = FileSystemLoader(str(simple_path))
     overrides = FileSystemLoader([str(p) for p in settings.get("THEME_TEMPLATES_OVERRIDES") or []])
+    own = FileSystemLoader(str(Path(__file__).parents[1] / "templates" / "site"))
     return ChoiceLoader([
-        overrides, theme, simple, PrefixLoader({"!simple": simple, "!theme": theme}),
+        overrides, theme, simple, PrefixLoader({"!simple": simple, "!theme": theme}), own,
     ])
 
 
@@ -100,11 +102,6 @@ def not_found_page(settings: dict[str, Any]) -> str | None:
     except Exception:  # noqa: BLE001 - an error page must not fail: the plain one then
         log.exception("replik: cannot render the theme's 404.html")
         return None
-
-
-def preview_html(settings: dict[str, Any], body: str) -> Markup:
-    """A comment's text exactly as the built site will render it."""
-    return render_body(body)
 
 
 def preview_comment(settings: dict[str, Any], entry: Entry, lang: str | None = None) -> Markup:

@@ -1,22 +1,13 @@
-"""Reply notifications on the server: follow a thread, confirm, unsubscribe.
-
-Routes (paths from the settings):
-
-- ``GET|POST REPLIK_SUBSCRIBE_URL?article=slug`` – follow a post's discussion
-  without commenting (email and consent; then the confirmation mail).
-- ``GET|POST REPLIK_SUBSCRIBE_URL/confirm/<token>`` – the link from the
-  confirmation mail: GET (and HEAD) show a page with a button, only the POST
-  confirms, so a mail scanner that follows links confirms nothing.
-- ``GET|POST REPLIK_UNSUBSCRIBE_URL/<token>`` – the same for unsubscribing; the
-  POST needs no CSRF token or origin, since mail programs send it on their own
-  (RFC 8058: ``List-Unsubscribe=One-Click``). The signed link is the authority.
-
-It also starts this process's mail sender (``reader_mail.MailWorker``).
+"""Reply notifications on the server: follow a post (``REPLIK_SUBSCRIBE_URL?article=
+slug``: email and consent, then the confirmation mail), confirm (``…/confirm/<token>``)
+and unsubscribe (``REPLIK_UNSUBSCRIBE_URL/<token>``) by the mailed links (see
+``links.OneClick``). The unsubscribe POST needs no CSRF token or origin: mail
+programs send it on their own (RFC 8058), the signed link is the authority. It also
+starts this process's mail sender (``reader_mail.MailWorker``).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, abort, make_response, request
@@ -29,8 +20,6 @@ from . import pages
 from .intake import _EMAIL_RE, SUBSCRIPTION_NOTES, intake, origin_problem, words_for
 from .links import OneClick
 from .responses import json_response, wants_json
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("replik_subscribe", __name__)
 T = TypeVar("T")
@@ -118,7 +107,7 @@ def subscribe() -> Response:
 
 
 class ReaderLink(OneClick[T]):
-    """A reader's link: the page in the reader's language, then the route's action."""
+    """A reader's link: its pages in the post's language."""
 
     def __init__(self) -> None:
         self.ix = intake()
@@ -132,18 +121,17 @@ class ReaderLink(OneClick[T]):
         return _page(status, **{**self.context, **context})
 
     def for_article(self, slug: str) -> Any:
-        """Speak the post's language from here on; returns the article (or None)."""
+        """gettext in the post's language (see intake.words_for)."""
         article = self.ix.index.get(slug)
-        self._ = words_for(self.ix, article)
         self.context = dict(article=article, lang=article.lang if article else "")
-        return article
+        self._ = words_for(self.ix, article)
+        return self._
 
 
 class ConfirmLink(ReaderLink[Subscription]):
     def read(self, token: str) -> Subscription:
         sub = reader_mail.read_confirm_token(self.state, token)
-        self.for_article(sub.article)
-        _ = self._
+        _ = self.for_article(sub.article)
         self.context.update(lang=sub.lang, heading=_("Email notifications for “{title}”").format(
             title=sub.title))
         self.what = (_("You will be told by email about answers to your comment.")
@@ -168,8 +156,8 @@ class ConfirmLink(ReaderLink[Subscription]):
 class UnsubscribeLink(ReaderLink[tuple[str, str, bool]]):
     def read(self, token: str) -> tuple[str, str, bool]:
         found = reader_mail.read_unsubscribe_token(self.state, token)
-        self.for_article(found[0])
-        self.context["heading"] = self._("Unsubscribe")
+        _ = self.for_article(found[0])
+        self.context["heading"] = _("Unsubscribe")
         return found
 
     def done(self, message: str) -> Response:
@@ -189,5 +177,3 @@ class UnsubscribeLink(ReaderLink[tuple[str, str, bool]]):
         self.state.subscriptions.unsubscribe(found[0], found[1])
         return self.done(self._("Done: this address gets no more mails about this post."))
 
-
-__all__ = ["bp", "init_app"]
