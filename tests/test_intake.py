@@ -621,6 +621,24 @@ def test_token_expiry_default_is_seven_days(site, monkeypatch):
     assert caught.value.reason == "invalid"
 
 
+def test_one_click_links_live_at_replik_action_url(site, monkeypatch):
+    """REPLIK_ACTION_URL moves the route with the mailed links (notify.action_url)."""
+    monkeypatch.setenv("REPLIK_SECRET_KEY", "k")
+    from replik import notify, tokens
+
+    settings, server = serve(site, REPLIK_ACTION_URL="/mod/link/")
+    with server as (base, _):
+        with client(base) as http:
+            entry_id = http.post("/replik/comment", data=form(), headers=JSON).json()["id"]
+            url = notify.action_url(settings, tokens.make_action(settings, "trash", entry_id))
+            page = http.get(url.replace(settings["SITEURL"], ""))
+            old_place = http.get("/replik/action/" + url.rsplit("/", 1)[1])
+    assert url.startswith(settings["SITEURL"] + "/mod/link/")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert "Diesen Kommentar in den Papierkorb" in page.text
+    assert old_place.status_code == 404
+
+
 def test_serve_app_serves_the_built_site(site):
     from sitebuilder import build_site
 

@@ -90,6 +90,8 @@ def test_comment_confirm_notify_unsubscribe(tmp_path, smtp):  # noqa: F811
             # GET and HEAD show a page; they never confirm.
             page = http.get(link)
             assert page.status_code == 200 and "<form method=\"post\"" in page.text
+            assert page.headers["x-frame-options"] == "DENY"  # server/links.py, as for
+            assert page.headers["cache-control"] == "no-store"  # moderators' links
             assert http.head(link).status_code == 200
             [sub] = state.subscriptions.listing()
             assert sub.confirmed is None
@@ -124,7 +126,7 @@ def test_comment_confirm_notify_unsubscribe(tmp_path, smtp):  # noqa: F811
                 bare.headers.pop("Origin")
                 gone = bare.post(unsubscribe, content="List-Unsubscribe=One-Click",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-            assert gone.status_code == 200
+            assert gone.status_code == 200 and gone.headers["x-frame-options"] == "DENY"
             assert state.subscriptions.listing() == []
             Moderation(settings, actor="redaktion").reply(comment_id, "Noch etwas.")
             assert state.outbox.listing("queued") == []
