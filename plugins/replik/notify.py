@@ -140,9 +140,7 @@ def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
 
 def send_email(settings: dict[str, Any], notice: Notice) -> bool:
     """Send the notice by SMTP; False when mail is off. Raises on SMTP failure."""
-    config = smtp_config()
-    recipients = _recipients(settings)
-    if not config["host"] or not recipients:
+    if not smtp_enabled() or not _recipients(settings):
         return False
     message = build_email(settings, notice)
     with smtp_session(settings) as smtp:

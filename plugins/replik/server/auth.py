@@ -28,10 +28,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..settings import secret
 from ..state import address_key, open_state
+from ..tokens import SECRET_ENV
 
 log = logging.getLogger("replik.auth")
 
-SECRET_ENV = "REPLIK_SECRET_KEY"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 HASH_METHOD = "scrypt"
