@@ -43,3 +43,30 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for this test process (each xdist worker has
+    its own); skipped without PostgreSQL, a failure in CI."""
+    from pgcluster import Cluster, find_bin
+
+    bindir = find_bin()
+    if bindir is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is missing (required in CI)")
+        pytest.skip("PostgreSQL is not installed")
+    cluster = Cluster(bindir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty database for one test: its ``postgresql://`` URL."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)

@@ -65,7 +65,7 @@ def _confirm_all(settings) -> None:
     for sub in state.subscriptions.listing():
         state.subscriptions.confirm(sub.id)
     # The confirmation mails are not part of what these tests count.
-    state.connection().execute("DELETE FROM outbox WHERE kind = 'confirm'")
+    state.execute("DELETE FROM outbox WHERE kind = 'confirm'")
 
 
 # -- the whole way, over HTTP ---------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_only_confirmed_subscribers_and_never_the_author(tmp_path, smtp):  # noq
     for sub in state.subscriptions.listing():
         if sub.email != "late@example.org":
             state.subscriptions.confirm(sub.id)
-    state.connection().execute("DELETE FROM outbox WHERE kind = 'confirm'")
+    state.execute("DELETE FROM outbox WHERE kind = 'confirm'")
     # Max answers Erika himself: Erika hears it, Max (the author) does not, the
     # unconfirmed address does not.
     answer = Entry(id=new_id(), article="offene-debatte", body="Ich auch.",
@@ -284,7 +284,7 @@ def test_links_are_bound_to_address_and_thread(tmp_path, monkeypatch):
     _subscribe(settings, email="a@example.org", scope="all")
     state = open_state(settings)
     [first] = state.subscriptions.listing()
-    state.connection().execute("DELETE FROM subscriptions")  # a second request is allowed
+    state.execute("DELETE FROM subscriptions")  # a second request is allowed
     _subscribe(settings, email="b@example.org", scope="all")
     [other] = state.subscriptions.listing()
     token = reader_mail.confirm_token(first)

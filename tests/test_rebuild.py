@@ -173,7 +173,7 @@ def test_two_rebuilds_never_run_at_once(tmp_path: Path) -> None:
     settings = settings_for(conf)
     rebuilder = Rebuilder(settings, debounce=0.01)
     state = open_state(settings)
-    lock = state.lock_path(LOCK_NAME)
+    lock = state.db.lock_path(LOCK_NAME)
     try:
         # Another process's rebuild holds the lock: ours waits for it.
         with state.mutex(LOCK_NAME):
@@ -201,7 +201,7 @@ def test_the_rebuild_lock_holds_when_the_cache_is_deleted(tmp_path: Path) -> Non
     state = open_state(settings)
     with state.mutex(LOCK_NAME):
         shutil.rmtree(cache_path(settings))
-        with open(state.lock_path(LOCK_NAME), "a+b") as other:
+        with open(state.db.lock_path(LOCK_NAME), "a+b") as other:
             try:
                 fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

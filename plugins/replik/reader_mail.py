@@ -314,7 +314,7 @@ def deliver(settings: dict[str, Any], *, now: float | None = None, limit: int = 
         except (smtplib.SMTPException, OSError) as exc:
             # The connection failed: whatever was not yet handed over goes back.
             for mail in mails:
-                current = state.connection().execute(
+                current = state.execute(
                     "SELECT status FROM outbox WHERE id = ?", (mail.id,)).fetchone()
                 if current and current[0] in ("claimed", "sending"):
                     _failed(state, mail, str(exc), counts, max_attempts)

@@ -9,7 +9,8 @@ marked ``unchecked``; ``replik recheck`` asks again later.
 Flood control and duplicate detection must hold across several server
 processes, so they live in the cache folder as plain files (derived data:
 deleting it only forgets the last minute's counters and the duplicate index,
-which is rebuilt from the store).
+which is rebuilt from the store); with ``REPLIK_DATABASE_URL``, in the database
+(``pg.Guard``), so that several app nodes count as one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import akismet
 import httpx
@@ -37,6 +38,9 @@ import httpx
 from .render import count_links
 from .settings import cache_path, secret
 from .storespec import Entry, open_store
+
+if TYPE_CHECKING:
+    from . import pg
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +205,17 @@ def normalized_text(text: str) -> str:
 
 def body_fingerprint(article: str, text: str) -> str:
     return hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
+
+
+def guard(settings: dict[str, Any]) -> Guard | pg.Guard:
+    """The flood counters and duplicate index for these settings (see the module)."""
+    from .state import database_url, open_state
+
+    if database_url():
+        from .pg import Guard as Shared
+
+        return Shared(open_state(settings).db)  # type: ignore[arg-type]
+    return Guard(settings)
 
 
 class Guard:

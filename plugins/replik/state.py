@@ -1,22 +1,27 @@
-"""The state file: what every server process shares and no restart may lose.
+"""The state: what every server process shares and no restart may lose.
 
-The comment store holds the entries. This one SQLite file beside it
-(``REPLIK_STATE``; by default ``state.sqlite3`` in the store folder) holds the
-small facts the server processes (gunicorn workers, the CLI) must share and
-keep across restarts: the desk's login attempts and sessions, the one-click
-links already used, the webmention queue, the linkbacks we sent and the posts
-we published, how the last rebuild went, and the readers' reply subscriptions
-and the outgoing mail queue (``subscriptions.py``). It is state, not a cache:
-nothing in it can be derived from the store, so it is not in ``REPLIK_CACHE``
-(which holds only what can be). Each concern has its own table and a small
-class whose methods say what they do (``state.logins``, ``state.links``, …).
+The comment store holds the entries. The state holds the small facts the server
+processes (gunicorn workers, app nodes, the CLI) must share and keep across
+restarts: the desk's login attempts and sessions, the one-click links already
+used, the webmention queue, the linkbacks we sent and the posts we published,
+how the last rebuild went, and the readers' reply subscriptions and the outgoing
+mail queue (``subscriptions.py``). It is state, not a cache: nothing in it can be
+derived from the store, so it is not in ``REPLIK_CACHE``. Each concern has its
+own table and a small class whose methods say what they do (``state.logins``,
+``state.links``, …): their docstrings are the contract, and
+``tests/test_state_contract.py`` holds both backends to it.
 
-One connection per thread and process (a connection never crosses a fork), WAL
-so that readers do not wait for a writer, a busy timeout so that writers queue
-instead of failing, and the schema made on first use. ``transaction()`` is an
-exclusive write transaction (``BEGIN IMMEDIATE``) for a check-then-write that
-must be atomic across processes. The file holds client addresses and session
-hashes, so it is readable by its owner only.
+The backend is a ``Database`` (below): one SQLite file beside the store
+(``REPLIK_STATE``; by default ``state.sqlite3`` in the store folder), or the
+PostgreSQL database named by the environment variable ``REPLIK_DATABASE_URL``
+(``pg.py``), which several app nodes share. The SQL is written once, in the
+subset both speak (``?`` placeholders, ``INSERT … ON CONFLICT``, ``RETURNING``).
+
+SQLite: one connection per thread and process (a connection never crosses a
+fork), WAL so that readers do not wait for a writer, a busy timeout so that
+writers queue instead of failing, and the schema made on first use. Every
+``transaction()`` is exclusive (``BEGIN IMMEDIATE``). The file holds client
+addresses and session hashes, so it is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .settings import project_path, store_path
 
@@ -52,7 +57,7 @@ CREATE INDEX IF NOT EXISTS login_attempts_address ON login_attempts (address);
 CREATE INDEX IF NOT EXISTS login_attempts_account ON login_attempts (account);
 CREATE TABLE IF NOT EXISTS sessions (
     key TEXT PRIMARY KEY,               -- SHA-256 of the session id in the cookie
-    user TEXT NOT NULL,
+    "user" TEXT NOT NULL,
     started REAL NOT NULL,
     seen REAL NOT NULL
 );
@@ -153,22 +158,36 @@ def state_path(settings: dict[str, Any]) -> Path:
     return project_path(settings, value) if value else store_path(settings) / FILE_NAME
 
 
-class State:
-    """The state file, with one table (and one attribute) per concern."""
+class Database(Protocol):
+    """What the state runs on (``SQLite`` below, ``pg.PgDatabase``).
+
+    ``execute`` runs one statement on its own and returns its rows (iterable, with
+    ``fetchone``/``fetchall``/``rowcount``). ``transaction(lock)`` yields an object
+    with ``execute``/``executemany``, committed if the block ends, else rolled back;
+    transactions naming the same ``lock`` run one at a time, across every process
+    and node (a check-then-write). A claim selects with ``skip_locked`` appended, so
+    that two claimers never get the same row. ``mutex(name)`` holds a named lock
+    against every other process for as long as the block runs (no data: the rebuild).
+    """
+
+    skip_locked: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def transaction(self, lock: str = "") -> AbstractContextManager[Any]: ...
+    def mutex(self, name: str) -> AbstractContextManager[None]: ...
+
+
+class SQLite:
+    """The state file."""
+
+    skip_locked = ""  # every write transaction is exclusive anyway
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self.logins = LoginAttempts(self)
-        self.sessions = Sessions(self)
-        self.links = UsedLinks(self)
-        self.webmentions = WebmentionQueue(self)
-        self.sent = SentLinkbacks(self)
-        self.rebuild = RebuildStatus(self)
-        from .subscriptions import Outbox, Subscriptions  # they build on this module
 
-        self.subscriptions = Subscriptions(self)
-        self.outbox = Outbox(self)
+    def __str__(self) -> str:
+        return str(self.path)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (a new one in a forked child)."""
@@ -187,9 +206,12 @@ class State:
         self._local.pid = os.getpid()
         return db
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.connection().execute(sql, params)
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An exclusive write transaction: committed if the block ends, else rolled back."""
+    def transaction(self, lock: str = "") -> Iterator[sqlite3.Connection]:
+        """An exclusive write transaction (whatever the lock's name)."""
         db = self.connection()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -204,11 +226,10 @@ class State:
 
     @contextmanager
     def mutex(self, name: str) -> Iterator[None]:
-        """Hold the lock ``name`` against every other process (an ``flock``).
+        """An ``flock`` on a file beside the state file.
 
-        A lock holds no data, so it is no state; but it lives beside the state
-        file, not in the cache: a lock file deleted while held (the cache
-        cleared) would let the next process in beside its holder.
+        Not in the cache: a lock file deleted while held (the cache cleared)
+        would let the next process in beside its holder.
         """
         path = self.lock_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +239,26 @@ class State:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class State:
+    """The state, with one table (and one attribute) per concern."""
+
+    def __init__(self, db: Database | Path) -> None:
+        self.db: Database = SQLite(db) if isinstance(db, Path) else db
+        self.execute = self.db.execute
+        self.transaction = self.db.transaction
+        self.mutex = self.db.mutex
+        self.logins = LoginAttempts(self)
+        self.sessions = Sessions(self)
+        self.links = UsedLinks(self)
+        self.webmentions = WebmentionQueue(self)
+        self.sent = SentLinkbacks(self)
+        self.rebuild = RebuildStatus(self)
+        from .subscriptions import Outbox, Subscriptions  # they build on this module
+
+        self.subscriptions = Subscriptions(self)
+        self.outbox = Outbox(self)
 
 
 def _create(path: Path) -> None:
@@ -250,25 +291,38 @@ def _create(path: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-_open: dict[Path, State] = {}
+_open: dict[Path | str, State] = {}
 _open_lock = threading.Lock()
 
 
+def database_url() -> str:
+    """``REPLIK_DATABASE_URL``: the PostgreSQL database, or "" for files. Read from
+    the environment only, as it holds a password."""
+    return os.environ.get("REPLIK_DATABASE_URL", "").strip()
+
+
 def open_state(settings: dict[str, Any]) -> State:
-    """The process's one ``State`` for the settings' state file.
+    """The process's one ``State``: in PostgreSQL when ``REPLIK_DATABASE_URL`` is
+    set, else in the settings' state file.
 
-    The first open in a process moves what older versions kept in files into it
-    (see ``state_upgrade``).
+    The first open of a state file in a process moves what older versions kept in
+    files into it (see ``state_upgrade``).
     """
-    path = state_path(settings)
+    url = database_url()
+    key = url or state_path(settings)
     with _open_lock:
-        if path not in _open:
-            from .state_upgrade import upgrade
+        if key not in _open:
+            if url:
+                from .pg import database
 
-            state = State(path)
-            upgrade(state, settings)
-            _open[path] = state
-        return _open[path]
+                _open[key] = State(database(url))
+            else:
+                from .state_upgrade import upgrade
+
+                state = State(state_path(settings))
+                upgrade(state, settings)
+                _open[key] = state
+        return _open[key]
 
 
 # -- login attempts -------------------------------------------------------------
@@ -309,7 +363,7 @@ class LoginAttempts:
         still try once.
         """
         now = time.time() if now is None else now
-        with self.state.transaction() as db:
+        with self.state.transaction("logins") as db:
             db.execute("DELETE FROM login_attempts WHERE at <= ?", (now - window,))
             from_address = [at for (at,) in db.execute(
                 "SELECT at FROM login_attempts WHERE address = ? ORDER BY at", (address,))]
@@ -322,10 +376,9 @@ class LoginAttempts:
                     # Allowed again when the account calms down or the address is clean.
                     until = min(on_account[len(on_account) - limit], from_address[-1])
                     return None, until + window - now
-            cursor = db.execute(
-                "INSERT INTO login_attempts (account, address, at) VALUES (?, ?, ?)",
-                (account, address, now))
-            return int(cursor.lastrowid or 0), 0.0
+            return db.execute(
+                "INSERT INTO login_attempts (account, address, at) VALUES (?, ?, ?) "
+                "RETURNING id", (account, address, now)).fetchone()[0], 0.0
 
     def failed(self, attempt: int) -> int:
         """Mark an attempt as failed; returns the failures now counted for its address."""
@@ -375,7 +428,7 @@ class Sessions:
             # Ended sessions nobody logged out of are cleared here.
             db.execute("DELETE FROM sessions WHERE seen <= ? OR started <= ?",
                        (now - idle, now - lifetime))
-            db.execute("INSERT INTO sessions (key, user, started, seen) VALUES (?, ?, ?, ?)",
+            db.execute('INSERT INTO sessions (key, "user", started, seen) VALUES (?, ?, ?, ?)',
                        (_key(session_id), user, now, now))
         return session_id
 
@@ -385,7 +438,7 @@ class Sessions:
         now = time.time()
         key = _key(session_id)
         with self.state.transaction() as db:
-            row = db.execute("SELECT user, started, seen FROM sessions WHERE key = ?",
+            row = db.execute('SELECT "user", started, seen FROM sessions WHERE key = ?',
                              (key,)).fetchone()
             if row is None:
                 return None, "unknown"
@@ -420,12 +473,13 @@ class UsedLinks:
         with self.state.transaction() as db:
             db.execute("DELETE FROM used_links WHERE expires < ?", (time.time(),))
             cursor = db.execute(
-                "INSERT OR IGNORE INTO used_links (nonce, entry, expires) VALUES (?, ?, ?)",
+                "INSERT INTO used_links (nonce, entry, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (nonce, entry, expires))
             return cursor.rowcount == 1
 
     def spent(self, nonce: str, entry: str) -> bool:
-        row = self.state.connection().execute(
+        row = self.state.execute(
             "SELECT 1 FROM used_links WHERE nonce = ? AND entry = ?", (nonce, entry)).fetchone()
         return row is not None
 
@@ -470,7 +524,8 @@ class WebmentionQueue:
     A worker ``claim``s ready jobs with a lease: they are its own until the lease
     runs out, so the jobs of a worker that died come back by themselves. ``done``
     removes a job, ``retry`` puts it back for a later attempt. (On a database
-    server the claim is ``SELECT … FOR UPDATE SKIP LOCKED``.)
+    server the claim is ``SELECT … FOR UPDATE SKIP LOCKED``: two claimers never get
+    the same job.)
     """
 
     LEASE_SECONDS = 600.0
@@ -482,12 +537,11 @@ class WebmentionQueue:
         """Add a job; returns its id."""
         job.received = job.received or time.time()
         with self.state.transaction() as db:
-            cursor = db.execute(
+            job.id = db.execute(
                 "INSERT INTO webmention_queue (source, target, ip, user_agent, received, "
-                "attempts, not_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "attempts, not_before) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (job.source, job.target, job.ip, job.user_agent, job.received, job.attempts,
-                 job.not_before))
-        job.id = int(cursor.lastrowid or 0)
+                 job.not_before)).fetchone()[0]
         return job.id
 
     def claim(self, limit: int = 1, *, lease: float = LEASE_SECONDS,
@@ -497,7 +551,8 @@ class WebmentionQueue:
         with self.state.transaction() as db:
             rows = db.execute(
                 f"SELECT {_JOB_COLUMNS} FROM webmention_queue WHERE not_before <= ? "
-                "AND leased_until <= ? ORDER BY id LIMIT ?", (now, now, limit)).fetchall()
+                "AND leased_until <= ? ORDER BY id LIMIT ?" + self.state.db.skip_locked,
+                (now, now, limit)).fetchall()
             db.executemany("UPDATE webmention_queue SET leased_until = ? WHERE id = ?",
                            [(now + lease, row[0]) for row in rows])
         return [_job(row) for row in rows]
@@ -514,12 +569,12 @@ class WebmentionQueue:
 
     def jobs(self) -> list[Job]:
         """Every job in the queue (ready, claimed or waiting for a retry)."""
-        rows = self.state.connection().execute(
+        rows = self.state.execute(
             f"SELECT {_JOB_COLUMNS} FROM webmention_queue ORDER BY id").fetchall()
         return [_job(row) for row in rows]
 
     def __len__(self) -> int:
-        row = self.state.connection().execute("SELECT count(*) FROM webmention_queue").fetchone()
+        row = self.state.execute("SELECT count(*) FROM webmention_queue").fetchone()
         return int(row[0])
 
     def forget(self, addresses: Iterable[str]) -> int:
@@ -548,7 +603,7 @@ class SentLinkbacks:
         self.state = state
 
     def get(self, source: str, target: str) -> dict[str, Any] | None:
-        row = self.state.connection().execute(
+        row = self.state.execute(
             f"SELECT {', '.join(_SENT_FIELDS)} FROM sent_linkbacks "
             "WHERE source = ? AND target = ?", (source, target)).fetchone()
         if row is None:
@@ -559,11 +614,11 @@ class SentLinkbacks:
         return record
 
     def targets(self, source: str) -> list[str]:
-        return [t for (t,) in self.state.connection().execute(
+        return [t for (t,) in self.state.execute(
             "SELECT target FROM sent_linkbacks WHERE source = ? ORDER BY target", (source,))]
 
     def sources(self) -> list[str]:
-        return [s for (s,) in self.state.connection().execute(
+        return [s for (s,) in self.state.execute(
             "SELECT DISTINCT source FROM sent_linkbacks ORDER BY source")]
 
     def record(self, source: str, target: str, record: dict[str, Any]) -> None:
@@ -572,26 +627,29 @@ class SentLinkbacks:
             self.insert(db, source, target, record)
 
     @staticmethod
-    def insert(db: sqlite3.Connection, source: str, target: str, record: dict[str, Any],
+    def insert(db: Any, source: str, target: str, record: dict[str, Any],
                *, replace: bool = True) -> None:
         """Write one record in an open transaction (``replace=False`` keeps one there)."""
         values = {"hash": "", "via": "none", "ok": False, "endpoint": "", "detail": "",
                   "time": "", "removed": False, "deleted": False}
         values.update({k: record[k] for k in _SENT_FIELDS if record.get(k) is not None})
+        for flag in ("ok", "removed", "deleted"):
+            values[flag] = int(bool(values[flag]))  # PostgreSQL has no bool-to-int cast
+        update = ", ".join(f"{k} = excluded.{k}" for k in _SENT_FIELDS)
         db.execute(
-            f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO sent_linkbacks "
-            f"(source, target, {', '.join(_SENT_FIELDS)})"
-            f" VALUES (?, ?{', ?' * len(_SENT_FIELDS)})",
+            f"INSERT INTO sent_linkbacks (source, target, {', '.join(_SENT_FIELDS)})"
+            f" VALUES (?, ?{', ?' * len(_SENT_FIELDS)}) ON CONFLICT (source, target) DO "
+            + (f"UPDATE SET {update}" if replace else "NOTHING"),
             (source, target, *(values[k] for k in _SENT_FIELDS)))
 
     def published(self) -> set[str]:
         """The site-relative URLs of every post ever seen published."""
-        return {u for (u,) in self.state.connection().execute("SELECT url FROM published_posts")}
+        return {u for (u,) in self.state.execute("SELECT url FROM published_posts")}
 
     def publish(self, urls: Iterable[str]) -> None:
         """Add posts to the published ones (a post, once published, stays in the list)."""
         with self.state.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO published_posts (url) VALUES (?)",
+            db.executemany("INSERT INTO published_posts (url) VALUES (?) ON CONFLICT DO NOTHING",
                            [(str(u),) for u in urls])
 
 
@@ -610,7 +668,7 @@ class RebuildStatus:
 
     def read(self) -> dict[str, Any]:
         """The status, without the fields never set (empty before the first rebuild)."""
-        row = self.state.connection().execute(
+        row = self.state.execute(
             f"SELECT {', '.join(self.FIELDS)} FROM rebuild_status WHERE id = 1").fetchone()
         if row is None:
             return {}

@@ -47,7 +47,7 @@ def upgrade(state: State, settings: dict[str, Any]) -> None:
         try:
             step(state, path)
         except Exception as exc:  # noqa: BLE001 - the file stays; the next start tries again
-            log.error("replik: cannot move %s into the state file %s: %s", path, state.path, exc)
+            log.error("replik: cannot move %s into the state file %s: %s", path, state.db, exc)
 
 
 def sent_log_path(settings: dict[str, Any]) -> Path:
@@ -86,9 +86,10 @@ def migrate_used_links(state: State, folder: Path) -> None:
         except (OSError, ValueError):
             continue  # half-written: its link was never used
     if _move_in(state, folder, lambda db: db.executemany(
-            "INSERT OR IGNORE INTO used_links (nonce, entry, expires) VALUES (?, ?, ?)", rows)):
+            "INSERT INTO used_links (nonce, entry, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING", rows)):
         shutil.rmtree(_moved(folder), ignore_errors=True)
-        log.info("replik: moved %d used one-click links into %s", len(rows), state.path)
+        log.info("replik: moved %d used one-click links into %s", len(rows), state.db)
 
 
 def migrate_queue(state: State, folder: Path) -> None:
@@ -112,7 +113,7 @@ def migrate_queue(state: State, folder: Path) -> None:
 
     if _move_in(state, folder, write):
         shutil.rmtree(_moved(folder), ignore_errors=True)
-        log.info("replik: moved %d queued webmentions into %s", len(jobs), state.path)
+        log.info("replik: moved %d queued webmentions into %s", len(jobs), state.db)
 
 
 def migrate_sent_log(state: State, path: Path) -> None:
@@ -133,8 +134,9 @@ def migrate_sent_log(state: State, path: Path) -> None:
     def write(db: Any) -> None:
         for source, target, record in rows:
             SentLinkbacks.insert(db, source, target, record, replace=False)
-        db.executemany("INSERT OR IGNORE INTO published_posts (url) VALUES (?)", published)
+        db.executemany("INSERT INTO published_posts (url) VALUES (?) ON CONFLICT DO NOTHING",
+                       published)
 
     if _move_in(state, path, write):
-        log.info("replik: moved %s into %s (the old file is now %s)", path, state.path,
+        log.info("replik: moved %s into %s (the old file is now %s)", path, state.db,
                  _moved(path).name)

@@ -108,7 +108,7 @@ class Subscriptions:
         now = time.time() if now is None else now
         key = email_key(email)
         entry = entry if scope == "replies" else ""
-        with self.state.transaction() as db:
+        with self.state.transaction("subscriptions") as db:
             db.execute("DELETE FROM subscriptions WHERE confirmed IS NULL AND created <= ?",
                        (now - CONFIRM_TTL,))
             row = db.execute(
@@ -121,17 +121,15 @@ class Subscriptions:
                 (key,)).fetchone()[0]
             if open_request:
                 return None, "waiting"
-            cursor = db.execute(
+            new = db.execute(
                 "INSERT INTO subscriptions (email, email_key, name, article, entry, scope, "
-                "origin, title, permalink, lang, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (email.strip(), key, name, article, entry, scope, origin, title, permalink,
-                 lang, now))
-            new = db.execute(f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?",
-                             (cursor.lastrowid,)).fetchone()
+                "origin, title, permalink, lang, created) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                f"RETURNING {_SUB_COLUMNS}", (email.strip(), key, name, article, entry, scope,
+                                              origin, title, permalink, lang, now)).fetchone()
         return _sub(new), "new"
 
     def get(self, sub_id: int) -> Subscription | None:
-        row = self.state.connection().execute(
+        row = self.state.execute(
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
         return _sub(row) if row else None
 
@@ -147,8 +145,8 @@ class Subscriptions:
                 origin = db.execute("SELECT origin FROM subscriptions WHERE id = ?",
                                     (sub_id,)).fetchone()[0]
                 if origin:
-                    db.execute("INSERT OR IGNORE INTO notify_facts (entry, fact) "
-                               "VALUES (?, 'subscribed')", (origin,))
+                    db.execute("INSERT INTO notify_facts (entry, fact) VALUES (?, 'subscribed') "
+                               "ON CONFLICT DO NOTHING", (origin,))
         return changed
 
     def unsubscribe(self, article: str, hashed_key: str) -> int:
@@ -206,13 +204,13 @@ class Subscriptions:
         if entry:
             query += " AND entry = ?"
             args.append(entry)
-        rows = self.state.connection().execute(query + " ORDER BY id", args).fetchall()
+        rows = self.state.execute(query + " ORDER BY id", args).fetchall()
         return [_sub(row) for row in rows]
 
     def concerned(self, article: str, reply_to: str) -> list[Subscription]:
         """The confirmed subscriptions a new entry in ``article`` (answering
         ``reply_to``) concerns."""
-        rows = self.state.connection().execute(
+        rows = self.state.execute(
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE article = ? AND confirmed IS NOT "
             "NULL AND (scope = 'all' OR (scope = 'replies' AND entry = ? AND entry != ''))"
             " ORDER BY id", (article, reply_to)).fetchall()
@@ -221,11 +219,10 @@ class Subscriptions:
     def count_for(self, article: str, entry_id: str) -> tuple[int, int]:
         """Confirmed subscribers told about answers to ``entry_id``: (to this entry,
         to the whole thread)."""
-        db = self.state.connection()
-        replies = db.execute(
+        replies = self.state.execute(
             "SELECT count(*) FROM subscriptions WHERE article = ? AND scope = 'replies' AND "
             "entry = ? AND confirmed IS NOT NULL", (article, entry_id)).fetchone()[0]
-        thread = db.execute(
+        thread = self.state.execute(
             "SELECT count(*) FROM subscriptions WHERE article = ? AND scope = 'all' AND "
             "confirmed IS NOT NULL", (article,)).fetchone()[0]
         return int(replies), int(thread)
@@ -233,7 +230,7 @@ class Subscriptions:
     def facts(self) -> dict[str, dict[str, int]]:
         """For the report: ``{"subscribed": {entry: 1}, "delivered": {entry: count}}``."""
         out: dict[str, dict[str, int]] = {"subscribed": {}, "delivered": {}}
-        for entry, fact, count in self.state.connection().execute(
+        for entry, fact, count in self.state.execute(
                 "SELECT entry, fact, count FROM notify_facts"):
             out.setdefault(fact, {})[entry] = int(count)
         return out
@@ -280,13 +277,12 @@ class Outbox:
                          now: float | None = None) -> int:
         now = time.time() if now is None else now
         with self.state.transaction() as db:
-            cursor = db.execute(
+            return int(db.execute(
                 "INSERT INTO outbox (kind, email, email_key, name, article, subscription, "
                 "entries, title, permalink, lang, message_id, status, due, created) "
-                "VALUES ('confirm',?,?,?,?,?,'[]',?,?,?,?,'queued',?,?)",
+                "VALUES ('confirm',?,?,?,?,?,'[]',?,?,?,?,'queued',?,?) RETURNING id",
                 (sub.email, sub.key, sub.name, sub.article, sub.id, sub.title, sub.permalink,
-                 sub.lang, message_id, now, now))
-        return int(cursor.lastrowid or 0)
+                 sub.lang, message_id, now, now)).fetchone()[0])
 
     def add_notices(self, subs: list[Subscription], entry_id: str, author_key: str, *,
                     batch_seconds: float, make_id: Any, now: float | None = None) -> int:
@@ -295,7 +291,7 @@ class Outbox:
         subscribers it will reach."""
         now = time.time() if now is None else now
         reached = 0
-        with self.state.transaction() as db:
+        with self.state.transaction("outbox") as db:
             seen: set[str] = set()
             for sub in subs:
                 key = sub.key
@@ -337,7 +333,8 @@ class Outbox:
                        "AND done < ?", (now - KEEP_DONE,))
             ids = [row_id for (row_id,) in db.execute(
                 "SELECT id FROM outbox WHERE (status = 'queued' AND due <= ?) OR "
-                "(status = 'claimed' AND lease < ?) ORDER BY due, id LIMIT ?",
+                "(status = 'claimed' AND lease < ?) ORDER BY due, id LIMIT ?"
+                + self.state.db.skip_locked,
                 (now, now, limit))]
             if not ids:
                 return []
@@ -363,7 +360,7 @@ class Outbox:
                        (now, mail.id))
             for entry in delivered:
                 db.execute("INSERT INTO notify_facts (entry, fact) VALUES (?, 'delivered') "
-                           "ON CONFLICT (entry, fact) DO UPDATE SET count = count + 1",
+                           "ON CONFLICT (entry, fact) DO UPDATE SET count = notify_facts.count + 1",
                            (entry,))
 
     def drop(self, mail: Mail, why: str, now: float | None = None) -> None:
@@ -400,14 +397,14 @@ class Outbox:
             query += " WHERE status = ?"
             args = (status,)
         return [_mail(row) for row in
-                self.state.connection().execute(query + " ORDER BY id", args)]
+                self.state.execute(query + " ORDER BY id", args)]
 
     def next_due(self) -> float | None:
-        row = self.state.connection().execute(
+        row = self.state.execute(
             "SELECT min(due) FROM outbox WHERE status = 'queued'").fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     def of_address(self, email: str) -> list[Mail]:
-        return [_mail(row) for row in self.state.connection().execute(
+        return [_mail(row) for row in self.state.execute(
             f"SELECT {_MAIL_COLUMNS} FROM outbox WHERE email_key = ? ORDER BY id",
             (email_key(email),))]

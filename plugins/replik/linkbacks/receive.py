@@ -88,7 +88,7 @@ class Receiver:
         self.settings = settings
         self.index = ArticleIndex(settings) if index is None else index
         self.store = open_store(settings)
-        self.guard = spam.Guard(settings)
+        self.guard = spam.guard(settings)
         self.pairs = PairIndex(settings, self.store)
         self.gone = GoneList(Path(str(settings.get("OUTPUT_PATH") or "output")))
 

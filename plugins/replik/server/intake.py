@@ -90,7 +90,7 @@ class Intake:
         except OSError as exc:
             log.error("replik: cannot tidy %s: %s", self.store.location, exc)
         self.index = ArticleIndex(settings)
-        self.guard = spam.Guard(settings)
+        self.guard = spam.guard(settings)
         self.gettext = i18n.gettext_for(settings)
         self.origins = configured_origins(settings)
 
