@@ -126,6 +126,11 @@ class PgDatabase:
                 self._pid = os.getpid()
         return self._pool
 
+    def close(self) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         with self.pool().connection() as conn:
             cursor = conn.execute(_sql(sql), params)

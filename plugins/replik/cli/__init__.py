@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "replik.cli.linkbacks",
     "replik.cli.desk",
     "replik.cli.mail",
+    "replik.cli.db",
 ]
 
 
