@@ -1,0 +1,238 @@
+"""The comment store in PostgreSQL (``REPLIK_DATABASE_URL``): storespec's contract.
+
+One row per entry in ``entries`` (every field, the text, the state; the schema is
+in ``pg.py``), the audit log in ``audit``. Every change is one transaction that
+locks the entry's row (``SELECT … FOR UPDATE``): a decision is compare-and-set on
+the state the moderator saw, and whoever comes second waits for the first to
+commit, then sees its state. A change's ``record`` runs inside that transaction
+(its audit record joins it, see ``pg``), so a decision and its record are kept or
+lost together. Every change takes a new ``version`` from one sequence: the change
+stamps are read from the rows without their texts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from .pg import PgDatabase
+from .storespec import (
+    ENTRY_FIELDS,
+    PRIVATE_FIELDS,
+    STATES,
+    Entry,
+    EntryNotFound,
+    Record,
+    StateChanged,
+    StoreError,
+    is_valid_id,
+)
+
+_COLUMNS = ", ".join((*ENTRY_FIELDS, "extra", "state"))
+_INSERT = (f"INSERT INTO entries ({_COLUMNS}) VALUES (?{', ?' * (len(ENTRY_FIELDS) + 1)}) "
+           "ON CONFLICT (id) DO NOTHING")
+_SLUG_RE = re.compile(r"^[^/\\\x00]+$")  # as the file store files them
+
+
+def _values(entry: Entry) -> tuple[Any, ...]:
+    values = [getattr(entry, name) for name in ENTRY_FIELDS]
+    values[ENTRY_FIELDS.index("date")] = entry.date.isoformat()
+    return (*values, json.dumps(entry.extra, ensure_ascii=False, sort_keys=True))
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    fields = dict(zip(ENTRY_FIELDS, row, strict=False))
+    fields["date"] = datetime.fromisoformat(fields["date"])
+    return Entry(**fields, extra=json.loads(row[-2]), state=row[-1])
+
+
+def _check(state: str, article: str) -> None:
+    if state not in STATES:
+        raise StoreError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
+    if state == "approved" and not (_SLUG_RE.match(article) and article not in (".", "..")):
+        raise StoreError(f"cannot file an approved entry under article {article!r}")
+
+
+class PgStore:
+    """The comment store in one PostgreSQL database."""
+
+    def __init__(self, db: PgDatabase) -> None:
+        self.db = db
+        self.location = str(db)
+
+    # -- setting up ----------------------------------------------------------
+    def ensure(self) -> None:
+        self.db.pool()  # the tables are made by `replik db upgrade`; this checks them
+
+    def sweep(self) -> list[Any]:
+        return []  # a transaction that did not commit left nothing behind
+
+    # -- writing -------------------------------------------------------------
+    def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False,
+            record: Record | None = None) -> Entry:
+        if not is_valid_id(entry.id):
+            raise StoreError(f"invalid entry id {entry.id!r}")
+        _check(state, entry.article)
+        with self.db.transaction() as db:
+            if db.execute(_INSERT, (*_values(entry), state)).rowcount != 1:
+                raise StoreError(f"an entry with id {entry.id} exists already")
+            if record is not None:
+                record()
+        entry.state = state
+        return entry
+
+    def add_many(self, items: Iterable[tuple[Entry, str]]) -> list[Entry]:
+        items = list(items)
+        for entry, state in items:
+            if not is_valid_id(entry.id):
+                raise StoreError(f"invalid entry id {entry.id!r}")
+            _check(state, entry.article)
+        with self.db.transaction() as db:
+            held = {i for (i,) in db.execute("SELECT id FROM entries WHERE id = ANY(?)",
+                                             ([e.id for e, _ in items],))}
+            new = [(e, s) for e, s in items if e.id not in held]
+            db.executemany(_INSERT, [(*_values(e), s) for e, s in new])
+        for entry, state in new:
+            entry.state = state
+        return [e for e, _ in items if e.id in held]
+
+    @contextmanager
+    def _change(self, entry_id: str, expected: str | None) -> Iterator[tuple[Any, Entry]]:
+        """The entry's row locked in a transaction, checked against ``expected``."""
+        with self.db.transaction() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ? FOR UPDATE",
+                             (entry_id,)).fetchone() if is_valid_id(entry_id) else None
+            if row is None:
+                if expected:
+                    raise StateChanged(entry_id, expected, "")
+                raise EntryNotFound(entry_id)
+            entry = _entry(row)
+            if expected and entry.state != expected:
+                raise StateChanged(entry_id, expected, entry.state)
+            yield db, entry
+
+    def move(self, entry_id: str, state: str, *, expected: str | None = None,
+             record: Record | None = None) -> Entry:
+        with self._change(entry_id, expected) as (db, entry):
+            if entry.state == state:
+                return entry
+            _check(state, entry.article)
+            db.execute("UPDATE entries SET state = ?, version = nextval('entry_versions') "
+                       "WHERE id = ?", (state, entry_id))
+            entry.state = state
+            if record is not None:
+                record()
+        return entry
+
+    def update(self, entry: Entry, *, record: Record | None = None) -> Entry:
+        with self._change(entry.id, None) as (db, old):
+            _check(old.state, entry.article)
+            names = [*ENTRY_FIELDS, "extra"]
+            db.execute(f"UPDATE entries SET ({', '.join(names)}, version) = "
+                       f"(?{', ?' * (len(names) - 1)}, nextval('entry_versions')) "
+                       "WHERE id = ?", (*_values(entry), entry.id))
+            if record is not None:
+                record()
+        entry.state = old.state
+        return entry
+
+    def delete(self, entry_id: str, *, expected: str | None = None,
+               record: Record | None = None) -> Entry:
+        with self._change(entry_id, expected) as (db, entry):
+            db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            if record is not None:
+                record()
+        return entry
+
+    # -- reading -------------------------------------------------------------
+    def ids(self) -> set[str]:
+        return {i for (i,) in self.db.execute("SELECT id FROM entries")}
+
+    def find(self, entry_id: str) -> Entry | None:
+        if not is_valid_id(entry_id):
+            return None
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
+                              (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def get(self, entry_id: str) -> Entry:
+        found = self.find(entry_id)
+        if found is None:
+            raise EntryNotFound(entry_id)
+        return found
+
+    def settled(self, entry_id: str) -> Entry | None:
+        """A shared row lock waits for the change in progress (and its record) to commit."""
+        if not is_valid_id(entry_id):
+            return None
+        with self.db.transaction() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ? FOR SHARE",
+                             (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self, state: str, article: str = "", *,
+                on_error: str = "warn") -> Iterator[Entry]:
+        _check(state, "-")
+        where, args = ("state = ? AND article = ?", (state, article)) if article else \
+            ("state = ?", (state,))
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY id",
+                               args)
+        return (_entry(row) for row in rows)
+
+    def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
+        for state in STATES:
+            yield from self.entries(state, on_error=on_error)
+
+    def approved_by_article(self, *, public_only: bool = False,
+                            bodies: bool = True) -> dict[str, list[Entry]]:
+        blank = {*(PRIVATE_FIELDS if public_only else ()), *(() if bodies else ("body",))}
+        columns = _COLUMNS
+        for name in blank:  # not even fetched
+            columns = re.sub(rf"\b{name}\b", f"'' AS {name}", columns, count=1)
+        grouped: dict[str, list[Entry]] = {}
+        for row in self.db.execute(f"SELECT {columns} FROM entries WHERE state = 'approved' "
+                                   "ORDER BY article, id"):
+            entry = _entry(row)
+            grouped.setdefault(entry.article, []).append(entry)
+        return grouped
+
+    def body(self, entry: Entry) -> str:
+        row = self.db.execute("SELECT body FROM entries WHERE id = ? AND state = 'approved' "
+                              "AND article = ?", (entry.id, entry.article)).fetchone()
+        if row is None:
+            raise EntryNotFound(entry.id)
+        return str(row[0])
+
+    # -- change detection ----------------------------------------------------
+    def approved_stamps(self) -> dict[str, Hashable]:
+        # Versions only grow, and every entry moved in or changed takes a new one:
+        # (count, highest version) changes with every change, and only then.
+        return {article: (count, top) for article, count, top in self.db.execute(
+            "SELECT article, count(*), max(version) FROM entries WHERE state = 'approved' "
+            "GROUP BY article")}
+
+    def entry_stamps(self) -> dict[str, tuple[str, Hashable]]:
+        return {i: (state, version) for i, state, version in self.db.execute(
+            "SELECT id, state, version FROM entries")}
+
+    # -- the audit log -------------------------------------------------------
+    def audit(self, actor: str, action: str, entry_id: str = "", from_state: str = "",
+              to_state: str = "", **detail: Any) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="seconds"), "actor": actor,
+            "action": action, "entry": entry_id, "from": from_state, "to": to_state,
+        }
+        if detail:
+            item["detail"] = detail
+        self.db.execute("INSERT INTO audit (entry, record) VALUES (?, ?)",
+                        (entry_id, json.dumps(item, ensure_ascii=False, sort_keys=True)))
+        return item
+
+    def audit_trail(self, entry_id: str | None = None) -> Iterator[dict[str, Any]]:
+        where, args = ("WHERE entry = ?", (entry_id,)) if entry_id is not None else ("", ())
+        rows = self.db.execute(f"SELECT record FROM audit {where} ORDER BY seq", args)
+        return (json.loads(record) for (record,) in rows)
