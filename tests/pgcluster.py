@@ -67,12 +67,8 @@ class Cluster:
                       "--locale", "C", "-D", str(self.data))
         for attempt in range(5):  # another process may take the free port first
             self.port = _free_port()
-            options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                       "-c max_connections=200")
             try:
-                self._run(str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60",
-                          "-D", str(self.data), "-l", str(self.root / "log"), "-o", options)
+                self.start_again()
                 return
             except subprocess.CalledProcessError:
                 if attempt == 4:
@@ -81,6 +77,14 @@ class Cluster:
 
     def stop(self, mode: str = "fast") -> None:
         self._run(str(self.bindir / "pg_ctl"), "stop", "-w", "-m", mode, "-D", str(self.data))
+
+    def start_again(self) -> None:
+        """Start the stopped cluster on ``self.port`` (again: a database restart)."""
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                   "-c max_connections=200")
+        self._run(str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
+                  "-l", str(self.root / "log"), "-o", options)
 
     def restart(self) -> None:
         """Stop and start again on the same port (a database restart under load)."""

@@ -318,3 +318,25 @@ def test_db_upgrade_makes_the_schema_once(pg_url, monkeypatch, tmp_path):
         state.db.close()
         state_module._open.pop(pg_url)
         pg._databases.pop(pg_url)
+
+
+def test_a_database_restart_is_survived(pg_cluster, pg_url):
+    """While the database is down a call fails at once with ConnectionError (the
+    server answers 503); afterwards the same State works again, nothing lost."""
+    pg.upgrade(pg_url)
+    db = pg.PgDatabase(pg_url, timeout=1.0)
+    state = State(db)
+    try:
+        state.rebuild.failed("before", NOW)
+        pg_cluster.stop()
+        try:
+            with pytest.raises(ConnectionError):
+                state.rebuild.read()
+            with pytest.raises(ConnectionError):
+                state.links.spend("n", "e", NOW * 2)
+        finally:
+            pg_cluster.start_again()
+        assert state.rebuild.read()["error"] == "before"
+        assert state.links.spend("n", "e", NOW * 2)
+    finally:
+        db.close()

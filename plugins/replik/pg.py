@@ -149,9 +149,10 @@ class PgDatabase:
 
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, *, max_size: int = 10) -> None:
+    def __init__(self, url: str, *, max_size: int = 10, timeout: float = 5.0) -> None:
         self.url = url
         self.max_size = max_size
+        self.timeout = timeout  # waiting longer for a connection: ConnectionError
         self._pool: ConnectionPool | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -172,7 +173,8 @@ class PgDatabase:
                 check_schema(self.url)
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self.max_size, open=True,
-                    kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                    kwargs={"autocommit": True, "connect_timeout": max(2, int(self.timeout))},
+                    check=ConnectionPool.check_connection, timeout=self.timeout,
                     name="replik")
                 self._pid = os.getpid()
         return self._pool
@@ -234,7 +236,7 @@ def _version(conn: psycopg.Connection[Any]) -> int:
 
 def check_schema(url: str) -> None:
     """Raise SchemaError unless the database has this code's schema (or a newer one)."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
         found = _version(conn) if row and row[0] else 0
     if found < len(MIGRATIONS):
