@@ -22,4 +22,22 @@ def file_store(request: pytest.FixtureRequest) -> Opener:
     return lambda: Store(root)
 
 
-STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {"files": file_store}
+def pg_store(request: pytest.FixtureRequest) -> Opener:
+    """A fresh database in the test run's throwaway cluster; each handle its own pool."""
+    from replik import pg
+    from replik.pgstore import PgStore
+
+    url = request.getfixturevalue("pg_url")
+    pg.upgrade(url)
+    handles: list[pg.PgDatabase] = []
+    request.addfinalizer(lambda: [db.close() for db in handles])
+
+    def opener() -> CommentStore:
+        handles.append(pg.PgDatabase(url))
+        return PgStore(handles[-1])
+
+    return opener
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
+    "files": file_store, "postgres": pg_store}

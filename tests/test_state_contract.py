@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from stores import STORES
 from test_intake_support import make_settings
 
 from replik import pg, spam
 from replik import state as state_module
 from replik.cli import main
+from replik.linkbacks.pairs import PairIndex
+from replik.pgstore import PgStore
 from replik.state import Job, State, open_state
+from replik.storespec import Entry, new_id, open_store
 from replik.subscriptions import key_hash
 
 NOW = 1_800_000_000.0
@@ -314,6 +319,8 @@ def test_db_upgrade_makes_the_schema_once(pg_url, monkeypatch, tmp_path):
         state.rebuild.failed("boom", NOW)
         assert state.execute("SELECT error FROM rebuild_status").fetchone() == ("boom",)
         assert not list(tmp_path.rglob("state.sqlite3"))
+        store = open_store(make_settings(tmp_path))
+        assert isinstance(store, PgStore) and store.location == pg_url.replace("postgres@", "")
     finally:
         state.db.close()
         state_module._open.pop(pg_url)
@@ -340,3 +347,26 @@ def test_a_database_restart_is_survived(pg_cluster, pg_url):
         assert state.links.spend("n", "e", NOW * 2)
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("kind", sorted(STORES))
+def test_a_known_linkback_pair_is_seen_by_every_handle(kind, request, tmp_path):
+    """The pair index (file store: a cache file; database: the store itself) finds a
+    stored linkback from another process's handle, in any state."""
+    opener = STORES[kind](request)
+    opener().ensure()
+    settings = make_settings(tmp_path / "one")
+    # Files: processes share one disk. A database: app nodes, each with its own cache.
+    other = settings if kind == "files" else make_settings(tmp_path / "two")
+    one, two = PairIndex(settings, opener()), PairIndex(other, opener())
+    assert two.find("https://a.example/x", "post") is None  # (an index is made now)
+    entry = opener().add(Entry(id=new_id(), article="post", body="", type="webmention",
+                               date=datetime.now(UTC), source="https://a.example/x"))
+    one.add(entry)
+    assert two.find("https://a.example/x", "post").id == entry.id
+    assert two.find("https://a.example/y", "post") is None
+    assert two.find("https://a.example/x", "other") is None
+    opener().move(entry.id, "trash")
+    assert one.find("https://a.example/x", "post").state == "trash"
+    opener().delete(entry.id)
+    assert two.find("https://a.example/x", "post") is None

@@ -263,8 +263,16 @@ def last_decision(store: CommentStore, entry_id: str) -> dict[str, Any] | None:
 
 
 def open_store(settings: dict[str, Any]) -> CommentStore:
-    """The store a site's settings name: the file store in ``REPLIK_STORE``.
-    (The one place that chooses: REPLIK_DATABASE_URL will select PostgreSQL here.)"""
+    """The store a site uses (the one place that chooses): PostgreSQL when the
+    environment names one in ``REPLIK_DATABASE_URL``, else the file store in
+    ``REPLIK_STORE``."""
+    from .state import database_url
+
+    if url := database_url():
+        from .pg import database
+        from .pgstore import PgStore
+
+        return PgStore(database(url))
     from .settings import store_path
     from .store import Store
 

@@ -8,6 +8,9 @@ tools, e.g. an import, are seen within minutes), updated whenever a linkback is
 stored, and every hit is confirmed against the store before it counts. A file
 deleted under a running server (the cache cleared) is noticed at the next
 lookup and built again, so no process goes on writing to the deleted one.
+
+The file store only: a database store (``REPLIK_DATABASE_URL``) is asked by
+article directly, so that every app node sees every pair at once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import cache_path
+from ..store import Store
 from ..storespec import LINKBACK_TYPES, STATES, CommentStore, Entry
 from .html import normalize_source
 
@@ -74,13 +78,19 @@ class PairIndex:
             raise
 
     def add(self, entry: Entry) -> None:
+        if not isinstance(self.store, Store):
+            return
         self._db().execute("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?)",
                            (entry.article, normalize_source(entry.source), entry.id))
 
     def find(self, source: str, article: str) -> Entry | None:
         """The stored linkback from ``source`` to ``article`` (confirmed in the store)."""
-        db = self._db()
         key = normalize_source(source)
+        if not isinstance(self.store, Store):
+            # A database answers by article at once, the same for every app node.
+            return next((e for state in STATES for e in self.store.entries(state, article)
+                         if e.is_linkback and normalize_source(e.source) == key), None)
+        db = self._db()
         rows = db.execute("SELECT entry FROM pairs WHERE article = ? AND source = ?",
                           (article, key)).fetchall()
         for (entry_id,) in rows:
