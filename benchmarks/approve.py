@@ -46,7 +46,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 class Desk:
     """The desk app on a loopback port, logged in as the benchmark's moderator."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Any) -> None:
         from werkzeug.serving import make_server
 
         from replik.server.app import create_app
@@ -54,9 +54,8 @@ class Desk:
 
         os.environ[HASH_ENV] = make_hash(PASSWORD)
         os.environ.setdefault("REPLIK_SECRET_KEY", "bench-" + os.urandom(16).hex())
-        settings = {**settings, "REPLIK_MODERATORS": {"bench": HASH_ENV},
-                    "REPLIK_PUBLISH_HOOK": ""}
-        self.app = create_app(settings=settings)
+        self.app = create_app(settings=settings, REPLIK_MODERATORS={"bench": HASH_ENV},
+                              REPLIK_PUBLISH_HOOK="")
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.server.server_port}",
@@ -103,7 +102,7 @@ def _wait_for(paths: list[Path], needle: bytes, timeout: float = 60.0) -> None:
         time.sleep(0.002)
 
 
-def _wait_live(settings: dict[str, Any], decided_at: float, timeout: float = 60.0) -> None:
+def _wait_live(settings: Any, decided_at: float, timeout: float = 60.0) -> None:
     """Until a rebuild that started after ``decided_at`` has finished."""
     from replik.rebuild import is_live
 
@@ -148,7 +147,7 @@ def run(
         output = Path(builder.pelican.output_path)
         rng = random.Random(seed)
         slugs = [p.slug for p in site.posts if not p.closed and p.slug in by_slug]
-        atom, rss = settings["REPLIK_FEED_ARTICLE"], settings["REPLIK_FEED_ARTICLE_RSS"]
+        atom, rss = settings.feed_article, settings.feed_article_rss
 
         def targets(slug: str) -> list[Path]:
             return [output / by_slug[slug].save_as, output / atom.format(slug=slug),
@@ -179,8 +178,7 @@ def run(
         # The site-wide feed is written last: wait until it holds every approval (a
         # rebuild may start between the last approval and its answer, so "a rebuild
         # started after the last answer" may never come).
-        latest = [output / settings["REPLIK_FEED_LATEST"],
-                  output / settings["REPLIK_FEED_LATEST_RSS"]]
+        latest = [output / settings.feed_latest, output / settings.feed_latest_rss]
         for entry in made:
             _wait_for(latest, entry.id.encode())
         fast = _tree(output)

@@ -33,14 +33,14 @@ from typing import Any
 
 import pelican
 
-from replik.settings import REPLIK_DEFAULTS
+from replik.settings import Settings
 
 from . import sitegen
 from .measure import Measurement, file_creation_us, run_measured, summarize
 
 TARGET_TIME_RATIO = 1.5
 #: The benchmark site uses the project's settings, which keep this default.
-FEED_COUNT = int(REPLIK_DEFAULTS["REPLIK_FEED_ARTICLE_COUNT"])
+FEED_COUNT = Settings().feed_article_count
 AIM_TIME_RATIO = 1.3
 TARGET_MEMORY_RATIO = 1.5
 DEFAULT_WORKDIR = sitegen.PROJECT_ROOT / "bench-out"

@@ -27,10 +27,10 @@ from typing import Any
 TARGET_SECONDS = 1.0
 
 
-def _settings(root: Path) -> dict[str, Any]:
-    from replik.settings import with_defaults
+def _settings(root: Path) -> Any:
+    from replik.settings import Settings
 
-    return with_defaults({
+    return Settings.from_mapping({
         "PATH": str(root / "content"), "REPLIK_PROJECT_ROOT": str(root),
         "REPLIK_STORE": "comments", "REPLIK_CACHE": "cache",
         "SITEURL": "https://blog.example", "SITENAME": "Benchmark", "DEFAULT_LANG": "de",
@@ -38,7 +38,7 @@ def _settings(root: Path) -> dict[str, Any]:
     })
 
 
-def _thread(settings: dict[str, Any], slug: str, subscribers: int) -> str:
+def _thread(settings: Any, slug: str, subscribers: int) -> str:
     """An approved comment on ``slug`` and ``subscribers`` confirmed subscriptions."""
     from replik.settings import store_path
     from replik.state import open_state

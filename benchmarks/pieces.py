@@ -78,8 +78,8 @@ def _no_gettext_caches() -> None:
 
     from replik import i18n
 
-    def plain(settings: dict[str, Any]) -> tuple[Any, ...]:
-        default = str(settings.get("DEFAULT_LANG") or "de")
+    def plain(settings: Any) -> tuple[Any, ...]:
+        default = settings.lang
 
         def catalog(context: Any) -> Any:
             return i18n.translations_for(settings, i18n.page_language(context, default))
@@ -145,14 +145,14 @@ def _gone_without_sender() -> None:
     from pathlib import Path as _Path
 
     from replik import gone
-    from replik.settings import with_defaults
+    from replik.settings import Settings
     from replik.state import state_path
     from replik.state_upgrade import sent_log_path
 
     original = gone.write_after_build
 
     def write_after_build(generator: Any, writer: Any = None) -> None:
-        settings = with_defaults(generator.settings)
+        settings = Settings.of(generator.settings)
         if state_path(settings).exists() or sent_log_path(settings).exists():
             original(generator, writer)
         else:

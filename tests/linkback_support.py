@@ -19,7 +19,7 @@ from liveserver import Holder, live_server, wait_for
 from sitebuilder import blog_paths, build_site, write_posts, write_project_conf
 from werkzeug.wrappers import Request, Response
 
-from replik.settings import load_settings
+from replik.settings import Settings, load_settings
 from replik.store import Entry, Store
 
 # -- the other blogs ------------------------------------------------------------------
@@ -130,25 +130,25 @@ def write_conf(site: Path, siteurl: str, **overrides: Any) -> Path:
     return write_project_conf(site, **{**values, **overrides})
 
 
-def make_settings(site: Path, siteurl: str, **overrides: Any) -> dict:
+def make_settings(site: Path, siteurl: str, **overrides: Any) -> Settings:
     return load_settings(write_conf(site, siteurl, **overrides))
 
 
 @dataclass
 class Blog:
     base: str
-    settings: dict
+    settings: Settings
     holder: Holder
 
     @property
     def store(self) -> Store:
-        return Store(self.settings["REPLIK_STORE"])
+        return Store(self.settings.store)
 
     def permalink(self, slug: str) -> str:
         return f"{self.base}/{slug}/"
 
     def url(self, setting: str) -> str:
-        return self.base + self.settings[setting]
+        return self.base + self.settings.pelican[setting]
 
     def entries(self, state: str = "pending") -> list[Entry]:
         return list(self.store.entries(state))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from replik.store import Entry, Store, new_id
 
@@ -154,13 +155,15 @@ def add_entry(root: Path, article: str, body: str, when: datetime, state: str = 
     return Store(root / "comments").add(entry, state)
 
 
-def build_site(settings: dict) -> Path:
-    """Run the real Pelican with ``settings``; returns the output folder."""
+def build_site(settings: Any) -> Path:
+    """Run the real Pelican with ``settings`` (Pelican's dict or a Settings); returns the
+    output folder."""
     from pelican import Pelican
     from pelican.settings import configure_settings
 
-    Pelican(configure_settings(dict(settings))).run()
-    return Path(settings["OUTPUT_PATH"])
+    raw = dict(getattr(settings, "pelican", settings))
+    Pelican(configure_settings(raw)).run()
+    return Path(raw["OUTPUT_PATH"])
 
 
 def build(root: Path) -> Path:

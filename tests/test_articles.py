@@ -18,7 +18,7 @@ def test_reading_the_articles_after_a_build_in_the_process_leaves_the_store_alon
     # again whenever content/ changes must not attach every thread (reading the
     # whole store) then.
     settings = make_settings(tmp_path)
-    approved(Path(settings["REPLIK_STORE"]), "offene-debatte", body="Schon da.")
+    approved(Path(settings.store), "offene-debatte", body="Schon da.")
     build_site(settings)
     (generator,) = read_content(settings, ArticlesGenerator)
     article = next(a for a in generator.articles if a.slug == "offene-debatte")

@@ -13,6 +13,7 @@ from liveserver import wait_for
 from lxml import html as lxml_html
 from test_desk_site import PASSWORD, Served, add_entry, hash_env
 
+from replik.settings import Settings
 from replik.store import Store
 
 
@@ -120,7 +121,8 @@ def test_wrong_name_and_unknown_account(desk: Served) -> None:
 
 def test_idle_session_ends(desk: Served) -> None:
     client = logged_in(desk)
-    desk.app.config["REPLIK"]["REPLIK_DESK_IDLE_MINUTES"] = 0.0001
+    config = desk.app.config
+    config["REPLIK"] = config["REPLIK"].replace(REPLIK_DESK_IDLE_MINUTES=0.0001)
     time.sleep(0.05)
     answer = client.get("/moderate/queue")
     assert "Log in to the moderation desk" in answer.text
@@ -216,7 +218,7 @@ def test_moderators_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("REPLIK_PW_BERT", make_hash("bert-passwort-1"))
     monkeypatch.delenv("REPLIK_PW_CARL", raising=False)
     monkeypatch.setenv("REPLIK_PW_ANNA", "scrypt:anna")
-    found = accounts({"REPLIK_MODERATORS": {"anna": "REPLIK_PW_ANNA"}})
+    found = accounts(Settings(moderators={"anna": "REPLIK_PW_ANNA"}))
     assert sorted(found) == ["anna", "bert"]  # carl's variable is not set
 
 
@@ -445,7 +447,9 @@ def wait_live(client: httpx.Client) -> None:
 
 
 def test_staff_replies_show_the_moderators_display_name(desk: Served) -> None:
-    desk.app.config["REPLIK"]["REPLIK_MODERATOR_NAMES"] = {"anna": "Anna Wolf (Redaktion)"}
+    config = desk.app.config
+    config["REPLIK"] = config["REPLIK"].replace(
+        REPLIK_MODERATOR_NAMES={"anna": "Anna Wolf (Redaktion)"})
     client = logged_in(desk)
     entry = add_entry(desk.store, "post-7", "approved", when=when(), body="Wer antwortet?")
     page = client.get(f"/moderate/entry/{entry.id}").text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sitebuilder import write_conf
 
-from replik.settings import load_settings
+from replik.settings import Settings, load_settings
 from replik.store import Entry, Store, new_id
 
 INDEX = """{% extends "!simple/base.html" %}
@@ -84,7 +84,7 @@ def make_site(root: Path, posts: int = 8, moderators: dict | None = None,
     return conf
 
 
-def settings_for(conf: Path) -> dict:
+def settings_for(conf: Path) -> Settings:
     return load_settings(conf)
 
 
@@ -131,12 +131,10 @@ class Served:
 
         self.server = make_server("127.0.0.1", 0, dispatch, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.settings["SITEURL"] = self.url
-        self.settings["FEED_DOMAIN"] = self.url
-        self.settings.update({"REPLIK_REBUILD_DEBOUNCE": 0.02})
-        self.settings.update(overrides)
+        self.settings = self.settings.replace(SITEURL=self.url, FEED_DOMAIN=self.url,
+                                              REPLIK_REBUILD_DEBOUNCE=0.02, **overrides)
         self.app = create_app(settings=self.settings)
-        self._app = static_site(Path(self.settings["OUTPUT_PATH"]), self.app)
+        self._app = static_site(Path(self.settings.output_path), self.app)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.store = Store(root / "comments")

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from replik import fetch as fetch_module
 from replik.fetch import BadURL, BlockedAddress, FetchError, blocked_reason, fetch
+from replik.settings import Settings
 
 
 class Site:
@@ -105,12 +106,12 @@ def site() -> Iterator[Site]:
         yield running
 
 
-GUARDED = {"SITEURL": "https://blog.example", "REPLIK_FETCH_ALLOW_PRIVATE": [],
-           "REPLIK_FETCH_TIMEOUT": 2.0}
+GUARDED = Settings.from_mapping({"SITEURL": "https://blog.example",
+                                 "REPLIK_FETCH_ALLOW_PRIVATE": [], "REPLIK_FETCH_TIMEOUT": 2.0})
 
 
-def allowing(*hosts: str, **extra) -> dict:
-    return {**GUARDED, "REPLIK_FETCH_ALLOW_PRIVATE": list(hosts), **extra}
+def allowing(*hosts: str, **extra) -> Settings:
+    return GUARDED.replace(REPLIK_FETCH_ALLOW_PRIVATE=list(hosts), **extra)
 
 
 class FakeDNS(dict):

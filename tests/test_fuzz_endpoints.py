@@ -115,7 +115,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         settings_ = make_settings(
             site, REPLIK_MODERATORS={"anna": "REPLIK_FUZZ_HASH"}, REPLIK_REBUILD=False,
             REPLIK_WEBMENTION_WORKER=False, REPLIK_FLOOD_PER_MINUTE=0,
-            REPLIK_LOGIN_DELAY=0, REPLIK_LOGIN_MAX_FAILURES=10**9,
+            REPLIK_LOGIN_MAX_FAILURES=10**9,
             REPLIK_LINKBACK_PER_MINUTE=0,
         )
         app = create_app(settings=settings_)

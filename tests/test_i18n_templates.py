@@ -11,9 +11,10 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from replik.i18n import install_into, translations_for
+from replik.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = {"THEME": str(ROOT / "theme"), "DEFAULT_LANG": "de"}
+SETTINGS = Settings(theme=str(ROOT / "theme"))
 
 CALLS = (
     '{{ _("Read more") }}|{{ _("on %(title)s", title=value) }}|'

@@ -131,6 +131,7 @@ CRASH = textwrap.dedent("""
     sys.path.insert(0, {plugins!r})
     from replik.importers import common
     from replik.importers.wordpress import import_wordpress
+    from replik.settings import Settings
     from replik.store import Store
 
     common.BATCH = 500
@@ -147,7 +148,7 @@ CRASH = textwrap.dedent("""
     os.link = link
     blog = Path(sys.argv[2])
     import_wordpress(Path(sys.argv[1]), Store(blog / "comments"), blog / "content",
-                     {{"TIMEZONE": "Europe/Berlin"}}, staging_parent=blog / ".replik-cache")
+                     Settings(timezone="Europe/Berlin"), staging_parent=blog / ".replik-cache")
 """)
 
 

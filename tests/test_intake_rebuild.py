@@ -12,14 +12,14 @@ from replik.server.app import create_app
 
 
 def _page(settings: dict) -> Path:
-    return next(Path(settings["OUTPUT_PATH"]).glob("**/offene-debatte/index.html"))
+    return next(Path(settings.output_path).glob("**/offene-debatte/index.html"))
 
 
 def test_an_auto_approved_comment_is_rebuilt_onto_the_page(tmp_path):
     with live_server() as (base, holder):
         settings = make_settings(tmp_path, siteurl=base, REPLIK_AUTO_APPROVE_KNOWN=True,
                                  REPLIK_REBUILD_DEBOUNCE=0.0)
-        approved(Path(settings["REPLIK_STORE"]), "offene-debatte", author="Erika Muster")
+        approved(Path(settings.store), "offene-debatte", author="Erika Muster")
         build_site(settings)
         holder.app = create_app(settings=settings)
         text = "Schon wieder ich, freigegeben ohne Klick."

@@ -15,19 +15,18 @@ import akismet
 import httpx
 from sitebuilder import blog_paths, write_posts, write_project_conf
 
-from replik.settings import load_settings
+from replik.settings import Settings, load_settings
 from replik.store import Entry, Store, new_id
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_settings(site: Path, siteurl: str = "http://127.0.0.1:8000", **overrides: Any) -> dict:
+def make_settings(site: Path, siteurl: str = "http://127.0.0.1:8000",
+                  **overrides: Any) -> Settings:
     """The project's settings, pointed at a blog in ``site``."""
     write_posts(site)
     override = {**blog_paths(site, siteurl), "DELETE_OUTPUT_DIRECTORY": False}
-    settings = load_settings(ROOT / "pelicanconf.py", override=override)
-    settings.update(overrides)
-    return settings
+    return load_settings(ROOT / "pelicanconf.py", override=override).replace(**overrides)
 
 
 def approved(store_root: Path, article: str, author: str = "Erika", body: str = "Erster!",

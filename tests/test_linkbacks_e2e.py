@@ -111,8 +111,8 @@ def test_a_deleted_post_answers_410_and_its_webmentions_are_withdrawn(tmp_path, 
         # The post is deleted. Its old page stays in output/ (DELETE_OUTPUT_DIRECTORY is
         # off), but the build lists it as gone and the server answers 410.
         post.unlink()
-        publish = {**settings_a, "PLUGINS": [*settings_a["PLUGINS"], "replik.linkbacks"],
-                   "REPLIK_LINKBACK_SEND_ON_BUILD": True}
+        publish = {**settings_a.pelican, "REPLIK_LINKBACK_SEND_ON_BUILD": True,
+                   "PLUGINS": [*settings_a.pelican["PLUGINS"], "replik.linkbacks"]}
         build_site(publish)  # the publish path: build, then send
         assert (site_a / "output" / "linkliste" / "index.html").is_file()
         assert '"/linkliste/" 1;' in (site_a / "output" / "gone.map").read_text()

@@ -281,10 +281,10 @@ def test_head_on_a_link_changes_nothing(links):
     for url in urls.values():
         answer = http.head(url)  # what `curl -I` and link scanners in mail programs send
         assert answer.status_code == 200
-    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "pending"
+    assert Store(settings.store).get(entry.id).state == "pending"
     assert trail(settings) == []
     assert http.post(urls["spam"]).status_code == 200  # not used up by the HEAD
-    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "spam"
+    assert Store(settings.store).get(entry.id).state == "spam"
 
 
 def test_an_old_link_does_not_override_a_later_decision(links):
@@ -297,7 +297,7 @@ def test_an_old_link_does_not_override_a_later_decision(links):
     assert "Bereits von anna entschieden" in page.text and "<form method=\"post\"" not in page.text
     answer = http.post(urls["approve"])
     assert answer.status_code == 409 and "als Spam markiert" in answer.text
-    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "spam"
+    assert Store(settings.store).get(entry.id).state == "spam"
     assert trail(settings) == [("anna", "spam", "pending", "spam")]
 
 
@@ -319,7 +319,7 @@ def test_a_link_on_a_full_disk_changes_nothing_and_can_be_used_later(links, monk
         audit_disk_full(patch)
         answer = http.post(urls["approve"])
     assert answer.status_code == 503 and "Es wurde nichts geändert" in answer.text
-    assert Store(settings["REPLIK_STORE"]).get(entry.id).state == "pending"
+    assert Store(settings.store).get(entry.id).state == "pending"
     assert trail(settings) == []
     assert http.post(urls["approve"]).status_code == 200  # the disk has room again
     assert trail(settings) == [("email-link", "approve", "pending", "approved")]

@@ -338,11 +338,12 @@ def test_the_pair_index_is_built_again_when_the_cache_is_deleted(tmp_path):
     from datetime import UTC, datetime
 
     from replik.linkbacks.pairs import PairIndex
-    from replik.settings import cache_path
+    from replik.settings import Settings, cache_path
     from replik.store import Entry, Store, new_id
 
-    settings = {"REPLIK_STORE": str(tmp_path / "comments"),
-                "REPLIK_CACHE": str(tmp_path / "cache"), "PATH": str(tmp_path)}
+    settings = Settings.from_mapping({"REPLIK_STORE": str(tmp_path / "comments"),
+                                      "REPLIK_CACHE": str(tmp_path / "cache"),
+                                      "PATH": str(tmp_path)})
     store = Store(tmp_path / "comments")
     store.ensure()
 

@@ -39,7 +39,7 @@ def test_fast_path_equals_full_build_over_random_decisions(tmp_path: Path) -> No
     builder = SiteBuilder(settings)
     builder.sync()  # the first sync is a full build
     moderation = Moderation(settings, actor="anna")
-    output = Path(settings["OUTPUT_PATH"])
+    output = Path(settings.output_path)
     for step in range(24):
         entry = rng.choice(entries)
         state = store.get(entry.id).state
@@ -75,7 +75,7 @@ def test_replies_leave_and_come_back_with_their_parent_as_in_a_full_build(
     builder.sync()
     moderation = Moderation(settings, actor="anna")
     reply = moderation.reply(parent.id, "Antwort der Redaktion").entry
-    output = Path(settings["OUTPUT_PATH"])
+    output = Path(settings.output_path)
     page = output / "2026" / "post-1" / "index.html"
     steps = [("spam", False), ("ham", False), ("approve", True)]
     for number, (action, shown) in enumerate(steps):
@@ -93,7 +93,7 @@ def test_only_affected_pages_are_rendered(tmp_path: Path) -> None:
     builder.sync()
     entry = add_entry(store, "post-11", when=settings_time())
     Moderation(settings, "anna").decide("approve", entry.id)
-    written = {str(Path(p).relative_to(settings["OUTPUT_PATH"])) for p in builder.sync()}
+    written = {str(Path(p).relative_to(settings.output_path)) for p in builder.sync()}
     assert "2026/post-11/index.html" in written
     assert "index.html" in written  # the newest post is on the first index page
     assert "index2.html" not in written and "2026/post-0/index.html" not in written
@@ -127,7 +127,7 @@ def test_rebuilder_batches_runs_hook_and_reports_live(tmp_path: Path) -> None:
             asked.append(rebuilder.request())
         wait_for(lambda: is_live(settings, asked[-1]), "the rebuild", 30)
         assert is_live(settings, asked[0])
-        page = (Path(settings["OUTPUT_PATH"]) / "2026/post-1/index.html").read_text()
+        page = (Path(settings.output_path) / "2026/post-1/index.html").read_text()
         assert "3 comments" in page
         # Three decisions inside the debounce window make one rebuild, one hook run.
         assert marker.read_text().count("run") == runs_before + 1
@@ -220,4 +220,4 @@ def test_content_change_means_a_full_build(tmp_path: Path) -> None:
     post.write_text("Title: Neu\nDate: 2026-03-05 10:00\nSlug: post-9\n\nNeu.\n")
     written = builder.sync()
     assert any(p.endswith("post-9/index.html") for p in written)
-    assert_same(tree(Path(settings["OUTPUT_PATH"])), full_build(conf, tmp_path / "full"))
+    assert_same(tree(Path(settings.output_path)), full_build(conf, tmp_path / "full"))

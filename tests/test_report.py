@@ -124,7 +124,7 @@ def test_answer_within_decides_what_is_waiting(fixture) -> None:
     settings = settings_for(conf)
     # Just 20 hours after c3 arrived it is not yet overdue at 24 hours, but is at 12.
     assert build_report(settings, t(2, 0), t(17, 0), now=t(5, 4))["overall"]["unanswered"] == []
-    settings["REPLIK_ANSWER_WITHIN"] = 12
+    settings = settings.replace(REPLIK_ANSWER_WITHIN=12)
     late = build_report(settings, t(2, 0), t(17, 0), now=t(5, 4))["overall"]["unanswered"]
     assert [u["id"] for u in late] == [ids["c3"]]
 

@@ -24,6 +24,7 @@ from lxml import html as lxml_html
 
 from replik.i18n import install_into
 from replik.render import format_datetime_local
+from replik.settings import Settings
 from replik.store import PRIVATE_FIELDS, Entry, Store
 from replik.thread import build_thread
 
@@ -147,7 +148,7 @@ def test_the_default_desk_report_on_the_sample_is_never_empty() -> None:
     everything = list(STORE.all_entries(on_error="raise"))
     newest = max(e.date for e in everything if e.type == "comment" and not e.staff)
     settings = load_settings(ROOT / "pelicanconf.py")
-    assert Path(settings["REPLIK_STORE"]).resolve() == STORE.root.resolve()
+    assert Path(settings.store).resolve() == STORE.root.resolve()
     for now in (newest + timedelta(days=2), newest + timedelta(days=5 * 365)):
         since, until, moved = default_period(everything, now)
         assert moved == (now - newest > timedelta(days=28))
@@ -429,7 +430,7 @@ def theme_env(lang: str = "de") -> Environment:
     # Like Pelican's environment: autoescape off, so the theme must switch it on itself.
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), trim_blocks=True,
                       lstrip_blocks=True)
-    install_into(env, {"THEME": str(ROOT / "theme"), "DEFAULT_LANG": lang})
+    install_into(env, Settings(theme=str(ROOT / "theme"), lang=lang))
     return env
 
 

@@ -10,6 +10,7 @@ import pytest
 from test_social_support import ROOT, write_counts
 
 from replik.i18n import translations_for
+from replik.settings import Settings
 from social_badges.channels import ChannelConfigError, parse_channels, with_defaults
 from social_badges.counts import (
     CountsFileError,
@@ -161,7 +162,7 @@ def test_bundled_icons_are_all_clean() -> None:
     (12345, "en", "12.3K followers"), (1234567, "en", "1.2M followers"),
 ])
 def test_follower_counts_in_the_sites_language(count: int, lang: str, expected: str) -> None:
-    translations = translations_for({"THEME": str(ROOT / "theme")}, lang)
+    translations = translations_for(Settings(theme=str(ROOT / "theme")), lang)
     assert followers_text(count, lang, 10_000, translations) == expected
 
 

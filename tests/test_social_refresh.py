@@ -144,7 +144,7 @@ def test_refresh_stores_counts_with_time(tmp_path: Path, fake) -> None:
     # The build reads the file (and only the file).
     from replik.settings import load_settings
 
-    social = build_social(load_settings(conf))
+    social = build_social(load_settings(conf).pelican)
     assert [c.count_text for c in social.channels] == ["1.086 Follower", "2.048 Follower", ""]
 
 

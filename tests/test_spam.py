@@ -84,7 +84,7 @@ def test_comment_check_gets_every_field(tmp_path):
     assert args["comment_author_email"] == "erika@example.org"
     assert args["comment_author_url"] == "https://erika.example"
     assert args["comment_content"] == "Hallo zusammen"
-    assert args["permalink"] == parent_settings["SITEURL"] + "/2026/offene-debatte/"
+    assert args["permalink"] == parent_settings.siteurl + "/2026/offene-debatte/"
     assert args["blog_lang"] == "de" and args["blog_charset"] == "UTF-8"
     assert args["comment_date_gmt"] == entry.date.isoformat()
     assert args["comment_post_modified_gmt"] == "2026-03-05T10:47:00+00:00"  # 11:47 in Berlin
@@ -104,7 +104,7 @@ def test_without_configuration_akismet_is_off_and_says_why(tmp_path):
     client_, status = spam.akismet_client(settings)
     assert client_ is None and "PYTHON_AKISMET_API_KEY" in status
     assert "local rules alone" in spam.describe(settings)[0]
-    settings["REPLIK_AKISMET_CLIENT"] = "no.such.Module"
+    settings = settings.replace(REPLIK_AKISMET_CLIENT="no.such.Module")
     assert spam.akismet_client(settings)[0] is None
 
 

@@ -108,7 +108,7 @@ def test_deleting_the_cache_under_a_running_server_loses_nothing(tmp_path: Path,
                            data={"csrf": csrf(page.text), "action": "approve"})
         assert answer.status_code == 200
         wait_live(served, decided)
-        article = (Path(settings["OUTPUT_PATH"]) / "2026" / "post-1" / "index.html"
+        article = (Path(settings.output_path) / "2026" / "post-1" / "index.html"
                    ).read_text("utf-8")
         assert "Ein zweiter Kommentar, nach dem Löschen." in article
         assert "Schon vorher freigegeben." in article

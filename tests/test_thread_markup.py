@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader
 from replik import thread_markup
 from replik.generators import offer_thread_markup
 from replik.i18n import install_into
+from replik.settings import Settings
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
 
@@ -33,7 +34,7 @@ def environment(templates: Path = THEME / "templates", lang: str = "de", *,
     options = {"trim_blocks": True, "lstrip_blocks": True, **options}
     env = Environment(loader=FileSystemLoader(str(templates)),
                       extensions=["jinja2.ext.i18n"], **options)
-    install_into(env, {"THEME": str(THEME), "DEFAULT_LANG": lang})
+    install_into(env, Settings(theme=str(THEME), lang=lang))
     if fast:
         env.globals["replik_comment_items"] = thread_markup.comment_items
     return env

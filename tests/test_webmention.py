@@ -413,7 +413,7 @@ def test_a_webmention_from_a_source_stored_as_a_pingback_makes_it_a_webmention(
         assert updated.type == "webmention"
         assert updated.extra["Webmention-Kind"] == "mention"
         assert updated.body == entry.body and updated.title == "Lesenswert"
-        [record] = [r for r in Store(blog.settings["REPLIK_STORE"]).audit_trail(entry.id)
+        [record] = [r for r in Store(blog.settings.store).audit_trail(entry.id)
                     if r["action"].startswith("updated")]
         assert record["action"] == "updated pingback to webmention"
         assert (record["from"], record["to"]) == ("approved", "approved")

@@ -18,16 +18,17 @@ from typing import Any
 
 from . import heap
 from .fingerprint import tree_fingerprint
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def comments_open(article: Any, settings: dict[str, Any], now: datetime | None = None) -> bool:
+def comments_open(article: Any, settings: Settings, now: datetime | None = None) -> bool:
     """Closed by ``Comments: closed`` metadata, or by age (REPLIK_CLOSE_AFTER_DAYS)."""
     flag = str(article.metadata.get("comments", "open")).strip().lower()
     if flag in ("closed", "off", "no", "false"):
         return False
-    days = int(settings.get("REPLIK_CLOSE_AFTER_DAYS") or 0)
+    days = settings.close_after_days
     if days > 0:
         published = article.date
         if published.tzinfo is None:
@@ -37,16 +38,16 @@ def comments_open(article: Any, settings: dict[str, Any], now: datetime | None =
     return True
 
 
-def generator_args(settings: dict[str, Any]) -> dict[str, Any]:
+def generator_args(settings: Settings) -> dict[str, Any]:
     """What Pelican.run gives each generator: the settings, and one context shared by all."""
-    context: dict[str, Any] = dict(settings)
+    context: dict[str, Any] = dict(settings.pelican)
     context.update(generated_content={}, static_links=set(), static_content={},
-                   localsiteurl=settings.get("SITEURL", ""))
-    return dict(context=context, settings=settings, path=settings["PATH"],
-                theme=settings["THEME"], output_path=settings["OUTPUT_PATH"])
+                   localsiteurl=settings.siteurl)
+    return dict(context=context, settings=settings.pelican, path=settings.path,
+                theme=settings.theme, output_path=settings.output_path)
 
 
-def read_content(settings: dict[str, Any], *kinds: type) -> list[Any]:
+def read_content(settings: Settings, *kinds: type) -> list[Any]:
     """Pelican generators of the given classes, their context generated (no output).
 
     Marked as a reading: once a build in this process (the desk's) has registered
@@ -80,9 +81,9 @@ class ArticleIndex:
     REPLIK_CONTENT_POLL seconds).
     """
 
-    def __init__(self, settings: dict[str, Any], poll_seconds: float | None = None) -> None:
+    def __init__(self, settings: Settings, poll_seconds: float | None = None) -> None:
         self.settings = settings
-        self.poll_seconds = (float(settings.get("REPLIK_CONTENT_POLL", 2.0))
+        self.poll_seconds = (settings.content_poll
                              if poll_seconds is None else poll_seconds)
         self._lock = threading.Lock()
         self._signature: tuple[int, int] | None = None
@@ -104,7 +105,7 @@ class ArticleIndex:
                 return
             self._checked, self._busy = now, True
         try:
-            signature = tree_fingerprint(str(self.settings["PATH"]))
+            signature = tree_fingerprint(self.settings.path)
             if signature == self._signature and not force:
                 return
             articles, page_list = self._read()
@@ -114,7 +115,7 @@ class ArticleIndex:
                 heap.settle()  # the new index lives on; the old one goes now
         except Exception as exc:  # noqa: BLE001 - keep serving the last good index
             log.error("replik: cannot read the articles under %s: %s",
-                      self.settings["PATH"], exc)
+                      self.settings.path, exc)
         finally:
             with self._lock:
                 self._busy = False
@@ -124,7 +125,7 @@ class ArticleIndex:
 
         settings = self.settings
         generator, page_generator = read_content(settings, ArticlesGenerator, PagesGenerator)
-        base = str(settings.get("SITEURL") or "").rstrip("/")
+        base = settings.siteurl.rstrip("/")
         found: dict[str, ArticleInfo] = {}
         # Translations share their original's slug; the original wins.
         hidden = list(generator.hidden_articles) + list(generator.hidden_translations)
@@ -135,7 +136,7 @@ class ArticleIndex:
                 permalink=f"{base}/{article.url}", date=date,
                 modified=getattr(article, "modified", None),
                 open=comments_open(article, settings),
-                lang=getattr(article, "lang", "") or str(settings.get("DEFAULT_LANG") or "de"),
+                lang=getattr(article, "lang", "") or settings.lang,
             )
         return found, list(page_generator.pages)
 

@@ -16,12 +16,13 @@ from typing import Any
 from . import feedxml
 from .i18n import gettext_for
 from .render import as_aware
+from .settings import Settings
 from .thread import CommentNode, render_node
 
 
-def site_url(settings: dict[str, Any]) -> str:
+def site_url(settings: Settings) -> str:
     """Feeds need absolute links; fall back to the local server's address."""
-    return str(settings.get("FEED_DOMAIN") or settings.get("SITEURL") or "http://127.0.0.1:8000")
+    return settings.feed_domain or settings.siteurl or "http://127.0.0.1:8000"
 
 
 @dataclass(slots=True)
@@ -51,7 +52,7 @@ FORMATS = ("atom", "rss")
 
 
 def make_spec(
-    settings: dict[str, Any],
+    settings: Settings,
     title: str,
     page_url: str,
     self_urls: tuple[str, str],
@@ -88,8 +89,8 @@ def make_spec(
         newest = max(newest, node.entry.date)
     return FeedSpec(
         title=title,
-        description=_("Comments on %(site)s") % {"site": settings.get("SITENAME", "")},
-        language=lang or str(settings.get("DEFAULT_LANG") or "de"),
+        description=_("Comments on %(site)s") % {"site": settings.sitename},
+        language=lang or settings.lang,
         page_url=page_url,
         self_urls=self_urls,
         # The newest entry's date, not "now", so that builds are reproducible.
@@ -104,13 +105,13 @@ def render_feeds(spec: FeedSpec) -> dict[str, bytes]:
     return {"atom": atom, "rss": rss}
 
 
-def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
+def article_spec(article: Any, settings: Settings) -> FeedSpec:
     """An article's comment feed, in the article's language."""
-    lang = getattr(article, "lang", None) or str(settings.get("DEFAULT_LANG") or "de")
+    lang = getattr(article, "lang", None) or settings.lang
     _ = gettext_for(settings, lang)
     base = site_url(settings)
     # comments_flat is in (date, id) order: the newest first, at most the setting's count.
-    count = int(settings.get("REPLIK_FEED_ARTICLE_COUNT") or 0)
+    count = settings.feed_article_count
     nodes = article.comments_flat[::-1]
     if count > 0:
         nodes = nodes[:count]
@@ -127,15 +128,15 @@ def article_spec(article: Any, settings: dict[str, Any]) -> FeedSpec:
     )
 
 
-def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[Any, CommentNode]]:
+def latest_pairs(articles: list[Any], settings: Settings) -> list[tuple[Any, CommentNode]]:
     """The newest REPLIK_FEED_LATEST_COUNT (article, node) pairs across the site.
 
     Chosen from the articles' entries, so only the chosen few are rendered (an
     article's thread may have been released after its page was written).
     """
-    count = int(settings["REPLIK_FEED_LATEST_COUNT"])
-    locale = str(settings.get("DEFAULT_LANG") or "de")
-    timezone = str(settings.get("TIMEZONE") or "UTC")
+    count = settings.feed_latest_count
+    locale = settings.lang
+    timezone = settings.timezone
     candidates = ((a, e) for a in articles
                   for e in getattr(getattr(a, "replik_thread", None), "entries", ()))
     chosen = heapq.nlargest(count, candidates, key=lambda p: (p[1].date, p[1].id))
@@ -144,16 +145,16 @@ def latest_pairs(articles: list[Any], settings: dict[str, Any]) -> list[tuple[An
             for article, entry in chosen]
 
 
-def latest_spec(articles: list[Any], settings: dict[str, Any]) -> FeedSpec:
+def latest_spec(articles: list[Any], settings: Settings) -> FeedSpec:
     _ = gettext_for(settings)
     base = site_url(settings)
     oldest = min((as_aware(a.date) for a in articles), default=datetime(2000, 1, 1, tzinfo=UTC))
     return make_spec(
         settings,
-        _("Latest comments on %(site)s") % {"site": settings.get("SITENAME", "")},
+        _("Latest comments on %(site)s") % {"site": settings.sitename},
         f"{base}/",
-        (f"{base}/{settings['REPLIK_FEED_LATEST']}",
-         f"{base}/{settings['REPLIK_FEED_LATEST_RSS']}"),
+        (f"{base}/{settings.feed_latest}",
+         f"{base}/{settings.feed_latest_rss}"),
         latest_pairs(articles, settings),
         oldest,
     )

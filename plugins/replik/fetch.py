@@ -37,6 +37,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import httpx
 
 from . import __version__
+from .settings import Settings
 
 MAX_REDIRECTS = 3
 DEFAULT_ACCEPT = ("text/html", "text/plain", "application/xhtml+xml")
@@ -188,8 +189,8 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def _allowed_private(host: str, settings: dict[str, Any]) -> bool:
-    allowed = settings.get("REPLIK_FETCH_ALLOW_PRIVATE") or []
+def _allowed_private(host: str, settings: Settings) -> bool:
+    allowed = settings.fetch_allow_private
     return host.lower().rstrip(".") in {str(name).lower().rstrip(".") for name in allowed}
 
 
@@ -221,7 +222,7 @@ def parse_url(url: str) -> SplitResult:
     return parts
 
 
-def check_url(url: str, settings: dict[str, Any]) -> _Target:
+def check_url(url: str, settings: Settings) -> _Target:
     """Parse ``url``, resolve its host and check every address; raise if refused."""
     parts = parse_url(url)
     port = parts.port
@@ -250,8 +251,8 @@ def check_url(url: str, settings: dict[str, Any]) -> _Target:
 # -- the request --------------------------------------------------------------
 
 
-def user_agent(settings: dict[str, Any]) -> str:
-    site = str(settings.get("SITEURL") or "").strip()
+def user_agent(settings: Settings) -> str:
+    site = settings.siteurl.strip()
     return f"Replik/{__version__} (+{site})" if site else f"Replik/{__version__}"
 
 
@@ -317,7 +318,7 @@ def _read_body(response: httpx.Response, max_bytes: int, deadline: float, url: s
 
 def fetch(
     url: str,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     method: str = "GET",
     data: Any = None,
@@ -333,7 +334,7 @@ def fetch(
     webmention endpoint's answer). Raises ``BlockedAddress`` for refused
     addresses and ``FetchError`` for every other failure.
     """
-    timeout = float(settings.get("REPLIK_FETCH_TIMEOUT") or 5.0)
+    timeout = settings.fetch_timeout
     deadline = time.monotonic() + timeout
     accept_list = tuple(accept_types) if accept_types is not None else None
     base_headers = {

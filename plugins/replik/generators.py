@@ -23,7 +23,7 @@ from typing import Any
 from . import thread_markup
 from .articles import comments_open
 from .render import as_aware, format_date_local
-from .settings import cache_path, store_path, with_defaults
+from .settings import Settings, cache_path, store_path
 from .store import Entry, Store
 from .thread import LazyThread, ThreadView, shown_as_excerpt, shown_entries
 from .thread_cache import ThreadCache
@@ -42,12 +42,12 @@ def attach_comments(generator: Any) -> None:
     """article_generator_finalized: every article gets its thread."""
     if generator.context.get("replik_reading"):  # articles.read_content: no build
         return
-    settings = with_defaults(generator.settings)
+    settings = Settings.of(generator.settings)
     store = Store(store_path(settings))
     # What the last build kept of each thread, reused where the files are unchanged
     # (REPLIK_CACHE = "" keeps nothing).
     cache = (ThreadCache.load(cache_path(settings) / "threads")
-             if settings.get("REPLIK_CACHE") else None)
+             if settings.cache else None)
     signatures: dict[str, Any] = {}
     # Without the texts: each thread reads its own while its page is written, so a
     # build holds the text of one thread at a time.
@@ -76,7 +76,7 @@ def attach_page_comments(generator: Any) -> None:
     to neither an article nor a page."""
     if generator.context.get("replik_reading"):
         return
-    settings = with_defaults(generator.settings)
+    settings = Settings.of(generator.settings)
     grouped = generator.context.get("replik_approved")
     cache, signatures = generator.context.get("replik_thread_cache") or (None, {})
     store = Store(store_path(settings))
@@ -99,7 +99,7 @@ def attach_page_comments(generator: Any) -> None:
             )
 
 
-def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
+def attach_thread(article: Any, entries: list[Entry], settings: Settings,
                   store_root: Any, open_for_comments: bool | None = None,
                   read_texts: bool = False, cache: ThreadCache | None = None,
                   signature: Any = None) -> None:
@@ -110,13 +110,13 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     whenever it is built. ``cache``: the build's thread cache, with the signature of
     the thread's folder (see thread_cache.py).
     """
-    locale = str(settings.get("DEFAULT_LANG") or "de")
+    locale = settings.lang
     lang = getattr(article, "lang", locale) or locale
     folder = f"{store_root}/approved/{article.slug}"
     # Replies wait (unseen, uncounted, not in feeds) while what they answer is not shown.
     entries = shown_entries(entries, origin=f"{folder}/")
     thread = LazyThread(
-        entries, int(settings["REPLIK_MAX_DEPTH"]), lang, str(settings.get("TIMEZONE") or "UTC"),
+        entries, settings.max_depth, lang, settings.timezone,
         origin=f"{folder}/", folder=folder if read_texts else "",
         cache=cache if read_texts else None, slug=article.slug, signature=signature,
     )
@@ -129,12 +129,12 @@ def attach_thread(article: Any, entries: list[Entry], settings: dict[str, Any],
     article.linkback_count = len(entries) - article.reply_count
     article.comments_open = (comments_open(article, settings) if open_for_comments is None
                              else open_for_comments)
-    article.comment_feed_atom = settings["REPLIK_FEED_ARTICLE"].format(slug=article.slug)
-    article.comment_feed_rss = settings["REPLIK_FEED_ARTICLE_RSS"].format(slug=article.slug)
-    if settings.get("REPLIK_BABEL_DATES", True) and getattr(article, "date", None):
+    article.comment_feed_atom = settings.feed_article.format(slug=article.slug)
+    article.comment_feed_rss = settings.feed_article_rss.format(slug=article.slug)
+    if settings.babel_dates and getattr(article, "date", None):
         # Post dates in the same words as comment dates ("5. März 2010"), without
         # depending on the machine's installed C locales as strftime does.
-        timezone = str(settings.get("TIMEZONE") or "UTC")
+        timezone = settings.timezone
         article.locale_date = format_date_local(as_aware(article.date), lang, timezone)
         if getattr(article, "modified", None):
             article.locale_modified = format_date_local(as_aware(article.modified), lang, timezone)
@@ -155,7 +155,7 @@ class CommentFeedGenerator:
     def __init__(self, context: dict[str, Any], settings: dict[str, Any], path: str,
                  theme: str, output_path: str, *args: Any, **kwargs: Any) -> None:
         self.context = context
-        self.settings = with_defaults(settings)
+        self.settings = Settings.of(settings)
         self.output_path = Path(output_path)
 
     def generate_output(self, writer: Any) -> None:

@@ -19,8 +19,9 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
+
+from .settings import Settings
 
 FILENAME = "gone.map"
 HEADER = ("# Replik: posts that were published and are no longer (HTTP 410 Gone).\n"
@@ -30,10 +31,10 @@ _UNSAFE = re.compile(r'["\\;\s{}$]|[\x00-\x1f\x7f]')
 _LINE = re.compile(r'^"([^"]*)"\s+1;$')
 
 
-def site_prefix(settings: dict[str, Any]) -> str:
+def site_prefix(settings: Settings) -> str:
     """SITEURL's path ("" or e.g. "/blog"): where the site's URLs start."""
     try:
-        return urlsplit(str(settings.get("SITEURL") or "")).path.rstrip("/")
+        return urlsplit(settings.siteurl).path.rstrip("/")
     except ValueError:
         return ""
 

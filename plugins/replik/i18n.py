@@ -36,13 +36,14 @@ from jinja2.utils import missing
 from markupsafe import Markup
 
 from .render import as_aware, format_date_local
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def translations_dir(settings: dict[str, Any]) -> str:
+def translations_dir(settings: Settings) -> str:
     # Plain strings: a build asks for every article's feed (a Path costs 9 µs here).
-    return os.path.join(str(settings.get("THEME") or "theme"), "translations")
+    return os.path.join(settings.theme, "translations")
 
 
 PACKAGE_TRANSLATIONS = Path(__file__).parent / "translations"
@@ -118,18 +119,18 @@ def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
-def translations_for(settings: dict[str, Any], lang: str | None = None) -> gettext.NullTranslations:
-    lang = lang or str(settings.get("DEFAULT_LANG") or "de")
+def translations_for(settings: Settings, lang: str | None = None) -> gettext.NullTranslations:
+    lang = lang or settings.lang
     # abspath, not resolve(): the intake asks once per request, and resolve() makes a
     # system call per path component. The path only keys the cache.
     return load_translations(os.path.abspath(translations_dir(settings)), lang)
 
 
-def gettext_for(settings: dict[str, Any], lang: str | None = None) -> Callable[[str], str]:
+def gettext_for(settings: Settings, lang: str | None = None) -> Callable[[str], str]:
     return translations_for(settings, lang).gettext
 
 
-def install_into(env: Any, settings: dict[str, Any]) -> None:
+def install_into(env: Any, settings: Settings) -> None:
     """Give a Jinja environment ``_()``, ``gettext``, ``ngettext``, ``pgettext`` and
     ``{% trans %}``, in the language of the page being rendered (see
     ``page_language``); ``page_lang()`` and ``page_date(when)``, that language and a
@@ -140,8 +141,7 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
     gettext_, ngettext_, pgettext_, npgettext_ = page_gettext(settings)
     env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_,
                         "pgettext": pgettext_, "npgettext": npgettext_})
-    default = str(settings.get("DEFAULT_LANG") or "de")
-    timezone = str(settings.get("TIMEZONE") or "UTC")
+    default = settings.lang
 
     @pass_context
     def page_lang(context: Any) -> str:
@@ -154,7 +154,7 @@ def install_into(env: Any, settings: dict[str, Any]) -> None:
         in the site's language, an English post's date too."""
         if not when:
             return ""
-        return format_date_local(as_aware(when), page_language(context, default), timezone)
+        return format_date_local(as_aware(when), page_language(context, default), settings.timezone)
 
     env.globals["page_lang"] = page_lang
     env.globals["page_date"] = page_date
@@ -175,13 +175,12 @@ def page_language(context: Any, default: str) -> str:
     return default
 
 
-def page_gettext(settings: dict[str, Any]) -> tuple[Callable[..., str], ...]:
+def page_gettext(settings: Settings) -> tuple[Callable[..., str], ...]:
     """``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` for templates: exactly
     Jinja's newstyle ones (escaping, always a format string), in the page's language."""
-    default = str(settings.get("DEFAULT_LANG") or "de")
 
     def catalog(context: Any) -> gettext.NullTranslations:
-        return translations_for(settings, page_language(context, default))
+        return translations_for(settings, page_language(context, settings.lang))
 
     def finish(context: Any, rv: str, variables: dict[str, Any]) -> str:
         return (Markup(rv) if context.eval_ctx.autoescape else rv) % variables
@@ -217,4 +216,4 @@ def install_translations(generator: Any) -> None:
     """Pelican's generator_init receiver."""
     env = getattr(generator, "env", None)
     if env is not None:
-        install_into(env, generator.settings)
+        install_into(env, Settings.of(generator.settings))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .settings import Settings
 from .store import Entry, EntryNotFound, StateChanged, StoreError, new_id
 from .storespec import last_decision, open_store
 
@@ -63,16 +64,16 @@ class Outcome:
     note: str = ""
 
 
-def display_name(settings: dict[str, Any], login: str) -> str:
+def display_name(settings: Settings, login: str) -> str:
     """The name a moderator's staff replies are signed with on the site.
 
     ``REPLIK_MODERATOR_NAMES`` (login -> name), else ``REPLIK_STAFF_NAME`` (one name
     for the whole team), else the site's ``AUTHOR``; only a site without any of
     them shows the login name, title-cased.
     """
-    names = settings.get("REPLIK_MODERATOR_NAMES") or {}
+    names = settings.moderator_names
     chosen = names.get(login) if isinstance(names, dict) else None
-    for candidate in (chosen, settings.get("REPLIK_STAFF_NAME"), settings.get("AUTHOR")):
+    for candidate in (chosen, settings.staff_name, settings.author):
         if candidate and str(candidate).strip():
             return str(candidate).strip()
     return login.title()
@@ -81,7 +82,7 @@ def display_name(settings: dict[str, Any], login: str) -> str:
 class Moderation:
     """Moderation actions on the store of one blog, done by one actor."""
 
-    def __init__(self, settings: dict[str, Any], actor: str = "cli") -> None:
+    def __init__(self, settings: Settings, actor: str = "cli") -> None:
         self.settings = settings
         self.actor = actor
         self.store = open_store(settings)

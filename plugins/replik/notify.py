@@ -19,19 +19,16 @@ from typing import Any
 
 from . import i18n, tokens
 from .render import format_datetime_local
-from .settings import secret
+from .settings import Settings, secret
 from .store import Entry
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ACTION_URL = "/replik/action/"
 
-
-def action_url(settings: dict[str, Any], token: str) -> str:
+def action_url(settings: Settings, token: str) -> str:
     """The absolute address of a one-click link."""
-    base = str(settings.get("SITEURL") or "").rstrip("/")
-    path = str(settings.get("REPLIK_ACTION_URL") or DEFAULT_ACTION_URL)
-    return f"{base}{path.rstrip('/')}/{token}"
+    base = settings.siteurl.rstrip("/")
+    return f"{base}{settings.action_url.rstrip('/')}/{token}"
 
 
 # -- the message ----------------------------------------------------------------
@@ -48,7 +45,7 @@ class Notice:
 
 
 def build_notice(
-    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
 ) -> Notice:
     links: dict[str, str] = {}
     if tokens.enabled():
@@ -56,13 +53,6 @@ def build_notice(
             token = tokens.make_action(settings, action, entry.id, state=entry.state)
             links[action] = action_url(settings, token)
     return Notice(entry, article_title or entry.article, permalink, links)
-
-
-def _recipients(settings: dict[str, Any]) -> list[str]:
-    value = settings.get("REPLIK_NOTIFY_EMAILS") or []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [str(v).strip() for v in value if str(v).strip()]
 
 
 def smtp_config() -> dict[str, Any]:
@@ -76,9 +66,9 @@ def smtp_config() -> dict[str, Any]:
     }
 
 
-def mail_status(settings: dict[str, Any]) -> str:
+def mail_status(settings: Settings) -> str:
     """'on …' or 'off: why' (for the server's start)."""
-    recipients = _recipients(settings)
+    recipients = settings.notify_emails
     config = smtp_config()
     if not recipients:
         return "off: REPLIK_NOTIFY_EMAILS is empty"
@@ -89,12 +79,11 @@ def mail_status(settings: dict[str, Any]) -> str:
     return f"on: to {', '.join(recipients)} via {config['host']}, {links}"
 
 
-def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
+def build_email(settings: Settings, notice: Notice) -> EmailMessage:
     _ = i18n.gettext_for(settings)
     entry = notice.entry
-    locale = str(settings.get("DEFAULT_LANG") or "de")
-    when = format_datetime_local(entry.date, locale, str(settings.get("TIMEZONE") or "UTC"))
-    site = str(settings.get("SITENAME") or "")
+    when = format_datetime_local(entry.date, settings.lang, settings.timezone)
+    site = settings.sitename
     kind = _("comment") if entry.type == "comment" else entry.type
     subject = _("[{site}] New {kind} on “{title}” awaits moderation").format(
         site=site, kind=kind, title=notice.article_title
@@ -117,30 +106,29 @@ def build_email(settings: dict[str, Any], notice: Notice) -> EmailMessage:
         lines.append(f"{_('Article')}: {notice.permalink}")
     lines += ["", entry.body, ""]
     if notice.links:
-        days = settings.get("REPLIK_LINK_TTL_DAYS", tokens.DEFAULT_TTL_DAYS)
         lines.append(
             _("One-click links (each works once and expires after {days} days):").format(
-                days=days
+                days=f"{settings.link_ttl_days:g}"
             )
         )
         lines.append(f"{_('Approve')}: {notice.links['approve']}")
         lines.append(f"{_('Mark as spam')}: {notice.links['spam']}")
-    base = str(settings.get("SITEURL") or "").rstrip("/")
-    desk = str(settings.get("REPLIK_MODERATE_URL") or "/moderate")
+    base = settings.siteurl.rstrip("/")
+    desk = settings.moderate_url
     lines.append(f"{_('Moderation desk')}: {base}{desk}")
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender_address(settings)
-    message["To"] = ", ".join(_recipients(settings))
+    message["To"] = ", ".join(settings.notify_emails)
     message["Message-ID"] = make_msgid(domain="replik")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content("\n".join(lines))
     return message
 
 
-def send_email(settings: dict[str, Any], notice: Notice) -> bool:
+def send_email(settings: Settings, notice: Notice) -> bool:
     """Send the notice by SMTP; False when mail is off. Raises on SMTP failure."""
-    if not smtp_enabled() or not _recipients(settings):
+    if not smtp_enabled() or not settings.notify_emails:
         return False
     message = build_email(settings, notice)
     with smtp_session(settings) as smtp:
@@ -152,19 +140,19 @@ def smtp_enabled() -> bool:
     return bool(secret("REPLIK_SMTP_HOST"))
 
 
-def sender_address(settings: dict[str, Any]) -> str:
-    site = str(settings.get("SITENAME") or "")
+def sender_address(settings: Settings) -> str:
+    site = settings.sitename
     return smtp_config()["sender"] or formataddr((site or "Replik", "replik@localhost"))
 
 
 @contextmanager
-def smtp_session(settings: dict[str, Any]) -> Iterator[smtplib.SMTP]:
+def smtp_session(settings: Settings) -> Iterator[smtplib.SMTP]:
     """One logged-in connection to the mail server (REPLIK_SMTP_*): the one place
     that talks SMTP, for moderators' and readers' mail alike."""
     config = smtp_config()
     security = config["security"]
     port = config["port"] or (465 if security == "ssl" else 587 if security == "starttls" else 25)
-    timeout = float(settings.get("REPLIK_SMTP_TIMEOUT", 10))
+    timeout = settings.smtp_timeout
     if security == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(
             config["host"], port, timeout=timeout, context=ssl.create_default_context()
@@ -179,7 +167,7 @@ def smtp_session(settings: dict[str, Any]) -> Iterator[smtplib.SMTP]:
         yield smtp
 
 
-def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:
+def webhook_payload(settings: Settings, notice: Notice) -> dict[str, Any]:
     """JSON for chat tools; no private fields (email, IP) ever leave in it."""
     _ = i18n.gettext_for(settings)
     entry = notice.entry
@@ -190,7 +178,7 @@ def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:
     )
     return {
         "event": "replik.new_entry",
-        "site": settings.get("SITENAME") or "",
+        "site": settings.sitename,
         "text": text,
         "entry": {
             "id": entry.id,
@@ -210,9 +198,9 @@ def webhook_payload(settings: dict[str, Any], notice: Notice) -> dict[str, Any]:
     }
 
 
-def send_webhook(settings: dict[str, Any], notice: Notice) -> bool:
+def send_webhook(settings: Settings, notice: Notice) -> bool:
     """POST the notice as JSON through the guarded fetcher; False when no webhook is set."""
-    url = str(settings.get("REPLIK_WEBHOOK_URL") or "")
+    url = settings.webhook_url
     if not url:
         return False
     from .fetch import fetch
@@ -228,7 +216,7 @@ def send_webhook(settings: dict[str, Any], notice: Notice) -> bool:
 
 
 def notify(
-    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
 ) -> dict[str, str]:
     """Email and webhook for one entry; never raises. Returns what happened per channel."""
     report: dict[str, str] = {}
@@ -246,17 +234,17 @@ def notify(
     return report
 
 
-def enabled(settings: dict[str, Any]) -> bool:
+def enabled(settings: Settings) -> bool:
     """Is any channel configured (so a notice is worth preparing)?"""
     # Asked for every new comment: the host alone says whether mail is set up
     # (smtp_config() reads all six variables).
-    if settings.get("REPLIK_WEBHOOK_URL"):
+    if settings.webhook_url:
         return True
-    return bool(secret("REPLIK_SMTP_HOST") and _recipients(settings))
+    return bool(secret("REPLIK_SMTP_HOST") and settings.notify_emails)
 
 
 def notify_in_background(
-    settings: dict[str, Any], entry: Entry, article_title: str = "", permalink: str = ""
+    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
 ) -> threading.Thread:
     """Send the notices without holding up the reader's request."""
     thread = threading.Thread(

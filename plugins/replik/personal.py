@@ -15,7 +15,7 @@ from typing import Any
 
 from .i18n import gettext_for
 from .importers.jsonio import entry_to_json
-from .settings import cache_path, project_path, store_path
+from .settings import Settings, cache_path, project_path, store_path
 from .state import open_state
 from .storespec import PRIVATE_FIELDS, CommentStore, Entry, open_store
 
@@ -30,10 +30,9 @@ def person_key(email: str) -> str:
     return "sha256:" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
 
 
-def forgotten_label(settings: dict[str, Any]) -> str:
+def forgotten_label(settings: Settings) -> str:
     """REPLIK_FORGOTTEN_NAME, else the catalog's translation of "Deleted user"."""
-    configured = str(settings.get("REPLIK_FORGOTTEN_NAME") or "")
-    return configured or gettext_for(settings)(LABEL_MSGID)
+    return settings.forgotten_name or gettext_for(settings)(LABEL_MSGID)
 
 
 def entries_of(store: CommentStore, email: str) -> list[Entry]:
@@ -44,7 +43,7 @@ def entries_of(store: CommentStore, email: str) -> list[Entry]:
                   key=lambda e: e.id)
 
 
-def export_person(settings: dict[str, Any], email: str, actor: str = "cli") -> dict[str, Any]:
+def export_person(settings: Settings, email: str, actor: str = "cli") -> dict[str, Any]:
     """Everything stored about the person with ``email``, as JSON-ready data."""
     store = open_store(settings)
     found = entries_of(store, email)
@@ -67,7 +66,7 @@ class ForgetResult:
     state_cleared: int = 0  # rows of the state file that held one of their addresses
 
 
-def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
+def forget(settings: Settings, email: str, *, delete: bool = False,
            actor: str = "cli") -> ForgetResult:
     """Remove a person's personal data from every entry (or the entries, with delete)."""
     store = open_store(settings)
@@ -98,7 +97,7 @@ def forget(settings: dict[str, Any], email: str, *, delete: bool = False,
     return result
 
 
-def _clear_state(settings: dict[str, Any], addresses: set[str]) -> int:
+def _clear_state(settings: Settings, addresses: set[str]) -> int:
     """Forget the person's addresses in the state file: desk login attempts and queued
     webmentions sent from them (nothing else there names a reader)."""
     if not addresses:
@@ -107,7 +106,7 @@ def _clear_state(settings: dict[str, Any], addresses: set[str]) -> int:
     return state.logins.forget(addresses) + state.webmentions.forget(addresses)
 
 
-def _clear_cache(settings: dict[str, Any], store_root: Path) -> str:
+def _clear_cache(settings: Settings, store_root: Path) -> str:
     """Remove the derived caches (they may hold rendered names); they are rebuilt."""
     cache = cache_path(settings).resolve()
     project = project_path(settings, ".").resolve()

@@ -7,18 +7,25 @@ gone.map, atomic files) in writers.py.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pelican import signals
 
 from . import generators, i18n, writers
-from .settings import with_defaults
+from .settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
 
 
 def initialized(pelican: Any) -> None:
-    merged = with_defaults(pelican.settings)
-    pelican.settings.clear()
-    pelican.settings.update(merged)
+    # Checks the settings and gives the templates the defaults. Pelican would log a
+    # mistake in them with a traceback: say it in one line and stop instead.
+    try:
+        pelican.settings.update(Settings.of(pelican.settings).pelican)
+    except SettingsError as exc:
+        log.critical("%s", exc)
+        raise SystemExit(1) from None
 
 
 def get_generators(_pelican: Any) -> type:

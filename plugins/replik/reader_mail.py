@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 from . import i18n, notify, tokens
 from .render import format_datetime_local, render_body
+from .settings import Settings
 from .state import State, open_state
 from .storespec import CommentStore, Entry, open_store
 from .subscriptions import CONFIRM_TTL, Mail, Subscription, email_key, key_hash
@@ -46,25 +47,21 @@ CONFIRM_PATH = "/confirm/"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
-def enabled(settings: dict[str, Any]) -> bool:
-    return bool(settings.get("REPLIK_NOTIFY_READERS", True))
-
-
 def one_line(text: str, limit: int = 200) -> str:
     """A value fit for a mail header: no CR, LF or other control characters."""
     return _CONTROL.sub(" ", text).strip()[:limit]
 
 
-def _base(settings: dict[str, Any]) -> str:
-    return str(settings.get("SITEURL") or "").rstrip("/")
+def _base(settings: Settings) -> str:
+    return settings.siteurl.rstrip("/")
 
 
-def subscribe_url(settings: dict[str, Any]) -> str:
-    return str(settings.get("REPLIK_SUBSCRIBE_URL") or "/replik/subscribe").rstrip("/")
+def subscribe_url(settings: Settings) -> str:
+    return settings.subscribe_url.rstrip("/")
 
 
-def unsubscribe_url(settings: dict[str, Any]) -> str:
-    return str(settings.get("REPLIK_UNSUBSCRIBE_URL") or "/replik/unsubscribe").rstrip("/")
+def unsubscribe_url(settings: Settings) -> str:
+    return settings.unsubscribe_url.rstrip("/")
 
 
 def _bound(sub: Subscription) -> str:
@@ -75,7 +72,7 @@ def confirm_token(sub: Subscription, now: float | None = None) -> str:
     return tokens.sign("confirm", sub.id, _bound(sub), now=now)
 
 
-def confirm_link(settings: dict[str, Any], sub: Subscription, now: float | None = None) -> str:
+def confirm_link(settings: Settings, sub: Subscription, now: float | None = None) -> str:
     return f"{_base(settings)}{subscribe_url(settings)}{CONFIRM_PATH}{confirm_token(sub, now)}"
 
 
@@ -83,7 +80,7 @@ def unsubscribe_token(key: str, article: str, now: float | None = None) -> str:
     return tokens.sign("unsubscribe", [article, key_hash(key)], key, now=now)
 
 
-def unsubscribe_link(settings: dict[str, Any], key: str, article: str) -> str:
+def unsubscribe_link(settings: Settings, key: str, article: str) -> str:
     return f"{_base(settings)}{unsubscribe_url(settings)}/{unsubscribe_token(key, article)}"
 
 
@@ -115,11 +112,11 @@ def read_unsubscribe_token(state: State, token: str,
 
 
 # -- asking -------------------------------------------------------------------------
-def request(settings: dict[str, Any], *, email: str, name: str, article: Any, scope: str,
+def request(settings: Settings, *, email: str, name: str, article: Any, scope: str,
             entry: str = "", origin: str = "", now: float | None = None) -> str:
     """A reader asks to be told; queues the confirmation mail. Returns the outcome:
     ``new``, ``confirmed``, ``waiting`` (see ``Subscriptions.request``) or ``off``."""
-    if not enabled(settings) or not tokens.enabled():
+    if not settings.notify_readers or not tokens.enabled():
         return "off"
     state = open_state(settings)
     sub, outcome = state.subscriptions.request(
@@ -139,10 +136,10 @@ def concerns_readers(entry: Entry) -> bool:
                                        and entry_kind(entry) == "reply")
 
 
-def on_approved(settings: dict[str, Any], entry: Entry, now: float | None = None) -> int:
+def on_approved(settings: Settings, entry: Entry, now: float | None = None) -> int:
     """Queue the mails an approved entry causes; returns how many subscribers it
     reaches. Never raises: a decision must never fail because of mail."""
-    if not enabled(settings) or not concerns_readers(entry):
+    if not settings.notify_readers or not concerns_readers(entry):
         return 0
     try:
         state = open_state(settings)
@@ -150,7 +147,7 @@ def on_approved(settings: dict[str, Any], entry: Entry, now: float | None = None
         if not subs:
             return 0
         domain = _domain(settings)
-        batch = float(settings.get("REPLIK_NOTIFY_BATCH_MINUTES", 10)) * 60
+        batch = settings.notify_batch_minutes * 60
         reached = state.outbox.add_notices(
             subs, entry.id, email_key(entry.email), batch_seconds=batch,
             make_id=lambda: make_msgid(domain=domain), now=now)
@@ -163,11 +160,11 @@ def on_approved(settings: dict[str, Any], entry: Entry, now: float | None = None
 
 
 # -- the mails -----------------------------------------------------------------------------
-def _domain(settings: dict[str, Any]) -> str:
+def _domain(settings: Settings) -> str:
     return urlsplit(_base(settings)).hostname or "replik.invalid"
 
 
-def thread_root(settings: dict[str, Any], key: str, article: str) -> str:
+def thread_root(settings: Settings, key: str, article: str) -> str:
     """A Message-ID every mail of one subscriber's thread refers to, so mail
     programs show them as one conversation."""
     return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
@@ -179,7 +176,7 @@ def thread_root(settings: dict[str, Any], key: str, article: str) -> str:
 _POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def _headers(settings: dict[str, Any], mail: Mail, subject: str) -> EmailMessage:
+def _headers(settings: Settings, mail: Mail, subject: str) -> EmailMessage:
     message = EmailMessage(policy=_POLICY)
     message["Subject"] = one_line(subject, 250)
     message["From"] = notify.sender_address(settings)
@@ -190,10 +187,10 @@ def _headers(settings: dict[str, Any], mail: Mail, subject: str) -> EmailMessage
     return message
 
 
-def build_confirmation(settings: dict[str, Any], mail: Mail, sub: Subscription,
+def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
                        now: float | None = None) -> EmailMessage:
     _ = i18n.gettext_for(settings, mail.lang or None)
-    site = str(settings.get("SITENAME") or "")
+    site = settings.sitename
     subject = _("[{site}] Please confirm: answers to “{title}” by email").format(
         site=site, title=mail.title)
     what = (_("answers to your comment on “{title}”") if sub.scope == "replies"
@@ -220,13 +217,12 @@ def _author_line(_: Any, entry: Entry) -> str:
     return author
 
 
-def build_notification(settings: dict[str, Any], mail: Mail,
+def build_notification(settings: Settings, mail: Mail,
                        entries: list[Entry]) -> EmailMessage:
     """One mail for the entries (a digest when several): text and HTML parts."""
-    lang = mail.lang or str(settings.get("DEFAULT_LANG") or "de")
+    lang = mail.lang or settings.lang
     _ = i18n.gettext_for(settings, lang)
-    tz = str(settings.get("TIMEZONE") or "UTC")
-    site = str(settings.get("SITENAME") or "")
+    site = settings.sitename
     if len(entries) == 1:
         subject = _("[{site}] {author} answered on “{title}”").format(
             site=site, author=_author_line(_, entries[0]), title=mail.title)
@@ -239,7 +235,7 @@ def build_notification(settings: dict[str, Any], mail: Mail,
             f"<title>{escape(subject)}</title></head><body>",
             f"<p>{escape(_('New on “{title}”:').format(title=mail.title))}</p>"]
     for entry in entries:
-        when = format_datetime_local(entry.date, lang, tz)
+        when = format_datetime_local(entry.date, lang, settings.timezone)
         link = f"{mail.permalink}#comment-{entry.id}"
         author = _author_line(_, entry)
         text += [f"{author} – {when}", "", entry.body.strip(), "",
@@ -269,7 +265,7 @@ def _retry_in(attempts: int) -> float:
     return float(min(60 * 2 ** max(0, attempts - 1), 6 * 3600))
 
 
-def _prepare(settings: dict[str, Any], state: State, store: CommentStore,
+def _prepare(settings: Settings, state: State, store: CommentStore,
              mail: Mail) -> tuple[EmailMessage | None, list[str]]:
     """The message for a queued row, or None when there is nothing left to send."""
     if mail.kind == "confirm":
@@ -289,7 +285,7 @@ def _prepare(settings: dict[str, Any], state: State, store: CommentStore,
     return build_notification(settings, mail, entries), [e.id for e in entries]
 
 
-def deliver(settings: dict[str, Any], *, now: float | None = None, limit: int = 100,
+def deliver(settings: Settings, *, now: float | None = None, limit: int = 100,
             after_accept: Any = None) -> dict[str, int]:
     """Send every due mail (in rounds of ``limit``); returns counts by outcome.
 
@@ -301,7 +297,7 @@ def deliver(settings: dict[str, Any], *, now: float | None = None, limit: int = 
         return counts
     state = open_state(settings)
     store = open_store(settings)
-    max_attempts = int(settings.get("REPLIK_NOTIFY_MAX_ATTEMPTS") or 8)
+    max_attempts = settings.notify_max_attempts
     while True:
         mails = state.outbox.claim(limit=limit, lease=LEASE_SECONDS, now=now)
         if not mails:
@@ -330,7 +326,7 @@ def _failed(state: State, mail: Mail, error: str, counts: dict[str, int],
                 "failed for good" if give_up else "will be retried", error)
 
 
-def _send_one(state: State, store: CommentStore, settings: dict[str, Any], smtp: smtplib.SMTP,
+def _send_one(state: State, store: CommentStore, settings: Settings, smtp: smtplib.SMTP,
               mail: Mail, counts: dict[str, int], max_attempts: int, after_accept: Any) -> None:
     try:
         message, delivered = _prepare(settings, state, store, mail)
@@ -385,7 +381,7 @@ class MailWorker:
     """Sends due mails from a thread: at once when woken, else every ``poll`` seconds
     (digests and retries fall due while nobody wakes it)."""
 
-    def __init__(self, settings: dict[str, Any], poll: float = 30.0) -> None:
+    def __init__(self, settings: Settings, poll: float = 30.0) -> None:
         self.settings = settings
         self.poll = poll
         self._event = threading.Event()

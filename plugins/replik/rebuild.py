@@ -39,7 +39,7 @@ from . import heap
 from .articles import generator_args
 from .fingerprint import tree_fingerprint
 from .generators import attach_thread, commentable
-from .settings import with_defaults
+from .settings import Settings
 from .state import open_state
 from .storespec import open_store
 from .writers import AtomicWriter, SelectiveWriter, write_comment_feeds
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 class SiteBuilder:
     """One Pelican run kept in memory; ``sync()`` brings the output up to date."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = open_store(settings)
         self.pelican: Pelican | None = None
@@ -61,15 +61,15 @@ class SiteBuilder:
 
     # -- full build ----------------------------------------------------------
     def _watched(self) -> list[Path]:
-        roots = [Path(self.settings["PATH"]), Path(self.settings["THEME"])]
+        roots = [Path(self.settings.path), Path(self.settings.theme)]
         return [root for root in roots if root.is_dir()]
 
     def full_build(self) -> None:
         """What ``pelican`` does, keeping the generators for later syncs."""
         self.fingerprint = tree_fingerprint(*self._watched())
         self.signatures = self.store.approved_stamps()
-        pelican = Pelican(dict(self.settings))
-        args = generator_args(pelican.settings)
+        pelican = Pelican(dict(self.settings.pelican))
+        args = generator_args(Settings.of(pelican.settings))
         generators = [cls(**args) for cls in pelican._get_generator_classes()]
         for gen in generators:
             if hasattr(gen, "generate_context"):
@@ -139,7 +139,7 @@ class SiteBuilder:
         if not slugs:
             return []
         gen = self.articles_generator
-        settings = with_defaults(self.pelican.settings)
+        settings = Settings.of(self.pelican.settings)
         # generators.attach_comments for the changed articles: their folders read again.
         changed = [a for a in commentable(gen) if a.slug in slugs]
         entries = {a.slug: list(self.store.entries("approved", a.slug)) for a in changed}
@@ -160,24 +160,24 @@ class SiteBuilder:
 LOCK_NAME = "rebuild"
 
 
-def read_status(settings: dict[str, Any]) -> dict[str, Any]:
+def read_status(settings: Settings) -> dict[str, Any]:
     """The last rebuild's outcome (``{}`` before the first one)."""
     return open_state(settings).rebuild.read()
 
 
-def is_live(settings: dict[str, Any], decided_at: float) -> bool:
+def is_live(settings: Settings, decided_at: float) -> bool:
     """Whether a rebuild that started after ``decided_at`` has finished well."""
     return float(read_status(settings).get("ok_started", 0)) >= decided_at
 
 
-def run_publish_hook(settings: dict[str, Any]) -> str:
+def run_publish_hook(settings: Settings) -> str:
     """Run REPLIK_PUBLISH_HOOK (a shell command, from the operator's own config)."""
-    command = str(settings.get("REPLIK_PUBLISH_HOOK") or "").strip()
+    command = settings.publish_hook.strip()
     if not command:
         return ""
-    env = {**os.environ, "REPLIK_OUTPUT_PATH": str(settings["OUTPUT_PATH"])}
+    env = {**os.environ, "REPLIK_OUTPUT_PATH": settings.output_path}
     result = subprocess.run(command, shell=True, env=env, capture_output=True, text=True,
-                            timeout=float(settings.get("REPLIK_PUBLISH_TIMEOUT", 300)))
+                            timeout=settings.publish_timeout)
     if result.returncode != 0:
         tail = (result.stderr or result.stdout).strip()[-500:]
         raise RuntimeError(f"publish hook exited with {result.returncode}: {tail}")
@@ -187,7 +187,7 @@ def run_publish_hook(settings: dict[str, Any]) -> str:
 class Rebuilder:
     """Batches rebuild requests into one sync at a time, in a background thread."""
 
-    def __init__(self, settings: dict[str, Any], debounce: float = 0.05,
+    def __init__(self, settings: Settings, debounce: float = 0.05,
                  retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 60.0)) -> None:
         self.settings = settings
         self.builder = SiteBuilder(settings)

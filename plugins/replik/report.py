@@ -31,6 +31,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
+from .settings import Settings
 from .storespec import STATES, TYPES, CommentStore, Entry, StoreError, open_store
 
 DECISIONS = ("approve", "spam", "trash", "delete")
@@ -74,7 +75,7 @@ class EntryCache:
 _caches: dict[str, EntryCache] = {}
 
 
-def entry_cache(settings: dict[str, Any]) -> EntryCache:
+def entry_cache(settings: Settings) -> EntryCache:
     store = open_store(settings)
     if store.location not in _caches:
         _caches[store.location] = EntryCache(store)
@@ -159,7 +160,7 @@ def week_start(when: datetime) -> datetime:
 
 
 def build_report(
-    settings: dict[str, Any], since: datetime, until: datetime,
+    settings: Settings, since: datetime, until: datetime,
     now: datetime | None = None, entries: list[Entry] | None = None,
 ) -> dict[str, Any]:
     """The dialogue report for entries that arrived in [since, until)."""
@@ -192,7 +193,7 @@ def build_report(
             (decided - entry.date).total_seconds() if decided else None,
             (replied - entry.date).total_seconds() if replied else None,
         ))
-    within = float(settings.get("REPLIK_ANSWER_WITHIN") or 24)
+    within = settings.answer_within
     before = now - timedelta(hours=within)
     per_article: dict[str, list[Facts]] = defaultdict(list)
     per_week: dict[datetime, list[Facts]] = defaultdict(list)
@@ -239,7 +240,7 @@ def default_period(entries: list[Entry], now: datetime,
     return until - timedelta(days=days), until, True
 
 
-def _notify_facts(settings: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _notify_facts(settings: Settings) -> dict[str, dict[str, int]]:
     """Which comments' authors subscribed, which answers were mailed (state file)."""
     from .state import open_state
 

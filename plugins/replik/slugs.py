@@ -16,7 +16,8 @@ titles with the same settings. A ``Slug:`` written in a post is used as it is.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+
+from .settings import Settings
 
 GERMAN = [("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")]
 
@@ -53,11 +54,11 @@ SLUGIFY_USE_UNICODE = True
 SLUG_REGEX_SUBSTITUTIONS = GERMAN + latin_letters() + PELICAN_RULES
 
 
-def slugify(value: str, settings: dict[str, Any]) -> str:
+def slugify(value: str, settings: Settings) -> str:
     """``value`` as Pelican slugs a title with ``settings``."""
     from pelican.utils import slugify as pelican_slugify
 
     return pelican_slugify(
-        value, regex_subs=settings.get("SLUG_REGEX_SUBSTITUTIONS", PELICAN_RULES),
-        preserve_case=bool(settings.get("SLUGIFY_PRESERVE_CASE", False)),
-        use_unicode=bool(settings.get("SLUGIFY_USE_UNICODE", False)))
+        value, regex_subs=settings.pelican.get("SLUG_REGEX_SUBSTITUTIONS", PELICAN_RULES),
+        preserve_case=bool(settings.pelican.get("SLUGIFY_PRESERVE_CASE", False)),
+        use_unicode=bool(settings.pelican.get("SLUGIFY_USE_UNICODE", False)))

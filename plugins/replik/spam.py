@@ -36,7 +36,7 @@ import akismet
 import httpx
 
 from .render import count_links
-from .settings import cache_path, secret
+from .settings import Settings, cache_path, secret
 from .storespec import Entry, open_store
 
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ class Verdict:
 # -- Akismet ---------------------------------------------------------------------
 
 
-def _client_class(settings: dict[str, Any]) -> type[akismet.SyncClient]:
-    value = settings.get("REPLIK_AKISMET_CLIENT") or akismet.SyncClient
+def _client_class(settings: Settings) -> type[akismet.SyncClient]:
+    value = settings.akismet_client or akismet.SyncClient
     if isinstance(value, str):
         module, _, name = value.rpartition(".")
         value = getattr(importlib.import_module(module), name)
@@ -71,7 +71,7 @@ def _client_class(settings: dict[str, Any]) -> type[akismet.SyncClient]:
     return value
 
 
-def akismet_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None, str]:
+def akismet_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """An Akismet client for these settings, or None and the reason it is off."""
     try:
         cls = _client_class(settings)
@@ -82,12 +82,12 @@ def akismet_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None,
         if issubclass(cls, akismet.TestSyncClient):
             # The package's test client never reaches the network; any config will do.
             key = key or "test-key"
-            url = url or str(settings.get("SITEURL") or "http://example.com/")
+            url = url or settings.siteurl or "http://example.com/"
         else:
             return None, f"off: {KEY_ENV} and {URL_ENV} are not both set"
     if not url.startswith(("http://", "https://")):
         return None, f"off: {URL_ENV} must start with http:// or https:// (got {url!r})"
-    timeout = float(settings.get("REPLIK_AKISMET_TIMEOUT", 2.0))
+    timeout = settings.akismet_timeout
     # Our own HTTP client: the package reads its timeout once at import time. The
     # package's test clients always use their own (no network), so none is made.
     http = None if issubclass(cls, akismet.TestSyncClient) else httpx.Client(
@@ -99,11 +99,11 @@ _clients: dict[tuple, tuple[akismet.SyncClient | None, str]] = {}
 _clients_lock = threading.Lock()
 
 
-def _cached_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None, str]:
+def _cached_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """One client per configuration and process (its HTTP connections are reused)."""
     key = (
-        repr(settings.get("REPLIK_AKISMET_CLIENT")), secret(KEY_ENV), secret(URL_ENV),
-        settings.get("REPLIK_AKISMET_TIMEOUT"), settings.get("SITEURL"),
+        repr(settings.akismet_client), secret(KEY_ENV), secret(URL_ENV),
+        settings.akismet_timeout, settings.siteurl,
     )
     with _clients_lock:
         if key not in _clients:
@@ -112,7 +112,7 @@ def _cached_client(settings: dict[str, Any]) -> tuple[akismet.SyncClient | None,
 
 
 def akismet_arguments(
-    settings: dict[str, Any], entry: Entry, permalink: str = "",
+    settings: Settings, entry: Entry, permalink: str = "",
     post_modified: datetime | None = None,
 ) -> dict[str, Any]:
     """Every comment-check field Akismet uses, from a stored entry."""
@@ -128,7 +128,7 @@ def akismet_arguments(
         "comment_author_email": entry.email,
         "comment_author_url": entry.url or entry.source,
         "comment_content": entry.body,
-        "blog_lang": str(settings.get("DEFAULT_LANG") or "de"),
+        "blog_lang": settings.lang,
         "blog_charset": "UTF-8",
         "comment_date_gmt": entry.date.isoformat(),
     }
@@ -140,7 +140,7 @@ def akismet_arguments(
 
 
 def akismet_check(
-    settings: dict[str, Any], entry: Entry, permalink: str = "", recheck: bool = False,
+    settings: Settings, entry: Entry, permalink: str = "", recheck: bool = False,
     post_modified: datetime | None = None,
 ) -> tuple[str, str]:
     """Ask Akismet: returns (verdict, reason); verdict ham|spam|discard|unchecked|off."""
@@ -165,7 +165,7 @@ def akismet_check(
     return "ham", "Akismet: ham"
 
 
-def send_feedback(settings: dict[str, Any], entry: Entry, is_spam: bool) -> str:
+def send_feedback(settings: Settings, entry: Entry, is_spam: bool) -> str:
     """Tell Akismet a moderator's decision (submit-spam / submit-ham); returns a note."""
     client, status = _cached_client(settings)
     if client is None:
@@ -207,7 +207,7 @@ def body_fingerprint(article: str, text: str) -> str:
     return hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
 
 
-def guard(settings: dict[str, Any]) -> Guard | pg.Guard:
+def guard(settings: Settings) -> Guard | pg.Guard:
     """The flood counters and duplicate index for these settings (see the module)."""
     from .state import database_url, open_state
 
@@ -241,7 +241,7 @@ class Guard:
 
     INDEX = "bodies.log"
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = cache_path(settings) / "intake"
         self._root = str(self.root)
@@ -453,7 +453,7 @@ def _key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def known_author(settings: dict[str, Any], entry: Entry) -> bool:
+def known_author(settings: Settings, entry: Entry) -> bool:
     """Has this name and email an approved comment already (WordPress's rule)?"""
     if not entry.email:
         return False
@@ -464,30 +464,30 @@ def known_author(settings: dict[str, Any], entry: Entry) -> bool:
     return False
 
 
-def local_verdict(settings: dict[str, Any], entry: Entry, honeypot: str = "") -> Verdict | None:
+def local_verdict(settings: Settings, entry: Entry, honeypot: str = "") -> Verdict | None:
     """Rules that decide on their own: honeypot and disallowed keywords (spam)."""
     if honeypot.strip():
         return Verdict("spam", "spam", "honeypot field filled in", notify=False)
-    hit = _keyword_hit(settings.get("REPLIK_DISALLOWED_KEYS") or [], entry)
+    hit = _keyword_hit(settings.disallowed_keys, entry)
     if hit:
         return Verdict("spam", "spam", f"disallowed keyword {hit!r}", notify=False)
     return None
 
 
-def hold_reason(settings: dict[str, Any], entry: Entry) -> str:
+def hold_reason(settings: Settings, entry: Entry) -> str:
     """Why an entry must wait for a moderator even if it looks fine ('' if none)."""
-    limit = int(settings.get("REPLIK_HOLD_LINKS") or 0)
+    limit = settings.hold_links
     links = count_links(entry.body)
     if limit > 0 and links >= limit:
         return f"held: {links} links"
-    hit = _keyword_hit(settings.get("REPLIK_MODERATION_KEYS") or [], entry)
+    hit = _keyword_hit(settings.moderation_keys, entry)
     if hit:
         return f"held: moderation keyword {hit!r}"
     return ""
 
 
 def screen(
-    settings: dict[str, Any], entry: Entry, *, honeypot: str = "", permalink: str = "",
+    settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
     post_modified: datetime | None = None,
 ) -> Verdict:
     """The full decision for a new entry: local rules, then Akismet, then holds."""
@@ -506,7 +506,7 @@ def screen(
         return Verdict("pending", verdict, f"{reason}; {held}")
     if (
         verdict == "ham"
-        and settings.get("REPLIK_AUTO_APPROVE_KNOWN")
+        and settings.auto_approve_known
         and known_author(settings, entry)
     ):
         return Verdict("approved", verdict, f"{reason}; known author", notify=False)
@@ -524,7 +524,7 @@ class RecheckResult:
     moved_to: str
 
 
-def recheck(settings: dict[str, Any], include_all_pending: bool = False) -> list[RecheckResult]:
+def recheck(settings: Settings, include_all_pending: bool = False) -> list[RecheckResult]:
     """Ask Akismet again about pending entries marked unchecked (or all pending)."""
     store = open_store(settings)
     results: list[RecheckResult] = []
@@ -545,7 +545,7 @@ def recheck(settings: dict[str, Any], include_all_pending: bool = False) -> list
     return results
 
 
-def describe(settings: dict[str, Any]) -> list[str]:
+def describe(settings: Settings) -> list[str]:
     """Lines saying which protections are active (for the server's start)."""
     client, status = akismet_client(settings)
     lines = []
@@ -555,15 +555,15 @@ def describe(settings: dict[str, Any]) -> list[str]:
         name = type(client).__name__
         test = " (test client, no network)" if isinstance(client, akismet.TestSyncClient) else ""
         lines.append(f"Akismet: on via {name}{test}")
-    per_minute = int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0)
+    per_minute = settings.flood_per_minute
     rules = [
         "honeypot",
         f"flood control {per_minute}/min per IP and email" if per_minute else "no flood control",
         "duplicate detection",
-        f"hold with ≥ {settings.get('REPLIK_HOLD_LINKS')} links",
-        f"{len(settings.get('REPLIK_MODERATION_KEYS') or [])} moderation keywords",
-        f"{len(settings.get('REPLIK_DISALLOWED_KEYS') or [])} disallowed keywords",
-        "auto-approve known authors" if settings.get("REPLIK_AUTO_APPROVE_KNOWN") else
+        f"hold with ≥ {settings.hold_links} links",
+        f"{len(settings.moderation_keys)} moderation keywords",
+        f"{len(settings.disallowed_keys)} disallowed keywords",
+        "auto-approve known authors" if settings.auto_approve_known else
         "every comment is moderated",
     ]
     lines.append("Local rules: " + ", ".join(rules))

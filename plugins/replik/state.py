@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .settings import project_path, store_path
+from .settings import Settings, project_path, store_path
 
 FILE_NAME = "state.sqlite3"
 BUSY_TIMEOUT_MS = 30_000
@@ -152,9 +152,9 @@ CREATE TABLE IF NOT EXISTS rebuild_status (
 """
 
 
-def state_path(settings: dict[str, Any]) -> Path:
+def state_path(settings: Settings) -> Path:
     """``REPLIK_STATE`` (relative to the project), or ``state.sqlite3`` in the store."""
-    value = str(settings.get("REPLIK_STATE") or "")
+    value = settings.state
     return project_path(settings, value) if value else store_path(settings) / FILE_NAME
 
 
@@ -301,7 +301,7 @@ def database_url() -> str:
     return os.environ.get("REPLIK_DATABASE_URL", "").strip()
 
 
-def open_state(settings: dict[str, Any]) -> State:
+def open_state(settings: Settings) -> State:
     """The process's one ``State``: in PostgreSQL when ``REPLIK_DATABASE_URL`` is
     set, else in the settings' state file.
 

@@ -28,7 +28,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .settings import cache_path, store_path
+from .settings import Settings, cache_path, store_path
 from .state import Job, SentLinkbacks, State
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 MIGRATED = ".migrated"
 
 
-def upgrade(state: State, settings: dict[str, Any]) -> None:
+def upgrade(state: State, settings: Settings) -> None:
     """Move every old file the settings point to into ``state`` (errors are logged)."""
     store = store_path(settings)
     for step, path in ((migrate_used_links, cache_path(settings) / "used-links"),
@@ -50,7 +50,7 @@ def upgrade(state: State, settings: dict[str, Any]) -> None:
             log.error("replik: cannot move %s into the state file %s: %s", path, state.db, exc)
 
 
-def sent_log_path(settings: dict[str, Any]) -> Path:
+def sent_log_path(settings: Settings) -> Path:
     return store_path(settings) / "sent" / "linkbacks.json"
 
 

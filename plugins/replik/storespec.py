@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .settings import Settings
+
 STATES = ("pending", "approved", "spam", "trash")
 TYPES = ("comment", "pingback", "trackback", "webmention")
 LINKBACK_TYPES = ("pingback", "trackback", "webmention")
@@ -262,7 +264,7 @@ def last_decision(store: CommentStore, entry_id: str) -> dict[str, Any] | None:
     return found
 
 
-def open_store(settings: dict[str, Any]) -> CommentStore:
+def open_store(settings: Settings) -> CommentStore:
     """The store a site uses (the one place that chooses): PostgreSQL when the
     environment names one in ``REPLIK_DATABASE_URL``, else the file store in
     ``REPLIK_STORE``."""

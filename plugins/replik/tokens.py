@@ -20,14 +20,13 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from .settings import secret
+from .settings import Settings, secret
 from .state import open_state
 from .store import STATES, is_valid_id
 
 SECRET_ENV = "REPLIK_SECRET_KEY"
 #: Actions a moderator's one-click link may carry.
 LINK_ACTIONS = ("approve", "spam", "trash")
-DEFAULT_TTL_DAYS = 7
 _INVALID = "This link is damaged or was not made by this site."
 
 
@@ -98,11 +97,7 @@ class Claim:
     state: str = "pending"
 
 
-def _ttl(settings: dict[str, Any]) -> float:
-    return float(settings.get("REPLIK_LINK_TTL_DAYS", DEFAULT_TTL_DAYS)) * 86400
-
-
-def make_action(settings: dict[str, Any], action: str, entry_id: str, *,
+def make_action(settings: Settings, action: str, entry_id: str, *,
                 state: str = "pending", now: float | None = None) -> str:
     """A link token for ``action`` on ``entry_id`` while it is in ``state``."""
     if action not in LINK_ACTIONS or state not in STATES:
@@ -110,9 +105,9 @@ def make_action(settings: dict[str, Any], action: str, entry_id: str, *,
     return sign("moderate", [action, entry_id, state, secrets.token_hex(8)], now=now)
 
 
-def read_action(settings: dict[str, Any], token: str, *, now: float | None = None) -> Claim:
+def read_action(settings: Settings, token: str, *, now: float | None = None) -> Claim:
     """Check a link's signature, expiry and whether it was used; it stays unused."""
-    ttl = _ttl(settings)
+    ttl = settings.link_ttl_days * 86400
     payload, signed = verify("moderate", token, ttl, now=now)
     try:
         action, entry_id, state, nonce = payload
@@ -126,7 +121,7 @@ def read_action(settings: dict[str, Any], token: str, *, now: float | None = Non
     return claim
 
 
-def spend(settings: dict[str, Any], claim: Claim) -> None:
+def spend(settings: Settings, claim: Claim) -> None:
     """Mark a link used; only one caller (in any process) can succeed.
 
     Raises TokenError when it was used already, OSError when that cannot be recorded.
@@ -139,6 +134,6 @@ def spend(settings: dict[str, Any], claim: Claim) -> None:
         raise TokenError("used", "This link was used already.")
 
 
-def give_back(settings: dict[str, Any], claim: Claim) -> None:
+def give_back(settings: Settings, claim: Claim) -> None:
     """Make a used link usable again (its decision could not be saved)."""
     open_state(settings).links.give_back(claim.nonce, claim.entry_id)

@@ -24,7 +24,7 @@ from pelican.writers import Writer
 from . import gone
 from .feeds import FORMATS, article_spec, latest_spec, render_feeds
 from .files import write_atomic
-from .settings import with_defaults
+from .settings import Settings
 from .store import read_bytes
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class CommentFeeds:
     of articles whose page was not written and the site-wide feed.
     """
 
-    def __init__(self, settings: dict[str, Any], output: Path) -> None:
+    def __init__(self, settings: Settings, output: Path) -> None:
         self.settings = settings
         self.output = os.fspath(output)
         self.done: set[int] = set()
@@ -193,13 +193,13 @@ class CommentFeeds:
         for article in articles:
             self.write_article(article)
         self._write(latest_spec(articles, self.settings),
-                    atom=self.settings["REPLIK_FEED_LATEST"],
-                    rss=self.settings["REPLIK_FEED_LATEST_RSS"])
+                    atom=self.settings.feed_latest,
+                    rss=self.settings.feed_latest_rss)
         self.finished = True
         return self.written
 
 
-def write_comment_feeds(articles: list[Any], settings: dict[str, Any], output: Path,
+def write_comment_feeds(articles: list[Any], settings: Settings, output: Path,
                         only: set[str] | None = None) -> list[str]:
     """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
 
@@ -244,7 +244,7 @@ def write_gone_map(generator: Any, writer: Any = None) -> None:
     from .state import state_path
     from .state_upgrade import sent_log_path
 
-    settings = with_defaults(generator.settings)
+    settings = Settings.of(generator.settings)
     published: set[str] = set()
     # A build makes no state file: without one nothing has been published.
     if state_path(settings).exists() or sent_log_path(settings).exists():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from replik.settings import project_path
+from replik.settings import Settings, project_path
 
 from .icons import Icon, IconError, bundled, load_custom
 
@@ -209,7 +209,7 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
     icon_path, color = raw.get("icon"), raw.get("color")
     try:
         if icon_path:
-            icon = load_custom(Path(project_path(settings, str(icon_path))), color)
+            icon = load_custom(Path(project_path(Settings.of(settings), str(icon_path))), color)
         elif network == "custom":
             raise ChannelConfigError(
                 f"{where}: a custom channel needs an icon (an SVG file, path relative to"

@@ -9,6 +9,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from replik.i18n import translations_for
+from replik.settings import Settings
 
 from .channels import Channel, parse_channels, with_defaults
 from .counts import current_count, followers_text, load_counts_for_build
@@ -115,8 +116,8 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
     The SVG badge (``badge_message``), one file for all pages, is in the site's."""
     site_lang = str(settings.get("DEFAULT_LANG") or "de")
     lang = lang or site_lang
-    translations = translations_for(settings, lang)
-    site_translations = translations_for(settings, site_lang)
+    translations = translations_for(Settings.of(settings), lang)
+    site_translations = translations_for(Settings.of(settings), site_lang)
     _ = translations.gettext
     counts = load_counts_for_build(settings)
     max_age = float(settings["SOCIAL_COUNT_MAX_AGE_DAYS"])
@@ -153,8 +154,8 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
 
 
 def feed_views(settings: dict[str, Any], lang: str | None = None) -> list[FeedView]:
-    _ = translations_for(settings, lang).gettext
-    badge_ = translations_for(settings).gettext  # the SVG files: the site's language
+    _ = translations_for(Settings.of(settings), lang).gettext
+    badge_ = translations_for(Settings.of(settings)).gettext  # the SVG files: the site's language
     badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")
     feeds = []
     post_feed = settings.get("FEED_ALL_ATOM") or settings.get("FEED_ALL_RSS")

@@ -21,7 +21,7 @@ from typing import Any
 from babel.numbers import format_compact_decimal, format_decimal
 
 from replik.files import write_atomic
-from replik.settings import project_path
+from replik.settings import Settings, project_path
 
 from .channels import Channel
 
@@ -34,7 +34,7 @@ class CountsFileError(ValueError):
 
 
 def counts_path(settings: dict[str, Any]) -> Path:
-    return project_path(settings, str(settings["SOCIAL_COUNTS_FILE"]))
+    return project_path(Settings.of(settings), str(settings["SOCIAL_COUNTS_FILE"]))
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -17,6 +17,7 @@ from feedgenerator import Atom1Feed, Rss201rev2Feed
 from markupsafe import Markup, escape
 
 from replik.i18n import translations_for
+from replik.settings import Settings
 
 from .channels import with_defaults
 from .context import ChannelView, Social, build_social
@@ -61,7 +62,7 @@ def footer_html(social: Social, settings: dict[str, Any], lang: str | None = Non
     if isinstance(setting, str):
         text = escape(setting).replace("{links}", links)
     else:
-        _ = translations_for(settings, lang).gettext
+        _ = translations_for(Settings.of(settings), lang).gettext
         text = escape(_("Follow us: %(links)s")).replace("%(links)s", links)
     return f'<p class="social-feed-footer">{text}</p>'
 

@@ -11,6 +11,7 @@ from pelican.generators import Generator
 
 from replik.files import write_atomic
 from replik.i18n import install_into, translations_for
+from replik.settings import Settings
 
 from .channels import SOCIAL_DEFAULTS, parse_channels, with_defaults
 from .context import Social, build_social
@@ -30,7 +31,7 @@ def initialized(pelican: Any) -> None:
 
 def add_context(generator: Any) -> None:
     """generator_init: every generator shares one context dict; fill it once."""
-    install_into(generator.env, generator.settings)
+    install_into(generator.env, Settings.of(generator.settings))
     if not isinstance(generator.context.get("social"), Social):
         generator.context["social"] = build_social(generator.settings)
 
@@ -60,7 +61,7 @@ class SocialGenerator(Generator):
         except Exception as exc:  # PelicanTemplateNotFound: a theme without our templates
             log.warning("social_badges: no channels page (%s)", exc)
             return
-        _ = translations_for(settings).gettext
+        _ = translations_for(Settings.of(settings)).gettext
         writer.write_file(
             save_as, template, self.context,
             relative_urls=bool(settings.get("RELATIVE_URLS")),

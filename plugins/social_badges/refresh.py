@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from replik.fetch import FetchError, fetch
+from replik.settings import Settings
 
 from .channels import Channel, with_defaults
 from .counts import counts_path, read_counts, write_counts
@@ -62,7 +63,7 @@ def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
     url = lookup_url(channel, settings)
     if url is None or channel.lookup is None:
         raise ValueError(f"{channel.label} offers no public follower count")
-    result = fetch(url, settings, accept_types=("application/json",),
+    result = fetch(url, Settings.of(settings), accept_types=("application/json",),
                    max_bytes=MAX_ANSWER_BYTES)
     if result.status != 200:
         hint = " (account not found)" if result.status == 404 else ""

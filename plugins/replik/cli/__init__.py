@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from ..settings import Settings
+
 # Modules that define ``commands``: a list of click commands or groups.
 COMMAND_MODULES = [
     "replik.cli.moderation",
@@ -38,7 +40,7 @@ def main(ctx: click.Context, settings_path: Path) -> None:
     ctx.obj = {"settings_path": settings_path}
 
 
-def load(ctx: click.Context) -> dict:
+def load(ctx: click.Context) -> Settings:
     """The blog's settings (read once per command)."""
     root = ctx.find_root()
     obj = root.obj
@@ -77,7 +79,7 @@ def rebuild(ctx: click.Context, build: bool, hint: str, kept: str) -> None:
     click.echo("Site rebuilt.", err=True)
 
 
-def recover(settings: dict) -> None:
+def recover(settings: Settings) -> None:
     """Put back what a killed process left half done in the store (an edit's held
     copy), so that no command misses an entry."""
     from ..storespec import open_store

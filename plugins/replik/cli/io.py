@@ -13,13 +13,13 @@ from typing import Any, TextIO
 import click
 
 from ..importers.common import ImportFailed, Summary
-from ..settings import cache_path, project_path
+from ..settings import Settings, cache_path, project_path
 from ..store import Store, StoreError
 from ..storespec import CommentStore, open_store
 from . import load, rebuild
 
 
-def _store(settings: dict[str, Any], comments: Path | None) -> CommentStore:
+def _store(settings: Settings, comments: Path | None) -> CommentStore:
     return Store(comments) if comments is not None else open_store(settings)
 
 
@@ -127,7 +127,7 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
     from ..importers.wordpress import import_wordpress
 
     settings = load(ctx)
-    content = content_dir if content_dir is not None else Path(str(settings["PATH"]))
+    content = content_dir if content_dir is not None else Path(settings.path)
     store = _store(settings, comments_dir)
     try:
         with ImportProgress() as progress:

@@ -12,6 +12,7 @@ import click
 
 from ..moderation import Moderation, Outcome
 from ..render import count_links
+from ..settings import Settings
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..storespec import open_store
 from . import load, rebuild
@@ -43,10 +44,10 @@ def entry_dict(entry: Entry, private: bool = True) -> dict[str, Any]:
     return data
 
 
-def _zone(settings: dict[str, Any]) -> tuple[str, ZoneInfo]:
+def _zone(settings: Settings) -> tuple[str, ZoneInfo]:
     """The site's TIMEZONE: every time the commands print is in it (the store keeps
     each entry's own offset: UTC from the server, the original one from imports)."""
-    name = str(settings.get("TIMEZONE") or "UTC")
+    name = settings.timezone
     try:
         return name, ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -5,23 +5,23 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import click
 from flask import Flask
 
+from ..settings import Settings
 from . import load
 
 
-def protections(settings: dict[str, Any]) -> list[str]:
+def protections(settings: Settings) -> list[str]:
     from .. import notify, spam
 
     lines = spam.describe(settings)
     lines.append(f"Email to moderators: {notify.mail_status(settings)}")
-    webhook = settings.get("REPLIK_WEBHOOK_URL")
+    webhook = settings.webhook_url
     lines.append(f"Webhook: {'on: ' + str(webhook) if webhook else 'off (REPLIK_WEBHOOK_URL)'}")
-    lines.append("Origin check: comments only from " + str(settings.get("SITEURL") or
+    lines.append("Origin check: comments only from " + (settings.siteurl or
                                                              "this server's own address"))
     return lines
 
@@ -35,7 +35,7 @@ LOCAL_MODERATOR = "redaktion"
 LOCAL_PASSWORD_ENV = "REPLIK_PASSWORD_LOCAL_SERVE"
 
 
-def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | None:
+def local_moderator(settings: Settings, host: str) -> tuple[str, str] | None:
     """With no moderator configured, make one account for this local run only.
 
     Only on a loopback address: the password is random, printed once at start, and
@@ -52,7 +52,7 @@ def local_moderator(settings: dict[str, Any], host: str) -> tuple[str, str] | No
     return LOCAL_MODERATOR, password
 
 
-def build_local_app(settings: dict[str, Any]) -> Flask:
+def build_local_app(settings: Settings) -> Flask:
     from ..server import site
     from ..server.app import create_app
 
@@ -77,22 +77,22 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
 
     settings = load(ctx)
     base = f"http://{host}:{port}"
-    if _is_local(str(settings.get("SITEURL") or "")):
+    if _is_local(settings.siteurl):
         # A local SITEURL means "this server": follow --host/--port (origin check, links).
-        settings["SITEURL"] = settings["FEED_DOMAIN"] = base
+        settings = settings.replace(SITEURL=base, FEED_DOMAIN=base)
     if not os.environ.get("REPLIK_SECRET_KEY"):
         # One process: a key made now signs sessions and links until it stops.
         os.environ["REPLIK_SECRET_KEY"] = secrets.token_hex(32)
     local_login = local_moderator(settings, host)
-    output = Path(str(settings["OUTPUT_PATH"]))
+    output = Path(settings.output_path)
     if not (output / "index.html").is_file():
         click.echo(f"Note: {output}/index.html is missing; build the site first (make html).")
     app = build_local_app(settings)
     click.echo(f"Replik serving {output}/ and the comment app on {base}/")
     for line in protections(settings):
         click.echo(f"  {line}")
-    click.echo(f"  Comment form posts to {base}{settings['REPLIK_INTAKE_URL']}")
-    desk = f"{base}{settings['REPLIK_MODERATE_URL']}"
+    click.echo(f"  Comment form posts to {base}{settings.intake_url}")
+    desk = f"{base}{settings.moderate_url}"
     if local_login:
         click.echo(f"  Moderation desk: {desk} — log in as {local_login[0]!r} with password "
                    f"{local_login[1]} (made for this run only; set REPLIK_MODERATORS for real"

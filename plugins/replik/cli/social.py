@@ -41,7 +41,7 @@ def refresh_command(ctx: click.Context, only: tuple[str, ...], strict: bool) -> 
     from social_badges.counts import CountsFileError, counts_path
     from social_badges.refresh import refresh
 
-    settings = with_defaults(load(ctx))
+    settings = with_defaults(load(ctx).pelican)
     channels = _channels(settings)
     unknown = set(only) - {c.name for c in channels}
     if unknown:
@@ -77,7 +77,7 @@ def set_command(ctx: click.Context, name: str, count: int) -> None:
     from social_badges.counts import CountsFileError, counts_path
     from social_badges.refresh import set_count
 
-    settings = with_defaults(load(ctx))
+    settings = with_defaults(load(ctx).pelican)
     channel = next((c for c in _channels(settings) if c.name == name), None)
     if channel is None:
         raise click.UsageError(f"no channel named {name!r} in SOCIAL_CHANNELS")
@@ -95,7 +95,7 @@ def show_command(ctx: click.Context) -> None:
     from social_badges.channels import with_defaults
     from social_badges.counts import CountsFileError, counts_path, current_count, read_counts
 
-    settings = with_defaults(load(ctx))
+    settings = with_defaults(load(ctx).pelican)
     channels = _channels(settings)
     try:
         counts = read_counts(counts_path(settings))

@@ -18,6 +18,7 @@ from lxml import etree
 from ..importers.articles import ArticleInfo
 from ..importers.common import parse_offset
 from ..render import render_body
+from ..settings import Settings
 from ..store import Entry, Store
 
 WP = "http://wordpress.org/export/1.2/"
@@ -67,7 +68,7 @@ def _numbers(entries: list[Entry]) -> dict[str, int]:
     return numbers
 
 
-def export_wxr(store: Store, out: IO[bytes], settings: dict[str, Any],
+def export_wxr(store: Store, out: IO[bytes], settings: Settings,
                articles: list[ArticleInfo]) -> int:
     """Write the WXR document; returns how many comments it holds."""
     by_article: dict[str, list[Entry]] = defaultdict(list)
@@ -76,12 +77,12 @@ def export_wxr(store: Store, out: IO[bytes], settings: dict[str, Any],
     everything = sorted((e for group in by_article.values() for e in group), key=lambda e: e.id)
     numbers = _numbers(everything)
     known = {a.slug: a for a in articles}
-    site = str(settings.get("SITEURL") or "").rstrip("/")
+    site = settings.siteurl.rstrip("/")
     rss = etree.Element("rss", version="2.0", nsmap=NSMAP)
     channel = etree.SubElement(rss, "channel")
-    _sub(channel, "title", str(settings.get("SITENAME") or ""))
+    _sub(channel, "title", settings.sitename)
     _sub(channel, "link", site)
-    _sub(channel, "language", str(settings.get("DEFAULT_LANG") or ""))
+    _sub(channel, "language", settings.lang)
     _sub(channel, "wp:wxr_version", "1.2")
     _sub(channel, "wp:base_site_url", site)
     _sub(channel, "wp:base_blog_url", site)

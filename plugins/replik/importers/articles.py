@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..articles import read_content
+from ..settings import Settings
 
 
 @dataclass
@@ -23,12 +23,12 @@ class ArticleInfo:
     kind: str  # "article" or "page"
 
 
-def content_articles(settings: dict[str, Any]) -> list[ArticleInfo]:
+def content_articles(settings: Settings) -> list[ArticleInfo]:
     """Every article and page, drafts and hidden ones too."""
     from pelican.generators import ArticlesGenerator, PagesGenerator
     from pelican.settings import DEFAULT_CONFIG
 
-    articles, pages = read_content({**DEFAULT_CONFIG, **settings},
+    articles, pages = read_content(Settings.from_mapping({**DEFAULT_CONFIG, **settings.pelican}),
                                    ArticlesGenerator, PagesGenerator)
     kinds = {"article": ("articles", "translations", "drafts", "drafts_translations",
                          "hidden_articles", "hidden_translations"),

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from ..settings import Settings
 from ..store import Entry, Store
 from . import html as htmlconv
 from .common import (
@@ -511,18 +512,18 @@ def _html_file(meta: dict[str, str], body: str) -> str:
             f"  <body>\n{body}  </body>\n</html>\n")
 
 
-def import_wordpress(path: Path, store: Store, content_dir: Path | None, settings: dict[str, Any],
+def import_wordpress(path: Path, store: Store, content_dir: Path | None, settings: Settings,
                      *, overwrite: bool = False, dry_run: bool = False,
                      staging_parent: Path | None = None,
                      progress: Progress | None = None) -> Summary:
     """Import a WXR file with the blog's settings (time zone and slug rules)."""
     slug_options = {
-        "regex_subs": settings.get("SLUG_REGEX_SUBSTITUTIONS", ()),
-        "preserve_case": bool(settings.get("SLUGIFY_PRESERVE_CASE", False)),
-        "use_unicode": bool(settings.get("SLUGIFY_USE_UNICODE", False)),
+        "regex_subs": settings.pelican.get("SLUG_REGEX_SUBSTITUTIONS", ()),
+        "preserve_case": bool(settings.pelican.get("SLUGIFY_PRESERVE_CASE", False)),
+        "use_unicode": bool(settings.pelican.get("SLUGIFY_USE_UNICODE", False)),
     }
     job = WordPressImport(
-        store, content_dir, timezone=str(settings.get("TIMEZONE") or "UTC"),
+        store, content_dir, timezone=settings.timezone,
         slug_options=slug_options, staging_parent=staging_parent, overwrite=overwrite,
         dry_run=dry_run,
     )

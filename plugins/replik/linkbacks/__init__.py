@@ -18,11 +18,11 @@ def send_after_build(pelican: Any) -> None:
     """Pelican's ``finalized``: notify linked posts when REPLIK_LINKBACK_SEND_ON_BUILD is set."""
     import logging
 
-    from ..settings import with_defaults
+    from ..settings import Settings
     from .send import run
 
-    settings = with_defaults(pelican.settings)
-    if not settings.get("REPLIK_LINKBACK_SEND_ON_BUILD"):
+    settings = Settings.of(pelican.settings)
+    if not settings.linkback_send_on_build:
         return
     log = logging.getLogger(__name__)
     try:

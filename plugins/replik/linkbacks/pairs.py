@@ -19,9 +19,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
-from ..settings import cache_path
+from ..settings import Settings, cache_path
 from ..store import Store
 from ..storespec import LINKBACK_TYPES, STATES, CommentStore, Entry
 from .html import normalize_source
@@ -30,7 +29,7 @@ RESEED_SECONDS = 600.0
 
 
 class PairIndex:
-    def __init__(self, settings: dict[str, Any], store: CommentStore) -> None:
+    def __init__(self, settings: Settings, store: CommentStore) -> None:
         self.path: Path = cache_path(settings) / "linkbacks.sqlite3"
         self.store = store
         self._local = threading.local()

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 from .. import notify, spam
 from ..articles import ArticleIndex, ArticleInfo
 from ..gone import GoneList
+from ..settings import Settings
 from ..store import Entry, new_id
 from ..storespec import open_store
 from ..thread import REACTION_KINDS, entry_kind
@@ -84,13 +85,13 @@ def _origin(url: str) -> str:
 class Receiver:
     """Receiving linkbacks for one blog."""
 
-    def __init__(self, settings: dict[str, Any], index: ArticleIndex | None = None) -> None:
+    def __init__(self, settings: Settings, index: ArticleIndex | None = None) -> None:
         self.settings = settings
         self.index = ArticleIndex(settings) if index is None else index
         self.store = open_store(settings)
         self.guard = spam.guard(settings)
         self.pairs = PairIndex(settings, self.store)
-        self.gone = GoneList(Path(str(settings.get("OUTPUT_PATH") or "output")))
+        self.gone = GoneList(Path(settings.output_path))
 
     # -- the target ----------------------------------------------------------
     def article_for(self, target: str) -> ArticleInfo:
@@ -101,7 +102,7 @@ class Receiver:
         for), ``unusable`` for everything that exists or may exist but takes no
         linkbacks (another site, our home page, a category, a page, a closed post).
         """
-        site = str(self.settings.get("SITEURL") or "")
+        site = self.settings.siteurl
         if not site or _origin(target) != _origin(site):
             raise TargetProblem("unusable",
                                 f"{target} is not on this site ({site or 'no SITEURL'})")
@@ -129,7 +130,7 @@ class Receiver:
         output = self.gone.output
         if not (output / "index.html").is_file():
             return False
-        base = unquote(urlsplit(str(self.settings.get("SITEURL") or "")).path).rstrip("/")
+        base = unquote(urlsplit(self.settings.siteurl).path).rstrip("/")
         try:
             path = unquote(urlsplit(target).path)
         except ValueError:
@@ -157,9 +158,9 @@ class Receiver:
     # -- policy ----------------------------------------------------------------
     def check_policy(self, source: str, ip: str = "") -> None:
         host = host_of(source)
-        if host_listed(host, list(self.settings.get("REPLIK_LINKBACK_BLOCKLIST") or [])):
+        if host_listed(host, list(self.settings.linkback_blocklist)):
             raise Denied(f"linkbacks from {host} are not accepted")
-        per_minute = int(self.settings.get("REPLIK_LINKBACK_PER_MINUTE", DEFAULT_PER_MINUTE))
+        per_minute = self.settings.linkback_per_minute
         keys = [f"linkback-host:{host}"] + ([f"linkback-ip:{ip}"] if ip else [])
         wait = self.guard.flood(keys, per_minute)
         if wait:
@@ -173,7 +174,7 @@ class Receiver:
     # -- storing -----------------------------------------------------------------
     def _fill(self, entry: Entry, kind: str, source: Source, target: str) -> None:
         info = source.info
-        limit = int(self.settings.get("REPLIK_MAX_LENGTH") or 10000)
+        limit = self.settings.max_length
         entry.title = (info.name or source.title or source.url)[:300]
         entry.author = (info.author_name or source.site_name)[:200]
         entry.url = info.author_url or source.site_root

@@ -37,6 +37,7 @@ from lxml import etree
 
 from ..articles import read_content
 from ..fetch import FetchError, blocked_reason, fetch
+from ..settings import Settings
 from ..state import SentLinkbacks, open_state
 from ..state_upgrade import migrate_sent_log, sent_log_path
 from .html import Page
@@ -99,9 +100,9 @@ class NotPublic(ValueError):
     """SITEURL is not an address other sites can reach; sending would announce it."""
 
 
-def check_public_site(settings: dict[str, Any]) -> str:
+def check_public_site(settings: Settings) -> str:
     """Our public address, or NotPublic (e.g. the local SITEURL of pelicanconf.py)."""
-    site = str(settings.get("SITEURL") or "").strip()
+    site = settings.siteurl.strip()
     host = host_of(site)
     problem = ""
     if not site.startswith(("http://", "https://")) or not host:
@@ -128,11 +129,11 @@ class _QuietStaticLinks(logging.Filter):
         return "skipping url replacement" not in record.getMessage()
 
 
-def published_posts(settings: dict[str, Any]) -> list[Post]:
+def published_posts(settings: Settings) -> list[Post]:
     """Every published article (and translation) with its rendered content."""
     from pelican.generators import ArticlesGenerator
 
-    base = str(settings.get("SITEURL") or "").rstrip("/")
+    base = settings.siteurl.rstrip("/")
     quiet = _QuietStaticLinks()
     pelican_log = logging.getLogger("pelican.contents")
     pelican_log.addFilter(quiet)
@@ -148,10 +149,10 @@ def published_posts(settings: dict[str, Any]) -> list[Post]:
         pelican_log.removeFilter(quiet)
 
 
-def external_links(post: Post, settings: dict[str, Any]) -> list[str]:
+def external_links(post: Post, settings: Settings) -> list[str]:
     """http(s) links of the post's content to other sites, minus the ignore list."""
-    own = host_of(str(settings.get("SITEURL") or ""))
-    ignore = list(settings.get("REPLIK_LINKBACK_SEND_IGNORE") or [])
+    own = host_of(settings.siteurl)
+    ignore = list(settings.linkback_send_ignore)
     page = Page.parse(post.url, f"<html><body>{post.content}</body></html>", "text/html")
     found = []
     for url in page.all_links():
@@ -175,7 +176,7 @@ def _link_header_rels(values: list[str]) -> list[tuple[str, set[str]]]:
     return found
 
 
-def discover(target: str, settings: dict[str, Any]) -> Endpoint:
+def discover(target: str, settings: Settings) -> Endpoint:
     """The target's Webmention endpoint, else its Pingback server, else none."""
     try:
         result = fetch(target, settings, accept_types=None, max_bytes=1024 * 1024)
@@ -214,7 +215,7 @@ def discover(target: str, settings: dict[str, Any]) -> Endpoint:
 # -- notifying ---------------------------------------------------------------------------
 
 
-def send_webmention(endpoint: str, source: str, target: str, settings: dict[str, Any]
+def send_webmention(endpoint: str, source: str, target: str, settings: Settings
                     ) -> tuple[bool, str]:
     try:
         result = fetch(endpoint, settings, method="POST", data={"source": source,
@@ -226,7 +227,7 @@ def send_webmention(endpoint: str, source: str, target: str, settings: dict[str,
     return False, f"HTTP {result.status}: {result.text[:200].strip()}"
 
 
-def send_pingback(endpoint: str, source: str, target: str, settings: dict[str, Any]
+def send_pingback(endpoint: str, source: str, target: str, settings: Settings
                   ) -> tuple[bool, str]:
     body = xmlrpc.client.dumps((source, target), "pingback.ping").encode("utf-8")
     try:
@@ -251,7 +252,7 @@ def send_pingback(endpoint: str, source: str, target: str, settings: dict[str, A
 # -- the sent-log -------------------------------------------------------------------------
 
 
-def sent_log(settings: dict[str, Any]) -> SentLinkbacks:
+def sent_log(settings: Settings) -> SentLinkbacks:
     """What was sent, in the state file. Raises ValueError while a sent-log of an older
     version (``<store>/sent/linkbacks.json``) waits to be moved in and cannot be read:
     sending without it would notify everyone again."""
@@ -262,10 +263,10 @@ def sent_log(settings: dict[str, Any]) -> SentLinkbacks:
     return state.sent
 
 
-def published_urls(sent: SentLinkbacks, settings: dict[str, Any]) -> set[str]:
+def published_urls(sent: SentLinkbacks, settings: Settings) -> set[str]:
     """Every post ever published, site-relative: the list, and the sources we sent for
     under SITEURL (a sent-log from before the list was kept)."""
-    base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
+    base = settings.siteurl.rstrip("/") + "/"
     found = sent.published()
     if base != "/":
         found.update(s[len(base):] for s in sent.sources() if s.startswith(base))
@@ -287,18 +288,18 @@ class Plan:
     deleted: bool = False  # the post is gone (its URL answers 410)
 
 
-def deleted_sources(posts: list[Post], sent: SentLinkbacks, settings: dict[str, Any]) -> list[str]:
+def deleted_sources(posts: list[Post], sent: SentLinkbacks, settings: Settings) -> list[str]:
     """Sources of the sent-log under SITEURL that are no published post now."""
     if not posts:
         # No post at all is a wrong PATH far more often than a blog deleted whole.
         return []
-    base = str(settings.get("SITEURL") or "").rstrip("/") + "/"
+    base = settings.siteurl.rstrip("/") + "/"
     current = {post.url for post in posts}
     return [source for source in sent.sources()
             if base != "/" and source.startswith(base) and source not in current]
 
 
-def plan(posts: list[Post], sent: SentLinkbacks, settings: dict[str, Any]) -> list[Plan]:
+def plan(posts: list[Post], sent: SentLinkbacks, settings: Settings) -> list[Plan]:
     """What needs sending: pairs whose post changed since they were last sent, and the
     webmentions of deleted posts not yet sent again."""
     todo: list[Plan] = []
@@ -323,7 +324,7 @@ def plan(posts: list[Post], sent: SentLinkbacks, settings: dict[str, Any]) -> li
     return todo
 
 
-def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | None = None,
+def run(settings: Settings, *, dry_run: bool = False, posts: list[Post] | None = None,
         progress: Callable[[Outcome], None] | None = None) -> Report:
     """Send what needs sending (or, with ``dry_run``, only say what that is)."""
     if not dry_run:
@@ -356,7 +357,7 @@ def run(settings: dict[str, Any], *, dry_run: bool = False, posts: list[Post] | 
     return report
 
 
-def _send_one(item: Plan, before: dict[str, Any], settings: dict[str, Any]) -> Outcome:
+def _send_one(item: Plan, before: dict[str, Any], settings: Settings) -> Outcome:
     source, target = item.post.url, item.target
     endpoint = discover(target, settings)
     if endpoint.kind == "none":

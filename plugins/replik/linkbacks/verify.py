@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..fetch import BadURL, BlockedAddress, FetchError, fetch, parse_url
+from ..settings import Settings
 from . import mf2
 from .html import Page
 
@@ -51,7 +51,7 @@ def is_http_url(value: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
-def verify(source: str, target: str, settings: dict[str, Any]) -> Source:
+def verify(source: str, target: str, settings: Settings) -> Source:
     """Fetch ``source`` and make sure it links to ``target``; raise SourceProblem if not."""
     try:
         result = fetch(source, settings, accept_types=SOURCE_TYPES)

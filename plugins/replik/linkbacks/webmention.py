@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from ..state import Job, WebmentionQueue
 from .html import same_url
@@ -159,7 +158,3 @@ class Worker:
             except Exception:  # noqa: BLE001 - keep the worker alive
                 log.exception("replik: the webmention worker failed")
             self._wake.wait(self.interval)
-
-
-def settings_worker_enabled(settings: dict[str, Any]) -> bool:
-    return bool(settings.get("REPLIK_WEBMENTION_WORKER", True))

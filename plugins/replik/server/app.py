@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, make_response, request
@@ -15,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import heap
 from ..i18n import gettext_for
-from ..settings import load_settings, store_path
+from ..settings import Settings, load_settings
 from .links import link_headers
 from .pages import not_found_page
 from .responses import json_refusal, wants_json
@@ -33,18 +32,15 @@ BLUEPRINT_MODULES: list[str] = [
 
 def create_app(
     settings_path: str | os.PathLike[str] = "pelicanconf.py",
-    settings: dict[str, Any] | None = None,
+    settings: Settings | None = None,
     **overrides: Any,
 ) -> Flask:
-    """Build the app from the blog's pelicanconf.py (or a ready settings dict)."""
-    if settings is None:
-        settings = load_settings(settings_path)
-    settings = {**settings, **overrides}
+    """Build the app from the blog's pelicanconf.py (or ready settings), with
+    ``overrides`` by setting name."""
+    settings = (settings or load_settings(settings_path)).replace(**overrides)
     app = Flask(__name__)
     app.config["REPLIK"] = settings
     configure(app, settings)
-    app.config["REPLIK_STORE_PATH"] = str(store_path(settings))
-    app.config["REPLIK_OUTPUT_PATH"] = str(Path(settings["OUTPUT_PATH"]))
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(name)
         app.register_blueprint(module.bp)
@@ -54,16 +50,16 @@ def create_app(
     return app
 
 
-def configure(app: Flask, settings: dict[str, Any]) -> None:
+def configure(app: Flask, settings: Settings) -> None:
     """App-wide limits, secrets and error pages (no stack trace ever reaches a user)."""
     # Large enough for the longest comment, percent-encoded; anything bigger is 413.
-    app.config["MAX_CONTENT_LENGTH"] = int(settings.get("REPLIK_MAX_REQUEST_BYTES", 262144))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
     # Endpoints with a smaller limit of their own (see limit_body).
     app.config["REPLIK_BODY_LIMITS"] = {}
     app.before_request(_read_body)
     # The session key (REPLIK_SECRET_KEY) is set by the desk's sessions (server/auth.py).
-    proxies = int(settings.get("REPLIK_TRUSTED_PROXIES") or 0)
+    proxies = settings.trusted_proxies
     if proxies:
         # Behind nginx: take the client's address from X-Forwarded-For (that many hops).
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -72,7 +68,7 @@ def configure(app: Flask, settings: dict[str, Any]) -> None:
     app.after_request(link_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
-    hsts = str(settings.get("REPLIK_HSTS", "max-age=31536000") or "")
+    hsts = settings.hsts
     if hsts:
         app.after_request(lambda response: _strict_transport(response, hsts))
 

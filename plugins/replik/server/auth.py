@@ -26,7 +26,7 @@ from flask import Flask, Request, abort, current_app, g, redirect, request, sess
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..settings import secret
+from ..settings import Settings, secret
 from ..state import address_key, open_state
 from ..tokens import SECRET_ENV
 
@@ -43,17 +43,10 @@ def make_hash(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
-def _conf(app_or_settings: Any, key: str, default: Any) -> Any:
-    settings = app_or_settings if isinstance(app_or_settings, dict) else \
-        app_or_settings.config["REPLIK"]
-    value = settings.get(key)
-    return default if value is None else value
-
-
 _warned: set[tuple[str, str]] = set()
 
 
-def moderator_variables(settings: dict[str, Any]) -> dict[str, str]:
+def moderator_variables(settings: Settings) -> dict[str, str]:
     """Name -> variable from REPLIK_MODERATORS in the settings, plus the environment's
     ``REPLIK_MODERATORS="anna:REPLIK_PASSWORD_ANNA,bert:REPLIK_PASSWORD_BERT"`` (for a
     local ``make serve`` without editing pelicanconf.py; the settings win)."""
@@ -62,11 +55,11 @@ def moderator_variables(settings: dict[str, Any]) -> dict[str, str]:
         name, colon, variable = item.strip().partition(":")
         if colon and name.strip() and variable.strip():
             found[name.strip()] = variable.strip()
-    found.update({str(k): str(v) for k, v in dict(settings.get("REPLIK_MODERATORS") or {}).items()})
+    found.update(settings.moderators)
     return found
 
 
-def accounts(settings: dict[str, Any]) -> dict[str, str]:
+def accounts(settings: Settings) -> dict[str, str]:
     """Moderator name -> password hash, for accounts whose variable is set."""
     found: dict[str, str] = {}
     for name, variable in moderator_variables(settings).items():
@@ -79,7 +72,7 @@ def accounts(settings: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def check_password(settings: dict[str, Any], name: str, password: str) -> bool:
+def check_password(settings: Settings, name: str, password: str) -> bool:
     stored = accounts(settings).get(name)
     ok = check_password_hash(stored or _DUMMY_HASH, password)
     return ok and stored is not None
@@ -129,9 +122,8 @@ def init_sessions(app: Flask) -> None:
     app.session_interface = _SessionInterface()
 
 
-def _session_limits(settings: dict[str, Any]) -> dict[str, float]:
-    return {"idle": float(_conf(settings, "REPLIK_DESK_IDLE_MINUTES", 30)) * 60,
-            "lifetime": float(_conf(settings, "REPLIK_DESK_SESSION_HOURS", 12)) * 3600}
+def _session_limits(settings: Settings) -> dict[str, float]:
+    return {"idle": settings.desk_idle_minutes * 60, "lifetime": settings.desk_session_hours * 3600}
 
 
 def current_user() -> str | None:
@@ -220,10 +212,10 @@ class LoginThrottle:
     out; IPv6 addresses count per /64 (one host's usual share).
     """
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.attempts = open_state(settings).logins
-        self.limit = int(_conf(settings, "REPLIK_LOGIN_MAX_FAILURES", 5))
-        self.window = float(_conf(settings, "REPLIK_LOGIN_LOCK_MINUTES", 15)) * 60
+        self.limit = settings.login_max_failures
+        self.window = settings.login_lock_minutes * 60
 
     def reserve(self, name: str, address: str) -> tuple[int | None, int]:
         """``(attempt, 0)`` if the password may be checked, else ``(None, seconds)``."""

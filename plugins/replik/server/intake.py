@@ -40,6 +40,7 @@ from .. import i18n, notify, reader_mail, spam, tokens
 from ..articles import ArticleIndex, ArticleInfo
 from ..moderation import Moderation, NotSaved, conflict_message, refusal_message
 from ..render import render_body
+from ..settings import Settings
 from ..store import Entry, StateChanged, StoreError, is_valid_id, new_id
 from ..storespec import last_decision, open_store
 from . import pages
@@ -79,7 +80,7 @@ def _label(_: Any, name: str) -> str:
 class Intake:
     """Per-app state: settings, the store, the article index and the spam guard."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = open_store(settings)
         self.store.ensure()
@@ -106,14 +107,11 @@ def init_app(app: Flask) -> None:
 @bp.record
 def _routes(setup: BlueprintSetupState) -> None:
     """The paths come from the settings, so they are known only at registration."""
-    settings = setup.app.config["REPLIK"]
-    intake_url = str(settings.get("REPLIK_INTAKE_URL") or "/replik/comment")
-    setup.add_url_rule(intake_url, "form", show_form, methods=["GET"])
-    setup.add_url_rule(intake_url, "submit", submit, methods=["POST"])
-    setup.add_url_rule(str(settings.get("REPLIK_PREVIEW_URL") or "/replik/preview"), "preview",
-                       preview, methods=["POST"])
-    action_url = str(settings.get("REPLIK_ACTION_URL") or notify.DEFAULT_ACTION_URL)
-    setup.add_url_rule(action_url.rstrip("/") + "/<token>", "one_click", one_click,
+    settings: Settings = setup.app.config["REPLIK"]
+    setup.add_url_rule(settings.intake_url, "form", show_form, methods=["GET"])
+    setup.add_url_rule(settings.intake_url, "submit", submit, methods=["POST"])
+    setup.add_url_rule(settings.preview_url, "preview", preview, methods=["POST"])
+    setup.add_url_rule(settings.action_url.rstrip("/") + "/<token>", "one_click", one_click,
                        methods=["GET", "POST"])
 
 
@@ -130,24 +128,24 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def configured_origins(settings: dict[str, Any]) -> frozenset[str]:
+def configured_origins(settings: Settings) -> frozenset[str]:
     """The origins the settings allow: the site's own and REPLIK_ALLOWED_ORIGINS."""
     origins = set()
-    site = _origin_of(str(settings.get("SITEURL") or ""))
+    site = _origin_of(settings.siteurl)
     if site:
         origins.add(site)
-    for extra in settings.get("REPLIK_ALLOWED_ORIGINS") or []:
+    for extra in settings.allowed_origins or []:
         origins.add(_origin_of(str(extra)) or str(extra).lower())
     return frozenset(origins)
 
 
-def allowed_origins(settings: dict[str, Any]) -> set[str]:
+def allowed_origins(settings: Settings) -> set[str]:
     """The settings' origins and the one this request was sent to."""
     # scheme and host, as request.host_url would give them, without building that URL.
     return {*configured_origins(settings), f"{request.scheme}://{request.host}".lower()}
 
 
-def origin_problem(settings: dict[str, Any], configured: frozenset[str] | None = None) -> str:
+def origin_problem(settings: Settings, configured: frozenset[str] | None = None) -> str:
     """Why this request comes from another site ('' when it does not)."""
     origin = request.headers.get("Origin")
     referrer = None if origin is not None else request.headers.get("Referer")
@@ -254,9 +252,9 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
                              "characters.").format(field=_label(_, name))
     if _CONTROL_RE.search(fields["body"]):
         errors["body"] = _("This field contains characters that are not allowed.")
-    required = list(settings.get("REPLIK_REQUIRED_FIELDS") or ["author", "body"])
+    required = list(settings.required_fields)
     # The theme's form asks for consent to store the data (GDPR); so does the server.
-    if settings.get("REPLIK_REQUIRE_CONSENT", True) and "consent" not in required:
+    if settings.require_consent and "consent" not in required:
         required.append("consent")
     for name in required:
         if name in _LABELLED and not fields.get(name, "").strip() and name not in errors:
@@ -264,10 +262,10 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
                 errors[name] = _("Please agree to the storage of your data.")
             else:
                 errors[name] = _("Please fill in: {field}.").format(field=_label(_, name))
-    max_name = int(settings.get("REPLIK_MAX_NAME_LENGTH") or 100)
+    max_name = settings.max_name_length
     if len(fields["author"].strip()) > max_name and "author" not in errors:
         errors["author"] = _("The name is too long (at most {n} characters).").format(n=max_name)
-    max_body = int(settings.get("REPLIK_MAX_LENGTH") or 10000)
+    max_body = settings.max_length
     if len(fields["body"]) > max_body and "body" not in errors:
         errors["body"] = _("The comment is too long ({count} characters, at most {n}).").format(
             count=len(fields["body"]), n=max_body)
@@ -301,8 +299,8 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
 # -- responses ------------------------------------------------------------------------------
 
 
-def form_action(settings: dict[str, Any]) -> str:
-    return str(settings.get("REPLIK_INTAKE_URL") or "/replik/comment")
+def form_action(settings: Settings) -> str:
+    return settings.intake_url
 
 
 def form_page(
@@ -385,7 +383,7 @@ def submit() -> Response:
     try:
         wait = ix.guard.flood(
             [f"ip:{ip}", f"email:{email.casefold()}" if email else ""],
-            int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0),
+            settings.flood_per_minute,
         )
     except OSError as exc:  # the cache folder is full or not writable
         log.error("replik: cannot count a comment on %s for flood control: %s",
@@ -469,7 +467,7 @@ SUBSCRIPTION_NOTES = {
 }
 
 
-def _subscribe(settings: dict[str, Any], fields: dict[str, str], entry: Entry,
+def _subscribe(settings: Settings, fields: dict[str, str], entry: Entry,
                article: ArticleInfo, state: str) -> str:
     """The notification box was ticked: ask for confirmation (never for spam, which
     is answered the same, so a spammer learns nothing and no mail goes out)."""
@@ -495,7 +493,7 @@ def preview() -> Response:
         fields = read_fields()
     except BadEncoding as exc:
         return json_refusal(400, _(str(exc)))
-    max_body = int(ix.settings.get("REPLIK_MAX_LENGTH") or 10000)
+    max_body = ix.settings.max_length
     if len(fields["body"]) > max_body:
         message = _("The comment is too long ({count} characters, at most {n}).").format(
             count=len(fields["body"]), n=max_body)

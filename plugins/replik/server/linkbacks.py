@@ -9,13 +9,13 @@ background worker (or ``replik linkbacks work``).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from ..linkbacks import pingback, trackback, webmention
 from ..linkbacks.receive import Receiver
+from ..settings import Settings
 from ..state import open_state
 from .app import limit_body
 
@@ -34,7 +34,7 @@ class Linkbacks:
         self.receiver = Receiver(settings, getattr(intake, "index", None))
         self.queue = open_state(settings).webmentions
         self.worker = webmention.Worker(self.receiver, self.queue)
-        self.worker_enabled = webmention.settings_worker_enabled(settings)
+        self.worker_enabled = settings.webmention_worker
 
 
 def state() -> Linkbacks:
@@ -49,16 +49,13 @@ def init_app(app: Flask) -> None:
 
 @bp.record
 def _routes(setup: BlueprintSetupState) -> None:
-    settings: dict[str, Any] = setup.app.config["REPLIK"]
-    trackback_url = str(settings.get("REPLIK_TRACKBACK_URL") or "/replik/trackback")
+    settings: Settings = setup.app.config["REPLIK"]
     for name, url, view, module in (
-        ("pingback", settings.get("REPLIK_PINGBACK_URL") or "/replik/pingback",
-         pingback_view, pingback),
-        ("webmention", settings.get("REPLIK_WEBMENTION_URL") or "/replik/webmention",
-         webmention_view, webmention),
-        ("trackback", trackback_url.rstrip("/") + "/<slug>", trackback_view, trackback),
+        ("pingback", settings.pingback_url, pingback_view, pingback),
+        ("webmention", settings.webmention_url, webmention_view, webmention),
+        ("trackback", settings.trackback_url.rstrip("/") + "/<slug>", trackback_view, trackback),
     ):
-        setup.add_url_rule(str(url), name, view, methods=["GET", "POST"])
+        setup.add_url_rule(url, name, view, methods=["GET", "POST"])
         # Bodies are read by the app's one bounded reader: larger ones get 413 unread.
         limit_body(setup.app, f"{bp.name}.{name}", module.MAX_BODY)
 

@@ -54,6 +54,7 @@ from ..report import (
     parse_day,
     percent,
 )
+from ..settings import Settings
 from ..state import open_state
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..storespec import last_decision, open_store
@@ -89,7 +90,7 @@ class _DeskBlueprint(Blueprint):
     """Mounted at REPLIK_MODERATE_URL (read from the app's settings at registration)."""
 
     def register(self, app: Flask, options: dict[str, Any]) -> None:
-        prefix = str(app.config.get("REPLIK", {}).get("REPLIK_MODERATE_URL") or DEFAULT_PREFIX)
+        prefix = app.config["REPLIK"].moderate_url if "REPLIK" in app.config else DEFAULT_PREFIX
         super().register(app, {**options, "url_prefix": "/" + prefix.strip("/")})
 
 
@@ -102,11 +103,9 @@ def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
     auth.init_sessions(app)
     install_into(app.jinja_env, settings)
-    app.config["REPLIK_DESK_PREFIX"] = "/" + str(
-        settings.get("REPLIK_MODERATE_URL") or DEFAULT_PREFIX).strip("/")
-    if settings.get("REPLIK_REBUILD", True):
-        rebuilder = Rebuilder(settings, debounce=float(settings.get("REPLIK_REBUILD_DEBOUNCE",
-                                                                    0.05)))
+    app.config["REPLIK_DESK_PREFIX"] = "/" + (settings.moderate_url or DEFAULT_PREFIX).strip("/")
+    if settings.rebuild:
+        rebuilder = Rebuilder(settings, debounce=settings.rebuild_debounce)
         app.extensions["replik_rebuilder"] = rebuilder
     if not auth.accounts(settings):
         log.warning("replik: no moderator can log in to %s: set REPLIK_MODERATORS in "
@@ -123,7 +122,7 @@ def _desk_headers(response: Response) -> Response:
     return response
 
 
-def settings() -> dict[str, Any]:
+def settings() -> Settings:
     return current_app.config["REPLIK"]
 
 
@@ -194,8 +193,7 @@ def _(text: str) -> str:
 def _local_time(when: datetime | str) -> str:
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
-    return format_datetime_local(when, str(settings().get("DEFAULT_LANG") or "de"),
-                                 str(settings().get("TIMEZONE") or "UTC"))
+    return format_datetime_local(when, settings().lang, settings().timezone)
 
 
 # -- articles as the site knows them --------------------------------------------------
@@ -209,7 +207,7 @@ def articles() -> dict[str, Any]:
 
 def _article_links() -> dict[str, dict[str, str]]:
     """Slug -> the article's title and address, for the report's lists."""
-    base = str(settings().get("SITEURL") or "").rstrip("/")
+    base = settings().siteurl.rstrip("/")
     return {slug: {"title": str(article.title), "url": f"{base}/{article.url}"}
             for slug, article in articles().items()}
 
@@ -218,7 +216,7 @@ def page_link(entry: Entry) -> str:
     article = articles().get(entry.article)
     if article is None:
         return ""
-    base = str(settings().get("SITEURL") or "").rstrip("/")
+    base = settings().siteurl.rstrip("/")
     return f"{base}/{article.url}#comment-{entry.id}"
 
 
@@ -290,7 +288,7 @@ def _period(entries: list[Entry] | None = None) -> tuple[datetime, datetime, boo
 
 
 def _lang() -> str:
-    return str(settings().get("DEFAULT_LANG") or "de")
+    return settings().lang
 
 
 @bp.route("/")
@@ -367,7 +365,7 @@ def queue() -> Any:
              or query in e.body.lower() or query in e.url.lower())
     ]
     chosen.sort(key=lambda e: (e.date, e.id), reverse=True)
-    size = int(settings().get("REPLIK_DESK_PAGE_SIZE", 25))
+    size = settings().desk_page_size
     pages = max(1, -(-len(chosen) // size))
     page = min(page, pages)
     history = _history(everything)
@@ -550,7 +548,7 @@ def bulk() -> Any:
 @auth.login_required
 def reply(entry_id: str) -> Any:
     text = request.form.get("body", "")
-    limit = int(settings().get("REPLIK_MAX_LENGTH") or 10000)
+    limit = settings().max_length
     if len(text) > limit:
         flash(_("The reply is longer than {limit} characters.").format(limit=limit), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
@@ -573,7 +571,7 @@ def reply(entry_id: str) -> Any:
 @auth.login_required
 def edit(entry_id: str) -> Any:
     text = request.form.get("body", "")
-    limit = int(settings().get("REPLIK_MAX_LENGTH") or 10000)
+    limit = settings().max_length
     if not text.strip() or len(text) > limit:
         flash(_("The text must not be empty or longer than {limit} characters.").format(
             limit=limit), "error")

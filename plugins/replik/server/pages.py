@@ -26,39 +26,41 @@ from markupsafe import Markup
 
 from .. import i18n
 from ..render import format_datetime_local, render_body
+from ..settings import Settings
 from ..store import Entry
 from ..thread import build_thread
 
 log = logging.getLogger(__name__)
 
 # Keyed by id(); the settings dict is kept so its id cannot be reused by another.
-_envs: dict[int, tuple[dict[str, Any], Environment]] = {}
+_envs: dict[int, tuple[Settings, Environment]] = {}
 _lock = threading.Lock()
 
 
-def _loader(settings: dict[str, Any]) -> ChoiceLoader:
+def _loader(settings: Settings) -> ChoiceLoader:
     """The same lookup as Pelican's: overrides, the theme, then its "simple" theme;
     last, the server's own pages (``replik/templates/site``: a theme may override them)."""
     import pelican
 
-    theme = FileSystemLoader(str(Path(str(settings.get("THEME") or "theme")) / "templates"))
+    theme = FileSystemLoader(str(Path(settings.theme) / "templates"))
     simple_path = Path(pelican.__file__).parent / "themes" / "simple" / "templates"
     simple = FileSystemLoader(str(simple_path))
-    overrides = FileSystemLoader([str(p) for p in settings.get("THEME_TEMPLATES_OVERRIDES") or []])
+    overrides = FileSystemLoader([str(p) for p in
+                                  settings.pelican.get("THEME_TEMPLATES_OVERRIDES") or []])
     own = FileSystemLoader(str(Path(__file__).parents[1] / "templates" / "site"))
     return ChoiceLoader([
         overrides, theme, simple, PrefixLoader({"!simple": simple, "!theme": theme}), own,
     ])
 
 
-def environment(settings: dict[str, Any]) -> Environment:
+def environment(settings: Settings) -> Environment:
     """One Jinja environment per settings dict, built like Pelican builds its own."""
     key = id(settings)
     with _lock:
         cached = _envs.get(key)
         if cached is not None and cached[0] is settings:
             return cached[1]
-        options = dict(settings.get("JINJA_ENVIRONMENT") or {})
+        options = dict(settings.pelican.get("JINJA_ENVIRONMENT") or {})
         extensions = list(options.pop("extensions", []))
         options.pop("loader", None)
         options.pop("autoescape", None)
@@ -68,17 +70,17 @@ def environment(settings: dict[str, Any]) -> Environment:
             extensions=extensions,
             **options,
         )
-        env.globals.update({k: v for k, v in settings.items() if k.isupper()})
-        env.globals.update(settings.get("JINJA_GLOBALS") or {})
-        env.filters.update(settings.get("JINJA_FILTERS") or {})
-        env.tests.update(settings.get("JINJA_TESTS") or {})
+        env.globals.update({k: v for k, v in settings.pelican.items() if k.isupper()})
+        env.globals.update(settings.pelican.get("JINJA_GLOBALS") or {})
+        env.filters.update(settings.pelican.get("JINJA_FILTERS") or {})
+        env.tests.update(settings.pelican.get("JINJA_TESTS") or {})
         env.filters.setdefault("render_comment", render_body)
         i18n.install_into(env, settings)
         _envs[key] = (settings, env)
         return env
 
 
-def render(settings: dict[str, Any], template: str, **context: Any) -> str:
+def render(settings: Settings, template: str, **context: Any) -> str:
     """Render one of the theme's templates with the site's globals."""
     env = environment(settings)
     context.setdefault("page_name", template.rsplit(".", 1)[0])
@@ -86,11 +88,11 @@ def render(settings: dict[str, Any], template: str, **context: Any) -> str:
     return env.get_template(template).render(**context)
 
 
-def not_found_page(settings: dict[str, Any]) -> str | None:
+def not_found_page(settings: Settings) -> str | None:
     """The site's "not found" page: the built ``404.html`` (what the web server shows
     for unknown addresses), else the theme's ``404.html`` rendered now (before the
     first build); None when the theme has none."""
-    built = Path(str(settings.get("OUTPUT_PATH") or "output")) / "404.html"
+    built = Path(settings.output_path) / "404.html"
     try:
         return built.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -104,14 +106,12 @@ def not_found_page(settings: dict[str, Any]) -> str | None:
         return None
 
 
-def preview_comment(settings: dict[str, Any], entry: Entry, lang: str | None = None) -> Markup:
+def preview_comment(settings: Settings, entry: Entry, lang: str | None = None) -> Markup:
     """A whole comment through the theme's own ``partials/comment.html``, as on the page:
     in ``lang``, the post's language (default: the site's)."""
-    locale = lang or str(settings.get("DEFAULT_LANG") or "de")
-    _top, flat = build_thread(
-        [entry], int(settings.get("REPLIK_MAX_DEPTH") or 5), locale,
-        str(settings.get("TIMEZONE") or "UTC"), origin="preview",
-    )
+    locale = lang or settings.lang
+    _top, flat = build_thread([entry], settings.max_depth, locale, settings.timezone,
+                              origin="preview")
     node = flat[0]
     # No reply link inside a preview: the article is shown as closed to the partial.
     article = SimpleNamespace(slug=entry.article, comments_open=False, lang=locale)
@@ -121,7 +121,5 @@ def preview_comment(settings: dict[str, Any], entry: Entry, lang: str | None = N
     return Markup(html)
 
 
-def local_date(settings: dict[str, Any], when: Any) -> str:
-    return format_datetime_local(
-        when, str(settings.get("DEFAULT_LANG") or "de"), str(settings.get("TIMEZONE") or "UTC")
-    )
+def local_date(settings: Settings, when: Any) -> str:
+    return format_datetime_local(when, settings.lang, settings.timezone)

@@ -17,7 +17,7 @@ bp = Blueprint("replik_site", __name__)
 
 @bp.record
 def _gone_list(setup: BlueprintSetupState) -> None:
-    setup.app.extensions["replik_gone"] = GoneList(Path(setup.app.config["REPLIK_OUTPUT_PATH"]))
+    setup.app.extensions["replik_gone"] = GoneList(Path(setup.app.config["REPLIK"].output_path))
 
 
 @bp.get("/", defaults={"path": ""})

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
-    if reader_mail.enabled(settings) and notify.smtp_enabled():
+    if settings.notify_readers and notify.smtp_enabled():
         worker = reader_mail.MailWorker(settings)
         app.extensions["replik_mail"] = worker
         # Started on the first request, in the process that serves it (gunicorn
@@ -67,7 +67,7 @@ def subscribe() -> Response:
     heading = _("Follow the discussion on “{title}”").format(title=article.title)
     common = dict(heading=heading, article=article, lang=article.lang, form="subscribe",
                   button=_("Notify me about new comments"))
-    if not reader_mail.enabled(settings) or not tokens.enabled() \
+    if not settings.notify_readers or not tokens.enabled() \
             or not notify.smtp_enabled():
         return _page(404, message=_("Email notifications are not available on this site."),
                      **{**common, "form": "", "button": ""})
@@ -90,7 +90,7 @@ def subscribe() -> Response:
         return _page(422, values=request.form, errors=errors, **common)
     try:
         wait = ix.guard.flood([f"ip:{request.remote_addr or ''}", f"email:{email.casefold()}"],
-                              int(settings.get("REPLIK_FLOOD_PER_MINUTE") or 0))
+                              settings.flood_per_minute)
     except OSError:
         wait = 0
     if wait:
