@@ -631,9 +631,9 @@ def test_one_click_links_live_at_replik_action_url(site, monkeypatch):
         with client(base) as http:
             entry_id = http.post("/replik/comment", data=form(), headers=JSON).json()["id"]
             url = notify.action_url(settings, tokens.make_action(settings, "trash", entry_id))
-            page = http.get(url.replace(settings["SITEURL"], ""))
+            page = http.get(url.replace(settings.siteurl, ""))
             old_place = http.get("/replik/action/" + url.rsplit("/", 1)[1])
-    assert url.startswith(settings["SITEURL"] + "/mod/link/")
+    assert url.startswith(settings.siteurl + "/mod/link/")
     assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
     assert "Diesen Kommentar in den Papierkorb" in page.text
     assert old_place.status_code == 404
