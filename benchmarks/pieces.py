@@ -144,21 +144,22 @@ def _gone_without_sender() -> None:
     269 modules, 16 MB) where there is no state file, so nothing was ever published."""
     from pathlib import Path as _Path
 
-    from replik import gone
+    from replik import gone, writers
     from replik.settings import Settings
     from replik.state import state_path
     from replik.state_upgrade import sent_log_path
 
-    original = gone.write_after_build
+    original = writers.write_gone_map
 
-    def write_after_build(generator: Any, writer: Any = None) -> None:
+    def write_gone_map(generator: Any, writer: Any = None) -> None:
         settings = Settings.of(generator.settings)
         if state_path(settings).exists() or sent_log_path(settings).exists():
             original(generator, writer)
         else:
-            gone.write(_Path(generator.output_path), set(), gone.site_prefix(settings))
+            writers.atomic_write(_Path(generator.output_path) / gone.FILENAME,
+                                 gone.render(set(), gone.site_prefix(settings)))
 
-    gone.write_after_build = write_after_build
+    writers.write_gone_map = write_gone_map
 
 
 PATCHES = {
