@@ -52,18 +52,6 @@ def one_line(text: str, limit: int = 200) -> str:
     return _CONTROL.sub(" ", text).strip()[:limit]
 
 
-def _base(settings: Settings) -> str:
-    return settings.siteurl.rstrip("/")
-
-
-def subscribe_url(settings: Settings) -> str:
-    return settings.subscribe_url.rstrip("/")
-
-
-def unsubscribe_url(settings: Settings) -> str:
-    return settings.unsubscribe_url.rstrip("/")
-
-
 def _bound(sub: Subscription) -> str:
     return f"{sub.key}\n{sub.article}\n{sub.scope}\n{sub.entry}"
 
@@ -73,7 +61,8 @@ def confirm_token(sub: Subscription, now: float | None = None) -> str:
 
 
 def confirm_link(settings: Settings, sub: Subscription, now: float | None = None) -> str:
-    return f"{_base(settings)}{subscribe_url(settings)}{CONFIRM_PATH}{confirm_token(sub, now)}"
+    base = settings.siteurl.rstrip("/") + settings.subscribe_url.rstrip("/")
+    return f"{base}{CONFIRM_PATH}{confirm_token(sub, now)}"
 
 
 def unsubscribe_token(key: str, article: str, now: float | None = None) -> str:
@@ -81,7 +70,8 @@ def unsubscribe_token(key: str, article: str, now: float | None = None) -> str:
 
 
 def unsubscribe_link(settings: Settings, key: str, article: str) -> str:
-    return f"{_base(settings)}{unsubscribe_url(settings)}/{unsubscribe_token(key, article)}"
+    base = settings.siteurl.rstrip("/") + settings.unsubscribe_url.rstrip("/")
+    return f"{base}/{unsubscribe_token(key, article)}"
 
 
 def read_confirm_token(state: State, token: str, now: float | None = None) -> Subscription:
@@ -161,7 +151,7 @@ def on_approved(settings: Settings, entry: Entry, now: float | None = None) -> i
 
 # -- the mails -----------------------------------------------------------------------------
 def _domain(settings: Settings) -> str:
-    return urlsplit(_base(settings)).hostname or "replik.invalid"
+    return urlsplit(settings.siteurl).hostname or "replik.invalid"
 
 
 def thread_root(settings: Settings, key: str, article: str) -> str:

@@ -38,11 +38,11 @@ def init_app(app: Flask) -> None:
 @bp.record
 def _routes(setup: BlueprintSetupState) -> None:
     settings = setup.app.config["REPLIK"]
-    base = reader_mail.subscribe_url(settings)
+    base = settings.subscribe_url.rstrip("/")
     setup.add_url_rule(base, "subscribe", subscribe, methods=["GET", "POST"])
     setup.add_url_rule(f"{base}{reader_mail.CONFIRM_PATH}<token>", "confirm",
                        lambda token: ConfirmLink().answer(token), methods=["GET", "POST"])
-    setup.add_url_rule(f"{reader_mail.unsubscribe_url(settings)}/<token>", "unsubscribe",
+    setup.add_url_rule(settings.unsubscribe_url.rstrip("/") + "/<token>", "unsubscribe",
                        lambda token: UnsubscribeLink().answer(token), methods=["GET", "POST"])
 
 
