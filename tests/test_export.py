@@ -9,6 +9,7 @@ from pathlib import Path
 from lxml import etree
 from test_import_wordpress import WXR, fixture, make_project, run_cli, snapshot
 
+from replik.importers.jsonio import state_tables
 from replik.store import Entry, Store, new_id
 
 WP = "http://wordpress.org/export/1.2/"
@@ -104,5 +105,6 @@ def test_wxr_export_is_wordpress_comments(tmp_path):
 def test_export_to_stdout(tmp_path: Path):
     conf = make_project(tmp_path / "blog")
     result = run_cli(conf, "export")
-    assert json.loads(result.output) == {"format": "replik-comments", "version": 1,
-                                         "entries": []}
+    document = json.loads(result.output)
+    assert document.pop("state") == {table: [] for table in state_tables()}
+    assert document == {"format": "replik-comments", "version": 2, "entries": [], "audit": []}

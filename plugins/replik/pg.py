@@ -321,6 +321,13 @@ class Guard:
             log.warning("replik: cannot release a duplicate-index claim: %s", exc)
 
 
+    def fill(self, held: dict[str, str]) -> None:
+        """Add the claims of ``spam.held_bodies`` (a store moved in) the index lacks."""
+        with self.db.transaction() as db:
+            db.executemany("INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", held.items())
+
+
 def _fingerprint(article: str, text: str) -> str:
     from .spam import _FINGERPRINT_CHARS, body_fingerprint
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .pg import PgDatabase
@@ -29,6 +29,7 @@ from .storespec import (
     Record,
     StateChanged,
     StoreError,
+    audit_record,
     is_valid_id,
 )
 
@@ -222,15 +223,15 @@ class PgStore:
     # -- the audit log -------------------------------------------------------
     def audit(self, actor: str, action: str, entry_id: str = "", from_state: str = "",
               to_state: str = "", **detail: Any) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="seconds"), "actor": actor,
-            "action": action, "entry": entry_id, "from": from_state, "to": to_state,
-        }
-        if detail:
-            item["detail"] = detail
-        self.db.execute("INSERT INTO audit (entry, record) VALUES (?, ?)",
-                        (entry_id, json.dumps(item, ensure_ascii=False, sort_keys=True)))
+        item = audit_record(actor, action, entry_id, from_state, to_state, detail)
+        self.append_audit([item])
         return item
+
+    def append_audit(self, records: list[dict[str, Any]]) -> None:
+        with self.db.transaction() as db:  # joins a change's open transaction
+            db.executemany("INSERT INTO audit (entry, record) VALUES (?, ?)", [
+                (str(item.get("entry", "")), json.dumps(item, ensure_ascii=False,
+                                                        sort_keys=True)) for item in records])
 
     def audit_trail(self, entry_id: str | None = None) -> Iterator[dict[str, Any]]:
         where, args = ("WHERE entry = ?", (entry_id,)) if entry_id is not None else ("", ())

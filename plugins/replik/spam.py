@@ -37,7 +37,7 @@ import httpx
 
 from .render import count_links
 from .settings import Settings, cache_path, secret
-from .storespec import Entry, open_store
+from .storespec import CommentStore, Entry, open_store
 
 if TYPE_CHECKING:
     from . import pg
@@ -216,6 +216,18 @@ def guard(settings: Settings) -> Guard | pg.Guard:
 
         return Shared(open_state(settings).db)  # type: ignore[arg-type]
     return Guard(settings)
+
+
+def held_bodies(store: CommentStore) -> dict[str, str]:
+    """The duplicate index as the store gives it: each text's fingerprint, and the
+    first reader's entry (oldest id) holding it (staff replies and the bin hold none)."""
+    held: dict[str, str] = {}
+    for state in ("pending", "approved", "spam"):
+        for entry in store.entries(state):
+            if not entry.staff:
+                fingerprint = body_fingerprint(entry.article, entry.body)
+                held.setdefault(fingerprint[:_FINGERPRINT_CHARS], entry.id)
+    return held
 
 
 class Guard:
@@ -403,13 +415,7 @@ class Guard:
         # (link refuses to replace a file another process put there first).
         os.makedirs(self._root, exist_ok=True)
         building = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
-        held: dict[str, str] = {}
-        store = open_store(self.settings)
-        for state in ("pending", "approved", "spam"):
-            for entry in store.entries(state):
-                if not entry.staff:
-                    fingerprint = body_fingerprint(entry.article, entry.body)
-                    held.setdefault(fingerprint[:_FINGERPRINT_CHARS], entry.id)
+        held = held_bodies(open_store(self.settings))
         try:
             with open(building, "w", encoding="ascii") as out:
                 out.writelines(f"{f} {i}\n" for f, i in held.items())

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +38,7 @@ from .storespec import (  # noqa: F401 - the contract's names, imported from her
     EntryNotFound,
     StateChanged,
     StoreError,
+    audit_record,
     is_valid_id,
     new_id,
 )
@@ -990,19 +991,21 @@ class Store:
               to_state: str = "", **detail: Any) -> dict[str, Any]:
         """Each record is one ``write()`` on a file opened with O_APPEND (lines from
         many processes never interleave), fsync'd before it counts."""
-        item: dict[str, Any] = {
-            "time": datetime.now(UTC).isoformat(timespec="seconds"), "actor": actor,
-            "action": action, "entry": entry_id, "from": from_state, "to": to_state,
-        }
-        if detail:
-            item["detail"] = detail
-        line = (json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        item = audit_record(actor, action, entry_id, from_state, to_state, detail)
+        self.append_audit([item])
+        return item
+
+    def append_audit(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        data = "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n"
+                       for item in records).encode("utf-8")
         self.root.mkdir(parents=True, exist_ok=True)
         path = f"{self._root}/{AUDIT_LOG}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         try:
-            if os.write(fd, line) != len(line):
-                # Part of the line is in the file (a full disk): end it, so the next
+            if os.write(fd, data) != len(data):
+                # Part of the lines are in the file (a full disk): end it, so the next
                 # record starts on a line of its own (audit_trail skips the broken one).
                 with suppress(OSError):
                     os.write(fd, b"\n")
@@ -1010,7 +1013,6 @@ class Store:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return item
 
     def audit_trail(self, entry_id: str | None = None) -> Iterator[dict[str, Any]]:
         try:

@@ -254,6 +254,21 @@ class CommentStore(Protocol):
         """The audit records in the order appended (only those about
         ``entry_id`` if given); a record that cannot be read is skipped."""
 
+    def append_audit(self, records: list[dict[str, Any]]) -> None:
+        """Append records as they are (``audit`` makes one; a migration copies many)."""
+
+
+def audit_record(actor: str, action: str, entry_id: str, from_state: str, to_state: str,
+                 detail: dict[str, Any]) -> dict[str, Any]:
+    """One audit record (see ``CommentStore.audit``), made alike by every store."""
+    item: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"), "actor": actor,
+        "action": action, "entry": entry_id, "from": from_state, "to": to_state,
+    }
+    if detail:
+        item["detail"] = detail
+    return item
+
 
 def last_decision(store: CommentStore, entry_id: str) -> dict[str, Any] | None:
     """The newest audit record that moved ``entry_id`` to another state."""

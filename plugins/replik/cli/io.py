@@ -14,6 +14,7 @@ import click
 
 from ..importers.common import ImportFailed, Summary
 from ..settings import Settings, cache_path, project_path
+from ..state import FILE_NAME, State, open_state
 from ..store import Store, StoreError
 from ..storespec import CommentStore, open_store
 from . import load, rebuild
@@ -21,6 +22,11 @@ from . import load, rebuild
 
 def _store(settings: Settings, comments: Path | None) -> CommentStore:
     return Store(comments) if comments is not None else open_store(settings)
+
+
+def _state(settings: Settings, comments: Path | None) -> State:
+    """The state beside the store: the site's, or the state file in a --comments folder."""
+    return open_state(settings) if comments is None else State(comments / FILE_NAME)
 
 
 def _report(summary: Summary, dry_run: bool, store: CommentStore, kind: str) -> None:
@@ -188,15 +194,16 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
 @click.pass_context
 def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
                     dry_run: bool) -> None:
-    """Import a file made by `replik export --format json` (entries already in the
-    store are kept as they are)."""
+    """Import a file made by `replik export --format json`: entries, audit trail and
+    state (entries and state rows already here are kept as they are)."""
     from ..importers.jsonio import import_json
 
     settings = load(ctx)
     store = _store(settings, comments_dir)
     try:
         with ImportProgress() as progress:
-            summary = import_json(export, store, staging_parent=cache_path(settings),
+            summary = import_json(export, store, state=_state(settings, comments_dir),
+                                  staging_parent=cache_path(settings),
                                   dry_run=dry_run, progress=progress)
     except (ImportFailed, StoreError) as exc:
         raise _failed(exc) from None
@@ -205,8 +212,9 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
 
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["json", "wxr"]), default="json",
-              show_default=True, help="json: every field of every entry (a backup);"
-                                      " wxr: comments as WordPress imports them.")
+              show_default=True, help="json: every field of every entry, the audit trail"
+                                      " and the state (a backup); wxr: comments as"
+                                      " WordPress imports them.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write here instead of standard output.")
 @click.option("--comments", "comments_dir", type=_DIR, default=None,
@@ -218,16 +226,17 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
     addresses): keep the file as safe as the store."""
     settings = load(ctx)
     store = _store(settings, comments_dir)
+    state = _state(settings, comments_dir)
     target = output.with_name(f".{output.name}.partial") if output else None
     try:
         if fmt == "json":
             from ..exporters.jsonfile import export_json
 
             if target is None:
-                count = export_json(store, sys.stdout)
+                count = export_json(store, sys.stdout, state)
             else:
                 with open(target, "w", encoding="utf-8") as handle:
-                    count = export_json(store, handle)
+                    count = export_json(store, handle, state)
         else:
             from ..exporters.wxr import export_wxr
             from ..importers.articles import content_articles

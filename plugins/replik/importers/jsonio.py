@@ -1,22 +1,31 @@
-"""Replik's own JSON format: every field of every entry in every state.
+"""Replik's own JSON format: every field of every entry in every state, the audit
+trail and the state (version 2; version 1 had the entries only).
 
 ``replik export --format json`` writes it (see ``exporters.jsonfile``);
-``replik import json`` reads it back. Export, then import into an empty store,
-gives byte-for-byte the same entry files.
+``replik import json`` reads it back, and ``replik db migrate`` moves a store
+through it (files to PostgreSQL and back). Export, then import into an empty
+store, gives byte-for-byte the same entry files. The state is every row of every
+table in ``state.SCHEMA``, which both backends share; the audit records come as
+the store gave them. An import adds only what the target lacks: entries by id,
+state rows by their keys, audit records by their count.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..store import ENTRY_FIELDS, STATES, TYPES, Entry, Store, is_valid_id
+from ..state import SCHEMA, State
+from ..store import ENTRY_FIELDS, STATES, TYPES, Entry, is_valid_id
+from ..storespec import CommentStore
 from .common import ImportFailed, Problem, Progress, Staging, Summary, commit
 
 FORMAT = "replik-comments"
-VERSION = 1
+VERSION = 2
 _BOOL_FIELDS = {"staff"}
 _TEXT_FIELDS = set(ENTRY_FIELDS) - {"date", "staff"}
 
@@ -78,8 +87,74 @@ def entry_from_json(data: Any) -> Entry:
     return Entry(extra=dict(extra), state=state, **values)
 
 
-def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
-                dry_run: bool = False, progress: Progress | None = None) -> Summary:
+def state_tables() -> dict[str, list[str]]:
+    """Each state table and its columns, as ``state.SCHEMA`` makes them."""
+    return {name: re.findall(r'^\s+"?(\w+)"? (?:INTEGER|TEXT|REAL)\b', body, re.M)
+            for name, body in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);",
+                                         SCHEMA, re.S)}
+
+
+def _columns(names: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def dump_state(state: State) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every state table, in a stable order."""
+    return {table: [dict(zip(names, row, strict=True)) for row in state.execute(
+        f"SELECT {_columns(names)} FROM {table} ORDER BY {_columns(names)}")]
+        for table, names in state_tables().items()}
+
+
+def _problem(document: dict[str, Any]) -> str:
+    """What is wrong with the audit trail or the state of a document, or ''."""
+    tables = state_tables()
+    records, data = document.get("audit", []), document.get("state", {})
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("action"), str) for r in records):
+        return "\"audit\" must be a list of audit records"
+    if not isinstance(data, dict) or not set(data) <= set(tables) or not all(
+            isinstance(rows, list) and all(isinstance(row, dict) and set(row) == set(
+                tables[table]) for row in rows) for table, rows in data.items()):
+        return "\"state\" must map state tables to lists of their rows"
+    return ""
+
+
+def load_state(state: State, data: dict[str, list[dict[str, Any]]]) -> int:
+    """Add the rows ``state`` lacks (by their keys); returns how many were read."""
+    tables = state_tables()
+    with state.transaction() as db:
+        for table, rows in data.items():
+            names = tables[table]
+            db.executemany(f"INSERT INTO {table} ({_columns(names)}) VALUES "
+                           f"(?{', ?' * (len(names) - 1)}) ON CONFLICT DO NOTHING",
+                           [[row[name] for name in names] for row in rows])
+            if "id" in names and hasattr(state.db, "url"):  # PostgreSQL: ids go on from here
+                db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id))"
+                           f" FROM {table} HAVING max(id) IS NOT NULL")
+    return sum(len(rows) for rows in data.values())
+
+
+def _key(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def load_audit(store: CommentStore, records: list[dict[str, Any]]) -> int:
+    """Append the audit records the store lacks (each as often as the export has it
+    more than the store); returns how many were appended."""
+    held = Counter(_key(record) for record in store.audit_trail())
+    missing = []
+    for record in records:
+        if held[_key(record)]:
+            held[_key(record)] -= 1
+        else:
+            missing.append(record)
+    store.append_audit(missing)
+    return len(missing)
+
+
+def import_json(path: Path, store: CommentStore, *, state: State | None = None,
+                staging_parent: Path | None = None, dry_run: bool = False,
+                progress: Progress | None = None) -> Summary:
     summary = Summary(source=str(path))
     try:
         with open(path, encoding="utf-8") as handle:
@@ -92,13 +167,13 @@ def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ImportFailed(str(path), [Problem(None, f"not a Replik export (expected an object"
                                                      f" with \"format\": \"{FORMAT}\")")])
-    if document.get("version") != VERSION:
+    if document.get("version") not in (1, VERSION):
         raise ImportFailed(str(path), [Problem(None, f"unsupported version"
                                                      f" {document.get('version')!r}")])
     items = document.get("entries")
     if not isinstance(items, list):
         raise ImportFailed(str(path), [Problem(None, "\"entries\" must be a list")])
-    problems: list[Problem] = []
+    problems = [Problem(None, problem)] if (problem := _problem(document)) else []
     entries: list[Entry] = []
     seen: set[str] = set()
     for number, item in enumerate(items, start=1):
@@ -120,4 +195,10 @@ def import_json(path: Path, store: Store, *, staging_parent: Path | None = None,
             staging.add(entry, entry.state)
             summary.entries[(entry.type, entry.state)] += 1
         commit(staging, store, summary, None, dry_run=dry_run, progress=progress)
+    if not dry_run and "audit" in document:
+        added = load_audit(store, document["audit"])
+        summary.notes.append(f"audit records: {added} new")
+    if not dry_run and state is not None and "state" in document:
+        rows = load_state(state, document["state"])
+        summary.notes.append(f"state: {rows} rows read, those missing added")
     return summary
