@@ -87,9 +87,10 @@ class Cluster:
                   "-l", str(self.root / "log"), "-o", options)
 
     def restart(self) -> None:
-        """Stop and start again on the same port (a database restart under load)."""
-        self._run(str(self.bindir / "pg_ctl"), "restart", "-w", "-m", "fast",
-                  "-D", str(self.data))
+        """Stop and start again on the same port (a database restart under load).
+        Not ``pg_ctl restart``: without ``-l`` its server would hold our output pipe."""
+        self.stop()
+        self.start_again()
 
     def remove(self) -> None:
         try:

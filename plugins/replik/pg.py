@@ -122,14 +122,6 @@ class Rows(list[tuple[Any, ...]]):
         return list(self)
 
 
-@contextmanager
-def _reachable(db: PgDatabase) -> Iterator[None]:
-    try:
-        yield
-    except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise ConnectionError(f"the database {db} cannot be used now: {exc}") from exc
-
-
 class Transaction:
     """An open transaction on one pooled connection."""
 
@@ -162,6 +154,7 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._inherited: list[ConnectionPool] = []
         self._local = threading.local()  # .tx: this thread's open transaction
+        self._failing = False
 
     def __str__(self) -> str:
         return re.sub(r"//[^@/]*@", "//", self.url)  # never the password in a message
@@ -178,10 +171,25 @@ class PgDatabase:
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self.max_size, open=True,
                     kwargs={"autocommit": True, "connect_timeout": max(2, int(self.timeout))},
-                    check=_check, timeout=self.timeout,
-                    name="replik")
+                    check=_check, timeout=self.timeout, name="replik",
+                    # Give up a reconnection soon: the pool's retries back off up to
+                    # minutes, while a request's wait starts a new attempt at once.
+                    reconnect_timeout=1.0)
                 self._pid = os.getpid()
         return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; ConnectionError if none comes. While the database is
+        down, a request waits a second, not ``timeout``: a worker held for seconds
+        per request would stall the node (the pool keeps trying to reconnect)."""
+        try:
+            with self.pool().connection(timeout=1.0 if self._failing else None) as conn:
+                self._failing = False
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            self._failing = True
+            raise ConnectionError(f"the database {self} cannot be used now: {exc}") from exc
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():
@@ -192,7 +200,7 @@ class PgDatabase:
         tx = getattr(self._local, "tx", None)
         if tx is not None:
             return Rows.of(tx.execute(sql, params))
-        with _reachable(self), self.pool().connection() as conn:  # autocommit: one trip
+        with self.connection() as conn:  # autocommit: one trip
             return Rows.of(conn.execute(_sql(sql), params))
 
     @contextmanager
@@ -203,7 +211,7 @@ class PgDatabase:
                 tx.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(lock),))
             yield tx
             return
-        with _reachable(self), self.pool().connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             self._local.tx = tx = Transaction(conn)
             try:
                 if lock:
@@ -215,7 +223,7 @@ class PgDatabase:
     @contextmanager
     def mutex(self, name: str) -> Iterator[None]:
         """A session advisory lock, held on one pooled connection while the block runs."""
-        with _reachable(self), self.pool().connection() as conn:
+        with self.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_lock_key(name),))
             try:
                 yield

@@ -9,7 +9,12 @@ from typing import Any
 
 from flask import Flask, Response, current_app, make_response, request
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import heap
@@ -130,9 +135,19 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+#: Seconds a client waits before trying again while the database is unreachable.
+RETRY_AFTER = 30
+
+
 def _unexpected_error(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_error(exc)
+    if isinstance(exc, ConnectionError):  # the database is down or restarting (pg.py)
+        log.error("replik: %s %s: %s", request.method, request.path, exc)
+        _ = gettext_for(current_app.config["REPLIK"])
+        return _http_error(ServiceUnavailable(_(
+            "The database cannot be reached right now; what you sent was not done. "
+            "Please try again in a minute."), retry_after=RETRY_AFTER))
     log.exception("replik: unexpected error on %s %s", request.method, request.path)
     return _http_error(InternalServerError(
         "Something went wrong on our side; nothing you sent was lost. Please try again."

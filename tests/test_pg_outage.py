@@ -1,0 +1,83 @@
+"""PostgreSQL down or restarting under a live app: 503 with Retry-After (JSON for scripts,
+a page for browsers), nothing acknowledged lost, the pool recovering by itself."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from liveserver import live_server
+from test_desk_auth import ACCOUNT, HASH_VARIABLE, Visitor, env  # noqa: F401 - a fixture
+from test_intake_support import form, make_settings
+
+from replik import pg
+from replik import state as state_module
+from replik.pgstore import PgStore
+from replik.server.app import create_app
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def served(tmp_path: Path, pg_cluster, pg_url, request, monkeypatch) -> Iterator[str]:
+    """The app on loopback with its store and state in the test's database."""
+    request.getfixturevalue("env")  # the desk's password and secret
+    pg.upgrade(pg_url)
+    monkeypatch.setenv("REPLIK_DATABASE_URL", pg_url)
+    settings = make_settings(tmp_path / "site", REPLIK_MODERATORS={ACCOUNT: HASH_VARIABLE},
+                             REPLIK_REBUILD=False, REPLIK_FLOOD_PER_MINUTE=0)
+    try:
+        with live_server(create_app(settings=settings)) as (base, _holder):
+            yield base
+    finally:
+        state_module._open.pop(pg_url, None)
+        pg._databases.pop(pg_url).close()
+
+
+def _unavailable(answer: httpx.Response, kind: str) -> None:
+    assert answer.status_code == 503, (answer.status_code, answer.text[:300])
+    assert int(answer.headers["Retry-After"]) > 0
+    assert answer.headers["Content-Type"].startswith(kind)
+
+
+def test_a_database_outage_answers_503_and_loses_nothing(served: str, pg_cluster, pg_url):
+    acknowledged: list[str] = []
+    refused: list[str] = []
+    desk = Visitor(served)
+
+    def post(http: httpx.Client, body: str) -> httpx.Response:
+        answer = http.post("/replik/comment", json=form(body=body), headers=JSON)
+        if answer.status_code == 201:
+            acknowledged.append(body)
+        else:
+            refused.append(body)
+        return answer
+
+    with httpx.Client(base_url=served, timeout=60) as http:
+        for number in range(5):
+            assert post(http, f"Vorher {number}").status_code == 201
+        pg_cluster.stop()
+        try:
+            _unavailable(post(http, "Während JSON"), "application/json")
+            assert http.post("/replik/comment", json=form(body="x"), headers=JSON).json()[
+                "ok"] is False
+            page = http.post("/replik/comment", data=form(body="Während Formular"))
+            _unavailable(page, "text/html")
+            assert "<form" in page.text  # the reader's form, with what they typed
+            assert "Während Formular" in page.text
+            _unavailable(desk.login("falsch"), "text/html")  # the desk's login throttle
+        finally:
+            pg_cluster.start_again()
+        assert post(http, "Danach 0").status_code == 201  # the same process, no restart
+        assert desk.login("falsch").status_code == 401
+        # A restart between two requests: the pooled connections it ended are noticed.
+        pg_cluster.restart()
+        assert post(http, "Danach 1").status_code == 201
+
+    store = PgStore(pg.database(pg_url))
+    bodies = Counter(entry.body for entry in store.all_entries(on_error="raise"))
+    assert all(bodies[body] == 1 for body in acknowledged) and len(acknowledged) == 7
+    assert not any(bodies[body] for body in ("Während JSON", "Während Formular"))
