@@ -73,10 +73,12 @@ def migrate(ctx: click.Context, source: str, target: str, merge: bool) -> None:
     PostgreSQL or back, through a JSON export. Safe to repeat: nothing is added twice.
     Stop the servers first, so nothing new arrives meanwhile."""
     from ..exporters.jsonfile import export_json
+    from ..importers.common import ImportFailed
     from ..importers.jsonio import import_json
     from ..pgstore import PgStore
-    from ..settings import cache_path
-    from ..spam import held_bodies
+    from ..settings import cache_path, store_path
+    from ..spam import Guard, held_bodies
+    from ..storespec import StoreError
 
     settings = load(ctx)
     (from_store, from_state), (to_store, to_state) = _open(source), _open(target)
@@ -90,12 +92,18 @@ def migrate(ctx: click.Context, source: str, target: str, merge: bool) -> None:
                                      prefix=".migrate-", suffix=".json") as exchange:
         count = export_json(from_store, exchange, from_state)
         exchange.flush()
-        summary = import_json(Path(exchange.name), to_store, state=to_state,
-                              staging_parent=scratch)
+        try:
+            summary = import_json(Path(exchange.name), to_store, state=to_state,
+                                  staging_parent=scratch)
+        except (ImportFailed, StoreError) as exc:
+            raise click.ClickException(f"{to_store.location}: {exc}") from None
     if isinstance(to_store, PgStore):  # the duplicate index, as the file guard derives it
-        from ..pg import Guard
+        from .. import pg
 
-        Guard(to_store.db).fill(held_bodies(to_store))
+        pg.Guard(to_store.db).fill(held_bodies(to_store))
+    elif Path(target).resolve() == store_path(settings).resolve():
+        # The site's own file store: its derived index is rebuilt on the next claim.
+        (cache_path(settings) / "intake" / Guard.INDEX).unlink(missing_ok=True)
     for line in summary.lines()[1:]:
         click.echo(line)
     click.echo(f"Copied {count} entries from {from_store.location} to {to_store.location}.")
