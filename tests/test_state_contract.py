@@ -298,6 +298,13 @@ def test_duplicate_claims_across_guards(guards):
     assert two.claim_body("a", "Text", "id5") == ""
 
 
+def test_concurrent_claims_of_one_text_have_one_winner(guards):
+    """Twelve claims at once (through two guards): one wins, the rest name it."""
+    got = together(12, lambda i: guards[i % 2].claim_body("a", "Gleich", f"id{i}"))
+    [winner] = [f"id{i}" for i, holder in enumerate(got) if holder == ""]
+    assert all(holder in ("", winner) for holder in got)
+
+
 # -- the schema: replik db upgrade ---------------------------------------------------------------
 def test_db_upgrade_makes_the_schema_once(pg_url, monkeypatch, tmp_path):
     runner = CliRunner()
