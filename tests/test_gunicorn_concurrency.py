@@ -23,6 +23,7 @@ CLIENTS = 32
 
 
 def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 8) -> subprocess.Popen:
+    """gunicorn in a session of its own: ``os.killpg`` ends the master and its workers."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON_AKISMET_", "REPLIK_SMTP_"))}
@@ -31,7 +32,7 @@ def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 8) ->
          "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--backlog", "256",
          "--keep-alive", "30",
          "--log-level", "warning", f"replik.server.app:create_app({str(conf)!r})"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
