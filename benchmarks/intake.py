@@ -1,5 +1,11 @@
 """Comment intake throughput and latency: Replik against Isso 0.14 (``POST /new``).
 
+Replik runs three ways: on its file store; on PostgreSQL (``REPLIK_DATABASE_URL``,
+a throwaway cluster of the tests' ``pgcluster`` with fsync on, as durable as the
+files), one app node; and on PostgreSQL with two app nodes (two gunicorns on one
+project folder and one database, the 32 clients split between them). Without
+PostgreSQL installed, the file store and Isso only.
+
 Both run under gunicorn with the same flags (2 workers, gthread) and get the same
 load from the same client: 32 concurrent connections, each POSTing new comments
 (every text unique) on its own keep-alive connection. Replik runs with its spam
@@ -40,7 +46,7 @@ import sys
 import threading
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -257,6 +263,9 @@ class Server:
     #: Run once before gunicorn starts (e.g. to create a database its workers share).
     prepare: list[str] | None = None
     process: subprocess.Popen | None = None
+    #: More nodes of the same service (the same database): started, stopped and
+    #: loaded with this one, the clients split between them.
+    peers: list[Server] = field(default_factory=list)
 
     def start(self) -> None:
         if self.prepare:
@@ -265,8 +274,12 @@ class Server:
             self.process = subprocess.Popen(self.argv, env=self.env, stdout=log_file,
                                             stderr=subprocess.STDOUT)
         wait_for(self.port, self.ready_path, self.process)
+        for peer in self.peers:
+            peer.start()
 
     def stop(self) -> None:
+        for peer in self.peers:
+            peer.stop()
         if self.process is None:
             return
         self.process.terminate()
@@ -276,7 +289,10 @@ class Server:
             self.process.kill()
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) of the gunicorn master and its live workers."""
+        """CPU time (user + system) of the gunicorn masters and their live workers."""
+        return self._cpu_seconds() + sum(peer._cpu_seconds() for peer in self.peers)
+
+    def _cpu_seconds(self) -> float:
         if self.process is None:
             return 0.0
         pids = [self.process.pid]
@@ -293,11 +309,47 @@ class Server:
 
     def load(self, client: str, tag: str, clients: int, *, seconds: float,
              requests: int) -> dict[str, Any]:
-        """One load run: wrk for ``seconds``, or the Python client for ``requests``."""
+        """One load run: wrk for ``seconds``, or the Python client for ``requests``;
+        with peers, the clients split over the nodes, all loaded at once."""
+        if not self.peers:
+            return self._load(client, tag, clients, seconds=seconds, requests=requests)
+        nodes = [self, *self.peers][:clients]  # one client alone: one node
+        results: list[dict[str, Any]] = [{} for _ in nodes]
+
+        def one(number: int) -> None:
+            share = len(range(number, clients, len(nodes)))
+            results[number] = nodes[number]._load(
+                client, f"{tag}n{number}", share, seconds=seconds,
+                requests=requests * share // clients)
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(len(nodes))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return at_once(results)
+
+    def _load(self, client: str, tag: str, clients: int, *, seconds: float,
+              requests: int) -> dict[str, Any]:
         if client == "wrk":
             return load_wrk(self.port, self.make_request, seconds, clients, tag,
-                            self.log.with_name("wrk.log"))
+                            self.log.with_suffix(".wrk.log"))
         return load_python(self.port, self.make_request, requests, clients, tag)
+
+
+def at_once(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load runs that ran side by side (one per node) as one: their requests added,
+    their latencies together, the time of the longest."""
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    samples = [s for r in runs for s in r["samples"]]
+    weights = [sum(w for _, w in r["samples"]) for r in runs]
+    mean = sum(r["latency_ms"].get("mean", 0.0) * w for r, w in zip(runs, weights, strict=True))
+    return _summary(runs[0]["client"], sum(r["requests"] for r in runs), statuses,
+                    max(r["seconds"] for r in runs), samples,
+                    mean / sum(weights) if sum(weights) else 0.0)
 
 
 def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -392,13 +444,19 @@ def replik_site(folder: Path) -> Path:
     return conf
 
 
-def replik_server(folder: Path) -> Server:
+def replik_server(folder: Path, name: str = "replik", database_url: str = "",
+                  nodes: int = 1) -> Server:
+    """Replik on its file store, or on PostgreSQL (``database_url``) with ``nodes``
+    app nodes: gunicorns of their own on one project folder and one database."""
     conf = replik_site(folder)
-    port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON_AKISMET_", "REPLIK_SMTP_"))}
+           if not k.startswith(("PYTHON_AKISMET_", "REPLIK_SMTP_", "REPLIK_DATABASE_URL"))}
+    prepare = None
+    if database_url:
+        env["REPLIK_DATABASE_URL"] = database_url
+        prepare = [str(Path(sys.executable).with_name("replik")), "db", "upgrade"]
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    argv = gunicorn_argv(gunicorn, f"replik.server.app:create_app({str(conf)!r})", port)
+    app = f"replik.server.app:create_app({str(conf)!r})"
 
     def make_request(token: str) -> tuple[str, str, dict[str, str]]:
         body = json.dumps({
@@ -409,8 +467,15 @@ def replik_server(folder: Path) -> Server:
             "Content-Type": "application/json", "Accept": "application/json",
             "Origin": "http://127.0.0.1:8000", "User-Agent": "bench"}
 
-    return Server("replik", argv, env, port, "/replik/thanks", make_request,
-                  folder / "gunicorn.log")
+    servers = []
+    for number in range(nodes):
+        port = free_port()
+        servers.append(Server(name, gunicorn_argv(gunicorn, app, port), env, port,
+                              "/replik/thanks", make_request,
+                              folder / f"gunicorn-{number + 1}.log",
+                              None if number else prepare))
+    servers[0].peers = servers[1:]
+    return servers[0]
 
 
 # -- Isso ----------------------------------------------------------------------------------
@@ -497,6 +562,32 @@ def replik_stored(store: Path) -> tuple[int, int]:
     return files, len(texts)
 
 
+def postgres_stored(url: str) -> tuple[int, int]:
+    """Entries in Replik's PostgreSQL store and how many different texts they hold."""
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        row = db.execute("SELECT count(*), count(DISTINCT body) FROM entries").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def postgres_cluster() -> Any:
+    """A throwaway PostgreSQL cluster (the tests' ``pgcluster``), durable like the
+    file store (fsync on); None when PostgreSQL is not installed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pgcluster", ROOT / "tests" / "pgcluster.py")
+    assert spec and spec.loader
+    pgcluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pgcluster)
+    bindir = pgcluster.find_bin()
+    if bindir is None:
+        return None
+    cluster = pgcluster.Cluster(bindir, durable=True)
+    cluster.start()
+    return cluster
+
+
 def isso_stored(database: Path) -> tuple[int, int]:
     """Comments in Isso's database and how many different texts they hold."""
     with closing(sqlite3.connect(database)) as db:
@@ -572,6 +663,13 @@ def run(report: dict) -> None:
               "client; its own CPU use and GIL contention inflate the latency figures "
               "and take CPU from the servers.", flush=True)
     servers = [replik_server(work / "replik")]
+    # PostgreSQL, on one node and on two (one database, the clients split over both).
+    cluster = postgres_cluster()
+    databases: dict[str, str] = {}
+    if cluster is not None:
+        for name, nodes in (("postgres", 1), ("postgres-2-nodes", 2)):
+            databases[name] = cluster.create_database()
+            servers.append(replik_server(work / name, name, databases[name], nodes))
     # The blog page Isso fetches once to create its thread.
     pages = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     threading.Thread(target=pages.serve_forever, daemon=True).start()
@@ -582,8 +680,11 @@ def run(report: dict) -> None:
         isso_problem = f"Isso {ISSO_VERSION} could not be installed: {exc}"
     try:
         results = compare(servers)
+        stored = {name: postgres_stored(url) for name, url in databases.items()}
     finally:
         pages.shutdown()
+        if cluster is not None:
+            cluster.remove()
     print(f"intake: results in {work}", flush=True)
     clients = _env_int("BENCH_INTAKE_CLIENTS", 32)
     problems = []
@@ -607,6 +708,20 @@ def run(report: dict) -> None:
         " (fallback: latency inflated by the Python client)" if client == "python" else
         f", {clients} connections")]
     lines.append(_line("Replik", replik))
+    if not databases:
+        lines.append("PostgreSQL is not installed: no PostgreSQL figures")
+    for name in databases:
+        problem = check_stored(results[name], stored[name], clients)
+        if problem:
+            problems.append(f"Replik on {name}: {problem}")
+        section[name] = pg = results[name]
+        ratio = round(pg["throughput_per_s"] / replik["throughput_per_s"], 2)
+        section[f"{name}_ratio"] = ratio
+        lines.append(_line(f"Replik on {name}", pg))
+        p99 = "met" if pg["latency_ms"]["p99"] <= 50 else "missed"
+        lines.append(f"{name}/files throughput: {ratio}×"
+                     + (" (target ≥ 0.7×)" if name == "postgres" else "")
+                     + f"; p99 target ≤ 50 ms: {p99}")
     if "isso" in results:
         isso = results["isso"]
         problem = check_stored(isso, isso_stored(work / "isso" / "comments.db"), clients)

@@ -4,7 +4,8 @@ Debian's ``postgresql`` package (``.ci/run`` installs it) puts ``initdb`` and
 ``pg_ctl`` under ``/usr/lib/postgresql/<version>/bin``. ``initdb`` refuses to run
 as root, so as root both run as the package's ``postgres`` user (``runuser``).
 The cluster trusts every local connection and runs with ``fsync=off``: it holds
-test data only and is deleted afterwards. Debian's own cluster, if the package
+test data only and is deleted afterwards (``durable=True``, for the benchmarks:
+PostgreSQL's own defaults, every commit on disk, as the file store's fsync). Debian's own cluster, if the package
 started one, is not touched (other folder, other port).
 """
 
@@ -41,8 +42,9 @@ def _free_port() -> int:
 class Cluster:
     """One PostgreSQL server in a temporary folder; ``start`` … ``remove``."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="replik-pg-"))
         self.data = self.root / "data"
         self.port = 0
@@ -81,8 +83,9 @@ class Cluster:
     def start_again(self) -> None:
         """Start the stopped cluster on ``self.port`` (again: a database restart)."""
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data),
                   "-l", str(self.root / "log"), "-o", options)
 
