@@ -8,7 +8,8 @@ mid-burst, and its clients go on against the other node, as a load balancer
 would send them. Every acknowledged comment must be in the database exactly
 once (each body carries a marker of its own), no comment twice. A login lockout
 reached on one node holds on the other, and a session opened on one is valid on
-the other.
+the other. An approval on node B goes live once, by one rebuild of ``replik
+worker``, with one run of the publish hook.
 
 ``REPLIK_MULTINODE_POSTS`` sets the burst's size (2,000 here to keep the suite
 short; the issue's 10,000 pass too, in about four times the time).
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +51,7 @@ class Nodes:
     """Two gunicorn app nodes on one database; ``kill(i)`` is a machine dying."""
 
     def __init__(self, conf: Path) -> None:
+        self.conf = conf
         self.ports = [free_port(), free_port()]
         self.processes: list[subprocess.Popen] = []
         for port in self.ports:
@@ -70,16 +73,21 @@ class Nodes:
         return errors
 
 
+REPLIK = str(Path(sys.executable).with_name("replik"))
+
+
 @pytest.fixture
 def nodes(tmp_path: Path, pg_url: str, env: None,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Nodes]:
     monkeypatch.setenv("REPLIK_DATABASE_URL", pg_url)
-    replik = Path(sys.executable).with_name("replik")
-    subprocess.run([str(replik), "db", "upgrade"], check=True, capture_output=True)
+    subprocess.run([REPLIK, "db", "upgrade"], check=True, capture_output=True)
     # No flood limit: 32 clients share one address. Distinct bodies: no duplicates.
-    conf = write_conf(tmp_path, REPLIK_FLOOD_PER_MINUTE=0, REPLIK_REBUILD=False,
-                      REPLIK_MODERATORS={ACCOUNT: HASH_VARIABLE})
+    # Rebuilds are the worker's: with REPLIK_DATABASE_URL the nodes only ask for them.
+    conf = write_conf(tmp_path, REPLIK_FLOOD_PER_MINUTE=0,
+                      REPLIK_MODERATORS={ACCOUNT: HASH_VARIABLE},
+                      REPLIK_PUBLISH_HOOK=f"echo run >> {tmp_path / 'hook-runs'}")
     running = Nodes(conf)
+    running.conf = conf
     try:
         yield running
     finally:
@@ -181,3 +189,44 @@ def test_a_lockout_on_one_node_holds_on_the_other(nodes: Nodes, pg_url: str,
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT count(*) FROM login_attempts").fetchone() == (5,)
     assert list(tmp_path.rglob("*.sqlite3")) == []
+
+
+def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url: str,
+                                                           tmp_path: Path) -> None:
+    pytest.importorskip("replik.worker")
+    answer = httpx.post(f"{nodes.base(0)}/replik/comment", headers={"Accept": "application/json"},
+                        data={"article": "offene-debatte", "author": "Leserin",
+                              "email": "leserin@example.org", "consent": "yes",
+                              "body": "Auf Knoten A geschrieben, auf B freigegeben."})
+    assert answer.status_code == 201, answer.text
+    entry = answer.json()["id"]
+    moderator = Visitor(nodes.base(1))
+    assert moderator.login(PASSWORD).status_code == 302
+    queue = moderator.http.get("/moderate/queue").text
+    token = re.search(r'name="csrf" value="([^"]+)"', queue).group(1)  # type: ignore[union-attr]
+    since = time.time()
+    decided = moderator.http.post(f"/moderate/entry/{entry}/act",
+                                  data={"csrf": token, "action": "approve"})
+    assert decided.status_code == 302 and decided.headers["Location"].endswith(entry)
+    with psycopg.connect(pg_url) as db:
+        assert db.execute("SELECT state FROM entries WHERE id = %s", (entry,)).fetchone() \
+            == ("approved",)
+    assert not (tmp_path / "hook-runs").exists()  # neither node rebuilt anything itself
+    with httpx.Client(base_url=nodes.base(0), cookies=moderator.http.cookies) as desk_a:
+        assert desk_a.get("/moderate/live", params={"since": since}).json()["live"] is False
+
+    def worker_once() -> str:
+        done = subprocess.run([REPLIK, "worker", "--once", "--settings", str(nodes.conf)],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    log = worker_once()
+    assert len(re.findall(r"rebuild of 1 requests", log)) == 1, log
+    assert (tmp_path / "hook-runs").read_text() == "run\n"  # one rebuild, one publish hook
+    # Live, as either node's desk tells (the rebuild status is in the database).
+    for node in (0, 1):
+        with httpx.Client(base_url=nodes.base(node), cookies=moderator.http.cookies) as desk:
+            assert desk.get("/moderate/live", params={"since": since}).json()["live"] is True
+    assert "0 jobs done" in worker_once()  # nothing left: no second rebuild
+    assert (tmp_path / "hook-runs").read_text() == "run\n"
