@@ -87,7 +87,6 @@ def nodes(tmp_path: Path, pg_url: str, env: None,
                       REPLIK_MODERATORS={ACCOUNT: HASH_VARIABLE},
                       REPLIK_PUBLISH_HOOK=f"echo run >> {tmp_path / 'hook-runs'}")
     running = Nodes(conf)
-    running.conf = conf
     try:
         yield running
     finally:
