@@ -25,9 +25,6 @@ measured before this redesign exist only in older commits (1cb82c7): their varia
 are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails).
 
 * ``plain`` — plain Pelican, for scale;
-* ``light-gone`` — not a piece but a diagnosis: gone.map written without importing
-  the linkbacks sender when there is no state file (that import costs every build
-  0.28 s of CPU and 16 MB at its peak, see docs/benchmarks.md);
 * ``no-thread-markup`` — the theme's partials draw every thread (thread_markup
   not offered);
 * ``no-thread-cache`` — ``REPLIK_CACHE = ""``, a build from nothing without the
@@ -139,36 +136,12 @@ def _no_gc_freeze() -> None:
     gc.freeze = lambda: None
 
 
-def _gone_without_sender() -> None:
-    """gone.map written without importing the linkbacks sender (httpx, lxml, mf2py …:
-    269 modules, 16 MB) where there is no state file, so nothing was ever published."""
-    from pathlib import Path as _Path
-
-    from replik import gone, writers
-    from replik.settings import Settings
-    from replik.state import state_path
-    from replik.state_upgrade import sent_log_path
-
-    original = writers.write_gone_map
-
-    def write_gone_map(generator: Any, writer: Any = None) -> None:
-        settings = Settings.of(generator.settings)
-        if state_path(settings).exists() or sent_log_path(settings).exists():
-            original(generator, writer)
-        else:
-            writers.atomic_write(_Path(generator.output_path) / gone.FILENAME,
-                                 gone.render(set(), gone.site_prefix(settings)))
-
-    writers.write_gone_map = write_gone_map
-
-
 PATCHES = {
     "thread-markup": _no_thread_markup,
     "gettext-caches": _no_gettext_caches,
     "gettext-formatted": _no_gettext_formatted,
     "fragment-cache": _no_fragment_cache,
     "gc-freeze": _no_gc_freeze,
-    "gone-sender": _gone_without_sender,
 }
 
 
@@ -199,7 +172,6 @@ VARIANTS: dict[str, tuple[list[str], dict[str, str], str]] = {
     "feedgen": ([], {"REPLIK_FEED_WRITER": '"feedgen"'}, "cold"),
     "no-thread-cache": ([], {}, "none"),
     "warm": ([], {}, "warm"),
-    "light-gone": (["gone-sender"], {}, "cold"),
 }
 #: The variants whose piece the current code still has (the others are for @1cb82c7).
 CURRENT = ["baseline", "no-thread-markup", "no-thread-cache", "warm"]

@@ -126,7 +126,7 @@ def test_pieces_builds_each_variant_on_its_copy_of_the_code(tmp_path: Path) -> N
 
 def test_pieces_builds_a_commit_with_its_own_settings(tmp_path: Path) -> None:
     site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
-    variants = ["baseline@HEAD", "light-gone"]
+    variants = ["baseline@HEAD", "no-thread-markup"]
     builds = pieces.Builds(site, variants, tmp_path / "work")
     cpu = pieces.measure(builds, variants, rounds=1)
     assert all(len(values) == 1 and values[0] > 0 for values in cpu.values())

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xmlrpc.client
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -327,6 +330,31 @@ def test_a_deleted_post_resends_its_webmentions_once(blog, receivers):
     again = cli(site_dir)
     assert again.exit_code == 0, again.output
     assert len(receivers.header_wm.received) == 3
+
+
+BUILD_AND_LIST_IMPORTS = """
+import sys
+from pelican import Pelican
+from pelican.settings import read_settings
+Pelican(read_settings(sys.argv[1])).run()
+print(sorted(m for m in sys.modules if m.partition(".")[0] in sys.argv[2:]))
+"""
+
+
+def test_a_build_imports_nothing_of_the_sender(blog, receivers):
+    """gone.map needs the published posts from the state file, not the sender: a build
+    (in a fresh process) never imports the network stack (16 MB and 0.3 s a build)."""
+    site_dir, settings = blog
+    assert cli(site_dir).exit_code == 0
+    (site_dir / "content" / "linkliste.md").unlink()
+    result = subprocess.run([sys.executable, "-c", BUILD_AND_LIST_IMPORTS,
+                             str(site_dir / "pelicanconf.py"), "httpx", "lxml", "mf2py", "bs4",
+                             "html5lib", "replik"], capture_output=True, text=True, check=True)
+    imported = result.stdout.splitlines()[-1]
+    assert "'replik.writers'" in imported, imported  # the plugin ran, and listed
+    assert not any(name in imported for name in ("httpx", "lxml", "mf2py", "bs4", "html5lib",
+                                                 "replik.linkbacks")), imported
+    assert '"/linkliste/" 1;' in (Path(settings["OUTPUT_PATH"]) / "gone.map").read_text()
 
 
 def test_a_post_is_not_taken_for_deleted_when_the_site_moved_or_has_no_posts(

@@ -3,9 +3,11 @@
 A post is *published* once the publish path (``replik linkbacks send``, which a
 publish build runs) has seen it at the public address; ``linkbacks/send.py``
 remembers those site-relative URLs in the state file (``state.sent``, beside the
-store, so ``make clean`` does not forget them). A post that was published and that a build no
-longer produces (deleted, turned into a draft, or its URL changed) is *gone*:
-every build writes the paths of the gone posts to ``<output>/gone.map``.
+store, so ``make clean`` does not forget them); ``published`` reads them here, so
+that a build imports nothing of the sender's network stack. A post that was
+published and that a build no longer produces (deleted, turned into a draft, or
+its URL changed) is *gone*: every build writes the paths of the gone posts to
+``<output>/gone.map``.
 
 ``replik serve`` answers those paths with 410 Gone, and so does nginx with the
 snippet in docs/linkbacks.md: the file is an nginx ``map`` include (one
@@ -22,6 +24,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .settings import Settings
+from .state import SentLinkbacks, open_state, state_path
+from .state_upgrade import migrate_sent_log, sent_log_path
 
 FILENAME = "gone.map"
 HEADER = ("# Replik: posts that were published and are no longer (HTTP 410 Gone).\n"
@@ -37,6 +41,34 @@ def site_prefix(settings: Settings) -> str:
         return urlsplit(settings.siteurl).path.rstrip("/")
     except ValueError:
         return ""
+
+
+def sent_log(settings: Settings) -> SentLinkbacks:
+    """What was sent, in the state file. Raises ValueError while a sent-log of an older
+    version (``<store>/sent/linkbacks.json``) waits to be moved in and cannot be read:
+    sending without it would notify everyone again."""
+    state = open_state(settings)
+    old = sent_log_path(settings)
+    if old.exists():
+        migrate_sent_log(state, old)
+    return state.sent
+
+
+def published_urls(sent: SentLinkbacks, settings: Settings) -> set[str]:
+    """Every post ever published, site-relative: the list, and the sources we sent for
+    under SITEURL (a sent-log from before the list was kept)."""
+    base = settings.siteurl.rstrip("/") + "/"
+    found = sent.published()
+    if base != "/":
+        found.update(s[len(base):] for s in sent.sources() if s.startswith(base))
+    return found
+
+
+def published(settings: Settings) -> set[str]:
+    """``published_urls`` from the state file; none without one (a build makes none)."""
+    if not (state_path(settings).exists() or sent_log_path(settings).exists()):
+        return set()
+    return published_urls(sent_log(settings), settings)
 
 
 def request_paths(prefix: str, url: str) -> list[str]:

@@ -240,19 +240,12 @@ def post_feed_guids(_context: Any, feed: Any) -> None:
 def write_gone_map(generator: Any, writer: Any = None) -> None:
     """article_writer_finalized: write gone.map for the posts published before and not
     produced now."""
-    from .linkbacks.send import published_urls, sent_log
-    from .state import state_path
-    from .state_upgrade import sent_log_path
-
     settings = Settings.of(generator.settings)
-    published: set[str] = set()
-    # A build makes no state file: without one nothing has been published.
-    if state_path(settings).exists() or sent_log_path(settings).exists():
-        try:
-            published = published_urls(sent_log(settings), settings)
-        except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
-            log.warning("replik: the list of deleted posts is not updated: %s", exc)
-            return
+    try:
+        published = gone.published(settings)
+    except (ValueError, OSError, sqlite3.Error) as exc:  # it must not fail the build
+        log.warning("replik: the list of deleted posts is not updated: %s", exc)
+        return
     produced = (list(generator.articles) + list(generator.translations)
                 + list(generator.hidden_articles) + list(generator.hidden_translations))
     deleted = published - {str(a.url) for a in produced}

@@ -37,9 +37,9 @@ from lxml import etree
 
 from ..articles import read_content
 from ..fetch import FetchError, blocked_reason, fetch
+from ..gone import published_urls, sent_log
 from ..settings import Settings
-from ..state import SentLinkbacks, open_state
-from ..state_upgrade import migrate_sent_log, sent_log_path
+from ..state import SentLinkbacks
 from .html import Page
 from .receive import host_listed, host_of
 
@@ -250,27 +250,6 @@ def send_pingback(endpoint: str, source: str, target: str, settings: Settings
 
 
 # -- the sent-log -------------------------------------------------------------------------
-
-
-def sent_log(settings: Settings) -> SentLinkbacks:
-    """What was sent, in the state file. Raises ValueError while a sent-log of an older
-    version (``<store>/sent/linkbacks.json``) waits to be moved in and cannot be read:
-    sending without it would notify everyone again."""
-    state = open_state(settings)
-    old = sent_log_path(settings)
-    if old.exists():
-        migrate_sent_log(state, old)
-    return state.sent
-
-
-def published_urls(sent: SentLinkbacks, settings: Settings) -> set[str]:
-    """Every post ever published, site-relative: the list, and the sources we sent for
-    under SITEURL (a sent-log from before the list was kept)."""
-    base = settings.siteurl.rstrip("/") + "/"
-    found = sent.published()
-    if base != "/":
-        found.update(s[len(base):] for s in sent.sources() if s.startswith(base))
-    return found
 
 
 # -- the run ---------------------------------------------------------------------------------
