@@ -178,9 +178,13 @@ def page_language(context: Any, default: str) -> str:
 def page_gettext(settings: Settings) -> tuple[Callable[..., str], ...]:
     """``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` for templates: exactly
     Jinja's newstyle ones (escaping, always a format string), in the page's language."""
+    catalogs: dict[str, gettext.NullTranslations] = {}  # by language, each looked up once
 
     def catalog(context: Any) -> gettext.NullTranslations:
-        return translations_for(settings, page_language(context, settings.lang))
+        lang = page_language(context, settings.lang)
+        if lang not in catalogs:
+            catalogs[lang] = translations_for(settings, lang)
+        return catalogs[lang]
 
     def finish(context: Any, rv: str, variables: dict[str, Any]) -> str:
         return (Markup(rv) if context.eval_ctx.autoescape else rv) % variables

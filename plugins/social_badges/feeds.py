@@ -105,7 +105,9 @@ def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
     if not social.channels:
         return
     default = str(settings.get("DEFAULT_LANG") or "de")
-    languages = post_languages(context)
+    languages = context.get("social_post_languages")
+    if languages is None:  # once per build (Pelican's context): every feed has the same posts
+        languages = context["social_post_languages"] = post_languages(context)
     site = str(context.get("SITEURL") or "")
     footers: dict[str, str] = {}
     for item in feed.items:
