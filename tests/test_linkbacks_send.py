@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import xmlrpc.client
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -354,7 +353,7 @@ def test_a_build_imports_nothing_of_the_sender(blog, receivers):
     assert "'replik.writers'" in imported, imported  # the plugin ran, and listed
     assert not any(name in imported for name in ("httpx", "lxml", "mf2py", "bs4", "html5lib",
                                                  "replik.linkbacks")), imported
-    assert '"/linkliste/" 1;' in (Path(settings["OUTPUT_PATH"]) / "gone.map").read_text()
+    assert '"/linkliste/" 1;' in (site_dir / "output" / "gone.map").read_text()
 
 
 def test_a_post_is_not_taken_for_deleted_when_the_site_moved_or_has_no_posts(
