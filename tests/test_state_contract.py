@@ -377,3 +377,20 @@ def test_a_known_linkback_pair_is_seen_by_every_handle(kind, request, tmp_path):
     assert one.find("https://a.example/x", "post").state == "trash"
     opener().delete(entry.id)
     assert two.find("https://a.example/x", "post") is None
+
+
+def test_the_build_reads_published_posts_from_the_database(pg_url, monkeypatch, tmp_path):
+    # gone.map lists deleted posts from the state: with PostgreSQL there is no state
+    # file, and the build must still ask the database.
+    from replik import gone
+
+    monkeypatch.setenv("REPLIK_DATABASE_URL", pg_url)
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    settings = make_settings(tmp_path)
+    state = open_state(settings)
+    try:
+        state.sent.publish(["posts/weg.html"])
+    finally:
+        state.db.close()
+    assert "posts/weg.html" in gone.published(settings)
+    assert not list(tmp_path.rglob("state.sqlite3"))

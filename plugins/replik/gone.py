@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .settings import Settings
-from .state import SentLinkbacks, open_state, state_path
+from .state import SentLinkbacks, database_url, open_state, state_path
 from .state_upgrade import migrate_sent_log, sent_log_path
 
 FILENAME = "gone.map"
@@ -65,8 +65,10 @@ def published_urls(sent: SentLinkbacks, settings: Settings) -> set[str]:
 
 
 def published(settings: Settings) -> set[str]:
-    """``published_urls`` from the state file; none without one (a build makes none)."""
-    if not (state_path(settings).exists() or sent_log_path(settings).exists()):
+    """``published_urls`` from the state; none without a state file or a database
+    (a build does not make one)."""
+    if not (database_url() or state_path(settings).exists()
+            or sent_log_path(settings).exists()):
         return set()
     return published_urls(sent_log(settings), settings)
 
