@@ -92,6 +92,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS audit_entry ON audit (entry, seq);
     """,
+    _pg_schema(state.REBUILD_REQUESTS),  # for databases made at version 1
 ]
 
 

@@ -11,13 +11,15 @@ one of them (``writers.SelectiveWriter``): the article page, the listing pages
 (``writers.write_comment_feeds``). Every file is written atomically (temporary
 file + rename), so a reader or a failed rebuild never leaves a half-written page.
 
-``Rebuilder`` runs a ``SiteBuilder`` in a background thread: requests within a
-short debounce window are batched into one sync, a lock (``state.mutex``, an
-``flock`` beside the state file) keeps two rebuilds (from several server
-processes) from running at once, a failure is recorded and retried, and the
-publish hook runs after each successful rebuild. The last result is kept in the
-state file (``state.rebuild``) so any server process can tell the desk whether
-a decision is live.
+Decisions ask for a rebuild by a request in the state (``state.rebuilds``). A
+rebuilder claims every request waiting, brings the output up to date in one sync
+(so a burst of decisions makes one rebuild) under a lock (``state.mutex``: two
+rebuilders, in any process or on any node, never rebuild at once), runs the
+publish hook, and records the result in the state (``state.rebuild``) so any
+server process can tell the desk whether a decision is live. A failed rebuild
+gives its requests back, to be retried. The rebuilder is the server's own
+background thread (``Rebuilder``), or ``replik worker`` (worker.py) when
+``separate_worker``: the app then only asks (``RebuildQueue``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .articles import generator_args
 from .fingerprint import tree_fingerprint
 from .generators import attach_thread, commentable
 from .settings import Settings
-from .state import open_state
+from .state import database_url, open_state
 from .storespec import open_store
 from .writers import AtomicWriter, SelectiveWriter, write_comment_feeds
 
@@ -170,6 +172,12 @@ def is_live(settings: Settings, decided_at: float) -> bool:
     return float(read_status(settings).get("ok_started", 0)) >= decided_at
 
 
+def separate_worker(settings: Settings) -> bool:
+    """Whether ``replik worker`` runs the queues instead of the server's threads:
+    REPLIK_WORKER, by default so when the state is in a database."""
+    return bool(database_url()) if settings.worker is None else bool(settings.worker)
+
+
 def run_publish_hook(settings: Settings) -> str:
     """Run REPLIK_PUBLISH_HOOK (a shell command, from the operator's own config)."""
     command = settings.publish_hook.strip()
@@ -184,8 +192,27 @@ def run_publish_hook(settings: Settings) -> str:
     return command
 
 
+class RebuildQueue:
+    """The server's side when ``replik worker`` rebuilds: a decision only asks."""
+
+    builder = None
+
+    def __init__(self, settings: Settings) -> None:
+        self.state = open_state(settings)
+
+    def request(self) -> float:
+        return self.state.rebuilds.put()
+
+    def start(self, warm: bool = True) -> None:
+        """Nothing to start here: the worker runs elsewhere."""
+
+    def stop(self, timeout: float = 0.0) -> None:
+        """Nothing to stop here."""
+
+
 class Rebuilder:
-    """Batches rebuild requests into one sync at a time, in a background thread."""
+    """Batches rebuild requests into one sync at a time, in a background thread
+    (``start``/``request``) or called by a worker (``rebuild_once``)."""
 
     def __init__(self, settings: Settings, debounce: float = 0.05,
                  retry_delays: tuple[float, ...] = (1.0, 2.0, 5.0, 15.0, 60.0)) -> None:
@@ -195,6 +222,7 @@ class Rebuilder:
         self.retry_delays = retry_delays
         self.state = open_state(settings)
         self._wanted = threading.Event()
+        self._warm = False  # a sync is due even without a request (the first build)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
@@ -205,6 +233,7 @@ class Rebuilder:
             if self._thread is not None and self._thread.is_alive():
                 return
             if warm:
+                self._warm = True
                 self._wanted.set()
             self._thread = threading.Thread(target=self._loop, name="replik-rebuild",
                                             daemon=True)
@@ -212,7 +241,7 @@ class Rebuilder:
 
     def request(self) -> float:
         """Ask for a rebuild; returns the time to compare with ``is_live``."""
-        asked = time.time()
+        asked = self.state.rebuilds.put()
         self.start(warm=False)
         self._wanted.set()
         return asked
@@ -224,18 +253,28 @@ class Rebuilder:
             self._thread.join(timeout)
 
     # -- work --------------------------------------------------------------------
-    def rebuild_once(self) -> list[str]:
-        """One locked sync plus the publish hook; records the result in the state file."""
-        started = time.time()
-        try:
-            with self.state.mutex(LOCK_NAME):
+    def rebuild_once(self, force: bool = True) -> list[str] | None:
+        """One locked sync for the requests waiting (even none when ``force``), then
+        the publish hook; records the result in the state. None: nothing was asked."""
+        requests = self.state.rebuilds
+        if not force and not requests.ready():
+            return None
+        with self.state.mutex(LOCK_NAME):
+            claimed = requests.claim()
+            if not claimed and not force:
+                return None  # another rebuilder took them while we waited
+            # Every claimed decision is in this sync (an app node's clock may be ahead).
+            started = max([time.time(), *claimed.values()])
+            try:
                 written = self.builder.sync()
                 run_publish_hook(self.settings)
-        except Exception as exc:  # any failure is shown in the desk and retried
-            log.exception("replik: rebuild failed")
-            self.state.rebuild.failed(f"{type(exc).__name__}: {exc}", time.time())
-            raise
-        self.state.rebuild.succeeded(started, time.time(), len(written))
+            except Exception as exc:  # any failure is shown in the desk and retried
+                log.exception("replik: rebuild failed")
+                self.state.rebuild.failed(f"{type(exc).__name__}: {exc}", time.time())
+                requests.release(claimed)
+                raise
+            self.state.rebuild.succeeded(started, time.time(), len(written))
+            requests.done(claimed)
         return written
 
     def _loop(self) -> None:
@@ -247,7 +286,8 @@ class Rebuilder:
             time.sleep(self.debounce)  # let a burst of decisions arrive
             self._wanted.clear()
             try:
-                self.rebuild_once()
+                self.rebuild_once(force=self._warm)
+                self._warm = False
                 failures = 0
             except Exception:
                 delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]

@@ -86,6 +86,9 @@ class Settings:
     rebuild: bool = True  # the desk rebuilds the site after decisions
     rebuild_debounce: float = 0.05  # seconds in which decisions make one rebuild
     publish_hook: str = ""  # shell command run after each desk rebuild (e.g. rsync)
+    # True: `replik worker` runs rebuilds, webmention checks and mail, not the server's
+    # threads (None: so when REPLIK_DATABASE_URL is set).
+    worker: Any = None
     publish_timeout: float = 300.0  # seconds the publish hook may run
     content_poll: float = 2.0  # seconds between checks of the content folder for new posts
     trusted_proxies: int = 0  # proxies in front that set X-Forwarded-* (nginx: 1)

@@ -149,7 +149,13 @@ CREATE TABLE IF NOT EXISTS rebuild_status (
     error TEXT,                         -- the last failure ("" after a good rebuild)
     failed_at REAL
 );
-"""
+""" + (REBUILD_REQUESTS := """
+CREATE TABLE IF NOT EXISTS rebuild_requests (  -- decisions waiting for approve-to-live
+    id INTEGER PRIMARY KEY,
+    asked REAL NOT NULL,
+    leased_until REAL NOT NULL DEFAULT 0
+);
+""")
 
 
 def state_path(settings: Settings) -> Path:
@@ -255,6 +261,7 @@ class State:
         self.webmentions = WebmentionQueue(self)
         self.sent = SentLinkbacks(self)
         self.rebuild = RebuildStatus(self)
+        self.rebuilds = RebuildRequests(self)
         from .subscriptions import Outbox, Subscriptions  # they build on this module
 
         self.subscriptions = Subscriptions(self)
@@ -651,6 +658,51 @@ class SentLinkbacks:
         with self.state.transaction() as db:
             db.executemany("INSERT INTO published_posts (url) VALUES (?) ON CONFLICT DO NOTHING",
                            [(str(u),) for u in urls])
+
+
+# -- rebuild requests --------------------------------------------------------------------
+class RebuildRequests:
+    """Decisions waiting to be put live: the app ``put``s one, a rebuilder (the
+    server's thread or ``replik worker``) ``claim``s every ready one for one rebuild
+    (``SKIP LOCKED`` on a database server), then marks them ``done`` or, when the
+    rebuild failed, ``release``s them. A claim is a lease: the requests of a worker
+    that died come back by themselves."""
+
+    LEASE_SECONDS = 600.0
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def put(self) -> float:
+        """Ask for a rebuild; returns the time asked (to compare with ``ok_started``)."""
+        asked = time.time()
+        self.state.execute("INSERT INTO rebuild_requests (asked) VALUES (?)", (asked,))
+        return asked
+
+    def claim(self, lease: float = LEASE_SECONDS) -> dict[int, float]:
+        """Every ready request (id -> time asked), leased to the caller."""
+        now = time.time()
+        with self.state.transaction() as db:
+            rows = db.execute("SELECT id, asked FROM rebuild_requests WHERE leased_until <= ?"
+                              + self.state.db.skip_locked, (now,)).fetchall()
+            db.executemany("UPDATE rebuild_requests SET leased_until = ? WHERE id = ?",
+                           [(now + lease, row[0]) for row in rows])
+        return {int(i): float(asked) for i, asked in rows}
+
+    def done(self, ids: Iterable[int]) -> None:
+        with self.state.transaction() as db:
+            db.executemany("DELETE FROM rebuild_requests WHERE id = ?", [(i,) for i in ids])
+
+    def release(self, ids: Iterable[int]) -> None:
+        with self.state.transaction() as db:
+            db.executemany("UPDATE rebuild_requests SET leased_until = 0 WHERE id = ?",
+                           [(i,) for i in ids])
+
+    def ready(self) -> int:
+        """How many requests wait for a rebuilder."""
+        row = self.state.execute("SELECT count(*) FROM rebuild_requests WHERE leased_until <= ?",
+                                 (time.time(),)).fetchone()
+        return int(row[0]) if row else 0
 
 
 # -- rebuild status ----------------------------------------------------------------------

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "replik.cli.desk",
     "replik.cli.mail",
     "replik.cli.db",
+    "replik.cli.worker",
 ]
 
 

@@ -69,6 +69,15 @@ def _one_line(text: str, width: int) -> str:
 
 
 def _rebuild_hint(ctx: click.Context, build: bool) -> None:
+    from ..rebuild import separate_worker
+    from ..state import open_state
+
+    settings = load(ctx)
+    if separate_worker(settings) and settings.rebuild:  # `replik worker` puts it live
+        open_state(settings).rebuilds.put()
+        click.echo("A rebuild is queued: `replik worker` puts the change on the site.",
+                   err=True)
+        return
     rebuild(ctx, build, hint="Run `make html` (or repeat with --build) to put the change on"
             " the site.", kept="the decision is kept")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..state import Job, WebmentionQueue
@@ -95,14 +96,15 @@ def process(receiver: Receiver, job: Job) -> str:
     return f"stored {entry.id} ({entry.state})"
 
 
-def work(receiver: Receiver, queue: WebmentionQueue) -> list[tuple[Job, str]]:
-    """Process every ready job once; returns (job, outcome) pairs.
+def work(receiver: Receiver, queue: WebmentionQueue,
+         stop: Callable[[], bool] = bool) -> list[tuple[Job, str]]:
+    """Process every ready job once (until ``stop()``); returns (job, outcome) pairs.
 
     Jobs are claimed one at a time, so several workers (server processes, the
     CLI) share the queue; a job retried is not ready again before its delay.
     """
     results: list[tuple[Job, str]] = []
-    while claimed := queue.claim():
+    while not stop() and (claimed := queue.claim()):
         [job] = claimed
         try:
             outcome = process(receiver, job)

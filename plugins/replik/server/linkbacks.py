@@ -15,6 +15,7 @@ from flask.blueprints import BlueprintSetupState
 
 from ..linkbacks import pingback, trackback, webmention
 from ..linkbacks.receive import Receiver
+from ..rebuild import separate_worker
 from ..settings import Settings
 from ..state import open_state
 from .app import limit_body
@@ -34,7 +35,7 @@ class Linkbacks:
         self.receiver = Receiver(settings, getattr(intake, "index", None))
         self.queue = open_state(settings).webmentions
         self.worker = webmention.Worker(self.receiver, self.queue)
-        self.worker_enabled = settings.webmention_worker
+        self.worker_enabled = settings.webmention_worker and not separate_worker(settings)
 
 
 def state() -> Linkbacks:

@@ -41,7 +41,7 @@ from ..moderation import (
     display_name,
     refusal_message,
 )
-from ..rebuild import Rebuilder, is_live, read_status
+from ..rebuild import Rebuilder, RebuildQueue, is_live, read_status, separate_worker
 from ..render import count_links, format_datetime_local, render_body, render_excerpt
 from ..report import (
     DEFAULT_DAYS,
@@ -105,8 +105,9 @@ def init_app(app: Flask) -> None:
     install_into(app.jinja_env, settings)
     app.config["REPLIK_DESK_PREFIX"] = "/" + (settings.moderate_url or DEFAULT_PREFIX).strip("/")
     if settings.rebuild:
-        rebuilder = Rebuilder(settings, debounce=settings.rebuild_debounce)
-        app.extensions["replik_rebuilder"] = rebuilder
+        app.extensions["replik_rebuilder"] = (
+            RebuildQueue(settings) if separate_worker(settings)  # `replik worker` builds
+            else Rebuilder(settings, debounce=settings.rebuild_debounce))
     if not auth.accounts(settings):
         log.warning("replik: no moderator can log in to %s: set REPLIK_MODERATORS in "
                     "pelicanconf.py and the password hash variables (replik passwd NAME)",
@@ -126,7 +127,7 @@ def settings() -> Settings:
     return current_app.config["REPLIK"]
 
 
-def rebuilder() -> Rebuilder | None:
+def rebuilder() -> Rebuilder | RebuildQueue | None:
     return current_app.extensions.get("replik_rebuilder")
 
 
@@ -198,8 +199,12 @@ def _local_time(when: datetime | str) -> str:
 
 # -- articles as the site knows them --------------------------------------------------
 def articles() -> dict[str, Any]:
-    """Slug -> article of the running build (empty until the first build is done)."""
+    """Slug -> article of the running build (empty until the first build is done), or
+    of the intake's index when ``replik worker`` builds."""
     worker = rebuilder()
+    if worker is not None and worker.builder is None:
+        intake = current_app.extensions.get("replik_intake")
+        return dict(intake.index.articles) if intake is not None else {}
     if worker is None or not worker.builder.generators:
         return {}
     return {a.slug: a for a in worker.builder.articles_generator.articles}

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, abort, make_response, request
 from flask.blueprints import BlueprintSetupState
 
 from .. import notify, reader_mail, tokens
+from ..rebuild import separate_worker
 from ..state import open_state
 from ..subscriptions import Subscription
 from . import pages
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
-    if settings.notify_readers and notify.smtp_enabled():
+    if settings.notify_readers and notify.smtp_enabled() and not separate_worker(settings):
         worker = reader_mail.MailWorker(settings)
         app.extensions["replik_mail"] = worker
         # Started on the first request, in the process that serves it (gunicorn
