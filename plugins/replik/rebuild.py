@@ -223,6 +223,7 @@ class Rebuilder:
         self.state = open_state(settings)
         self._wanted = threading.Event()
         self._warm = False  # a sync is due even without a request (the first build)
+        self.claimed = 0  # requests in the last rebuild
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()
@@ -261,6 +262,7 @@ class Rebuilder:
             return None
         with self.state.mutex(LOCK_NAME):
             claimed = requests.claim()
+            self.claimed = len(claimed)
             if not claimed and not force:
                 return None  # another rebuilder took them while we waited
             # Every claimed decision is in this sync (an app node's clock may be ahead).

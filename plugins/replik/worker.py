@@ -59,8 +59,8 @@ class Worker:
         if written is None:
             return 0
         self.failures = 0
-        log.info("replik worker: rebuild: %d files in %.2f s", len(written),
-                 time.perf_counter() - started)
+        log.info("replik worker: rebuild of %d requests: %d files in %.2f s",
+                 self.rebuilder.claimed, len(written), time.perf_counter() - started)
         return 1
 
     def step(self, warm: bool = False) -> int:
