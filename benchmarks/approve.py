@@ -1,7 +1,8 @@
 """The approve-to-live benchmark: from the approve request to the page and feeds on disk.
 
 On the generated site (1,000 posts, 20,000 comments by default, see ``sitegen``)
-the moderation desk runs on a loopback port with its background rebuilder. For
+the moderation desk runs on a loopback port with its background rebuilder (the
+``desk`` variant) or asking a ``replik worker`` process (``worker``). For
 each round a new reader comment is filed as pending on a random post, a
 logged-in moderator POSTs "approve" to the desk, and the clock runs until the
 article page and its Atom and RSS comment feeds on disk hold the comment. A
@@ -74,10 +75,6 @@ class Desk:
             raise RuntimeError("no CSRF token on the desk page")
         return match.group(1)
 
-    @property
-    def rebuilder(self) -> Any:
-        return self.app.extensions["replik_rebuilder"]
-
     def approve(self, entry_id: str) -> None:
         answer = self.client.post(f"/moderate/entry/{entry_id}/act",
                                   data={"csrf": self.csrf, "action": "approve"})
@@ -86,7 +83,7 @@ class Desk:
 
     def close(self) -> None:
         self.server.shutdown()
-        self.rebuilder.stop()
+        self.app.extensions["replik_rebuilder"].stop()
 
 
 def _wait_for(paths: list[Path], needle: bytes, timeout: float = 60.0) -> None:
@@ -113,13 +110,103 @@ def _wait_live(settings: Any, decided_at: float, timeout: float = 60.0) -> None:
         time.sleep(0.005)
 
 
+class WorkerProcess:
+    """``replik worker`` on the benchmark site, in a process of its own."""
+
+    def __init__(self, conf: Path) -> None:
+        replik = Path(sys.executable).with_name("replik")
+        self.process = subprocess.Popen([str(replik), "worker", "--settings", str(conf)],
+                                        cwd=conf.parent, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        self.process.terminate()  # SIGTERM: it finishes the job at hand
+        self.process.wait(120)
+
+
+def _approvals(settings: dict[str, Any], site: Any, *, worker: bool, rounds: int, burst: int,
+               seed: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """Approve ``rounds`` comments one by one, then ``burst`` at once, through the desk's
+    own rebuilder or (``worker``) a ``replik worker`` process; the output's files."""
+    from pelican.generators import ArticlesGenerator
+
+    from replik.articles import read_content
+    from replik.rebuild import is_live, read_status
+
+    name = "worker" if worker else "desk"
+    shutil.rmtree(settings.output_path, ignore_errors=True)
+    started, wall = time.perf_counter(), time.time()
+    desk = Desk(settings.replace(REPLIK_WORKER=worker))  # its login page starts the build
+    background = WorkerProcess(site.conf) if worker else None
+    try:
+        while not is_live(settings, wall):
+            error = read_status(settings).get("error")
+            if error and read_status(settings).get("failed_at", 0) > wall:
+                raise RuntimeError(f"the first build failed: {error}")
+            time.sleep(0.05)
+        warm_up = time.perf_counter() - started
+        say(f"approve ({name}): first (full) build: {warm_up:.2f} s")
+        [generator] = read_content(settings, ArticlesGenerator)
+        by_slug = {a.slug: a for a in generator.articles}
+        output = Path(settings.output_path)
+        rng = random.Random(seed)
+        slugs = [p.slug for p in site.posts if not p.closed and p.slug in by_slug]
+        atom, rss = settings.feed_article, settings.feed_article_rss
+
+        def targets(slug: str) -> list[Path]:
+            return [output / by_slug[slug].save_as, output / atom.format(slug=slug),
+                    output / rss.format(slug=slug)]
+
+        times: list[float] = []
+        offset = 2000 if worker else 0  # new comments, not the other variant's again
+        for number in range(rounds):
+            slug = rng.choice(slugs)
+            entry = site.store.add(sitegen.new_comment(site, slug, seed=offset + number),
+                                   "pending")
+            begin, asked = time.perf_counter(), time.time()
+            desk.approve(entry.id)
+            _wait_for(targets(slug), entry.id.encode())
+            times.append(time.perf_counter() - begin)
+            _wait_live(settings, asked)  # the site-wide feed comes last
+            say(f"approve ({name}): round {number + 1:2d} {slug[:40]:40s}"
+                f" {times[-1] * 1000:7.1f} ms")
+
+        chosen = [rng.choice(slugs) for _ in range(burst)]
+        made = [site.store.add(sitegen.new_comment(site, slug, seed=offset + 1000 + i),
+                               "pending") for i, slug in enumerate(chosen)]
+        time.sleep(0.1)
+        begin = time.perf_counter()
+        for entry in made:
+            desk.approve(entry.id)
+        for entry, slug in zip(made, chosen, strict=True):
+            _wait_for(targets(slug), entry.id.encode())
+        burst_seconds = time.perf_counter() - begin
+        say(f"approve ({name}): burst of {burst} approvals live after {burst_seconds:.2f} s")
+        # The site-wide feed is written last: wait until it holds every approval (a
+        # rebuild may start between the last approval and its answer, so "a rebuild
+        # started after the last answer" may never come).
+        latest = [output / settings.feed_latest, output / settings.feed_latest_rss]
+        for entry in made:
+            _wait_for(latest, entry.id.encode())
+        files = _tree(output)
+    finally:
+        desk.close()
+        if background is not None:
+            background.close()
+    stats = {"median": statistics.median(times), "min": min(times), "max": max(times),
+             "p90": sorted(times)[max(0, -(-len(times) * 9 // 10) - 1)]}
+    return {"seconds": [round(t, 4) for t in times], "stats": stats, "files": files,
+            "burst_seconds": burst_seconds, "warm_up": warm_up}
+
+
 def run(
     report: dict[str, Any], *, posts: int = 1000, comments: int = 20000, rounds: int = 15,
     burst: int = 10, workdir: Path | None = None, seed: int = sitegen.DEFAULT_SEED,
+    variants: tuple[str, ...] = ("desk", "worker"),
     say: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> None:
-    """Run the approve-to-live benchmark; results go under ``report["approve"]``."""
-    from replik.rebuild import is_live, read_status
+    """Run the approve-to-live benchmark; results go under ``report["approve"]``:
+    the desk's own rebuilder (``desk``) and a ``replik worker`` process (``worker``)."""
     from replik.settings import load_settings
 
     workdir = Path(workdir or DEFAULT_WORKDIR).resolve()  # the full build runs in the site
@@ -131,59 +218,8 @@ def run(
     for leftover in extra.glob("*.txt"):
         leftover.unlink()
     settings = load_settings(site.conf)
-    shutil.rmtree(site.output, ignore_errors=True)
-    started, wall = time.perf_counter(), time.time()
-    desk = Desk(settings)  # its login page is the first visit: the full build starts
-    try:
-        while not is_live(settings, wall):
-            error = read_status(settings).get("error")
-            if error and read_status(settings).get("failed_at", 0) > wall:
-                raise RuntimeError(f"the first build failed: {error}")
-            time.sleep(0.05)
-        warm_up = time.perf_counter() - started
-        say(f"approve: first (full) build in the desk: {warm_up:.2f} s")
-        builder = desk.rebuilder.builder
-        by_slug = {a.slug: a for a in builder.articles_generator.articles}
-        output = Path(builder.pelican.output_path)
-        rng = random.Random(seed)
-        slugs = [p.slug for p in site.posts if not p.closed and p.slug in by_slug]
-        atom, rss = settings.feed_article, settings.feed_article_rss
-
-        def targets(slug: str) -> list[Path]:
-            return [output / by_slug[slug].save_as, output / atom.format(slug=slug),
-                    output / rss.format(slug=slug)]
-
-        times: list[float] = []
-        for number in range(rounds):
-            slug = rng.choice(slugs)
-            entry = site.store.add(sitegen.new_comment(site, slug, seed=number), "pending")
-            begin, asked = time.perf_counter(), time.time()
-            desk.approve(entry.id)
-            _wait_for(targets(slug), entry.id.encode())
-            times.append(time.perf_counter() - begin)
-            _wait_live(settings, asked)  # the site-wide feed comes last
-            say(f"approve: round {number + 1:2d} {slug[:40]:40s} {times[-1] * 1000:7.1f} ms")
-
-        chosen = [rng.choice(slugs) for _ in range(burst)]
-        made = [site.store.add(sitegen.new_comment(site, slug, seed=1000 + i), "pending")
-                for i, slug in enumerate(chosen)]
-        time.sleep(0.1)
-        begin = time.perf_counter()
-        for entry in made:
-            desk.approve(entry.id)
-        for entry, slug in zip(made, chosen, strict=True):
-            _wait_for(targets(slug), entry.id.encode())
-        burst_seconds = time.perf_counter() - begin
-        say(f"approve: burst of {burst} approvals live after {burst_seconds:.2f} s")
-        # The site-wide feed is written last: wait until it holds every approval (a
-        # rebuild may start between the last approval and its answer, so "a rebuild
-        # started after the last answer" may never come).
-        latest = [output / settings.feed_latest, output / settings.feed_latest_rss]
-        for entry in made:
-            _wait_for(latest, entry.id.encode())
-        fast = _tree(output)
-    finally:
-        desk.close()
+    results = {name: _approvals(settings, site, worker=name == "worker", rounds=rounds,
+                                burst=burst, seed=seed, say=say) for name in variants}
 
     full_output = site.root / "output-full"
     shutil.rmtree(full_output, ignore_errors=True)
@@ -193,28 +229,42 @@ def run(
                    capture_output=True)
     full_seconds = time.perf_counter() - begin
     full = _tree(full_output)
+    fast = results[variants[-1]].pop("files")  # the last variant's output: every approval
     differing = sorted(name for name in set(fast) | set(full) if fast.get(name) != full.get(name))
-    stats = {"median": statistics.median(times), "min": min(times), "max": max(times),
-             "p90": sorted(times)[max(0, -(-len(times) * 9 // 10) - 1)]}
-    section = {
-        "posts": posts, "comments": comments, "rounds": rounds,
-        "seconds": [round(t, 4) for t in times],
+    first = results[variants[0]]
+    stats = first["stats"]
+    section: dict[str, Any] = {
+        "posts": posts, "comments": comments, "rounds": rounds, "variant": variants[0],
+        "seconds": first["seconds"],
         "median_seconds": round(stats["median"], 4),
         "stats": {k: round(v, 4) for k, v in stats.items()},
         "target_seconds": TARGET_SECONDS, "aim_seconds": AIM_SECONDS,
         "meets_target": stats["median"] <= TARGET_SECONDS,
         "meets_aim": stats["median"] <= AIM_SECONDS,
-        "burst": {"approvals": burst, "seconds": round(burst_seconds, 3)},
-        "first_build_seconds": round(warm_up, 2),
+        "burst": {"approvals": burst, "seconds": round(first["burst_seconds"], 3)},
+        "first_build_seconds": round(first["warm_up"], 2),
         "full_build_seconds": round(full_seconds, 2),
         "identical_to_full_build": not differing,
         "differing_files": differing[:20],
+        "summary": [],
     }
-    section["summary"] = [
-        f"approve → page and feeds on disk: median {stats['median'] * 1000:.0f} ms"
-        f" over {rounds} approvals (target {TARGET_SECONDS * 1000:.0f} ms,"
-        f" aim {AIM_SECONDS * 1000:.0f} ms): {'met' if section['meets_target'] else 'MISSED'}",
-        f"burst of {burst} approvals: all live after {burst_seconds:.2f} s",
+    for name, result in results.items():
+        result.pop("files", None)
+        median = result["stats"]["median"]
+        section[name] = {
+            "median_seconds": round(median, 4), "seconds": result["seconds"],
+            "stats": {k: round(v, 4) for k, v in result["stats"].items()},
+            "burst_seconds": round(result["burst_seconds"], 3),
+            "first_build_seconds": round(result["warm_up"], 2),
+            "meets_target": median <= TARGET_SECONDS}
+        how = "a `replik worker` process" if name == "worker" else "the desk's own thread"
+        section["summary"] += [
+            f"approve → page and feeds on disk, through {how}: median {median * 1000:.0f} ms"
+            f" over {rounds} approvals (target {TARGET_SECONDS * 1000:.0f} ms,"
+            f" aim {AIM_SECONDS * 1000:.0f} ms):"
+            f" {'met' if median <= TARGET_SECONDS else 'MISSED'}",
+            f"  burst of {burst} approvals: all live after {result['burst_seconds']:.2f} s"]
+    section["summary"] += [
         f"full Pelican build of the same site: {full_seconds:.2f} s (subprocess)",
         "fast path output identical to a full build: "
         + ("yes" if not differing else f"NO ({len(differing)} files differ)"),
@@ -230,10 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--burst", type=int, default=10)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--variant", choices=("desk", "worker", "both"), default="both",
+                        help="rebuild in the desk's thread, in `replik worker`, or both")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {}
     run(report, posts=args.posts, comments=args.comments, rounds=args.rounds, burst=args.burst,
-        workdir=args.workdir)
+        workdir=args.workdir,
+        variants=("desk", "worker") if args.variant == "both" else (args.variant,))
     print("\n".join(report["approve"]["summary"]))
     return 0 if report["approve"]["identical_to_full_build"] else 1
 
