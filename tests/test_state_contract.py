@@ -225,6 +225,22 @@ def test_subscriptions_request_confirm_and_leave(one, two):
     assert two.subscriptions.listing(now=NOW) == []
 
 
+def test_rebuild_requests_are_claimed_once(one, two):
+    asked = [[one, two][i % 2].rebuilds.put() for i in range(10)]
+    assert asked == sorted(asked) and one.rebuilds.ready() == 10
+    first, second = together(2, lambda i: [one, two][i].rebuilds.claim(lease=60))
+    assert not set(first) & set(second) and len(first) + len(second) == 10
+    assert sorted([*first.values(), *second.values()]) == asked
+    assert two.rebuilds.ready() == 0 and one.rebuilds.claim() == {}
+    one.rebuilds.release(first)  # a failed rebuild gives its requests back
+    two.rebuilds.done(second)
+    assert one.rebuilds.ready() == len(first)
+    again = two.rebuilds.claim(lease=0)  # a lease that runs out at once
+    assert again == first and one.rebuilds.claim(lease=60) == first
+    one.rebuilds.done(first)
+    assert one.execute("SELECT count(*) FROM rebuild_requests").fetchone() == (0,)
+
+
 def test_outbox_digest_claim_and_delivery(one, two):
     sub, _ = request(one)
     one.subscriptions.confirm(sub.id, now=NOW)
