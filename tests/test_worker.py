@@ -61,6 +61,8 @@ def test_desk_and_cli_approvals_go_live_in_one_rebuild_by_the_worker(
     hash_env(monkeypatch)
     marker = tmp_path / "hook-runs"
     served = Served(tmp_path / "site", posts=4, REPLIK_WORKER=backend == "files" or None)
+    log = tmp_path / "worker.log"
+    worker = None
     try:
         with served.conf.open("a") as conf:
             conf.write(f"\nREPLIK_PUBLISH_HOOK = {f'echo run >> {marker}'!r}\n")
@@ -68,12 +70,18 @@ def test_desk_and_cli_approvals_go_live_in_one_rebuild_by_the_worker(
                 conf.write("REPLIK_WORKER = True\n")
         # The server builds nothing itself: the desk only asks.
         assert served.app.extensions["replik_rebuilder"].builder is None
+        state = open_state(served.settings)
+        worker = _start_worker(served.conf, log)
+        wait_for(lambda: state.rebuild.read().get("ok_finished"), "the worker's first build", 90)
+        assert marker.read_text() == "run\n"
         store = open_store(served.settings)
         entries = [add_entry(store, "post-1", when=BASE, author=f"Leserin {n}",
                              body=f"Kommentar {n} für den Worker") for n in range(4)]
         http = logged_in(served)
         page = http.get("/moderate/queue").text
         token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        # The worker is held while the decisions arrive: they wait in the queue together.
+        worker.send_signal(signal.SIGSTOP)
         since = time.time()
         for entry in entries[:3]:
             answer = http.post(f"/moderate/entry/{entry.id}/act",
@@ -82,23 +90,28 @@ def test_desk_and_cli_approvals_go_live_in_one_rebuild_by_the_worker(
         cli = subprocess.run([*REPLIK, "--settings", str(served.conf), "approve", entries[3].id],
                              cwd=served.root, capture_output=True, text=True, timeout=60)
         assert cli.returncode == 0 and "queued" in cli.stderr, cli.stderr
-        assert open_state(served.settings).rebuilds.ready() == 4
+        assert state.rebuilds.ready() == 4
         assert http.get("/moderate/live", params={"since": since}).json()["live"] is False
-        assert not marker.exists()  # nothing was rebuilt by the app
-
-        result = worker_once(served.conf)
-        assert len(re.findall(r"rebuild of 4 requests", result.stderr)) == 1, result.stderr
-        assert marker.read_text() == "run\n"  # one rebuild, one publish hook
-        assert open_state(served.settings).rebuilds.ready() == 0
-        assert http.get("/moderate/live", params={"since": since}).json()["live"] is True
+        worker.send_signal(signal.SIGCONT)
+        wait_for(lambda: http.get("/moderate/live", params={"since": since}).json()["live"],
+                 "the decisions live", 60)
+        assert marker.read_text() == "run\n" * 2  # one rebuild, one publish hook
+        assert state.rebuilds.ready() == 0
         article = httpx.get(f"{served.url}/2026/post-1/", timeout=10).text
         for n in range(4):
             assert f"Kommentar {n} für den Worker" in article
         assert "4 comments" in article
-        # Nothing queued: the next run does nothing, the hook does not run again.
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+        text = log.read_text()
+        assert re.findall(r"rebuild of (\d+) requests", text) == ["0", "4"], text
+        # Nothing queued: `--once` does nothing, the hook does not run again.
         assert "0 jobs done" in worker_once(served.conf).stderr
-        assert marker.read_text() == "run\n"
+        assert marker.read_text() == "run\n" * 2
     finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGCONT)
+            worker.kill()
         served.close()
 
 
