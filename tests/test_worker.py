@@ -108,6 +108,12 @@ def test_desk_and_cli_approvals_go_live_in_one_rebuild_by_the_worker(
         # Nothing queued: `--once` does nothing, the hook does not run again.
         assert "0 jobs done" in worker_once(served.conf).stderr
         assert marker.read_text() == "run\n" * 2
+        # Queued: `--once` (cron) takes the requests into one rebuild and exits.
+        state.rebuilds.put()
+        state.rebuilds.put()
+        result = worker_once(served.conf)
+        assert re.findall(r"rebuild of (\d+) requests", result.stderr) == ["2"], result.stderr
+        assert marker.read_text() == "run\n" * 3 and state.rebuilds.ready() == 0
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGCONT)
