@@ -6,8 +6,8 @@ without the thread cache.
 build does for comments outside the templates and feeds: read the store, build
 each thread, release it. Three ways: ``no cache`` (``REPLIK_CACHE = ""``: each
 thread's texts read again and rendered while it is built), ``cold`` (an empty
-thread cache: texts rendered as the store is read and kept in the cache, which
-is written), ``warm`` (the cache the cold run left). Prints the median and least
+thread cache: texts rendered as each thread is built and kept in the cache,
+which is written), ``warm`` (the cache the cold run left). Prints the median and least
 CPU seconds of each. Not part of ``make bench``: it runs in about 15 s.
 """
 
@@ -22,23 +22,19 @@ from pathlib import Path
 
 from benchmarks import sitegen
 from benchmarks.build import DEFAULT_WORKDIR
-from replik.store import Store
+from replik.storespec import CommentStore
 from replik.thread import LazyThread
 from replik.thread_cache import ThreadCache
 
 
-def read_and_build(store: Store, cache_folder: Path | None) -> ThreadCache | None:
+def read_and_build(store: CommentStore, cache_folder: Path | None) -> ThreadCache | None:
     """What attach_comments and the page writing do with the threads (no templates)."""
     cache = ThreadCache.load(cache_folder) if cache_folder is not None else None
-    signatures: dict[str, tuple[int, bytes]] = {}
-    grouped = store.approved_by_article(
-        public_only=True, bodies=False, reuse=cache,
-        signatures=signatures if cache is not None else None,
-        visit=cache.keep_read if cache is not None else None)
-    approved = Path(store.root) / "approved"
+    grouped = (cache.read(store) if cache is not None
+               else store.approved_by_article(public_only=True, bodies=False))
     for slug, entries in grouped.items():
-        thread = LazyThread(entries, 5, "de", "Europe/Berlin", folder=str(approved / slug),
-                            cache=cache, slug=slug, signature=signatures.get(slug))
+        thread = LazyThread(entries, 5, "de", "Europe/Berlin", store=store, cache=cache,
+                            slug=slug)
         thread.build()
         thread.release()
     if cache is not None:

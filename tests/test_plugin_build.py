@@ -249,7 +249,7 @@ def test_build_reads_texts_per_thread_and_drops_them_after(tmp_path, caplog):
     store = Store(tmp_path / "comments")
     entries = store.approved_by_article(public_only=True, bodies=False)["a"]
     assert [e.body for e in entries] == ["", ""] and all(e.email == "" for e in entries)
-    thread = LazyThread(entries, origin="t/", folder=str(store.root / "approved" / "a"))
+    thread = LazyThread(entries, origin="t/", store=store, slug="a")
     top, flat = thread.build()
     assert "Erster Text" in str(flat[0].html) and "Zweiter Text" in str(flat[1].html)
     thread.release()

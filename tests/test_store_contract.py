@@ -176,9 +176,12 @@ def test_approved_by_article_for_the_build(store):
     assert all(e.body == "" and e.email == "" for entries in lean.values() for e in entries)
     assert lean["a"][0] == replace(a1.public(), body="")
     assert store.body(lean["b"][1]) == "B zwei"
+    assert store.bodies("b") == {b1.id: "B eins", b2.id: "B zwei"}
+    assert store.bodies("c") == {} and store.bodies("nowhere") == {}
     store.move(b2.id, "trash")
     with pytest.raises(EntryNotFound):
         store.body(lean["b"][1])
+    assert store.bodies("b") == {b1.id: "B eins"}
 
 
 # -- changing --------------------------------------------------------------------------

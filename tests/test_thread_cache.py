@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import marshal
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from replik.store import (
     Store,
     entry_from_record,
     entry_record,
-    folder_signature,
     parse,
     read_bytes,
 )
@@ -144,7 +142,9 @@ def test_a_folder_with_a_bad_file_is_never_kept(project: Path, builds: list[Thre
     # Kept without its bad file, the next build would skip it (and its warning).
     build(project)
     assert counts(builds) == [(0, 1), (1, 1)]  # only "eins" is kept, and then reused
-    assert "zwei" not in ThreadCache.load(project / ".replik-cache" / "threads")
+    stamp = Store(project / "comments").approved_stamps()["zwei"]
+    assert ThreadCache.load(project / ".replik-cache" / "threads").entries_for(
+        "zwei", stamp) is None
 
 
 def test_no_cache_folder_no_cache(project: Path) -> None:
@@ -160,30 +160,27 @@ def test_another_code_key_reuses_nothing(project: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     build(project)
     folder = project / ".replik-cache" / "threads"
-    assert "eins" in ThreadCache.load(folder)
-    _names, signature = folder_signature(str(project / "comments" / "approved" / "eins"))
-    assert ThreadCache.load(folder).entries_for("eins", signature) is not None
+    stamp = Store(project / "comments").approved_stamps()["eins"]
+    assert ThreadCache.load(folder).entries_for("eins", stamp) is not None
     monkeypatch.setattr(thread_cache, "code_key", lambda: "the next release")
-    assert ThreadCache.load(folder).entries_for("eins", signature) is None
+    assert ThreadCache.load(folder).entries_for("eins", stamp) is None
 
 
-def test_a_kept_folder_is_known_by_its_signature(project: Path) -> None:
+def test_a_kept_thread_is_known_by_its_change_stamp(project: Path) -> None:
     build(project)
     folder = project / ".replik-cache" / "threads"
-    approved = project / "comments" / "approved" / "eins"
-    _names, signature = folder_signature(str(approved))
+    store = Store(project / "comments")
     cache = ThreadCache.load(folder)
-    entries = cache.entries_for("eins", signature)
+    entries = cache.entries_for("eins", store.approved_stamps()["eins"])
     assert entries is not None and len(entries) == 3
-    expected = sorted(Store(project / "comments").approved_by_article(
-        public_only=True, bodies=False)["eins"], key=lambda e: e.id)
+    expected = sorted(store.approved_by_article(public_only=True, bodies=False)["eins"],
+                      key=lambda e: e.id)
     assert sorted(entries, key=lambda e: e.id) == expected
     assert set(cache.html_for("eins", entries) or {}) == {e.id for e in entries}
     cache.finish()
-    # Any file touched (same bytes, new times) is another signature.
-    some = next(approved.iterdir())
-    os.utime(some, ns=(some.stat().st_atime_ns, some.stat().st_mtime_ns + 1))
-    assert ThreadCache.load(folder).entries_for("eins", folder_signature(str(approved))[1]) \
+    # Any change through the store is another stamp, even one to the same text.
+    store.update(store.get(entries[0].id))
+    assert ThreadCache.load(folder).entries_for("eins", store.approved_stamps()["eins"]) \
         is None
 
 

@@ -5,13 +5,15 @@ After ``article_generator_finalized`` every article carries:
 ``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
 Any theme can use them.
 
+The comments come only through the store contract (``storespec.open_store``), so
+a build reads them from files or, with REPLIK_DATABASE_URL, from PostgreSQL alike.
 The two lists build their thread (texts read from the store, rendered, arranged)
 on first use, and the thread is dropped again once the article's page and comment
 feeds are written (writers.page_written): a build keeps every comment's metadata,
 but the text and HTML of only one thread at a time. With the thread cache
-(thread_cache.py, in REPLIK_CACHE) the texts are rendered as the store is read
-and the HTML is read back from the cache instead. The approve-to-live rebuild
-(rebuild.py) attaches the changed articles' threads with the same ``attach_thread``.
+(thread_cache.py, in REPLIK_CACHE) unchanged threads come from the cache instead.
+The approve-to-live rebuild (rebuild.py) attaches the changed articles' threads
+with the same ``attach_thread``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import Any
 from . import thread_markup
 from .articles import comments_open
 from .render import as_aware, format_date_local
-from .settings import Settings, cache_path, store_path
-from .store import Entry, Store
+from .settings import Settings, cache_path
+from .storespec import CommentStore, Entry, open_store
 from .thread import LazyThread, ThreadView, shown_as_excerpt, shown_entries
 from .thread_cache import ThreadCache
 from .writers import CommentFeeds
@@ -43,31 +45,24 @@ def attach_comments(generator: Any) -> None:
     if generator.context.get("replik_reading"):  # articles.read_content: no build
         return
     settings = Settings.of(generator.settings)
-    store = Store(store_path(settings))
-    # What the last build kept of each thread, reused where the files are unchanged
-    # (REPLIK_CACHE = "" keeps nothing).
+    store = open_store(settings)
+    # What the last build kept of each thread, reused where the thread is unchanged
+    # (REPLIK_CACHE = "" keeps nothing). Without the texts: each thread reads its own
+    # while its page is written, so a build holds the text of one thread at a time.
     cache = (ThreadCache.load(cache_path(settings) / "threads")
              if settings.cache else None)
-    signatures: dict[str, Any] = {}
-    # Without the texts: each thread reads its own while its page is written, so a
-    # build holds the text of one thread at a time.
-    # With a cache, a folder read from its files has its texts rendered at once and
-    # kept there; its page reads the HTML back instead of reading the files again.
-    grouped = store.approved_by_article(
-        public_only=True, bodies=False, reuse=cache,
-        signatures=signatures if cache is not None else None,
-        visit=cache.keep_read if cache is not None else None)
+    grouped = (cache.read(store) if cache is not None
+               else store.approved_by_article(public_only=True, bodies=False))
     # Pages are read after articles; they take their threads from the same reading.
-    generator.context["replik_approved"] = grouped
-    generator.context["replik_thread_cache"] = (cache, signatures)
+    generator.context["replik_approved"] = (store, grouped, cache)
     articles = commentable(generator)
     generator.context["replik_article_slugs"] = {a.slug for a in articles}
     for article in articles:
-        attach_thread(article, grouped.get(article.slug, []), settings, store.root,
-                      read_texts=True, cache=cache, signature=signatures.get(article.slug))
+        attach_thread(article, grouped.get(article.slug, []), settings, store, cache=cache)
     feeds = CommentFeeds(settings, generator.output_path)
     feeds.eligible = {id(a) for a in generator.articles}
     generator.context["replik_feeds"] = feeds
+    generator.context["replik_thread_cache"] = cache
 
 
 def attach_page_comments(generator: Any) -> None:
@@ -77,48 +72,44 @@ def attach_page_comments(generator: Any) -> None:
     if generator.context.get("replik_reading"):
         return
     settings = Settings.of(generator.settings)
-    grouped = generator.context.get("replik_approved")
-    cache, signatures = generator.context.get("replik_thread_cache") or (None, {})
-    store = Store(store_path(settings))
-    if grouped is None:
-        grouped = store.approved_by_article(public_only=True, bodies=False)
+    # Every thread has its entries after this; the reading itself is no longer needed.
+    found = generator.context.pop("replik_approved", None)
+    if found is None:
+        store = open_store(settings)
+        found = (store, store.approved_by_article(public_only=True, bodies=False), None)
+    store, grouped, cache = found
     pages = list(generator.pages) + list(generator.hidden_pages)
     for page in pages:
         if grouped.get(page.slug):
-            attach_thread(page, grouped[page.slug], settings, store.root,
-                          open_for_comments=False, read_texts=True, cache=cache,
-                          signature=signatures.get(page.slug))
-    # Every thread has its entries now; the reading itself is no longer needed.
-    generator.context.pop("replik_approved", None)
+            attach_thread(page, grouped[page.slug], settings, store, open_for_comments=False,
+                          cache=cache)
     known = {p.slug for p in pages} | set(generator.context.get("replik_article_slugs", ()))
     for slug, entries in grouped.items():
         if slug not in known:
             log.warning(
                 "replik: %s holds %d approved entries for an unknown article %r; they are"
-                " not shown", store.root / "approved" / slug, len(entries), slug,
+                " not shown", store.location, len(entries), slug,
             )
 
 
 def attach_thread(article: Any, entries: list[Entry], settings: Settings,
-                  store_root: Any, open_for_comments: bool | None = None,
-                  read_texts: bool = False, cache: ThreadCache | None = None,
-                  signature: Any = None) -> None:
+                  store: CommentStore, open_for_comments: bool | None = None,
+                  read_texts: bool = True, cache: ThreadCache | None = None) -> None:
     """Give one article its thread, counts, open/closed state and feed paths.
 
     ``read_texts``: the entries were read without their texts
-    (``approved_by_article(bodies=False)``); the thread reads them from the store
-    whenever it is built. ``cache``: the build's thread cache, with the signature of
-    the thread's folder (see thread_cache.py).
+    (``approved_by_article(bodies=False)``); the thread reads them from ``store``
+    whenever it is built. ``cache``: the build's thread cache (thread_cache.py).
     """
     locale = settings.lang
     lang = getattr(article, "lang", locale) or locale
-    folder = f"{store_root}/approved/{article.slug}"
+    origin = f"{store.location}: {article.slug}/"
     # Replies wait (unseen, uncounted, not in feeds) while what they answer is not shown.
-    entries = shown_entries(entries, origin=f"{folder}/")
+    entries = shown_entries(entries, origin=origin)
     thread = LazyThread(
         entries, settings.max_depth, lang, settings.timezone,
-        origin=f"{folder}/", folder=folder if read_texts else "",
-        cache=cache if read_texts else None, slug=article.slug, signature=signature,
+        origin=origin, store=store if read_texts else None,
+        cache=cache if read_texts else None, slug=article.slug,
     )
     article.replik_thread = thread
     article.comments = ThreadView(thread, flat=False)
@@ -166,6 +157,6 @@ class CommentFeedGenerator:
         # original's slug, so it shares its feed path too).
         feeds.finish(list(self.context.get("articles", [])))
         # The build is done with its threads: what it read becomes the next one's cache.
-        cache, _signatures = self.context.get("replik_thread_cache") or (None, None)
+        cache = self.context.get("replik_thread_cache")
         if cache is not None:
             cache.finish()

@@ -208,6 +208,10 @@ class PgStore:
             raise EntryNotFound(entry.id)
         return str(row[0])
 
+    def bodies(self, article: str) -> dict[str, str]:
+        return dict(self.db.execute("SELECT id, body FROM entries WHERE state = 'approved' "
+                                    "AND article = ?", (article,)))
+
     # -- change detection ----------------------------------------------------
     def approved_stamps(self) -> dict[str, Hashable]:
         # Versions only grow, and every entry moved in or changed takes a new one:

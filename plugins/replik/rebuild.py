@@ -146,7 +146,8 @@ class SiteBuilder:
         changed = [a for a in commentable(gen) if a.slug in slugs]
         entries = {a.slug: list(self.store.entries("approved", a.slug)) for a in changed}
         for article in changed:
-            attach_thread(article, entries[article.slug], settings, self.store.location)
+            attach_thread(article, entries[article.slug], settings, self.store,
+                          read_texts=False)
         writer = SelectiveWriter(self.pelican.output_path, self.pelican.settings, changed)
         self._generate_pages(gen, writer, changed)
         written = list(writer.rendered)

@@ -26,7 +26,7 @@ from datetime import datetime
 from operator import attrgetter
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from .storespec import (  # noqa: F401 - the contract's names, imported from here too
     ENTRY_FIELDS,
@@ -217,53 +217,11 @@ def entry_from_record(record: tuple[Any, ...], state: str = "approved") -> Entry
                  else _NO_EXTRA, state=state, **values)  # type: ignore[arg-type]
 
 
-def file_signature(stat: os.stat_result) -> tuple[int, int, int, int]:
-    """What changes whenever a file's content may have: its inode (a store write is a
-    new file renamed into place), size, modification and change times."""
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-
-
-class FolderReuse(Protocol):
-    """What ``Store.approved_by_article`` asks a cache of folders read before."""
-
-    def __contains__(self, slug: object) -> bool: ...
-
-    def entries_for(self, slug: str, signature: tuple[int, bytes]) -> list[Entry] | None: ...
-
-
-def signature_of(stats: list[tuple[Any, ...]]) -> tuple[int, bytes]:
-    """A folder's signature from its files' ``(name, *file_signature)``, sorted by
-    name: how many there are and a digest, small enough to hold for every folder of
-    a build. (repr, not marshal: marshal's bytes depend on which objects are shared.)"""
-    return len(stats), hashlib.blake2b(repr(stats).encode(), digest_size=16).digest()
-
-
-def folder_signature(folder: str) -> tuple[list[str], tuple[int, bytes]]:
-    """A folder's entry file names, sorted, and its signature (``signature_of``).
-    A file that goes away meanwhile is left out."""
-    found: list[tuple[Any, ...]] = []
-    with os.scandir(folder) as listing:
-        for item in listing:
-            name = item.name
-            if not name.endswith(SUFFIX) or name.startswith("."):
-                continue
-            try:
-                found.append((name, *file_signature(item.stat())))
-            except FileNotFoundError:
-                continue
-    found.sort()
-    return [item[0] for item in found], signature_of(found)
-
-
-def read_bytes(path: str, stats: list[tuple[Any, ...]] | None = None,
-               name: str = "") -> bytes:
+def read_bytes(path: str) -> bytes:
     """A file's bytes with plain system calls: half the CPU of ``open().read()``,
-    which counts when a build reads 20,000 entries (twice). With ``stats``, the
-    file's ``(name, *file_signature)`` is appended there, taken before reading."""
+    which counts when a build reads 20,000 entries (twice)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        if stats is not None:
-            stats.append((name, *file_signature(os.fstat(fd))))
         # Most entries fit in the first read; a small buffer costs less to allocate.
         data = os.read(fd, 8192)
         if len(data) < 8192:
@@ -679,50 +637,20 @@ class Store:
         for state in STATES:
             yield from self.entries(state, on_error=on_error)
 
-    def approved_by_article(
-        self, *, public_only: bool = False, bodies: bool = True,
-        reuse: FolderReuse | None = None,
-        signatures: dict[str, tuple[int, bytes]] | None = None,
-        visit: Callable[[str, tuple[int, bytes], list[Entry]], None] | None = None,
-    ) -> dict[str, list[Entry]]:
-        """All approved entries grouped by article slug, oldest first (for the build).
-
-        The same as ``entries("approved", slug)`` for every slug, on plain strings
-        rather than Path objects (a build reads every file of the store);
-        ``public_only`` leaves the private fields out, ``bodies=False`` the texts.
-
-        With ``signatures``, each folder's signature (``folder_signature``: its files'
-        names and ``file_signature``s as they were before being read) is put there
-        by slug. A folder ``reuse`` knows is looked at first: when
-        ``reuse.entries_for(slug, signature)`` gives its entries as read before (a
-        cache), its files are not read. ``visit(slug, signature, entries)`` is called
-        for each folder whose files were read, with the entries' texts even when
-        ``bodies=False`` (they are dropped after it), and ``signatures`` given.
-        """
+    def approved_by_article(self, *, public_only: bool = False,
+                            bodies: bool = True) -> dict[str, list[Entry]]:
+        """``entries("approved", slug)`` for every slug, on plain strings rather than
+        Path objects (a build reads every file of the store)."""
         grouped: dict[str, list[Entry]] = {}
         base = os.path.join(self.root, "approved")
         try:
             slugs = sorted(os.listdir(base))
         except (FileNotFoundError, NotADirectoryError):
             return grouped
-        join = os.path.join
         for slug in slugs:
-            folder = join(base, slug)
-            stats: list[tuple[Any, ...]] | None = None
+            folder = f"{base}/{slug}"
             try:
-                if signatures is not None and reuse is not None and slug in reuse:
-                    names, signature = folder_signature(folder)
-                    known = reuse.entries_for(slug, signature)
-                    signatures[slug] = signature
-                    if known is not None:
-                        if known:
-                            grouped[slug] = known
-                        continue
-                else:
-                    names = sorted(os.listdir(folder))
-                    # The signature is taken as the files are read (fstat: no second
-                    # look at each file).
-                    stats = [] if signatures is not None else None
+                names = sorted(os.listdir(folder))
             except (FileNotFoundError, NotADirectoryError):
                 continue
             items: list[Entry] = []
@@ -731,9 +659,8 @@ class Store:
                     continue
                 path = f"{folder}/{name}"  # os.path.join costs a µs a file here
                 try:
-                    data = read_bytes(path, stats, name)
-                    entry = parse(data, "approved", path, keep_private=not public_only,
-                                  keep_body=bodies or visit is not None)
+                    entry = parse(read_bytes(path), "approved", path,
+                                  keep_private=not public_only, keep_body=bodies)
                     if name[: -len(SUFFIX)] != entry.id:
                         raise BadEntryFile(
                             f"{path}: file name does not match its Id {entry.id!r}")
@@ -747,16 +674,22 @@ class Store:
                     log.warning("replik: skipping unreadable comment file: %s", exc)
                     continue
                 items.append(entry)
-            if stats is not None and signatures is not None:
-                signatures[slug] = signature_of(stats)
-            if visit is not None and signatures is not None:
-                visit(slug, signatures[slug], items)
-                if not bodies:
-                    for entry in items:
-                        entry.body = ""
             if items:
                 grouped[slug] = items
         return grouped
+
+    def bodies(self, article: str) -> dict[str, str]:
+        folder = self._state_folder("approved", article)
+        texts: dict[str, str] = {}
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return texts
+        for name in names:
+            if name.endswith(SUFFIX) and not name.startswith("."):
+                with suppress(OSError, UnicodeDecodeError):
+                    texts[name[: -len(SUFFIX)]] = read_body(f"{folder}/{name}")
+        return texts
 
     # -- changing ---------------------------------------------------------
     # Each change may take ``record``: called once the change is made, and if it

@@ -228,6 +228,12 @@ class CommentStore(Protocol):
         """The current text of an approved entry read without it; raises
         EntryNotFound if it is no longer approved under ``entry.article``."""
 
+    def bodies(self, article: str) -> dict[str, str]:
+        """The texts of the approved entries of ``article`` by id, without their other
+        fields: the build reads one thread's texts at a time. An entry whose other
+        fields cannot be read may still be here (so a caller can tell that entries
+        are missing)."""
+
     # -- change detection ----------------------------------------------------
     def approved_stamps(self) -> dict[str, Hashable]:
         """For each article with approved entries, a value that changes whenever

@@ -17,7 +17,7 @@ from .render import (
     render_body,
     render_excerpt,
 )
-from .store import SUFFIX, Entry, read_body
+from .storespec import CommentStore, Entry, StoreError
 
 if TYPE_CHECKING:
     from .thread_cache import ThreadCache
@@ -226,48 +226,63 @@ class LazyThread:
     Pelican's however many comments the site has.
     """
 
-    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "folder", "_built",
-                 "_warned", "cache", "slug", "signature")
+    __slots__ = ("entries", "max_depth", "locale", "timezone", "origin", "store", "_built",
+                 "_warned", "cache", "slug")
 
     def __init__(self, entries: list[Entry], max_depth: int = 5, locale: str = "de",
-                 timezone: str = "UTC", origin: str = "", folder: str = "",
-                 cache: ThreadCache | None = None, slug: str = "",
-                 signature: tuple[Any, ...] | None = None) -> None:
+                 timezone: str = "UTC", origin: str = "", store: CommentStore | None = None,
+                 cache: ThreadCache | None = None, slug: str = "") -> None:
         entries.sort(key=DATE_ORDER)  # in place: a build holds one list
         self.entries = entries
         self.max_depth, self.locale, self.timezone, self.origin = (
             max_depth, locale, timezone, origin)
-        #: Set when the entries were read without their texts: the store folder to
-        #: read them from while the thread is built (and dropped again on release()).
-        self.folder = folder
+        #: Set when the entries were read without their texts: the store to read them
+        #: from (the thread ``slug``'s) while the thread is built, dropped on release().
+        self.store = store
         self._built: tuple[list[CommentNode], list[CommentNode]] | None = None
         self._warned = False
-        #: The build's thread cache: the HTML kept by the last build (when the folder,
-        #: by its ``signature``, is unchanged), and where this build keeps it.
-        self.cache, self.slug, self.signature = cache, slug, signature
+        #: The build's thread cache: the HTML kept by the last build (when the thread
+        #: is unchanged), and where this build keeps it.
+        self.cache, self.slug = cache, slug
 
     def with_body(self, entry: Entry) -> Entry:
         """``entry`` with its text (a copy read from the store, if the thread holds
         none)."""
-        if not self.folder or entry.body:
+        if self.store is None or entry.body:
             return entry
-        return replace(entry, body=self._read_body(entry))
-
-    def _read_body(self, entry: Entry) -> str:
         try:
-            return read_body(f"{self.folder}/{entry.id}{SUFFIX}")
-        except (OSError, UnicodeDecodeError) as exc:
-            # Moved or changed since the store was read: the next build shows it right.
-            log.warning("replik: %s%s could not be read again (%s)", self.origin, entry.id, exc)
-            return ""
+            return replace(entry, body=self.store.body(entry))
+        except (OSError, StoreError) as exc:
+            return replace(entry, body=self._missing(entry, exc))
+
+    def _missing(self, entry: Entry, why: object) -> str:
+        # Moved or changed since the store was read: the next build shows it right.
+        log.warning("replik: %s%s could not be read again (%s)", self.origin, entry.id, why)
+        return ""
+
+    def _read_texts(self) -> dict[str, Any] | None:
+        """Read the thread's texts from the store and render them; returns the HTML
+        by id (and to the cache to keep)."""
+        assert self.store is not None
+        try:
+            texts = self.store.bodies(self.slug)
+        except (OSError, StoreError) as exc:
+            texts = {}
+            log.warning("replik: the texts of %s could not be read (%s)", self.slug, exc)
+        for entry in self.entries:
+            entry.body = (texts[entry.id] if entry.id in texts
+                          else self._missing(entry, "not approved here any more"))
+        html = render_entries(self.entries)
+        if self.cache is not None:
+            self.cache.keep(self.slug, texts, html)
+        return html
 
     def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
         if self._built is None:
             cache = self.cache
             html = cache.html_for(self.slug, self.entries) if cache is not None else None
-            if html is None and self.folder:
-                for entry in self.entries:
-                    entry.body = self._read_body(entry)
+            if html is None and self.store is not None:
+                html = self._read_texts()
             # A thread built again after release() has warned about its orphans already.
             self._built = build_thread(self.entries, self.max_depth, self.locale,
                                        self.timezone, origin=self.origin, warn=not self._warned,
@@ -283,7 +298,7 @@ class LazyThread:
             node.parent = None
             node.children = []
         self._built = None
-        if self.folder:
+        if self.store is not None:
             for entry in self.entries:
                 entry.body = ""
 

@@ -1,28 +1,23 @@
 """A build's derived copy of each thread: its entries and their HTML, reused by the
-next build while the thread's files are unchanged.
+next build while the thread is unchanged in the store.
 
 The first build reads, parses and renders every comment; a second ``make html``
 (after editing a post, say) need not do that again for threads nobody touched.
 One file, ``REPLIK_CACHE/threads/threads.cache``: per thread a marshal of its
 entries' public fields (``store.entry_record``) and one of their HTML by entry id,
 one after another; then the index (a marshal of the code key and, per thread slug,
-its folder's signature and where its two parts lie); then the index's length (8
-bytes).
+its change stamp and where its two parts lie); then the index's length (8 bytes).
 
-A build reads each folder either from the cache (unchanged) or from its files. A
-folder read from its files has its texts rendered right then and appended to the
-new file (``keep_read``); its page reads that HTML back instead of reading the files
-a second time. So even the first build reads every file once, holding the texts and
-HTML of one thread at a time. ``finish`` copies the unchanged threads over from the
-old file, writes the index and puts the new file in the old one's place. (One file,
-not one per thread: creating a thousand files cost a cold build 0.3-0.7 s of CPU on
-the benchmark machine, see docs/benchmarks.md.)
-
-A thread is reused only when its folder's signature (every file's name, inode,
-size, modification and change time: ``Store.approved_by_article``) is the one
-recorded and the code key matches (Python's version, the code that parses and
-renders, the versions of nh3, cmarkgfm and markdown-it-py). A folder with a file
-that could not be read is never kept, so its warning comes again in every build.
+Everything comes through the store contract (storespec.py), so it works alike on
+files and on PostgreSQL: a thread is reused when its stamp (``approved_stamps()``)
+is the one recorded and the code key matches (Python's version, the code that
+parses and renders, the versions of nh3, cmarkgfm and markdown-it-py); the others
+are read from the store (``read``). A thread's texts are rendered when its page is
+written and appended to the new file then (``keep``); ``finish`` copies the
+unchanged threads over from the old file, writes the index and puts the new file in
+the old one's place. (One file, not one per thread: creating a thousand files cost
+a cold build 0.3-0.7 s of CPU, see docs/benchmarks.md.) A thread with an entry that
+could not be read is never kept, so its warning comes again in every build.
 Anything unexpected in the file means that thread or the whole cache is built anew,
 never an error. It is a cache: delete it at any time (``make clean`` does); it holds
 rendered HTML, so it is trusted like the code beside it.
@@ -35,13 +30,14 @@ import logging
 import marshal
 import os
 import sys
+from dataclasses import replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from .store import Entry, entry_from_record, entry_record, write_all
-from .thread import render_entries
+from .storespec import CommentStore
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +47,7 @@ _TAIL = 8
 #: What a damaged, foreign or vanished file raises on reading.
 _UNUSABLE = (OSError, ValueError, EOFError, TypeError, KeyError, IndexError)
 
-# (signature, records offset, records length, html offset, html length)
+# (stamp, records offset, records length, html offset, html length)
 _Place = tuple[tuple[Any, ...], int, int, int, int]
 
 
@@ -61,7 +57,7 @@ def code_key() -> str:
     renders the texts, the libraries that render, Python (marshal's format)."""
     digest = hashlib.sha256(f"replik thread cache 2 {sys.version}".encode())
     here = Path(__file__).parent
-    for name in ("store.py", "storespec.py", "render.py", "thread_cache.py"):
+    for name in ("store.py", "pgstore.py", "storespec.py", "render.py", "thread_cache.py"):
         digest.update((here / name).read_bytes())
     for dist in ("nh3", "cmarkgfm", "markdown-it-py"):
         try:
@@ -88,13 +84,16 @@ class ThreadCache:
         #: The last build's file, open (a build that replaces it meanwhile does not
         #: disturb the reading), and its threads.
         self._old_fd, self._old = old_fd, old or {}
-        #: Threads whose folder is as the last build saw it: their places in the old file.
+        #: Threads as the last build saw them: their places in the old file.
         self._matched: dict[str, _Place] = {}
         #: Threads written into the new file by this build.
         self._kept: dict[str, _Place] = {}
         self._new = os.path.join(self.folder, f".{NAME}.{os.getpid()}.tmp")
         self._new_fd: int | None = None
         self._size = 0
+        #: The threads' change stamps, and the entries of those read from the store.
+        self._stamps: dict[str, Any] = {}
+        self._read: dict[str, list[Entry]] = {}
         self.reused = 0  # threads whose entries came from the cache (for tests and logs)
 
     @classmethod
@@ -115,16 +114,26 @@ class ThreadCache:
         os.close(fd)
         return cls(folder)
 
-    def __contains__(self, slug: object) -> bool:
-        """Whether the last build kept the thread of ``slug`` (worth a look at its
-        folder's signature before reading it)."""
-        return slug in self._old
+    def read(self, store: CommentStore) -> dict[str, list[Entry]]:
+        """Every approved entry by article, as ``approved_by_article(public_only=True,
+        bodies=False)`` gives them: the unchanged threads from the cache, the others
+        from the store (all at once when none is kept)."""
+        self._stamps = store.approved_stamps()
+        grouped = {slug: found for slug, stamp in self._stamps.items()
+                   if (found := self.entries_for(slug, stamp)) is not None}
+        if not grouped:
+            self._read = store.approved_by_article(public_only=True, bodies=False)
+            return self._read
+        for slug in self._stamps.keys() - grouped.keys():
+            self._read[slug] = grouped[slug] = [replace(e.drop_private(), body="")
+                                                for e in store.entries("approved", slug)]
+        return {slug: grouped[slug] for slug in sorted(grouped) if grouped[slug]}
 
-    def entries_for(self, slug: str, signature: tuple[Any, ...]) -> list[Entry] | None:
-        """The entries of a thread whose folder has ``signature``, if the last build
-        kept them (``Store.approved_by_article``'s ``reuse``)."""
+    def entries_for(self, slug: str, stamp: Any) -> list[Entry] | None:
+        """The entries of a thread with change stamp ``stamp``, if the last build
+        kept them."""
         place = self._old.get(slug)
-        if not isinstance(place, tuple) or len(place) != 5 or place[0] != signature:
+        if not isinstance(place, tuple) or len(place) != 5 or place[0] != stamp:
             return None
         try:
             assert self._old_fd is not None
@@ -139,8 +148,7 @@ class ThreadCache:
 
     def html_for(self, slug: str, entries: list[Entry]) -> dict[str, str] | None:
         """The HTML by entry id of a thread, if it covers every entry of ``entries``:
-        rendered by this build as it read the files (``keep_read``), or by the last
-        one (reused by ``entries_for``)."""
+        rendered by this build (``keep``), or by the last one (``entries_for``)."""
         if slug in self._kept:
             fd, place = self._new_fd, self._kept[slug]
         elif slug in self._matched:
@@ -167,18 +175,17 @@ class ThreadCache:
         offset, self._size = self._size, self._size + len(data)
         return offset, len(data)
 
-    def keep_read(self, slug: str, signature: tuple[Any, ...], entries: list[Entry]) -> None:
-        """Keep a thread whose files were just read (``Store.approved_by_article``'s
-        ``visit``): its entries' public fields, and their texts rendered now, so its
-        page reads the HTML back instead of the files. A folder with more files than
-        entries (one could not be read) is not kept, so that its warning comes again
-        (its page reads and renders the texts itself)."""
-        if slug in self._kept or signature[0] != len(entries):
+    def keep(self, slug: str, texts: dict[str, str], html: dict[str, Any]) -> None:
+        """Keep a thread this build read from the store (its entries' public fields)
+        and rendered (``html``, by id) once its ``texts`` are read: unless the store
+        holds a text for an entry the reading skipped (it could not be read)."""
+        entries, stamp = self._read.pop(slug, None), self._stamps.get(slug)
+        if entries is None or stamp is None or set(texts) != {e.id for e in entries}:
             return
-        html = {key: str(value) for key, value in render_entries(entries).items()}
         try:
             records = self._append(marshal.dumps([entry_record(e) for e in entries]))
-            self._kept[slug] = (signature, *records, *self._append(marshal.dumps(html)))
+            html = {key: str(value) for key, value in html.items()}
+            self._kept[slug] = (stamp, *records, *self._append(marshal.dumps(html)))
         except OSError as exc:
             log.warning("replik: could not write the thread cache in %s (%s)", self.folder, exc)
 
