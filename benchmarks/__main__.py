@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("build", "intake", "approve", "notify", "import")
+BENCHMARKS = ("build", "build_pg", "intake", "approve", "notify", "import")
 #: A benchmark whose module has another name ("import" is a Python keyword).
 MODULES = {"import": "imports"}
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "bench-out"
