@@ -122,8 +122,9 @@ class ThreadCache:
         grouped = {slug: found for slug, stamp in self._stamps.items()
                    if (found := self.entries_for(slug, stamp)) is not None}
         if not grouped:
-            self._read = store.approved_by_article(public_only=True, bodies=False)
-            return self._read
+            grouped = store.approved_by_article(public_only=True, bodies=False)
+            self._read = dict(grouped)  # emptied by keep(); the caller's is left alone
+            return grouped
         for slug in self._stamps.keys() - grouped.keys():
             self._read[slug] = grouped[slug] = [replace(e.drop_private(), body="")
                                                 for e in store.entries("approved", slug)]
