@@ -25,8 +25,6 @@ measured before this redesign exist only in older commits (1cb82c7): their varia
 are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails).
 
 * ``plain`` — plain Pelican, for scale;
-* ``no-thread-markup`` — the theme's partials draw every thread (thread_markup
-  not offered);
 * ``no-thread-cache`` — ``REPLIK_CACHE = ""``, a build from nothing without the
   thread cache; ``warm`` — a build with the thread cache a previous build left
   (made once, untimed, before the rounds);
@@ -34,7 +32,9 @@ are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails
   on every call), ``no-gettext-formatted`` (only results with variables not kept),
   ``no-fragment-cache`` (``cached_fragment`` renders its block every time),
   ``no-gc-freeze`` (the build does not freeze what it read), ``feedgen`` (the
-  comment feeds written by feedgen, ``REPLIK_FEED_WRITER``).
+  comment feeds written by feedgen, ``REPLIK_FEED_WRITER``); up to 169d5bf:
+  ``no-thread-markup`` (the theme's partials draw every thread, thread_markup not
+  offered).
 
 ``python -m benchmarks.pieces --intake`` runs two intakes under the intake
 benchmark's load, taking turns: new entries as unnamed files (O_TMPFILE, as the
@@ -64,7 +64,7 @@ from .measure import run_measured
 
 # --- patches, applied in the build process -----------------------------------------
 def _no_thread_markup() -> None:
-    from replik import thread_markup
+    from replik import thread_markup  # type: ignore[attr-defined]  # up to 169d5bf
 
     thread_markup.matches_theme = lambda env: False
 
@@ -174,7 +174,7 @@ VARIANTS: dict[str, tuple[list[str], dict[str, str], str]] = {
     "warm": ([], {}, "warm"),
 }
 #: The variants whose piece the current code still has (the others are for @1cb82c7).
-CURRENT = ["baseline", "no-thread-markup", "no-thread-cache", "warm"]
+CURRENT = ["baseline", "no-thread-cache", "warm"]
 
 
 def code_copy(ref: str, work: Path) -> Path:

@@ -6,8 +6,7 @@ threads are built before timing, so Markdown rendering is not counted), renders
 each article's discussion the way article.html does, in an environment set up like
 Pelican's (autoescaping off, trim_blocks, the plugin's ``_()``) with a context of
 Pelican's size, and prints the CPU time per comment, best of ``--repeat`` runs:
-with the comment form (discussion), the thread alone drawn by the templates
-(thread) and by thread_markup as the plugin offers it (python), and the form
+with the comment form (discussion), the thread alone (thread), and the form
 per article.
 Not part of ``make bench``: it runs in a few seconds on one core.
 """
@@ -26,7 +25,6 @@ from jinja2 import Environment, FileSystemLoader
 
 from benchmarks import sitegen
 from benchmarks.measure import best_cpu_of
-from replik import thread_markup
 from replik.i18n import install_into
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
@@ -59,14 +57,11 @@ def make_articles(count: int, comments: int, seed: int = sitegen.DEFAULT_SEED) -
     return articles
 
 
-def environment(fast: bool = False) -> Environment:
-    """Set up as Pelican sets ours up; ``fast``: with thread_markup, as the plugin
-    offers it for the shipped partials."""
+def environment() -> Environment:
+    """Set up as Pelican sets ours up."""
     env = Environment(loader=FileSystemLoader(str(THEME / "templates")), trim_blocks=True,
                       lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
     install_into(env, {"THEME": str(THEME), "DEFAULT_LANG": "de"})
-    if fast:
-        env.globals["replik_comment_items"] = thread_markup.comment_items
     return env
 
 
@@ -77,19 +72,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     articles = make_articles(args.articles, args.comments)
-    env, fast_env = environment(), environment(fast=True)
+    env = environment()
     # Pelican hands every page its settings and lists: a context of about 150 names.
     context = {f"SETTING_{i}": i for i in range(150)}
     context.update(SITEURL="https://example.org", REPLIK_INTAKE_URL="/replik/comment",
                    REPLIK_PREVIEW_URL="/replik/preview")
     with_form = env.from_string(DISCUSSION)
     thread_only = env.from_string('{% include "partials/comments.html" %}')
-    fast_thread = fast_env.from_string('{% include "partials/comments.html" %}')
     form_only = env.from_string(DISCUSSION.split("%}", 1)[0] + "%}{{ comment_form(article.slug) }}")
     renders: dict[str, Callable[[Any], str]] = {
         "discussion": lambda a: with_form.render(context, article=a),
         "thread": lambda a: thread_only.render(context, article=a, comment_form=lambda slug: ""),
-        "python": lambda a: fast_thread.render(context, article=a, comment_form=lambda slug: ""),
         "form": lambda a: form_only.render(context, article=a),
     }
     comments = args.articles * args.comments

@@ -124,12 +124,12 @@ def test_build_benchmark_at_tiny_scale(tmp_path: Path) -> None:
 
 def test_pieces_builds_each_variant_on_its_copy_of_the_code(tmp_path: Path) -> None:
     site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
-    variants = ["baseline", "no-thread-markup", "warm"]
+    variants = ["baseline", "no-thread-cache", "warm"]
     builds = pieces.Builds(site, variants, tmp_path / "work")
     cpu = pieces.measure(builds, variants, rounds=2)
     assert all(len(values) == 2 and min(values) > 0 for values in cpu.values())
     lines = pieces.report(cpu)
-    assert lines[2].startswith("no-thread-markup") and "rounds" in lines[2]
+    assert lines[2].startswith("no-thread-cache") and "rounds" in lines[2]
     # The copy the builds ran, not the working tree; the warm builds kept their cache.
     assert (tmp_path / "work" / "code" / "worktree" / "plugins" / "replik").is_dir()
     assert (tmp_path / "work" / "caches" / "warm" / "threads").is_dir()
@@ -139,7 +139,7 @@ def test_pieces_builds_each_variant_on_its_copy_of_the_code(tmp_path: Path) -> N
 
 def test_pieces_builds_a_commit_with_its_own_settings(tmp_path: Path) -> None:
     site = sitegen.generate(tmp_path / "site", posts=4, comments=30, seed=2)
-    variants = ["baseline@HEAD", "no-thread-markup"]
+    variants = ["baseline@HEAD", "no-thread-cache"]
     builds = pieces.Builds(site, variants, tmp_path / "work")
     cpu = pieces.measure(builds, variants, rounds=1)
     assert all(len(values) == 1 and values[0] > 0 for values in cpu.values())

@@ -22,7 +22,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import thread_markup
 from .articles import comments_open
 from .render import as_aware, format_date_local
 from .settings import Settings, cache_path
@@ -129,14 +128,6 @@ def attach_thread(article: Any, entries: list[Entry], settings: Settings,
         article.locale_date = format_date_local(as_aware(article.date), lang, timezone)
         if getattr(article, "modified", None):
             article.locale_modified = format_date_local(as_aware(article.modified), lang, timezone)
-
-
-def offer_thread_markup(generator: Any) -> None:
-    """generator_init: the templates may draw threads with thread_markup, when it
-    writes exactly what they would (the shipped partials, the shipped settings)."""
-    env = getattr(generator, "env", None)
-    if env is not None and thread_markup.matches_theme(env):
-        env.globals["replik_comment_items"] = thread_markup.comment_items
 
 
 class CommentFeedGenerator:

@@ -35,7 +35,6 @@ def get_generators(_pelican: Any) -> type:
 def register() -> None:
     signals.initialized.connect(initialized)
     signals.generator_init.connect(i18n.install_translations)
-    signals.generator_init.connect(generators.offer_thread_markup)
     signals.article_generator_finalized.connect(generators.attach_comments)
     signals.page_generator_finalized.connect(generators.attach_page_comments)
     signals.get_generators.connect(get_generators)
