@@ -143,8 +143,10 @@ def burst(nodes: Nodes, total: int, clients: int, kill_after: int) -> tuple[list
     for thread in threads:
         thread.start()
     assert half_way.wait(600), statuses
-    nodes.kill(1)
+    # Set before the kill: a client whose connection fails from now on moves over at
+    # its first failure (a balancer's health check), whatever the kill's own wait.
     killed.set()
+    nodes.kill(1)
     for thread in threads:
         thread.join(600)
     return acknowledged, statuses
