@@ -2,7 +2,7 @@
 
 Several app nodes and workers share one database; each process holds a pool of
 connections (psycopg 3, ``psycopg_pool``), made anew in a forked child. The SQL
-of the state and the store is written with SQLite's ``?`` placeholders and
+of the state and the store is written with SQLite's ``?`` parameter marks and
 translated here. A transaction that names a lock takes a transaction-scoped
 advisory lock first, so check-then-write steps run one at a time across every
 node, as ``BEGIN IMMEDIATE`` makes them run on SQLite. While a thread has a

@@ -15,7 +15,7 @@ The backend is a ``Database`` (below): one SQLite file beside the store
 (``REPLIK_STATE``; by default ``state.sqlite3`` in the store folder), or the
 PostgreSQL database named by the environment variable ``REPLIK_DATABASE_URL``
 (``pg.py``), which several app nodes share. The SQL is written once, in the
-subset both speak (``?`` placeholders, ``INSERT … ON CONFLICT``, ``RETURNING``).
+subset both speak (``?`` parameter marks, ``INSERT … ON CONFLICT``, ``RETURNING``).
 
 SQLite: one connection per thread and process (a connection never crosses a
 fork), WAL so that readers do not wait for a writer, a busy timeout so that
