@@ -49,6 +49,20 @@ def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 8) ->
     raise RuntimeError("gunicorn did not start")
 
 
+def post_numbered(connection: http.client.HTTPConnection, number: int,
+                  text: str) -> tuple[int, bytes]:
+    """POST comment ``number`` as a script would (JSON answer) on a keep-alive
+    connection; a failed connection raises."""
+    body = urlencode({
+        "article": "offene-debatte", "author": f"Leser {number}",
+        "email": f"leser{number}@example.org", "consent": "yes", "body": text,
+    })
+    connection.request("POST", "/replik/comment", body, {
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
 def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Counter]:
     acknowledged: list[str] = []
     statuses: Counter = Counter()
@@ -64,18 +78,10 @@ def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Count
             if number is None:
                 connection.close()
                 return
-            body = urlencode({
-                "article": "offene-debatte", "author": f"Leser {number}",
-                "email": f"leser{number}@example.org", "consent": "yes",
-                "body": f"Kommentar Nummer {number}: Gleichzeitig ist nicht dasselbe.",
-            })
             try:
-                connection.request("POST", "/replik/comment", body, {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json"})
-                response = connection.getresponse()
-                data = response.read()
-                status = response.status
+                status, data = post_numbered(
+                    connection, number,
+                    f"Kommentar Nummer {number}: Gleichzeitig ist nicht dasselbe.")
             except (OSError, http.client.HTTPException) as exc:
                 status, data = f"error {exc.__class__.__name__}", b""
                 connection.close()

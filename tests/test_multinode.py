@@ -29,14 +29,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import psycopg
 import pytest
 from liveserver import free_port
 from test_desk_auth import ACCOUNT, HASH_VARIABLE, PASSWORD, Visitor, assert_refused, env
-from test_gunicorn_concurrency import start_gunicorn
+from test_gunicorn_concurrency import post_numbered, start_gunicorn
 from test_intake_support import write_conf
 
 pytestmark = pytest.mark.slow
@@ -112,18 +111,11 @@ def burst(nodes: Nodes, total: int, clients: int, kill_after: int) -> tuple[list
             if number is None:
                 connection.close()
                 return
-            body = urlencode({
-                "article": "offene-debatte", "author": f"Leser {number}",
-                "email": f"leser{number}@example.org", "consent": "yes",
-                "body": f"Kommentar mit Marke {number}: zwei Knoten, eine Datenbank.",
-            })
+            status: int | str
             try:
-                connection.request("POST", "/replik/comment", body, {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json"})
-                response = connection.getresponse()
-                data = response.read()
-                status: int | str = response.status
+                status, data = post_numbered(
+                    connection, number,
+                    f"Kommentar mit Marke {number}: zwei Knoten, eine Datenbank.")
             except (OSError, http.client.HTTPException) as exc:
                 status, data = f"node {node}: {exc.__class__.__name__}", b""
                 connection.close()
