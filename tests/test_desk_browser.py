@@ -120,6 +120,8 @@ def test_keyboard_shortcuts_and_help(browser, desk: Served) -> None:
     ui.page.keyboard.press("j")  # the newest entry
     ui.page.keyboard.press("a")
     ui.page.wait_for_selector(".flash.ok")
+    # The flash is in the DOM before desk.js has run: keys pressed earlier are lost.
+    ui.page.wait_for_load_state()
     assert desk.store.get(newer.id).state == "approved"
     ui.page.keyboard.press("j")
     # The page still shows the last action's message: wait for the new page instead.
