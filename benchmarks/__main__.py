@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import targets
+
 BENCHMARKS = ("build", "build_pg", "intake", "approve", "notify", "import")
 #: A benchmark whose module has another name ("import" is a Python keyword).
 MODULES = {"import": "imports"}
@@ -100,11 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}]")
         for line in _summary(name, section):
             print(f"  {line}")
+    lines, missed = targets.judge(report)
+    print("\n== Targets (this run)")
+    print("\n".join(lines))
     print(f"\nreport: {args.out / 'report.json'}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    if missed:
+        print(f"targets missed: {', '.join(missed)}", file=sys.stderr)
+    return 1 if failed or missed else 0
 
 
 if __name__ == "__main__":
