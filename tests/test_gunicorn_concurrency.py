@@ -50,7 +50,7 @@ def start_gunicorn(conf: Path, port: int, workers: int = 2, threads: int = 8) ->
 
 
 def post_numbered(connection: http.client.HTTPConnection, number: int,
-                  text: str) -> tuple[int, bytes]:
+                  text: str) -> tuple[http.client.HTTPResponse, bytes]:
     """POST comment ``number`` as a script would (JSON answer) on a keep-alive
     connection; a failed connection raises."""
     body = urlencode({
@@ -60,7 +60,7 @@ def post_numbered(connection: http.client.HTTPConnection, number: int,
     connection.request("POST", "/replik/comment", body, {
         "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
     response = connection.getresponse()
-    return response.status, response.read()
+    return response, response.read()
 
 
 def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Counter]:
@@ -79,9 +79,10 @@ def post_comments(port: int, total: int, clients: int) -> tuple[list[str], Count
                 connection.close()
                 return
             try:
-                status, data = post_numbered(
+                response, data = post_numbered(
                     connection, number,
                     f"Kommentar Nummer {number}: Gleichzeitig ist nicht dasselbe.")
+                status = response.status
             except (OSError, http.client.HTTPException) as exc:
                 status, data = f"error {exc.__class__.__name__}", b""
                 connection.close()

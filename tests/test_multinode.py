@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -43,6 +43,7 @@ __all__ = ["env"]  # a fixture, used by name
 
 TOTAL = int(os.environ.get("REPLIK_MULTINODE_POSTS") or 2000)
 CLIENTS = 32
+RETRIES = 5  # sends of one comment answered 503, at most
 MARKER = re.compile(r"Marke (\d+)\b")
 
 
@@ -93,15 +94,20 @@ def nodes(tmp_path: Path, pg_url: str, env: None,
     assert b"Traceback" not in errors, errors.decode(errors="replace")[-3000:]
 
 
-def burst(nodes: Nodes, total: int, clients: int, kill_after: int) -> tuple[list[int], Counter]:
-    """POST ``total`` comments, client i to node i % 2; node 1 is killed once
-    ``kill_after`` comments are acknowledged. Returns the acknowledged markers."""
+def burst(nodes: Nodes, total: int, clients: int, at: int,
+          midway: Callable[[], None]) -> tuple[list[int], Counter]:
+    """POST ``total`` comments, client i to node i % 2; ``midway`` runs once ``at``
+    comments are acknowledged (a node killed, the database restarted). A client
+    answered 503 with Retry-After sends its comment again once ``midway`` is over,
+    as a reader would after the wait. Returns the acknowledged markers and the
+    count of every answer (a failed connection as "node i: error")."""
     acknowledged: list[int] = []
     statuses: Counter = Counter()
     lock = threading.Lock()
     numbers = iter(range(total))
     half_way = threading.Event()
-    killed = threading.Event()
+    begun = threading.Event()
+    over = threading.Event()
 
     def client(node: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", nodes.ports[node], timeout=30)
@@ -111,34 +117,46 @@ def burst(nodes: Nodes, total: int, clients: int, kill_after: int) -> tuple[list
             if number is None:
                 connection.close()
                 return
-            status: int | str
-            try:
-                status, data = post_numbered(
-                    connection, number,
-                    f"Kommentar mit Marke {number}: zwei Knoten, eine Datenbank.")
-            except (OSError, http.client.HTTPException) as exc:
-                status, data = f"node {node}: {exc.__class__.__name__}", b""
-                connection.close()
-                if killed.is_set() and node == 1:
-                    node = 0  # the load balancer sends this client to the node still up
-                connection = http.client.HTTPConnection("127.0.0.1", nodes.ports[node],
-                                                        timeout=30)
-            with lock:
-                statuses[status] += 1
-                if status == 201:
-                    assert json.loads(data)["id"]
-                    acknowledged.append(number)
-                    if len(acknowledged) >= kill_after:
-                        half_way.set()
+            for attempt in range(RETRIES):
+                if attempt:
+                    over.wait(600)
+                status: int | str
+                try:
+                    response, data = post_numbered(
+                        connection, number,
+                        f"Kommentar mit Marke {number}: zwei Knoten, eine Datenbank.")
+                    status = response.status
+                    if status == 503 and int(response.getheader("Retry-After") or 0) <= 0:
+                        status = "503 without Retry-After"
+                except (OSError, http.client.HTTPException) as exc:
+                    status, data = f"node {node}: {exc.__class__.__name__}", b""
+                    connection.close()
+                    if begun.is_set() and node == 1:
+                        node = 0  # the load balancer sends this client to the node still up
+                    connection = http.client.HTTPConnection("127.0.0.1", nodes.ports[node],
+                                                            timeout=30)
+                if attempt and status == 409:
+                    status = "409 on resending"  # the first sending was stored after all
+                with lock:
+                    statuses[status] += 1
+                    if status == 201:
+                        assert json.loads(data)["id"]
+                    if status in (201, "409 on resending"):
+                        acknowledged.append(number)
+                        if len(acknowledged) >= at:
+                            half_way.set()
+                if status != 503:
+                    break
 
     threads = [threading.Thread(target=client, args=(i % 2,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     assert half_way.wait(600), statuses
-    # Set before the kill: a client whose connection fails from now on moves over at
-    # its first failure (a balancer's health check), whatever the kill's own wait.
-    killed.set()
-    nodes.kill(1)
+    # Set first: a client whose connection fails from now on moves over at its
+    # first failure (a balancer's health check), whatever midway's own wait.
+    begun.set()
+    midway()
+    over.set()
     for thread in threads:
         thread.join(600)
     return acknowledged, statuses
@@ -151,7 +169,7 @@ def stored_markers(url: str) -> Counter:
 
 
 def test_a_burst_over_two_nodes_survives_one_killed(nodes: Nodes, pg_url: str) -> None:
-    acknowledged, statuses = burst(nodes, TOTAL, CLIENTS, kill_after=TOTAL // 3)
+    acknowledged, statuses = burst(nodes, TOTAL, CLIENTS, TOTAL // 3, lambda: nodes.kill(1))
     failed = {s: n for s, n in statuses.items() if s != 201}
     # Only the killed node's connections fail, never with an answer: no 4xx, no 5xx.
     assert all(isinstance(s, str) and s.startswith("node 1:") for s in failed), statuses
@@ -184,9 +202,8 @@ def test_a_lockout_on_one_node_holds_on_the_other(nodes: Nodes, pg_url: str,
     assert list(tmp_path.rglob("*.sqlite3")) == []
 
 
-def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url: str,
-                                                           tmp_path: Path) -> None:
-    pytest.importorskip("replik.worker")
+def approve_on_b(nodes: Nodes, pg_url: str) -> tuple[Visitor, float]:
+    """A comment posted on node A and approved on node B; the moderator, and when."""
     answer = httpx.post(f"{nodes.base(0)}/replik/comment", headers={"Accept": "application/json"},
                         data={"article": "offene-debatte", "author": "Leserin",
                               "email": "leserin@example.org", "consent": "yes",
@@ -204,9 +221,21 @@ def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT state FROM entries WHERE id = %s", (entry,)).fetchone() \
             == ("approved",)
+    return moderator, since
+
+
+def is_live(nodes: Nodes, node: int, moderator: Visitor, since: float) -> bool:
+    """The node's desk says the site was rebuilt after ``since`` (the status is in the database)."""
+    with httpx.Client(base_url=nodes.base(node), cookies=moderator.http.cookies) as desk:
+        return desk.get("/moderate/live", params={"since": since}).json()["live"]
+
+
+def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url: str,
+                                                           tmp_path: Path) -> None:
+    pytest.importorskip("replik.worker")
+    moderator, since = approve_on_b(nodes, pg_url)
     assert not (tmp_path / "hook-runs").exists()  # neither node rebuilt anything itself
-    with httpx.Client(base_url=nodes.base(0), cookies=moderator.http.cookies) as desk_a:
-        assert desk_a.get("/moderate/live", params={"since": since}).json()["live"] is False
+    assert is_live(nodes, 0, moderator, since) is False
 
     def worker_once() -> str:
         done = subprocess.run([REPLIK, "worker", "--once", "--settings", str(nodes.conf)],
@@ -217,9 +246,33 @@ def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url
     log = worker_once()
     assert len(re.findall(r"rebuild of 1 requests", log)) == 1, log
     assert (tmp_path / "hook-runs").read_text() == "run\n"  # one rebuild, one publish hook
-    # Live, as either node's desk tells (the rebuild status is in the database).
-    for node in (0, 1):
-        with httpx.Client(base_url=nodes.base(node), cookies=moderator.http.cookies) as desk:
-            assert desk.get("/moderate/live", params={"since": since}).json()["live"] is True
+    assert is_live(nodes, 0, moderator, since) and is_live(nodes, 1, moderator, since)
     assert "0 jobs done" in worker_once()  # nothing left: no second rebuild
     assert (tmp_path / "hook-runs").read_text() == "run\n"
+
+
+def test_a_database_restart_mid_burst_loses_nothing(nodes: Nodes, pg_cluster, pg_url: str,
+                                                    tmp_path: Path) -> None:
+    """PostgreSQL stopped (fast: open transactions are ended) and started again while
+    32 clients post: every answer is an acknowledgement or a 503 with Retry-After, the
+    comments answered 503 go in when sent again, each once; nodes and worker go on."""
+    worker = subprocess.Popen([REPLIK, "worker", "--settings", str(nodes.conf)], cwd=tmp_path,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        acknowledged, statuses = burst(nodes, TOTAL, CLIENTS, TOTAL // 3, pg_cluster.restart)
+        # No 500, no hang, no lost connection; a 409 ("posted already") only when sent again.
+        assert set(statuses) <= {201, 503, "409 on resending"}, statuses
+        assert statuses[503] > 0, statuses  # the restart met requests in flight
+        assert sorted(acknowledged) == list(range(TOTAL)), statuses
+        # Each comment stored once: a 503 stored nothing, its second sending did.
+        assert stored_markers(pg_url) == Counter(range(TOTAL))
+        # The worker, not restarted either, puts an approval made after the restart live.
+        moderator, since = approve_on_b(nodes, pg_url)
+        deadline = time.monotonic() + 120
+        while not is_live(nodes, 1, moderator, since):
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        log = worker.communicate(timeout=60)[1]
+    assert worker.returncode == 0, log

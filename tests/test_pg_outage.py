@@ -3,6 +3,8 @@ a page for browsers), nothing acknowledged lost, the pool recovering by itself."
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from replik import pg
 from replik import state as state_module
 from replik.pgstore import PgStore
 from replik.server.app import create_app
+from replik.worker import Worker
 
 JSON = {"Accept": "application/json"}
 
@@ -81,3 +84,37 @@ def test_a_database_outage_answers_503_and_loses_nothing(served: str, pg_cluster
     bodies = Counter(entry.body for entry in store.all_entries(on_error="raise"))
     assert all(bodies[body] == 1 for body in acknowledged) and len(acknowledged) == 7
     assert not any(bodies[body] for body in ("Während JSON", "Während Formular"))
+
+
+def test_the_worker_waits_out_a_database_outage(tmp_path: Path, pg_cluster, pg_url,
+                                                monkeypatch, caplog):
+    pg.upgrade(pg_url)
+    monkeypatch.setenv("REPLIK_DATABASE_URL", pg_url)
+    worker = Worker(make_settings(tmp_path / "site", REPLIK_REBUILD=False), poll=0.05)
+    crashed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run()
+        except BaseException as exc:  # noqa: BLE001 - the test's finding
+            crashed.append(exc)
+
+    thread = threading.Thread(target=run)
+    pg_cluster.stop()
+    try:
+        thread.start()
+        deadline = time.monotonic() + 60  # the pool gives up on a connection after 5 s
+        while not any("cannot be used now" in r.getMessage() for r in caplog.records):
+            assert thread.is_alive() and time.monotonic() < deadline, crashed
+            time.sleep(0.05)
+    finally:
+        pg_cluster.start_again()
+    try:
+        assert thread.is_alive(), crashed  # it met the outage and goes on
+        assert worker.drain() == 0  # and uses the database again (an empty queue)
+    finally:
+        worker.stop()
+        thread.join(60)
+        state_module._open.pop(pg_url, None)
+        pg._databases.pop(pg_url).close()
+    assert crashed == []

@@ -89,7 +89,11 @@ class Worker:
         first decision only waits for the fast path."""
         warm = True
         while not self.stopping.is_set():
-            done = self.step(warm=warm)
+            try:
+                done = self.step(warm=warm)
+            except ConnectionError as exc:  # the database restarts: look again after a poll
+                log.warning("replik worker: %s", exc)
+                done = 0
             warm = warm and self.failures > 0
             if not done:
                 self.stopping.wait(self.poll)
