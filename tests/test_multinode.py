@@ -11,8 +11,10 @@ reached on one node holds on the other, and a session opened on one is valid on
 the other. An approval on node B goes live once, by one rebuild of ``replik
 worker``, with one run of the publish hook.
 
-``REPLIK_MULTINODE_POSTS`` sets the burst's size (2,000 here to keep the suite
-short; the issue's 10,000 pass too, in about four times the time).
+PostgreSQL restarted mid-burst (a fifth of the burst's size): every answer is an
+acknowledgement or a 503 with Retry-After, each comment stored once, and nodes and
+worker go on without a restart. ``REPLIK_MULTINODE_POSTS`` sets the burst's size
+(the issue's 10,000).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from test_intake_support import write_conf
 pytestmark = pytest.mark.slow
 __all__ = ["env"]  # a fixture, used by name
 
-TOTAL = int(os.environ.get("REPLIK_MULTINODE_POSTS") or 2000)
+TOTAL = int(os.environ.get("REPLIK_MULTINODE_POSTS") or 10_000)
 CLIENTS = 32
 RETRIES = 5  # sends of one comment answered 503, at most
 MARKER = re.compile(r"Marke (\d+)\b")
@@ -259,13 +261,15 @@ def test_a_database_restart_mid_burst_loses_nothing(nodes: Nodes, pg_cluster, pg
     worker = subprocess.Popen([REPLIK, "worker", "--settings", str(nodes.conf)], cwd=tmp_path,
                               stderr=subprocess.PIPE, text=True)
     try:
-        acknowledged, statuses = burst(nodes, TOTAL, CLIENTS, TOTAL // 3, pg_cluster.restart)
-        # No 500, no hang, no lost connection; a 409 ("posted already") only when sent again.
+        total = TOTAL // 5
+        acknowledged, statuses = burst(nodes, total, CLIENTS, total // 3, pg_cluster.restart)
+        # No 500, no hang, no lost connection; a 409 ("posted already") only when sent
+        # again, after a commit whose answer the restart cut off.
         assert set(statuses) <= {201, 503, "409 on resending"}, statuses
         assert statuses[503] > 0, statuses  # the restart met requests in flight
-        assert sorted(acknowledged) == list(range(TOTAL)), statuses
-        # Each comment stored once: a 503 stored nothing, its second sending did.
-        assert stored_markers(pg_url) == Counter(range(TOTAL))
+        assert sorted(acknowledged) == list(range(total)), statuses
+        # Each comment stored once: a 503 stored nothing (or all, with its claim).
+        assert stored_markers(pg_url) == Counter(range(total))
         # The worker, not restarted either, puts an approval made after the restart live.
         moderator, since = approve_on_b(nodes, pg_url)
         deadline = time.monotonic() + 120

@@ -118,3 +118,19 @@ def test_the_worker_waits_out_a_database_outage(tmp_path: Path, pg_cluster, pg_u
         state_module._open.pop(pg_url, None)
         pg._databases.pop(pg_url).close()
     assert crashed == []
+
+
+def test_a_claim_goes_with_its_comment_when_the_database_goes(pg_cluster, pg_url):
+    """The duplicate index's claim is in the entry's transaction: when the database
+    goes away before the entry is stored, no claim is left to refuse the resend."""
+    pg.upgrade(pg_url)
+    guard = pg.Guard(pg.database(pg_url))
+    try:
+        with pytest.raises(ConnectionError), guard.claim("a", "Text", "id1") as holder:
+            assert holder == ""
+            pg_cluster.stop()
+            guard.db.execute("SELECT 1")  # the entry's write, never done
+        pg_cluster.start_again()
+        assert guard.claim_body("a", "Text", "id2") == ""
+    finally:
+        pg._databases.pop(pg_url).close()

@@ -321,6 +321,14 @@ class Guard:
             (_fingerprint(article, text), entry_id)).fetchone()
         return "" if row is None or row[0] == entry_id else str(row[0])
 
+    @contextmanager
+    def claim(self, article: str, text: str, entry_id: str) -> Iterator[str]:
+        """``claim_body`` in a transaction the block's writes join (the entry's): a
+        comment not stored leaves no claim, even when the database went away before
+        a claim of its own could be given back (a resend would be refused as stored)."""
+        with self.db.transaction():
+            yield self.claim_body(article, text, entry_id)
+
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""
         try:

@@ -363,6 +363,17 @@ class Guard:
             self._held[fingerprint] = entry_id
             return ""
 
+    @contextmanager
+    def claim(self, article: str, text: str, entry_id: str) -> Iterator[str]:
+        """``claim_body`` for the block that stores the entry: given back if it fails."""
+        holder = self.claim_body(article, text, entry_id)
+        try:
+            yield holder
+        except BaseException:
+            if not holder:
+                self.release_body(article, text, entry_id)
+            raise
+
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""
         fingerprint = body_fingerprint(article, text)[:_FINGERPRINT_CHARS]

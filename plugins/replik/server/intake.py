@@ -408,30 +408,19 @@ def submit() -> Response:
         referrer=request.headers.get("Referer", "")[:1000],
     )
     try:
-        holder = ix.guard.claim_body(article.slug, entry.body, entry.id)
-    except OSError as exc:  # the cache folder is full or not writable
-        log.error("replik: cannot check a comment on %s for duplicates: %s", article.slug, exc)
-        return cannot_store(ix, fields, article)
-    if holder:
-        message = _("You have posted this comment already; it awaits moderation.")
-        return refuse(ix, fields, 409, message, {"body": message}, article)
-    # From here on the claim is given back unless the entry is on disk, whatever
-    # fails: a claim that outlived a failed write would refuse the reader's retry.
-    stored = False
-    try:
-        verdict = spam.screen(
-            settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
-            post_modified=article.modified or article.date,
-        )
-        entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
-        ix.store.add(entry, verdict.state, fresh=True)
-        stored = True
-    except (OSError, StoreError) as exc:
+        with ix.guard.claim(article.slug, entry.body, entry.id) as holder:
+            if holder:
+                message = _("You have posted this comment already; it awaits moderation.")
+                return refuse(ix, fields, 409, message, {"body": message}, article)
+            verdict = spam.screen(
+                settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
+                post_modified=article.modified or article.date,
+            )
+            entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
+            ix.store.add(entry, verdict.state, fresh=True)
+    except (OSError, StoreError) as exc:  # the disk or the database
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
         return cannot_store(ix, fields, article)
-    finally:
-        if not stored:
-            ix.guard.release_body(article.slug, entry.body, entry.id)
     if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
