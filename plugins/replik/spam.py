@@ -370,8 +370,7 @@ class Guard:
         try:
             yield holder
         except BaseException:
-            if not holder:
-                self.release_body(article, text, entry_id)
+            self.release_body(article, text, entry_id)  # only if it is this entry's
             raise
 
     def release_body(self, article: str, text: str, entry_id: str) -> None:
