@@ -197,12 +197,23 @@ class PgDatabase:
             self._pool.close()
         self._pool = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+    def execute(self, sql: str, params: Sequence[Any] = (), *, durable: bool = True) -> Rows:
+        """One statement, in this thread's open transaction or its own. ``durable=False``
+        commits without waiting for the WAL flush: what it wrote is lost in a crash
+        unless a later durable commit (of any connection) has flushed the WAL since."""
         tx = getattr(self._local, "tx", None)
         if tx is not None:
             return Rows.of(tx.execute(sql, params))
-        with self.connection() as conn:  # autocommit: one trip
-            return Rows.of(conn.execute(_sql(sql), params))
+        with self.connection() as conn:
+            if durable:  # autocommit: one trip
+                return Rows.of(conn.execute(_sql(sql), params))
+            # Both in one message, one trip: its statements are one transaction, and
+            # SET LOCAL holds for it (parameters bound here: a server-bound statement
+            # must be alone in its message).
+            cursor = psycopg.ClientCursor(conn)
+            cursor.execute("SET LOCAL synchronous_commit = off; " + _sql(sql), params)
+            cursor.nextset()
+            return Rows.of(cursor)
 
     @contextmanager
     def transaction(self, lock: str = "") -> Iterator[Transaction]:
@@ -305,7 +316,7 @@ class Guard:
             " ON CONFLICT (key, minute) DO UPDATE SET count = flood.count + 1"
             " RETURNING key, count) SELECT now.count, coalesce(last.count, 0) FROM now"
             " LEFT JOIN flood last ON last.key = now.key AND last.minute = ?",
-            (digests, minute, minute - 1))
+            (digests, minute, minute - 1), durable=False)  # a crash forgets a minute at most
         # The previous minute counts for the part of it still inside the window.
         if any(current + last * (1 - into / 60) > per_minute for current, last in rows):
             return int(60 - into) + 1
@@ -314,11 +325,13 @@ class Guard:
     def claim_body(self, article: str, text: str, entry_id: str) -> str:
         """Reserve this text on this article; returns the id holding it already, or ''."""
         # One statement: a conflict waits for the holder's commit, then locks its row
-        # and returns its entry (DO NOTHING would return nothing to read it by).
+        # and returns its entry (DO NOTHING would return nothing to read it by). Not
+        # durable by itself: the entry's commit, which comes later, flushes it too
+        # (a claim lost in a crash held no acknowledged entry).
         row = self.db.execute(
             "INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
             "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry",
-            (_fingerprint(article, text), entry_id)).fetchone()
+            (_fingerprint(article, text), entry_id), durable=False).fetchone()
         return "" if row is None or row[0] == entry_id else str(row[0])
 
     @contextmanager
