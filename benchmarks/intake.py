@@ -266,6 +266,9 @@ class Server:
     #: More nodes of the same service (the same database): started, stopped and
     #: loaded with this one, the clients split between them.
     peers: list[Server] = field(default_factory=list)
+    #: PostgreSQL's postmaster: its backends' CPU time counts as this service's too
+    #: (the servers take turns, so it is this service's work).
+    database_pid: int = 0
 
     def start(self) -> None:
         if self.prepare:
@@ -289,23 +292,9 @@ class Server:
             self.process.kill()
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) of the gunicorn masters and their live workers."""
-        return self._cpu_seconds() + sum(peer._cpu_seconds() for peer in self.peers)
-
-    def _cpu_seconds(self) -> float:
-        if self.process is None:
-            return 0.0
-        pids = [self.process.pid]
-        try:
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-            pids += [int(pid) for pid in children.read_text().split()]
-            total = 0
-            for pid in pids:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, ValueError, IndexError):
-            return float("nan")  # not Linux: no figure
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU time of the gunicorn masters and their live workers, and of PostgreSQL's."""
+        pids = [s.process.pid for s in (self, *self.peers) if s.process is not None]
+        return sum(tree_cpu_seconds(pid) for pid in [*pids, self.database_pid] if pid)
 
     def load(self, client: str, tag: str, clients: int, *, seconds: float,
              requests: int) -> dict[str, Any]:
@@ -335,6 +324,22 @@ class Server:
             return load_wrk(self.port, self.make_request, seconds, clients, tag,
                             self.log.with_suffix(".wrk.log"))
         return load_python(self.port, self.make_request, requests, clients, tag)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its live children (NaN if not Linux)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return float("nan")
+    total = 0
+    for one in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def at_once(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -670,6 +675,8 @@ def run(report: dict) -> None:
         for name, nodes in (("postgres", 1), ("postgres-2-nodes", 2)):
             databases[name] = cluster.create_database()
             servers.append(replik_server(work / name, name, databases[name], nodes))
+            servers[-1].database_pid = int(
+                (cluster.data / "postmaster.pid").read_text().split()[0])
     # The blog page Isso fetches once to create its thread.
     pages = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     threading.Thread(target=pages.serve_forever, daemon=True).start()
