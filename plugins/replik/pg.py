@@ -325,13 +325,11 @@ class Guard:
     def claim_body(self, article: str, text: str, entry_id: str) -> str:
         """Reserve this text on this article; returns the id holding it already, or ''."""
         # One statement: a conflict waits for the holder's commit, then locks its row
-        # and returns its entry (DO NOTHING would return nothing to read it by). Not
-        # durable by itself: the entry's commit, which comes later, flushes it too
-        # (a claim lost in a crash held no acknowledged entry).
+        # and returns its entry (DO NOTHING would return nothing to read it by).
         row = self.db.execute(
             "INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
             "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry",
-            (_fingerprint(article, text), entry_id), durable=False).fetchone()
+            (_fingerprint(article, text), entry_id)).fetchone()
         return "" if row is None or row[0] == entry_id else str(row[0])
 
     @contextmanager

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Hashable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -78,9 +78,8 @@ class PgStore:
         if not is_valid_id(entry.id):
             raise StoreError(f"invalid entry id {entry.id!r}")
         _check(state, entry.article)
-        # Without a record the insert is alone: its own transaction, one trip.
-        with self.db.transaction() if record is not None else nullcontext():
-            if self.db.execute(_INSERT, (*_values(entry), state)).rowcount != 1:
+        with self.db.transaction() as db:
+            if db.execute(_INSERT, (*_values(entry), state)).rowcount != 1:
                 raise StoreError(f"an entry with id {entry.id} exists already")
             if record is not None:
                 record()
