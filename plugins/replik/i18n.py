@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import pass_context
 from jinja2.utils import missing
-from markupsafe import Markup
 
 from .render import as_aware, format_date_local
 from .settings import Settings
@@ -131,17 +130,25 @@ def gettext_for(settings: Settings, lang: str | None = None) -> Callable[[str], 
 
 
 def install_into(env: Any, settings: Settings) -> None:
-    """Give a Jinja environment ``_()``, ``gettext``, ``ngettext``, ``pgettext`` and
-    ``{% trans %}``, in the language of the page being rendered (see
-    ``page_language``); ``page_lang()`` and ``page_date(when)``, that language and a
-    date in it."""
+    """Give a Jinja environment Jinja's newstyle ``_()``, ``gettext``, ``ngettext``,
+    ``pgettext``, ``npgettext`` and ``{% trans %}``, in the language of the page being
+    rendered (see ``page_language``); ``page_lang()`` and ``page_date(when)``, that
+    language and a date in it."""
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_translations(translations_for(settings), newstyle=True)
-    gettext_, ngettext_, pgettext_, npgettext_ = page_gettext(settings)
-    env.globals.update({"_": gettext_, "gettext": gettext_, "ngettext": ngettext_,
-                        "pgettext": pgettext_, "npgettext": npgettext_})
     default = settings.lang
+    catalog_of = cache(partial(translations_for, settings))  # by language, looked up once
+
+    def catalog(context: Any) -> gettext.NullTranslations:
+        return catalog_of(page_language(context, default))
+
+    # Jinja passes the context on to a pass_context callable, then escapes and formats.
+    env.install_gettext_callables(
+        pass_context(lambda c, s: catalog(c).gettext(s)),
+        pass_context(lambda c, s, p, n: catalog(c).ngettext(s, p, n)), newstyle=True,
+        pgettext=pass_context(lambda c, x, s: catalog(c).pgettext(x, s)),
+        npgettext=pass_context(lambda c, x, s, p, n: catalog(c).npgettext(x, s, p, n)))
+    env.globals["_"] = env.globals["gettext"]
 
     @pass_context
     def page_lang(context: Any) -> str:
@@ -173,47 +180,6 @@ def page_language(context: Any, default: str) -> str:
             if isinstance(lang, str) and lang:
                 return lang
     return default
-
-
-def page_gettext(settings: Settings) -> tuple[Callable[..., str], ...]:
-    """``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` for templates: exactly
-    Jinja's newstyle ones (escaping, always a format string), in the page's language."""
-    catalogs: dict[str, gettext.NullTranslations] = {}  # by language, each looked up once
-
-    def catalog(context: Any) -> gettext.NullTranslations:
-        lang = page_language(context, settings.lang)
-        if lang not in catalogs:
-            catalogs[lang] = translations_for(settings, lang)
-        return catalogs[lang]
-
-    def finish(context: Any, rv: str, variables: dict[str, Any]) -> str:
-        return (Markup(rv) if context.eval_ctx.autoescape else rv) % variables
-
-    @pass_context
-    def gettext_(__context: Any, __string: str, **variables: Any) -> str:
-        return finish(__context, catalog(__context).gettext(__string), variables)
-
-    @pass_context
-    def ngettext_(__context: Any, __singular: str, __plural: str, __num: int,
-                  **variables: Any) -> str:
-        variables.setdefault("num", __num)
-        return finish(__context, catalog(__context).ngettext(__singular, __plural, __num),
-                      variables)
-
-    @pass_context
-    def pgettext_(__context: Any, __string_ctx: str, __string: str, **variables: Any) -> str:
-        variables.setdefault("context", __string_ctx)
-        return finish(__context, catalog(__context).pgettext(__string_ctx, __string), variables)
-
-    @pass_context
-    def npgettext_(__context: Any, __string_ctx: str, __singular: str, __plural: str,
-                   __num: int, **variables: Any) -> str:
-        variables.setdefault("context", __string_ctx)
-        variables.setdefault("num", __num)
-        return finish(__context, catalog(__context).npgettext(
-            __string_ctx, __singular, __plural, __num), variables)
-
-    return gettext_, ngettext_, pgettext_, npgettext_
 
 
 def install_translations(generator: Any) -> None:
