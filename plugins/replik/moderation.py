@@ -71,11 +71,9 @@ def display_name(settings: Settings, login: str) -> str:
     for the whole team), else the site's ``AUTHOR``; only a site without any of
     them shows the login name, title-cased.
     """
-    names = settings.moderator_names
-    chosen = names.get(login) if isinstance(names, dict) else None
-    for candidate in (chosen, settings.staff_name, settings.author):
-        if candidate and str(candidate).strip():
-            return str(candidate).strip()
+    for candidate in (settings.moderator_names.get(login), settings.staff_name, settings.author):
+        if candidate and candidate.strip():
+            return candidate.strip()
     return login.title()
 
 
@@ -117,8 +115,10 @@ class Moderation:
         outcome = Outcome(before, action, seen, target)
 
         def record() -> None:
-            if action in ("spam", "ham"):
-                outcome.note = self._feedback(before, is_spam=(action == "spam"))
+            if action in ("spam", "ham"):  # Akismet hears the moderator's decision
+                from .spam import send_feedback
+
+                outcome.note = send_feedback(self.settings, before, action == "spam")
             self._log(outcome)
 
         if target == seen:
@@ -232,17 +232,10 @@ class Moderation:
                 last = item["from"]
         return last
 
-    def _feedback(self, entry: Entry, is_spam: bool) -> str:
-        """Tell Akismet about a moderator's spam/ham decision; returns a short note."""
-        from .spam import send_feedback
-
-        return send_feedback(self.settings, entry, is_spam)
-
-    def _log(self, outcome: Outcome) -> Outcome:
+    def _log(self, outcome: Outcome) -> None:
         detail = {"note": outcome.note} if outcome.note else {}
         self.store.audit(self.actor, outcome.action, outcome.entry.id, outcome.from_state,
                          outcome.to_state, **detail)
-        return outcome
 
 
 # -- what a moderator is told (``_``: gettext in the reader's language) ----------------
@@ -285,8 +278,3 @@ def refusal_message(_: Callable[[str], str], exc: StoreError) -> str:
         return _("Nothing was changed: the comment store cannot be written ({error})."
                  " Please try again later.").format(error=exc.reason)
     return str(exc)
-
-
-__all__ = ["ACTIONS", "Moderation", "NotSaved", "Outcome", "EntryNotFound",
-           "ParentNotApproved", "StateChanged", "StoreError", "conflict_message",
-           "display_name", "refusal_message", "state_words"]
