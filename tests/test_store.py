@@ -496,17 +496,19 @@ def test_an_entry_moved_while_it_is_looked_up_is_found_where_it_went(tmp_path, m
     store = Store(tmp_path)
     entry = store.add(make_entry())
     pending = tmp_path / "pending" / f"{entry.id}.txt"
-    original = Path.read_bytes
+    import replik.store as store_module
+
+    original = store_module.read_bytes
     moved = []
 
-    def read_after_a_move(path: Path) -> bytes:
-        if path == pending and not moved:
+    def read_after_a_move(path: str) -> bytes:
+        if Path(path) == pending and not moved:
             (tmp_path / "spam").mkdir(exist_ok=True)
             os.rename(pending, tmp_path / "spam" / pending.name)  # the other process
             moved.append(path)
         return original(path)
 
-    monkeypatch.setattr(Path, "read_bytes", read_after_a_move)
+    monkeypatch.setattr(store_module, "read_bytes", read_after_a_move)
     found = store.find(entry.id)
     assert moved and found is not None and found.state == "spam"
     assert [e.id for e in store.entries("pending")] == []

@@ -1,11 +1,9 @@
-"""The file store: one file per entry, state is the folder (Maildir's protocol).
+"""The file store: one file per entry, its folder is its state (Maildir's protocol).
 
-The first implementation of the store contract (storespec.py), and the only code
-that touches files under ``comments/``. A new entry is written to ``tmp/``,
-fsync'd and renamed into its state folder; a moderation decision is a single
-``rename``. Both are atomic, so many server processes and a CLI can work on the
-same store at once without locks. The audit log is ``audit.log`` beside them.
-"""
+The store contract's (storespec.py) first implementation, and the only code that
+reads or writes the entries and ``audit.log`` under ``comments/``: a new entry is
+written whole and linked into its state folder, a decision is one ``rename``
+(docs/architecture.md, "The file store", says how and why)."""
 
 from __future__ import annotations
 
@@ -302,6 +300,16 @@ def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes, *,
     return Path(tmp)
 
 
+def _link(source: str, folder: str, target: str) -> None:
+    """Link ``source`` in as ``target`` in ``folder``, made on first use. link() never
+    replaces a file (FileExistsError), so two writers of one id cannot both win."""
+    try:
+        os.link(source, target)
+    except FileNotFoundError:  # a new state folder (an article's first approval)
+        os.makedirs(folder, exist_ok=True)
+        os.link(source, target)
+
+
 def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
     """Create ``folder/name`` holding ``data``, durably and at once, the cheap way.
 
@@ -352,8 +360,8 @@ def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
 
 
 def _open_locked(path: Path, how: int) -> int | None:
-    """``path`` opened and flock'ed (waiting for the lock), or None if the file left
-    that name meanwhile (moved, deleted) before or while waiting."""
+    """``path`` opened and flock'ed (``how``; LOCK_NB raises BlockingIOError), or None
+    if the file left that name meanwhile (moved, deleted) before or while waiting."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -403,18 +411,9 @@ class Store:
         return Path(self._state_folder(state, article), f"{entry_id}{SUFFIX}")
 
     # -- writing ----------------------------------------------------------
-    def _write_tmp(self, data: bytes, name: str) -> Path:
-        return write_temp(f"{self._root}/tmp", name, data)
-
     def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False,
             record: Callable[[], Any] | None = None) -> Entry:
-        """Write a new entry durably into ``state``; returns it with its state set.
-
-        Raises StoreError if an entry with the same id exists already. ``fresh=True``
-        says the id was just made by ``new_id()`` (time + 32 random bits), so the
-        look-up in every other state is skipped; the same state is still checked.
-        ``record``: see "changing" below (the new file is removed if it raises).
-        """
+        """``fresh``: only ``state``'s folder is checked for the id (link() refuses it)."""
         if not is_valid_id(entry.id):
             raise StoreError(f"invalid entry id {entry.id!r}")
         if not fresh and self.find(entry.id) is not None:
@@ -425,7 +424,12 @@ class Store:
         data = serialize(entry)
         try:
             if not link_new_file(f"{self._root}/tmp", folder, f"{entry.id}{SUFFIX}", data):
-                self._add_via_named_tmp(entry.id, folder, target, data)
+                tmp = os.fspath(write_temp(f"{self._root}/tmp", entry.id, data))
+                try:
+                    _link(tmp, folder, target)
+                finally:
+                    with suppress(FileNotFoundError):
+                        os.unlink(tmp)
                 fsync_dir(folder)
         except FileExistsError:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
@@ -441,19 +445,11 @@ class Store:
         return entry
 
     def add_many(self, items: Iterable[tuple[Entry, str]]) -> list[Entry]:
-        """Write many new entries durably, as ``add()`` does one, at a fraction of the
-        cost (an import); returns those not written because their id was taken.
-
-        Each entry goes to a temporary file in ``tmp/`` without an fsync of its own;
-        one ``sync()`` then puts them all on disk, they are linked into their folders
-        (a link never replaces a file), and a second ``sync()`` puts the folders on
-        disk (an fsync per folder costs a journal commit each). So, as with
-        ``add()``, a reader never sees a half-written file, and a file in place holds
-        all its content even after a crash. After a crash in the middle, some of the
-        entries may be in place and others not: the caller must be able to repeat
-        (imports can: their ids are reproducible). The caller also makes sure no id
-        is in another state already (``ids()``): only the target folder is checked.
-        """
+        """Two ``sync()`` per batch instead of two fsyncs per entry (and per folder: a
+        journal commit each): every entry is written to a temporary file unsynced,
+        one ``sync()`` puts them on disk, they are linked into their folders (never
+        over a file), a second ``sync()`` puts the folders on disk. Only the target
+        folder is checked for a taken id."""
         tmp_dir = f"{self._root}/tmp"
         staged: list[tuple[Entry, str, str, str]] = []
         taken: list[Entry] = []
@@ -470,13 +466,8 @@ class Store:
             # name points to it.
             os.sync()
             for entry, state, folder, tmp in staged:
-                target = f"{folder}/{entry.id}{SUFFIX}"
                 try:
-                    try:
-                        os.link(tmp, target)
-                    except FileNotFoundError:  # a new folder (an article's first entry)
-                        os.makedirs(folder, exist_ok=True)
-                        os.link(tmp, target)
+                    _link(tmp, folder, f"{folder}/{entry.id}{SUFFIX}")
                 except FileExistsError:
                     taken.append(entry)
                     continue
@@ -488,32 +479,33 @@ class Store:
                     os.unlink(tmp)
         return taken
 
-    def _add_via_named_tmp(self, name: str, folder: str, target: str, data: bytes) -> None:
-        tmp = os.fspath(self._write_tmp(data, name))
-        try:
-            # link() refuses to overwrite, so two writers of one id cannot both win.
-            try:
-                os.link(tmp, target)
-            except FileNotFoundError:  # a new state folder (an article's first approval)
-                os.makedirs(folder, exist_ok=True)
-                os.link(tmp, target)
-        finally:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
-
     # -- reading ----------------------------------------------------------
+    # Plain strings rather than Path objects here: a build reads every file of the store.
+    def _folders(self, state: str, article: str = "") -> list[tuple[str, str]]:
+        """``(article or "", folder)`` for each folder of ``state`` (or of one article)."""
+        if state != "approved" or article:
+            return [(article, self._state_folder(state, article))]
+        base = f"{self._root}/approved"
+        try:
+            return [(slug, f"{base}/{slug}") for slug in os.listdir(base)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    @staticmethod
+    def _names(folder: str) -> list[str]:
+        """The entry files' names in ``folder``, sorted (oldest first)."""
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in names if n.endswith(SUFFIX) and not n.startswith("."))
+
     def _listing(self) -> Iterator[tuple[str, str, os.DirEntry[str]]]:
         """``(state, article or "", file)`` for every entry file, from the folders'
         listings alone (no file is read or stat'ed: a name is its entry's id, and a
         change always makes a new file, so its inode stamps the version)."""
         for state in STATES:
-            base = f"{self._root}/{state}"
-            try:
-                folders = ([(slug.name, slug.path) for slug in os.scandir(base)]
-                           if state == "approved" else [("", base)])
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for article, folder in folders:
+            for article, folder in self._folders(state):
                 try:
                     with os.scandir(folder) as listing:
                         for item in listing:
@@ -547,17 +539,34 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             raise BadEntryFile(f"entry {entry.id} cannot be read: {exc}") from None
 
-    def read(self, path: Path, state: str) -> Entry:
+    @staticmethod
+    def _load(path: str, state: str, **options: bool) -> Entry:
+        """The entry in ``path`` (``options``: parse's). FileNotFoundError if it moved
+        or went meanwhile (not a broken file: callers look again), else BadEntryFile."""
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
         except FileNotFoundError:
-            raise  # moved or deleted meanwhile: not a broken file (callers look again)
+            raise
         except OSError as exc:
             raise BadEntryFile(f"{path}: cannot be read ({exc.strerror})") from None
-        entry = parse(data, state, str(path))
-        if path.stem != entry.id:
+        entry = parse(data, state, path, **options)
+        if not path.endswith(f"/{entry.id}{SUFFIX}"):
             raise BadEntryFile(f"{path}: file name does not match its Id {entry.id!r}")
         return entry
+
+    def _load_all(self, state: str, paths: Iterable[str], on_error: str = "warn",
+                  **options: bool) -> Iterator[Entry]:
+        """The entries in ``paths``; one that cannot be read is reported with a warning
+        naming it and skipped (``on_error="raise"``: BadEntryFile)."""
+        for path in paths:
+            try:
+                yield self._load(path, state, **options)
+            except FileNotFoundError:
+                continue  # moved away while we listed; it shows up in its new state
+            except BadEntryFile as exc:
+                if on_error == "raise":
+                    raise
+                log.warning("replik: skipping unreadable comment file: %s", exc)
 
     def find(self, entry_id: str) -> Entry | None:
         found = self._locate(entry_id)
@@ -569,33 +578,15 @@ class Store:
         wrong moment or lose the file between seeing and reading it: look again."""
         if not is_valid_id(entry_id):
             return None
+        name = f"{entry_id}{SUFFIX}"
         for _attempt in range(3):
             try:
-                found = self._scan(entry_id)
+                for state in ("pending", "spam", "trash", "approved"):  # one stat per folder
+                    for _article, folder in self._folders(state):
+                        if os.path.exists(path := f"{folder}/{name}"):
+                            return Located(self._load(path, state), Path(path))
             except FileNotFoundError:
-                continue  # moved between seeing it and reading it
-            if found is not None:
-                return found
-        return None
-
-    def _scan(self, entry_id: str) -> Located | None:
-        name = f"{entry_id}{SUFFIX}"
-        for state in ("pending", "spam", "trash"):
-            path = self.root / state / name
-            if path.exists():
-                return Located(self.read(path, state), path)
-        # One stat per article folder, on plain strings (Path objects cost 4× more here).
-        approved = os.path.join(self.root, "approved")
-        try:
-            slugs = os.listdir(approved)
-        except FileNotFoundError:
-            return None
-        exists, join = os.path.exists, os.path.join
-        for slug in slugs:
-            candidate = join(approved, slug, name)
-            if exists(candidate):
-                path = Path(candidate)
-                return Located(self.read(path, "approved"), path)
+                pass  # moved between seeing it and reading it
         return None
 
     def get(self, entry_id: str) -> Entry:
@@ -604,32 +595,13 @@ class Store:
             raise EntryNotFound(entry_id)
         return found
 
-    def _files(self, state: str, article: str = "") -> list[Path]:
-        """The entry files of ``state`` (of one article's folder), by name: oldest first."""
-        if state == "approved" and not article:
-            base = self.root / "approved"
-            slugs = sorted(os.listdir(base)) if base.is_dir() else []
-            return sorted((p for slug in slugs for p in self._files(state, slug)),
-                          key=lambda p: p.name)
-        folder = Path(self._state_folder(state, article))
-        names = sorted(os.listdir(folder)) if folder.is_dir() else []
-        return [folder / n for n in names if n.endswith(SUFFIX) and not n.startswith(".")]
-
     def entries(
         self, state: str, article: str = "", *, on_error: str = "warn"
     ) -> Iterator[Entry]:
-        """A file that cannot be read is reported with a warning naming it and skipped
-        (``on_error="raise"`` raises BadEntryFile instead)."""
-        for path in self._files(state, article):
-            try:
-                entry = self.read(path, state)
-            except FileNotFoundError:
-                continue  # moved away while we listed; it shows up in its new state
-            except BadEntryFile as exc:
-                if on_error == "raise":
-                    raise
-                log.warning("replik: skipping unreadable comment file: %s", exc)
-                continue
+        found = sorted((name, folder) for _article, folder in self._folders(state, article)
+                       for name in self._names(folder))
+        for entry in self._load_all(state, (f"{folder}/{name}" for name, folder in found),
+                                    on_error):
             if not article or entry.article == article:
                 yield entry
 
@@ -639,56 +611,20 @@ class Store:
 
     def approved_by_article(self, *, public_only: bool = False,
                             bodies: bool = True) -> dict[str, list[Entry]]:
-        """``entries("approved", slug)`` for every slug, on plain strings rather than
-        Path objects (a build reads every file of the store)."""
         grouped: dict[str, list[Entry]] = {}
-        base = os.path.join(self.root, "approved")
-        try:
-            slugs = sorted(os.listdir(base))
-        except (FileNotFoundError, NotADirectoryError):
-            return grouped
-        for slug in slugs:
-            folder = f"{base}/{slug}"
-            try:
-                names = sorted(os.listdir(folder))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            items: list[Entry] = []
-            for name in names:
-                if not name.endswith(SUFFIX) or name.startswith("."):
-                    continue
-                path = f"{folder}/{name}"  # os.path.join costs a µs a file here
-                try:
-                    entry = parse(read_bytes(path), "approved", path,
-                                  keep_private=not public_only, keep_body=bodies)
-                    if name[: -len(SUFFIX)] != entry.id:
-                        raise BadEntryFile(
-                            f"{path}: file name does not match its Id {entry.id!r}")
-                except FileNotFoundError:
-                    continue  # moved away while we listed
-                except OSError as exc:
-                    log.warning("replik: skipping unreadable comment file: %s",
-                                f"{path}: cannot be read ({exc.strerror})")
-                    continue
-                except BadEntryFile as exc:
-                    log.warning("replik: skipping unreadable comment file: %s", exc)
-                    continue
-                items.append(entry)
-            if items:
+        for slug, folder in sorted(self._folders("approved")):
+            paths = [f"{folder}/{name}" for name in self._names(folder)]
+            if items := list(self._load_all("approved", paths, keep_private=not public_only,
+                                            keep_body=bodies)):
                 grouped[slug] = items
         return grouped
 
     def bodies(self, article: str) -> dict[str, str]:
         folder = self._state_folder("approved", article)
         texts: dict[str, str] = {}
-        try:
-            names = os.listdir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            return texts
-        for name in names:
-            if name.endswith(SUFFIX) and not name.startswith("."):
-                with suppress(OSError, UnicodeDecodeError):
-                    texts[name[: -len(SUFFIX)]] = read_body(f"{folder}/{name}")
+        for name in self._names(folder):
+            with suppress(OSError, UnicodeDecodeError):
+                texts[name[: -len(SUFFIX)]] = read_body(f"{folder}/{name}")
         return texts
 
     # -- changing ---------------------------------------------------------
@@ -698,15 +634,9 @@ class Store:
     # kept or lost together (a full disk loses both, never just the record).
     def move(self, entry_id: str, state: str, *, expected: str | None = None,
              record: Callable[[], Any] | None = None) -> Entry:
-        """Move an entry to ``state`` with one atomic rename; returns the entry.
-
-        With ``expected`` the move is compare-and-set: it renames from that state's
-        file only, so of two decisions made from the same state exactly one wins; the
-        other raises StateChanged and changes nothing. Without it the entry moves from
-        wherever it is. The file is locked (flock) from before the rename until its
-        record is written, so whoever comes second can wait for that record
-        (``settled``) and say who decided first.
-        """
+        """One rename, with ``expected`` from that state's file only. The file is locked
+        (flock) from before the rename until its record is written, so whoever comes
+        second can wait for that record (``settled``) and say who decided first."""
         for _attempt in range(1 if expected else 5):
             found = self._locate(entry_id)
             if found is None:
@@ -732,7 +662,12 @@ class Store:
                     try:
                         record()
                     except BaseException:
-                        self._undo_move(target, found.path)
+                        try:
+                            os.rename(target, found.path)
+                            fsync_dir(found.path.parent)
+                        except OSError as exc:  # moved on again meanwhile: the log must say so
+                            log.error("replik: could not move %s back to %s after a failed"
+                                      " record: %s", target, found.path, exc)
                         raise
             finally:
                 os.close(fd)
@@ -756,15 +691,6 @@ class Store:
                 return found.entry
         return self.find(entry_id)
 
-    @staticmethod
-    def _undo_move(moved: Path, back: Path) -> None:
-        try:
-            os.rename(moved, back)
-            fsync_dir(back.parent)
-        except OSError as exc:  # moved on again meanwhile: the log must say so
-            log.error("replik: could not move %s back to %s after a failed record: %s",
-                      moved, back, exc)
-
     def _hold(self, found: Located) -> tuple[int, Path]:
         """Take an entry's file out of its folder into tmp/ as a held copy, locked.
 
@@ -777,15 +703,13 @@ class Store:
         origin = entry.state if entry.state != "approved" else f"approved~{entry.article}"
         held = self.root / "tmp" / f"{entry.id}{SUFFIX}{_HELD_MARK}{origin}"
         try:
-            fd = os.open(found.path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise StoreError(f"entry {entry.id} changed meanwhile; try again") from None
+            fd = _open_locked(found.path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"entry {entry.id} is being changed by someone else;"
+                             " try again") from None
+        if fd is None:
+            raise StoreError(f"entry {entry.id} changed meanwhile; try again")
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise StoreError(f"entry {entry.id} is being changed by someone else;"
-                                 " try again") from None
             held.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(found.path, held)
@@ -797,13 +721,8 @@ class Store:
         return fd, held
 
     def update(self, entry: Entry, *, record: Callable[[], Any] | None = None) -> Entry:
-        """Rewrite an entry's content in place (its id and state stay).
-
-        The old file is first held in tmp/ (see ``_hold``: only one writer can win
-        that), the new content is written and renamed into the state folder, then the
-        held copy is removed. A crash in between leaves the held copy, which
-        ``sweep()`` (run by the server and the CLI at start) puts back.
-        """
+        """The old file is held in tmp/ (``_hold``: one writer wins), the new one renamed
+        into place, then the held copy removed; after a crash ``sweep()`` puts it back."""
         found = self._locate(entry.id)
         if found is None:
             raise EntryNotFound(entry.id)
@@ -814,7 +733,7 @@ class Store:
             tmp: Path | None = None
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self._write_tmp(serialize(entry), entry.id)
+                tmp = write_temp(self.root / "tmp", entry.id, serialize(entry))
                 os.rename(tmp, target)
                 tmp = None
                 fsync_dir(target.parent)
@@ -858,12 +777,8 @@ class Store:
         return found.entry
 
     def sweep(self, max_age_seconds: float = 36 * 3600) -> list[Path]:
-        """Put back held copies of changes a dead process left, and remove stale
-        half-written files from tmp/. The server and the CLI call it at start.
-
-        A held copy is put back only when no live process holds its lock (see
-        ``_hold``), however young it is: a change in progress keeps its copy.
-        """
+        """Put back the held copies nobody holds a lock on (``_hold``: a dead process's,
+        however young), and remove older half-written files from tmp/."""
         tmp_dir = self.root / "tmp"
         if not tmp_dir.is_dir():
             return []
@@ -893,19 +808,12 @@ class Store:
             log.error("replik: %s cannot be put back: %s", path, exc)
             return False
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return False  # the change just finished
+            fd = _open_locked(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a change in progress
+        if fd is None:
+            return False  # the change just finished, or another's copy took the name
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # a change in progress
-            try:
-                if os.stat(path).st_ino != os.fstat(fd).st_ino:
-                    return False  # another change's copy took the name meanwhile
-            except FileNotFoundError:
-                return False
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(path, target)  # never over a newer version written before the end
