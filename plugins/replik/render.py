@@ -1,22 +1,12 @@
 """Comment bodies to safe HTML, and dates in the site's language.
 
-The chain: a Markdown subset -> bare URLs made clickable -> nh3 (ammonia) as the
-allowlist gate. nh3 is the last step, so whatever the earlier steps produce,
-no script, event handler or javascript:/vbscript:/data: URL reaches a page.
-
-The subset is CommonMark without headings, thematic breaks, images and raw
-HTML, with every line break kept. Two parsers implement it:
-
-- the fast path, cmark (GitHub's C implementation, via cmarkgfm), for almost
-  every comment. cmark cannot switch block or inline rules off, so
-- when its output holds a heading, a thematic break, an image or omitted raw
-  HTML, the comment is parsed again by markdown-it-py configured as exactly
-  the subset (those rules off, typed tags shown as text). markdown-it-py is
-  CommonMark too and is set up to treat link destinations like cmark, so both
-  paths give the same HTML for ordinary comments
-  (tests/test_render_equivalence.py holds them to that).
-
-Both paths then share one linkifier and the same nh3 gate.
+The chain: a Markdown subset (CommonMark without headings, thematic breaks, images
+and raw HTML, every line break kept) -> bare URLs made clickable -> nh3 (ammonia) as
+the allowlist gate, last, so that whatever the earlier steps produce, no script,
+event handler or javascript:/vbscript:/data: URL reaches a page. cmark (cmarkgfm)
+parses almost every comment; it cannot switch rules off, so when its output holds
+what the subset leaves out, markdown-it-py configured as exactly the subset parses
+that comment again (tests/test_render_equivalence.py holds both to the same HTML).
 """
 
 from __future__ import annotations
@@ -56,13 +46,8 @@ _CMARK_OPTIONS = CmarkOptions.CMARK_OPT_HARDBREAKS
 
 # cmark escapes every "<" of the text, so these can only be its own tags: a heading
 # (<h1>..<h6>), a thematic break (<hr />), an image, or the comment it puts where
-# raw HTML was ("<!-- raw HTML omitted -->").
+# raw HTML was ("<!-- raw HTML omitted -->"): what the subset leaves out.
 _OUTSIDE_SUBSET = re.compile(r"<(?:h[1-6r]|img|!--)")
-
-
-def _outside_subset(out: str) -> bool:
-    """Whether cmark's HTML holds something the subset leaves out."""
-    return _OUTSIDE_SUBSET.search(out) is not None
 
 
 # --- The fallback: markdown-it-py as exactly the subset ----------------------------
@@ -75,8 +60,9 @@ _DANGEROUS_URL = re.compile(
 )
 
 
-def _make_subset_markdown() -> Any:
-    """markdown-it-py as the exact subset (imported here: most processes never need it)."""
+@lru_cache(maxsize=1)
+def _subset_parser() -> Any:
+    """markdown-it-py as the exact subset (made on first need: most builds never need it)."""
     from markdown_it import MarkdownIt
 
     class _SubsetMarkdown(MarkdownIt):
@@ -96,6 +82,9 @@ def _make_subset_markdown() -> Any:
     # Headings, thematic breaks and images are not part of the subset.
     return md.disable(["heading", "lheading", "hr", "image"])
 
+
+def _markdown_subset(text: str) -> str:
+    return _subset_parser().render(text)
 
 
 # --- Shared: bare URLs made clickable ------------------------------------------------
@@ -199,23 +188,13 @@ def _markdown_fast(text: str) -> str:
         _free(raw)
 
 
-@lru_cache(maxsize=1)
-def _subset_markdown() -> Any:
-    # Made (and markdown-it imported) on first need: most builds never need it.
-    return _make_subset_markdown()
-
-
-def _markdown_subset(text: str) -> str:
-    return _subset_markdown().render(text)
-
-
 def _markdown(text: str) -> str:
     """The subset's HTML, before linkify and the gate."""
     if not text.endswith("\n"):
         # Both parsers end the last line of an unclosed fenced code block alike only then.
         text += "\n"
     out = _markdown_fast(text)
-    if _outside_subset(out):
+    if _OUTSIDE_SUBSET.search(out):
         out = _markdown_subset(text)
     return out
 
@@ -284,13 +263,6 @@ def _time_part(hour: int, minute: int, locale: str) -> str:
 def as_aware(when: datetime) -> datetime:
     """A naive datetime (Pelican's, without TIMEZONE) taken as UTC."""
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def html_datetime(when: datetime) -> str:
-    """A ``<time datetime>`` value. HTML allows at most three digits of a second's
-    fraction, and the store keeps microseconds (a comment from the server has them,
-    ids sort by them): the page shows whole seconds; the stored date is unchanged."""
-    return when.isoformat(timespec="seconds")
 
 
 def format_datetime_local(when: datetime, locale: str = "de", timezone: str = "UTC") -> str:

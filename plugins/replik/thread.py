@@ -10,13 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from .render import (
-    format_datetime_local,
-    html_datetime,
-    render_bodies,
-    render_body,
-    render_excerpt,
-)
+from .render import format_datetime_local, render_bodies, render_body, render_excerpt
 from .storespec import CommentStore, Entry, StoreError
 
 if TYPE_CHECKING:
@@ -26,22 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class CommentNode:
-    """One entry as a template sees it: public fields only, HTML ready.
-
-    What the templates ask for is worked out once here, as plain attributes: a page
-    of a long thread reads them tens of thousands of times, and a build makes one node
-    per comment (a plain class with slots: a dataclass's __init__ cost twice as much).
-
-    Attributes: ``entry``, ``html``, ``date_text``, ``depth`` and ``number`` (its place
-    in date order), ``children`` and ``parent``; ``id`` and ``anchor``; ``kind``
-    (comment, pingback, trackback, or a webmention's kind: reply, like, repost,
-    mention); ``is_linkback`` (shown as "[…] excerpt […]" from another site; a
-    webmention reply is a comment); ``is_reaction`` (a like, repost or bookmark: one
-    short line, not a text); ``author``; ``url``; ``photo`` (a webmention author's
-    picture, http(s) only, or ""); ``link`` (``url`` when it is an http(s) address,
-    what the author's name links to, or ""); ``date_iso`` (for <time datetime=…>);
-    ``type``, ``staff`` and ``date``.
-    """
+    """One entry as a template sees it (its attributes: docs/theme.md), public fields
+    only, HTML ready. Worked out once, as plain attributes: a page of a long thread
+    reads them tens of thousands of times, and a build makes one node per comment (a
+    plain class with slots: a dataclass's __init__ cost twice as much)."""
 
     __slots__ = ("entry", "html", "date_text", "depth", "number", "children", "parent", "id",
                  "anchor", "kind", "is_linkback", "is_reaction", "author", "url", "photo",
@@ -76,22 +58,14 @@ class CommentNode:
         self.photo = photo if photo.lower().startswith(("http://", "https://")) else ""
         link = (self.url or "").strip()
         self.link = link if link[:8].lower().startswith(("http://", "https://")) else ""
-        self.date_iso = html_datetime(self.date)
+        # HTML allows three digits of a second at most; the store keeps microseconds.
+        self.date_iso = self.date.isoformat(timespec="seconds")
 
     def __getattr__(self, name: str) -> Any:
         # Templates may ask for other entry fields directly (node.title, node.source …).
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.entry, name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CommentNode):
-            return NotImplemented
-        return (self.entry, self.html, self.date_text, self.depth, self.number,
-                self.children) == (other.entry, other.html, other.date_text, other.depth,
-                                   other.number, other.children)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def __repr__(self) -> str:
         return (f"CommentNode(id={self.id!r}, depth={self.depth}, number={self.number},"
@@ -333,9 +307,6 @@ class ThreadView(Sequence[CommentNode]):
 
     def __iter__(self) -> Iterator[CommentNode]:
         return iter(self._nodes())
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
 
     def __repr__(self) -> str:
         return f"ThreadView({'flat' if self.flat else 'top'}, {len(self.thread.entries)} entries)"
