@@ -202,7 +202,7 @@ PROFILE_PIECES: list[tuple[str, str, str]] = [
     ("replik:     format_datetime_local", "replik/render.py", "format_datetime_local"),
     ("replik:   Entry.public()", "replik/store.py", "public"),
     ("replik: comment feeds, each after its page", "replik/writers.py", "write_article"),
-    ("replik:   serialize (feedxml)", "replik/feeds.py", "render_feeds"),
+    ("replik:   serialize (feedxml)", "replik/feedxml.py", "render"),
     ("replik:   feed specs", "replik/feeds.py", "article_spec"),
     ("replik:   write feed files", "replik/writers.py", "atomic_write"),
     ("replik: CommentNode.__getattr__ (templates)", "replik/thread.py", "__getattr__"),

@@ -22,9 +22,15 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from replik import feedxml
-from replik.feeds import FORMATS, FeedItem, FeedSpec, render_feeds
+from replik.feeds import FeedItem, FeedSpec
+
+FORMATS = ("atom", "rss")
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def render_feeds(spec: FeedSpec) -> dict[str, bytes]:
+    return dict(zip(FORMATS, feedxml.render(spec), strict=True))
 
 
 def feedgen_feeds(spec: FeedSpec) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ re-attaches their comments (``generators.attach_thread``, as the full build
 does), and renders through Pelican's own generator code only the pages that show
 one of them (``writers.SelectiveWriter``): the article page, the listing pages
 (index, category, tag, author, archives) holding it, and the comment feeds
-(``writers.write_comment_feeds``). Every file is written atomically (temporary
+(``writers.CommentFeeds``). Every file is written atomically (temporary
 file + rename), so a reader or a failed rebuild never leaves a half-written page.
 
 Decisions ask for a rebuild by a request in the state (``state.rebuilds``). A
@@ -44,7 +44,7 @@ from .generators import attach_thread, commentable
 from .settings import Settings
 from .state import database_url, open_state
 from .storespec import open_store
-from .writers import AtomicWriter, SelectiveWriter, write_comment_feeds
+from .writers import AtomicWriter, CommentFeeds, SelectiveWriter
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ class SiteBuilder:
         writer = SelectiveWriter(self.pelican.output_path, self.pelican.settings, changed)
         self._generate_pages(gen, writer, changed)
         written = list(writer.rendered)
-        written += write_comment_feeds(gen.context.get("articles", []), settings,
-                                       Path(self.pelican.output_path), only=slugs)
+        written += CommentFeeds(settings, Path(self.pelican.output_path)).finish(
+            gen.context.get("articles", []), only=slugs)
         self.signatures = current
         self.last_written = written
         return written

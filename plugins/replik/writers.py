@@ -21,8 +21,8 @@ from pelican.paginator import Paginator
 from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
-from . import gone
-from .feeds import FORMATS, article_spec, latest_spec, render_feeds
+from . import feedxml, gone
+from .feeds import FeedSpec, article_spec, latest_spec
 from .files import write_atomic
 from .settings import Settings
 from .store import read_bytes
@@ -172,45 +172,31 @@ class CommentFeeds:
     def write_article(self, article: Any) -> None:
         if id(article) in self.done or not hasattr(article, "comments_flat"):
             return
-        self._write(article_spec(article, self.settings),
-                    atom=article.comment_feed_atom, rss=article.comment_feed_rss)
+        self._write(article_spec(article, self.settings), article.comment_feed_atom,
+                    article.comment_feed_rss)
         self.done.add(id(article))
         thread = getattr(article, "replik_thread", None)
         if thread is not None:
             thread.release()
 
-    def _write(self, spec: Any, **paths: str) -> None:
+    def _write(self, spec: FeedSpec, *paths: str) -> None:
         # Made anew every time: feedxml costs less than any cache lookup would (reading
-        # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone,
-        # so a rebuild touches only the feeds that changed.
-        data = render_feeds(spec)
-        for fmt in FORMATS:
-            target = f"{self.output}/{paths[fmt]}"
-            atomic_write(target, data[fmt])
+        # a kept copy, hashing the inputs). atomic_write leaves unchanged files alone
+        # (their dates too), so a rebuild touches only the feeds that changed.
+        for path, data in zip(paths, feedxml.render(spec), strict=True):
+            atomic_write(target := f"{self.output}/{path}", data)
             self.written.append(target)
 
-    def finish(self, articles: list[Any]) -> list[str]:
+    def finish(self, articles: list[Any], only: set[str] | None = None) -> list[str]:
+        """The feeds of ``articles`` not written yet (with ``only``: of those slugs
+        alone, the others being up to date), then the site-wide feed."""
         for article in articles:
-            self.write_article(article)
-        self._write(latest_spec(articles, self.settings),
-                    atom=self.settings.feed_latest,
-                    rss=self.settings.feed_latest_rss)
+            if only is None or article.slug in only:
+                self.write_article(article)
+        self._write(latest_spec(articles, self.settings), self.settings.feed_latest,
+                    self.settings.feed_latest_rss)
         self.finished = True
         return self.written
-
-
-def write_comment_feeds(articles: list[Any], settings: Settings, output: Path,
-                        only: set[str] | None = None) -> list[str]:
-    """Write the per-article feeds (all, or the slugs in ``only``) and the latest feed.
-
-    A feed file whose bytes did not change is left as it is (its date too).
-    """
-    feeds = CommentFeeds(settings, output)
-    for article in articles:
-        if only is None or article.slug in only:
-            feeds.write_article(article)
-    feeds.done.update(id(a) for a in articles)  # the rest are up to date already
-    return feeds.finish(articles)
 
 
 def page_written(path: str, context: dict[str, Any]) -> None:
