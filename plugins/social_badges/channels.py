@@ -56,39 +56,34 @@ class Network:
     handle_hint: str = ""
     url_for: Callable[[re.Match[str]], str] | None = None
     display: Callable[[re.Match[str]], str] | None = None
-    countable: bool = False
-
-
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 
 NETWORKS: dict[str, Network] = {
     "mastodon": Network(
-        "Mastodon", _rx(rf"^@?([A-Za-z0-9_]{{1,30}})@({DOMAIN})$"), "@name@server.example",
-        lambda m: f"https://{m[2].lower()}/@{m[1]}", lambda m: f"@{m[1]}@{m[2].lower()}", True),
+        "Mastodon", re.compile(rf"^@?([A-Za-z0-9_]{{1,30}})@({DOMAIN})$"), "@name@server.example",
+        lambda m: f"https://{m[2].lower()}/@{m[1]}", lambda m: f"@{m[1]}@{m[2].lower()}"),
     "bluesky": Network(
-        "Bluesky", _rx(rf"^@?({DOMAIN})$"), "name.bsky.social",
-        lambda m: f"https://bsky.app/profile/{m[1].lower()}", lambda m: f"@{m[1].lower()}", True),
+        "Bluesky", re.compile(rf"^@?({DOMAIN})$"), "name.bsky.social",
+        lambda m: f"https://bsky.app/profile/{m[1].lower()}", lambda m: f"@{m[1].lower()}"),
     "x": Network(
-        "X", _rx(r"^@?([A-Za-z0-9_]{1,15})$"), "@name (up to 15 letters, digits or _)",
+        "X", re.compile(r"^@?([A-Za-z0-9_]{1,15})$"), "@name (up to 15 letters, digits or _)",
         lambda m: f"https://x.com/{m[1]}", lambda m: f"@{m[1]}"),
     "linkedin": Network(
-        "LinkedIn", _rx(r"^(company|in|showcase)/([A-Za-z0-9-]{2,100})$"), "company/name",
+        "LinkedIn", re.compile(r"^(company|in|showcase)/([A-Za-z0-9-]{2,100})$"), "company/name",
         lambda m: f"https://www.linkedin.com/{m[1]}/{m[2]}/", lambda m: m[2]),
     "youtube": Network(
-        "YouTube", _rx(r"^@([A-Za-z0-9._-]{3,30})$"), "@name",
+        "YouTube", re.compile(r"^@([A-Za-z0-9._-]{3,30})$"), "@name",
         lambda m: f"https://www.youtube.com/@{m[1]}", lambda m: f"@{m[1]}"),
     "facebook": Network(
-        "Facebook", _rx(r"^@?([A-Za-z0-9.]{5,50})$"), "pagename",
+        "Facebook", re.compile(r"^@?([A-Za-z0-9.]{5,50})$"), "pagename",
         lambda m: f"https://www.facebook.com/{m[1]}", lambda m: m[1]),
     "instagram": Network(
-        "Instagram", _rx(r"^@?([A-Za-z0-9._]{1,30})$"), "@name",
+        "Instagram", re.compile(r"^@?([A-Za-z0-9._]{1,30})$"), "@name",
         lambda m: f"https://www.instagram.com/{m[1]}/", lambda m: f"@{m[1]}"),
     "threads": Network(
-        "Threads", _rx(r"^@?([A-Za-z0-9._]{1,30})$"), "@name",
+        "Threads", re.compile(r"^@?([A-Za-z0-9._]{1,30})$"), "@name",
         lambda m: f"https://www.threads.net/@{m[1]}", lambda m: f"@{m[1]}"),
     "rss": Network("RSS"),
     "newsletter": Network("Newsletter"),

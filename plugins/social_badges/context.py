@@ -17,63 +17,48 @@ from .icons import Icon, bundled
 from .svgbadge import icon_colors
 
 
-def embed_html(url: str, badge_url: str, alt: str) -> str:
-    """The snippet to paste into a web page, newsletter or e-mail signature."""
-    return (f'<a href="{escape(url)}" rel="me"><img src="{escape(badge_url)}"'
-            f' alt="{escape(alt)}" height="20"></a>')
-
-
-def embed_markdown(url: str, badge_url: str, alt: str) -> str:
-    alt_text = alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
-    return f"[![{alt_text}]({badge_url.replace(')', '%29')})]({url.replace(')', '%29')})"
-
-
 @dataclass(frozen=True)
-class ChannelView:
-    name: str
-    network: str
+class FeedView:
+    name: str  # badge file stem
     label: str
     url: str
-    handle: str
-    cta: str  # "Folgen Sie uns auf Mastodon"
     icon: Markup  # decorative inline SVG; the label is always given as text
-    color: str  # icon colour on a light page …
-    color_dark: str  # … and on a dark one
-    count: int | None
-    count_text: str  # "1.086 Follower", or "" when no current count is known
-    title: str  # accessible name, "Mastodon: 1.086 Follower"
     badge_path: str  # "badges/mastodon.svg" (relative to the output)
     badge_url: str  # absolute
     badge_message: str  # right half of the SVG badge
     raw_icon: Icon = field(repr=False, compare=False)
 
     @property
+    def alt(self) -> str:
+        return self.label
+
+    @property
     def embed_html(self) -> str:
-        return embed_html(self.url, self.badge_url, f"{self.label}: {self.badge_message}")
+        """The snippet to paste into a web page, newsletter or e-mail signature."""
+        return (f'<a href="{escape(self.url)}" rel="me"><img src="{escape(self.badge_url)}"'
+                f' alt="{escape(self.alt)}" height="20"></a>')
 
     @property
     def embed_markdown(self) -> str:
-        return embed_markdown(self.url, self.badge_url, f"{self.label}: {self.badge_message}")
+        alt = self.alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return (f"[![{alt}]({self.badge_url.replace(')', '%29')})]"
+                f"({self.url.replace(')', '%29')})")
 
 
 @dataclass(frozen=True)
-class FeedView:
-    name: str  # badge file stem
-    label: str
-    url: str
-    icon: Markup
-    badge_path: str
-    badge_url: str
-    badge_message: str
-    raw_icon: Icon = field(repr=False, compare=False)
+class ChannelView(FeedView):
+    network: str
+    handle: str
+    cta: str  # "Folgen Sie uns auf Mastodon"
+    color: str  # icon colour on a light page …
+    color_dark: str  # … and on a dark one
+    count: int | None
+    count_text: str  # "1.086 Follower", or "" when no current count is known
+    title: str  # accessible name, "Mastodon: 1.086 Follower"
 
     @property
-    def embed_html(self) -> str:
-        return embed_html(self.url, self.badge_url, self.label)
-
-    @property
-    def embed_markdown(self) -> str:
-        return embed_markdown(self.url, self.badge_url, self.label)
+    def alt(self) -> str:
+        return f"{self.label}: {self.badge_message}"
 
 
 @dataclass(frozen=True)
@@ -102,12 +87,8 @@ class Social:
         return other
 
 
-def site_base(settings: dict[str, Any]) -> str:
-    return str(settings.get("SITEURL") or "").rstrip("/")
-
-
 def absolute(settings: dict[str, Any], path: str) -> str:
-    return f"{site_base(settings)}/{path.lstrip('/')}"
+    return f"{str(settings.get('SITEURL') or '').rstrip('/')}/{path.lstrip('/')}"
 
 
 def channel_views(channels: list[Channel], settings: dict[str, Any],

@@ -6,6 +6,7 @@ Text widths are estimated from Verdana 11px metrics and pinned with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.sax.saxutils import escape, quoteattr
 
 from .icons import Icon
@@ -49,30 +50,27 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+def _towards(color: str, other: str, ratio: float, step: Callable[[int], int]) -> str:
+    """``color`` with ``step`` applied to each channel until it reaches ``ratio``
+    against ``other`` (or ``step`` changes nothing any more)."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    current = color.upper()
+    while contrast(current, other) < ratio and (stepped := [step(v) for v in rgb]) != rgb:
+        rgb = stepped
+        current = "#{:02X}{:02X}{:02X}".format(*rgb)
+    return current
+
+
 def readable_background(color: str, text: str = "#FFFFFF", ratio: float = 4.5) -> str:
     """Darken ``color`` until ``text`` on it reaches WCAG AA contrast (keeps the hue)."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    current = color.upper()
-    while contrast(current, text) < ratio and (r or g or b):
-        r, g, b = int(r * 0.92), int(g * 0.92), int(b * 0.92)
-        current = f"#{r:02X}{g:02X}{b:02X}"
-    return current
-
-
-def lighten_for(color: str, background: str, ratio: float = 3.0) -> str:
-    """Mix ``color`` with white until it stands out from a dark ``background``."""
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    current = color.upper()
-    while contrast(current, background) < ratio and (r, g, b) != (255, 255, 255):
-        r, g, b = (min(255, int(v + (255 - v) * 0.15) + 1) for v in (r, g, b))
-        current = f"#{r:02X}{g:02X}{b:02X}"
-    return current
+    return _towards(color, text, ratio, lambda v: int(v * 0.92))
 
 
 def icon_colors(color: str) -> tuple[str, str]:
-    """Brand colour for icons on a light and on a dark page, each at least 3:1
-    (WCAG 1.4.11 for graphics)."""
-    return readable_background(color, "#FFFFFF", 3.0), lighten_for(color, "#181715", 3.0)
+    """Brand colour for icons on a light and on a dark page (mixed with white), each at
+    least 3:1 (WCAG 1.4.11 for graphics)."""
+    return (readable_background(color, "#FFFFFF", 3.0),
+            _towards(color, "#181715", 3.0, lambda v: min(255, int(v + (255 - v) * 0.15) + 1)))
 
 
 def render_badge(label: str, message: str, icon: Icon | None, color: str) -> str:
