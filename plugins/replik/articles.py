@@ -18,6 +18,7 @@ from typing import Any
 
 from . import heap
 from .fingerprint import tree_fingerprint
+from .render import as_aware
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,8 @@ def comments_open(article: Any, settings: Settings, now: datetime | None = None)
     if flag in ("closed", "off", "no", "false"):
         return False
     days = settings.close_after_days
-    if days > 0:
-        published = article.date
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=UTC)
-        if (now or datetime.now(UTC)) - published > timedelta(days=days):
-            return False
+    if days > 0 and (now or datetime.now(UTC)) - as_aware(article.date) > timedelta(days=days):
+        return False
     return True
 
 
@@ -130,10 +127,9 @@ class ArticleIndex:
         # Translations share their original's slug; the original wins.
         hidden = list(generator.hidden_articles) + list(generator.hidden_translations)
         for article in hidden + list(generator.translations) + list(generator.articles):
-            date = article.date if article.date.tzinfo else article.date.replace(tzinfo=UTC)
             found[article.slug] = ArticleInfo(
                 slug=article.slug, title=str(article.title), url=article.url,
-                permalink=f"{base}/{article.url}", date=date,
+                permalink=f"{base}/{article.url}", date=as_aware(article.date),
                 modified=getattr(article, "modified", None),
                 open=comments_open(article, settings),
                 lang=getattr(article, "lang", "") or settings.lang,

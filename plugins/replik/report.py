@@ -24,13 +24,14 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from babel.numbers import format_decimal
 
+from .render import as_aware
 from .settings import Settings
 from .storespec import STATES, TYPES, CommentStore, Entry, StoreError, open_store
 
@@ -96,10 +97,9 @@ def p90(values: list[float]) -> float | None:
 
 def _parse_time(text: str) -> datetime | None:
     try:
-        when = datetime.fromisoformat(text)
+        return as_aware(datetime.fromisoformat(text))
     except (TypeError, ValueError):
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -110,25 +110,23 @@ class Facts:
     decided: float | None  # seconds from arrival to the first decision
     answered: float | None  # seconds from arrival to the first staff reply
 
-    @property
-    def is_reader_comment(self) -> bool:
-        return self.entry.type == "comment" and not self.entry.staff
-
 
 def _figures(items: list[Facts], unanswered_before: datetime, staff: list[Entry] | None = None,
              subscribed: frozenset[str] = frozenset(),
              delivered: dict[str, int] | None = None) -> dict[str, Any]:
-    delivered = delivered or {}
-    staff = staff or []
     received = Counter(f.entry.type for f in items)
     states = Counter(f.entry.state for f in items)
-    readers = [f for f in items if f.is_reader_comment and f.entry.state == "approved"]
+    # Reader comments: the items hold no staff entry.
+    readers = [f for f in items if f.entry.type == "comment" and f.entry.state == "approved"]
     answered = [f.answered for f in readers if f.answered is not None]
-    unanswered = sorted(
-        (f.entry for f in readers
-         if f.answered is None and f.entry.date < unanswered_before),
-        key=lambda e: (e.date, e.id),
-    )
+    subscribers = sum(1 for f in readers if f.entry.id in subscribed)
+    unanswered = sorted((f.entry for f in readers
+                         if f.answered is None and f.entry.date < unanswered_before),
+                        key=lambda e: (e.date, e.id))
+
+    def share(count: int) -> float | None:
+        return count / len(readers) if readers else None
+
     return {
         "received": {t: received.get(t, 0) for t in TYPES},
         "received_total": len(items),
@@ -136,16 +134,15 @@ def _figures(items: list[Facts], unanswered_before: datetime, staff: list[Entry]
         "decision_median": median([f.decided for f in items if f.decided is not None]),
         "reader_comments_approved": len(readers),
         "answered": len(answered),
-        "answer_share": (len(answered) / len(readers)) if readers else None,
+        "answer_share": share(len(answered)),
         "answer_median": median(answered),
         "answer_p90": p90(answered),
         # Reply notifications: staff answers (approved, in the period) that a
         # subscribed reader was mailed, and reader comments whose author subscribed.
-        "staff_answers": len(staff),
-        "answers_delivered": sum(1 for e in staff if delivered.get(e.id)),
-        "subscribed": sum(1 for f in readers if f.entry.id in subscribed),
-        "subscribed_share": (sum(1 for f in readers if f.entry.id in subscribed) / len(readers))
-        if readers else None,
+        "staff_answers": len(staff or ()),
+        "answers_delivered": sum(1 for e in staff or () if (delivered or {}).get(e.id)),
+        "subscribed": subscribers,
+        "subscribed_share": share(subscribers),
         "unanswered": [
             {"id": e.id, "article": e.article, "author": e.author,
              "date": e.date.isoformat(), "excerpt": " ".join(e.body.split())[:140]}
@@ -157,6 +154,13 @@ def _figures(items: list[Facts], unanswered_before: datetime, staff: list[Entry]
 def week_start(when: datetime) -> datetime:
     day = when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=day.weekday())
+
+
+def _grouped(items: list[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
+    groups: dict[Any, list[Any]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
 
 
 def build_report(
@@ -179,30 +183,18 @@ def build_report(
             known = first_reply.get(entry.reply_to)
             if known is None or entry.date < known:
                 first_reply[entry.reply_to] = entry.date
-    facts: list[Facts] = []
-    staff: list[Entry] = []
-    for entry in entries:
-        if entry.staff and entry.state == "approved" and since <= entry.date < until:
-            staff.append(entry)
-        if entry.staff or not since <= entry.date < until:
-            continue
-        decided = first_decision.get(entry.id)
-        replied = first_reply.get(entry.id)
-        facts.append(Facts(
-            entry,
-            (decided - entry.date).total_seconds() if decided else None,
-            (replied - entry.date).total_seconds() if replied else None,
-        ))
+
+    def after(when: datetime | None, entry: Entry) -> float | None:
+        return (when - entry.date).total_seconds() if when else None
+
+    received = [e for e in entries if since <= e.date < until]
+    facts = [Facts(e, after(first_decision.get(e.id), e), after(first_reply.get(e.id), e))
+             for e in received if not e.staff]
+    staff = [e for e in received if e.staff and e.state == "approved"]
     within = settings.answer_within
     before = now - timedelta(hours=within)
-    per_article: dict[str, list[Facts]] = defaultdict(list)
-    per_week: dict[datetime, list[Facts]] = defaultdict(list)
-    for fact in facts:
-        per_article[fact.entry.article].append(fact)
-        per_week[week_start(fact.entry.date)].append(fact)
-    staff_per_article: dict[str, list[Entry]] = defaultdict(list)
-    for entry in staff:
-        staff_per_article[entry.article].append(entry)
+    per_week = _grouped(facts, lambda f: week_start(f.entry.date))
+    staff_per_article = _grouped(staff, lambda e: e.article)
     notified = _notify_facts(settings)
     mail = {"subscribed": frozenset(notified.get("subscribed", {})),
             "delivered": notified.get("delivered", {})}
@@ -211,9 +203,8 @@ def build_report(
     while start < until:
         figures = _figures(per_week.get(start, []), before)
         weeks.append({"week": start.date().isoformat(),
-                      "reader_comments_approved": figures["reader_comments_approved"],
-                      "answer_share": figures["answer_share"],
-                      "answer_median": figures["answer_median"]})
+                      **{key: figures[key] for key in ("reader_comments_approved",
+                                                       "answer_share", "answer_median")}})
         start += timedelta(days=7)
     return {
         "since": since.isoformat(),
@@ -221,7 +212,7 @@ def build_report(
         "answer_within_hours": within,
         "overall": _figures(facts, before, staff, **mail),
         "articles": {slug: _figures(items, before, staff_per_article.get(slug), **mail)
-                     for slug, items in sorted(per_article.items())},
+                     for slug, items in sorted(_grouped(facts, lambda f: f.entry.article).items())},
         "weeks": weeks,
     }
 
@@ -261,9 +252,7 @@ class DayOutOfRange(ValueError):
 def parse_day(text: str, end: bool = False) -> datetime:
     """``2026-03-01`` (or a full ISO time) as an aware datetime; raises ValueError,
     also for a day at the calendar's edge that the period cannot reach past."""
-    when = datetime.fromisoformat(text.strip())
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_aware(datetime.fromisoformat(text.strip()))
     try:
         if end and len(text.strip()) == 10:
             when += timedelta(days=1)  # --until 2026-03-31 includes that day

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from replik.render import as_aware
 from replik.settings import Settings, project_path
 
 from .icons import Icon, IconError, bundled, load_custom
@@ -146,7 +147,7 @@ def _followers(raw: dict[str, Any], where: str) -> tuple[int | None, datetime | 
         except ValueError:
             raise ChannelConfigError(
                 f"{where}: followers_date {counted!r} is not a date like '2026-11-20'") from None
-    return count, when if when.tzinfo else when.replace(tzinfo=UTC)
+    return count, as_aware(when)
 
 
 def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:

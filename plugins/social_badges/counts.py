@@ -21,6 +21,7 @@ from typing import Any
 from babel.numbers import format_compact_decimal, format_decimal
 
 from replik.files import write_atomic
+from replik.render import as_aware
 from replik.settings import Settings, project_path
 
 from .channels import Channel
@@ -39,10 +40,9 @@ def counts_path(settings: dict[str, Any]) -> Path:
 
 def _parse_time(value: Any) -> datetime | None:
     try:
-        when = datetime.fromisoformat(str(value))
+        return as_aware(datetime.fromisoformat(str(value)))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def read_counts(path: Path) -> dict[str, dict[str, Any]]:
