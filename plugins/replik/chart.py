@@ -65,10 +65,6 @@ class _Labels:
         left = {"middle": x - width / 2, "end": x - width}.get(anchor, x)
         return (left - LABEL_GAP / 2, y - size, left + width + LABEL_GAP / 2, y + size * 0.3)
 
-    def fits(self, box: tuple[float, float, float, float]) -> bool:
-        return not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                       for b in self.boxes)
-
     def place(self, x: float, y: float, text: str, anchor: str = "middle",
               size: float = FONT, force: bool = False) -> float | None:
         """``x`` where the text goes (moved inside the plot area), or None if it would
@@ -77,7 +73,8 @@ class _Labels:
             half = text_width(text, size) / 2
             x = min(max(x, LEFT + half + 2), WIDTH - RIGHT - half)
         box = self.box(x, y, text, anchor, size)
-        if not force and not self.fits(box):
+        if not force and any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                             for b in self.boxes):
             return None
         self.boxes.append(box)
         return x
@@ -140,25 +137,20 @@ def weekly_chart(weeks: list[dict[str, Any]],
             x = labels.place(centre, TOP2 + PANEL + 16, day_labels[index], force=True)
             texts.append(f'<text x="{x:.1f}" y="{TOP2 + PANEL + 16}" class="tick" '
                          f'text-anchor="middle">{escape(day_labels[index])}</text>')
-    points = []
+    points, candidates = [], []
     for index, centre in enumerate(centres):
         share, seconds = shares[index], times[index]
         if share is not None:
             h = PANEL * share
             parts.append(f'<rect x="{centre - bar / 2:.1f}" y="{TOP1 + PANEL - h:.1f}" '
                          f'width="{bar:.1f}" height="{h:.1f}" class="bar"/>')
+        candidates.append((share is None, index, centre,
+                           TOP1 + PANEL - PANEL * (share or 0) - 4, share_labels[index]))
         if seconds is not None:
             y = TOP2 + PANEL - PANEL * min(seconds / longest, 1.0)
             points.append((centre, y))
             parts.append(f'<rect x="{centre - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" '
                          'class="marker"/>')
-    candidates = []
-    for index, centre in enumerate(centres):
-        share, seconds = shares[index], times[index]
-        candidates.append((share is None, index, centre,
-                           TOP1 + PANEL - PANEL * (share or 0) - 4, share_labels[index]))
-        if seconds is not None:
-            y = TOP2 + PANEL - PANEL * min(seconds / longest, 1.0)
             candidates.append((False, index, centre, y - 8, time_labels[index]))
     for _empty, _index, centre, y, text in sorted(candidates, key=lambda c: (c[0], c[1])):
         x = labels.place(centre, y, text)

@@ -1,19 +1,12 @@
 """The build's generator side: approved entries onto Pelican's articles and pages.
 
-After ``article_generator_finalized`` every article carries:
-``comments`` (top-level nodes with ``children``), ``comments_flat`` (date order),
-``comment_count``, ``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``.
-Any theme can use them.
-
-The comments come only through the store contract (``storespec.open_store``), so
-a build reads them from files or, with REPLIK_DATABASE_URL, from PostgreSQL alike.
-The two lists build their thread (texts read from the store, rendered, arranged)
-on first use, and the thread is dropped again once the article's page and comment
-feeds are written (writers.page_written): a build keeps every comment's metadata,
-but the text and HTML of only one thread at a time. With the thread cache
-(thread_cache.py, in REPLIK_CACHE) unchanged threads come from the cache instead.
-The approve-to-live rebuild (rebuild.py) attaches the changed articles' threads
-with the same ``attach_thread``.
+After ``article_generator_finalized`` every article carries ``comments`` (top-level
+nodes with ``children``), ``comments_flat`` (date order), ``comment_count``,
+``comments_open``, ``comment_feed_atom`` and ``comment_feed_rss``, for any theme.
+The entries come through the store contract (files or PostgreSQL alike). The two
+lists build their thread on first use, and it is dropped once the article's page
+and feeds are written (writers.page_written): a build holds every entry's fields,
+but the texts and HTML of one thread at a time (or the thread cache's).
 """
 
 from __future__ import annotations

@@ -1,25 +1,17 @@
 """Approve-to-live: rebuild only the outputs a moderation decision changes.
 
-Pelican 4.12 has no partial write, so a long-lived ``SiteBuilder`` keeps one
-Pelican run in memory (its generators and their shared context, built once).
-On each ``sync()`` it finds the articles whose approved comments changed (the
-store's ``approved_stamps``),
-re-attaches their comments (``generators.attach_thread``, as the full build
-does), and renders through Pelican's own generator code only the pages that show
-one of them (``writers.SelectiveWriter``): the article page, the listing pages
-(index, category, tag, author, archives) holding it, and the comment feeds
-(``writers.CommentFeeds``). Every file is written atomically (temporary
-file + rename), so a reader or a failed rebuild never leaves a half-written page.
+Pelican 4.12 has no partial write, so a ``SiteBuilder`` keeps one Pelican run in
+memory. Its ``sync()`` finds the articles whose approved entries changed (the
+store's ``approved_stamps``), attaches their threads as the full build does, and
+renders through Pelican's own generator code only the pages that show them
+(``writers.SelectiveWriter``) and their comment feeds, every file atomically.
 
-Decisions ask for a rebuild by a request in the state (``state.rebuilds``). A
-rebuilder claims every request waiting, brings the output up to date in one sync
-(so a burst of decisions makes one rebuild) under a lock (``state.mutex``: two
-rebuilders, in any process or on any node, never rebuild at once), runs the
-publish hook, and records the result in the state (``state.rebuild``) so any
-server process can tell the desk whether a decision is live. A failed rebuild
-gives its requests back, to be retried. The rebuilder is the server's own
-background thread (``Rebuilder``), or ``replik worker`` (worker.py) when
-``separate_worker``: the app then only asks (``RebuildQueue``).
+Decisions ask by a request in the state (``state.rebuilds``). A rebuilder claims
+every request waiting and syncs once for all, under the ``rebuild`` mutex (never
+two at once, on any node), runs the publish hook and records the outcome in the
+state (``state.rebuild``: the desk asks it whether a decision is live); a failed
+rebuild gives its requests back. The rebuilder is the server's thread
+(``Rebuilder``), or ``replik worker`` when ``separate_worker`` (``RebuildQueue``).
 """
 
 from __future__ import annotations

@@ -1,26 +1,16 @@
-"""A build's derived copy of each thread: its entries and their HTML, reused by the
-next build while the thread is unchanged in the store.
+"""The thread cache: each thread's entries (public fields) and HTML, reused by the next
+build while the thread is unchanged in the store (docs/architecture.md, "Caches").
 
-The first build reads, parses and renders every comment; a second ``make html``
-(after editing a post, say) need not do that again for threads nobody touched.
 One file, ``REPLIK_CACHE/threads/threads.cache``: per thread a marshal of its
-entries' public fields (``store.entry_record``) and one of their HTML by entry id,
-one after another; then the index (a marshal of the code key and, per thread slug,
-its change stamp and where its two parts lie); then the index's length (8 bytes).
-
-Everything comes through the store contract (storespec.py), so it works alike on
-files and on PostgreSQL: a thread is reused when its stamp (``approved_stamps()``)
-is the one recorded and the code key matches (Python's version, the code that
-parses and renders, the versions of nh3, cmarkgfm and markdown-it-py); the others
-are read from the store (``read``). A thread's texts are rendered when its page is
-written and appended to the new file then (``keep``); ``finish`` copies the
-unchanged threads over from the old file, writes the index and puts the new file in
-the old one's place. (One file, not one per thread: creating a thousand files cost
-a cold build 0.3-0.7 s of CPU, see docs/benchmarks.md.) A thread with an entry that
-could not be read is never kept, so its warning comes again in every build.
-Anything unexpected in the file means that thread or the whole cache is built anew,
-never an error. It is a cache: delete it at any time (``make clean`` does); it holds
-rendered HTML, so it is trusted like the code beside it.
+entries' ``store.entry_record`` and one of their HTML by id; then the index (the
+code key and, per slug, its ``approved_stamps()`` stamp and where its two parts
+lie); then the index's length (8 bytes). A thread is reused when its stamp and the
+code key match; the others are read from the store. A thread's HTML is appended
+to the new file when its page is written (``keep``); ``finish`` copies the unchanged
+threads over and puts the new file in the old one's place. (One file, not one per
+thread: a thousand files cost a cold build 0.3-0.7 s.) A thread with an entry that
+could not be read is never kept, so its warning comes in every build. Anything
+unexpected in the file means a cold thread or build, never an error.
 """
 
 from __future__ import annotations

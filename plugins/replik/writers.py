@@ -1,12 +1,6 @@
-"""The build's writer side: files land whole, the comment feeds, gone.map.
-
-``atomic_write`` puts every file in place with one rename (and leaves an unchanged
-file alone). ``AtomicWriter`` is Pelican's writer on it; ``SelectiveWriter`` writes
-only the pages that show a changed article (the approve-to-live rebuild).
-``CommentFeeds`` writes the comment feeds (what they say: feeds.py), each article's
-right after its page (``page_written``). ``write_gone_map`` writes the deleted posts'
-``gone.map`` (gone.py).
-"""
+"""The build's writer side: every file lands whole (``atomic_write``), Pelican's writer
+on it (all pages, or only those that show a changed article), the comment feeds,
+``gone.map``."""
 
 from __future__ import annotations
 
