@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import secrets
 
-from .store import fsync_dir
+from .store import fsync_dir, write_temp
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *,
@@ -16,23 +15,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, *,
     output a build writes again anyway (pages, feeds) goes without."""
     name = os.fspath(path)
     folder = os.path.dirname(name) or "."
-    tmp = f"{folder}/.{os.path.basename(name)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    tmp = write_temp(folder, f".{os.path.basename(name)}",
+                     data.encode("utf-8") if isinstance(data, str) else data,
+                     sync=durable, mode=0o666)
     try:
-        fd = os.open(tmp, flags, 0o666)
-    except FileNotFoundError:  # the first file in a new folder: no mkdir per call
-        os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, flags, 0o666)
-    try:
-        with open(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            if durable:
-                handle.flush()
-                os.fsync(fd)
         os.replace(tmp, name)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     if durable:
         fsync_dir(folder)

@@ -264,13 +264,11 @@ _tmp_numbers = itertools.count()
 
 
 def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes, *,
-               sync: bool = True) -> Path:
-    """Write ``data`` to a new file in ``tmp_dir`` and fsync it; returns its path.
-
-    The first half of Maildir's protocol: the caller renames (or links) the file
-    into place, so a reader never sees it half-written. ``sync=False`` leaves the
-    fsync to the caller (``Store.add_many`` flushes many files at once).
-    """
+               sync: bool = True, mode: int = 0o640) -> Path:
+    """Write ``data`` to a new file in ``tmp_dir`` (made if missing) and fsync it;
+    returns its path. The first half of Maildir's protocol: the caller renames (or
+    links) the file into place, so a reader never sees it half-written. ``sync=False``
+    leaves the fsync to the caller (``Store.add_many`` flushes many files at once)."""
     # No random part: the pid and a counter are unique among live processes, and
     # O_EXCL refuses a name left behind by a crashed one (a fresh number is tried).
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -278,7 +276,7 @@ def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes, *,
     for _attempt in range(3):
         tmp = f"{tmp_dir}/{name}.{os.getpid()}.{next(_tmp_numbers)}"
         try:
-            fd = os.open(tmp, flags, 0o640)
+            fd = os.open(tmp, flags, mode)
             break
         except FileNotFoundError:  # the first write into a new store
             os.makedirs(tmp_dir, exist_ok=True)
@@ -286,7 +284,7 @@ def write_temp(tmp_dir: str | os.PathLike[str], name: str, data: bytes, *,
             continue
     else:
         tmp = f"{tmp_dir}/{name}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, flags, 0o640)
+        fd = os.open(tmp, flags, mode)
     try:
         write_all(fd, data)
         if sync:
