@@ -47,12 +47,6 @@ def week_label(week: str, locale: str) -> str:
     return format_skeleton("dM", date.fromisoformat(week[:10]), locale=locale)
 
 
-def _every(labels: list[str], step: float) -> int:
-    """Label every n-th week so that neighbouring labels keep LABEL_GAP apart."""
-    widest = max((text_width(label) for label in labels), default=0.0)
-    return max(1, math.ceil((widest + LABEL_GAP) / step))
-
-
 class _Labels:
     """Places text where it overlaps no text placed before (or leaves it out)."""
 
@@ -101,7 +95,9 @@ def weekly_chart(weeks: list[dict[str, Any]],
     share_labels = [percent(s) if s is not None else "–" for s in shares]
     time_labels = [hours(t, locale) if t is not None else "" for t in times]
     day_labels = [week_label(w["week"], locale) for w in weeks]
-    every_day = _every(day_labels, step)
+    # Every n-th week labelled, so that neighbouring labels keep LABEL_GAP apart.
+    widest = max((text_width(label) for label in day_labels), default=0.0)
+    every_day = max(1, math.ceil((widest + LABEL_GAP) / step))
     labels = _Labels()
     fixed = [  # headings and the value axes: (x, y, text, anchor, class, size)
         (LEFT, HEADING1, _("Share of reader comments answered by staff"), "start",

@@ -195,7 +195,12 @@ def build_report(
     before = now - timedelta(hours=within)
     per_week = _grouped(facts, lambda f: week_start(f.entry.date))
     staff_per_article = _grouped(staff, lambda e: e.article)
-    notified = _notify_facts(settings)
+    from .state import open_state
+
+    try:  # which comments' authors subscribed, which answers were mailed (state)
+        notified = open_state(settings).subscriptions.facts()
+    except Exception:  # noqa: BLE001 - a report without these figures, never none
+        notified = {}
     mail = {"subscribed": frozenset(notified.get("subscribed", {})),
             "delivered": notified.get("delivered", {})}
     weeks = []
@@ -229,16 +234,6 @@ def default_period(entries: list[Entry], now: datetime,
     newest = max(received).astimezone(UTC)
     until = newest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     return until - timedelta(days=days), until, True
-
-
-def _notify_facts(settings: Settings) -> dict[str, dict[str, int]]:
-    """Which comments' authors subscribed, which answers were mailed (state file)."""
-    from .state import open_state
-
-    try:
-        return open_state(settings).subscriptions.facts()
-    except Exception:  # noqa: BLE001 - a report without these figures, never none
-        return {}
 
 
 #: The longest period a report covers (a week's row each: a bound on the work).

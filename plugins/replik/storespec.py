@@ -1,11 +1,9 @@
 """The comment store's contract: what every store implementation promises.
 
 Everything that reads or writes comment data (entries and the audit log of the
-decisions on them) goes through a ``CommentStore``; nothing else looks at where
-it is kept. Each method's docstring *is* the contract: tests/test_store_contract.py
-checks it for every implementation. ``store.Store`` (one file per entry, the
-folder is the state: Maildir's protocol) is the first; ``open_store`` picks the
-one a site uses.
+decisions on them) goes through a ``CommentStore``. Each method's docstring *is*
+the contract: tests/test_store_contract.py checks it for every implementation
+(``store.Store``, ``pgstore.PgStore``); ``open_store`` picks the one a site uses.
 
 Common rules:
 
@@ -161,12 +159,10 @@ class CommentStore(Protocol):
         """
 
     def add_many(self, items: Iterable[tuple[Entry, str]]) -> list[Entry]:
-        """Store many new ``(entry, state)`` at once, as ``add`` does each, at a
-        fraction of the cost (imports); returns the entries not stored because
-        their id was taken. The caller makes sure no id is held in another state
-        (``ids()``). After a crash some may be stored and others not: the caller
-        repeats (imports make reproducible ids). Invalid ids or states raise
-        StoreError."""
+        """``add`` for many ``(entry, state)`` at a fraction of the cost (imports);
+        returns the entries not stored because their id was taken (the caller makes
+        sure none is in another state: ``ids()``). After a crash some may be stored:
+        the caller repeats (imports make reproducible ids)."""
 
     def move(self, entry_id: str, state: str, *, expected: str | None = None,
              record: Record | None = None) -> Entry:
@@ -214,8 +210,7 @@ class CommentStore(Protocol):
         ``on_error="raise"`` raises StoreError. StoreError for an unknown state."""
 
     def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
-        """The entries of every state, state by state in ``STATES`` order, each
-        state as ``entries`` gives it."""
+        """``entries`` of every state, in ``STATES`` order."""
 
     def approved_by_article(self, *, public_only: bool = False,
                             bodies: bool = True) -> dict[str, list[Entry]]:
