@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +13,11 @@ from replik.i18n import translations_for
 from replik.settings import Settings
 
 from .channels import Channel, parse_channels, with_defaults
-from .counts import current_count, followers_text, load_counts_for_build
+from .counts import CountsFileError, counts_path, current_count, followers_text, read_counts
 from .icons import Icon, bundled
 from .svgbadge import icon_colors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,11 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
     translations = translations_for(Settings.of(settings), lang)
     site_translations = translations_for(Settings.of(settings), site_lang)
     _ = translations.gettext
-    counts = load_counts_for_build(settings)
+    try:
+        counts = read_counts(counts_path(settings))
+    except CountsFileError as exc:  # counts never fail a build
+        log.warning("social_badges: %s; follower counts are left out", exc)
+        counts = {}
     max_age = float(settings["SOCIAL_COUNT_MAX_AGE_DAYS"])
     shorten_from = int(settings["SOCIAL_COUNT_SHORTEN_FROM"])
     badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")

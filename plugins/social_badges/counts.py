@@ -72,16 +72,6 @@ def read_counts(path: Path) -> dict[str, dict[str, Any]]:
     return result
 
 
-def load_counts_for_build(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Like read_counts, but a broken file only warns: counts never fail a build."""
-    path = counts_path(settings)
-    try:
-        return read_counts(path)
-    except CountsFileError as exc:
-        log.warning("social_badges: %s; follower counts are left out", exc)
-        return {}
-
-
 def write_counts(path: Path, counts: dict[str, dict[str, Any]]) -> None:
     """Replace the whole file atomically."""
     channels = {}

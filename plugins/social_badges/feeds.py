@@ -75,11 +75,6 @@ def validate_footer_setting(settings: dict[str, Any]) -> None:
             f" links go, e.g. 'Folgen Sie uns: {{links}}' (or set it to True or False)")
 
 
-def social_for(context: dict[str, Any]) -> Social:
-    social = context.get("social")
-    return social if isinstance(social, Social) else build_social(context)
-
-
 def post_languages(context: dict[str, Any]) -> dict[str, str]:
     """Each post's address (relative to SITEURL, as in ``article.url``) and language."""
     found = {}
@@ -101,7 +96,9 @@ def entry_language(link: str, languages: dict[str, str], site: str, default: str
 def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
     """Pelican's feed_generated receiver."""
     settings = with_defaults(context)
-    social = social_for(context)
+    social = context.get("social")
+    if not isinstance(social, Social):
+        social = build_social(context)
     if not social.channels:
         return
     default = str(settings.get("DEFAULT_LANG") or "de")
