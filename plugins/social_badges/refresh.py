@@ -43,23 +43,9 @@ def lookup_url(channel: Channel, settings: dict[str, Any]) -> str | None:
     return f"{api}/xrpc/app.bsky.actor.getProfile?actor={quote(target, safe='')}"
 
 
-def followers_from(kind: str, answer: Any, expected: str) -> int:
-    """The count in a Mastodon account / Bluesky profile object; ValueError if absent."""
-    if not isinstance(answer, dict):
-        raise ValueError("the answer is not a JSON object")
-    field, name_key = ("followers_count", "username") if kind == "mastodon" else \
-        ("followersCount", "handle")
-    name = answer.get(name_key)
-    if isinstance(name, str) and name.lower() != expected.lower():
-        raise ValueError(f"the answer is about {name!r}, not {expected!r}")
-    count = answer.get(field)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"the answer has no valid {field}")
-    return count
-
-
 def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
-    """Ask the network; raises FetchError or ValueError with a message for people."""
+    """The count in the channel's Mastodon account or Bluesky profile; raises FetchError
+    or ValueError with a message for people."""
     url = lookup_url(channel, settings)
     if url is None or channel.lookup is None:
         raise ValueError(f"{channel.label} offers no public follower count")
@@ -72,12 +58,19 @@ def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
         answer = json.loads(result.content)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ValueError(f"{url} did not answer with valid JSON") from None
+    if not isinstance(answer, dict):
+        raise ValueError(f"{url}: the answer is not a JSON object")
     kind, target = channel.lookup
     expected = target.split("|", 1)[1] if kind == "mastodon" else target
-    try:
-        return followers_from(kind, answer, expected)
-    except ValueError as exc:
-        raise ValueError(f"{url}: {exc}") from None
+    field, name_key = ("followers_count", "username") if kind == "mastodon" else \
+        ("followersCount", "handle")
+    name = answer.get(name_key)
+    if isinstance(name, str) and name.lower() != expected.lower():
+        raise ValueError(f"{url}: the answer is about {name!r}, not {expected!r}")
+    count = answer.get(field)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"{url}: the answer has no valid {field}")
+    return count
 
 
 def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | None = None,
