@@ -49,8 +49,8 @@ PACKAGE_TRANSLATIONS = Path(__file__).parent / "translations"
 
 
 def _merge(po_files: list[Path], lang: str) -> tuple[Catalog | None, list[str]]:
-    """The catalogs of one folder as one, and each string two of them translate
-    differently (the first file keeps its translation)."""
+    """The catalogs as one (the first file to translate a string keeps its
+    translation), and each string two catalogs of one folder translate differently."""
     merged: Catalog | None = None
     origin: dict[tuple[Any, str | None], Path] = {}
     conflicts: list[str] = []
@@ -67,10 +67,10 @@ def _merge(po_files: list[Path], lang: str) -> tuple[Catalog | None, list[str]]:
             key = (message.id, message.context)
             current = merged.get(message.id, context=message.context)
             if current is not None and current.string:
-                if current.string != message.string:
+                if current.string != message.string and origin[key].parent == po_file.parent:
                     where = f" (msgctxt {message.context!r})" if message.context else ""
                     conflicts.append(
-                        f"{po_file.name} translates {message.id!r}{where} as"
+                        f"{po_file.parent}: {po_file.name} translates {message.id!r}{where} as"
                         f" {message.string!r}, {origin[key].name} as {current.string!r}:"
                         f" give one of them a msgctxt (pgettext)")
                 continue
@@ -88,28 +88,17 @@ def _folder_catalogs(base: Path, lang: str) -> list[Path]:
 def catalog_conflicts(directory: str, lang: str) -> list[str]:
     """Strings two catalogs of the package's or of the theme's translations folder
     translate differently, described."""
-    return [f"{base}: {conflict}"
-            for base in (PACKAGE_TRANSLATIONS, Path(directory))
+    return [conflict for base in (PACKAGE_TRANSLATIONS, Path(directory))
             for conflict in _merge(_folder_catalogs(base, lang), lang)[1]]
 
 
 @lru_cache(maxsize=32)
 def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
-    merged: Catalog | None = None
-    for base in (PACKAGE_TRANSLATIONS, Path(directory)):
-        catalog, conflicts = _merge(_folder_catalogs(base, lang), lang)
-        for conflict in conflicts:
-            log.warning("replik: translations in %s: %s", base, conflict)
-        if catalog is None:
-            continue
-        if merged is None:
-            merged = catalog
-            continue
-        # The theme's catalogs reword the package's strings where both have one.
-        for message in catalog:
-            if message.id and message.string:
-                merged.delete(message.id, context=message.context)
-                merged[message.id] = message
+    # The theme's catalogs first: they reword the package's strings where both have one.
+    merged, conflicts = _merge(_folder_catalogs(Path(directory), lang)
+                               + _folder_catalogs(PACKAGE_TRANSLATIONS, lang), lang)
+    for conflict in conflicts:
+        log.warning("replik: translations in %s", conflict)
     if merged is None:
         return gettext.NullTranslations()
     buffer = io.BytesIO()
