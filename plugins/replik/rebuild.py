@@ -142,7 +142,7 @@ class SiteBuilder:
                           read_texts=False)
         writer = SelectiveWriter(self.pelican.output_path, self.pelican.settings, changed)
         self._generate_pages(gen, writer, changed)
-        written = list(writer.rendered)
+        written = sorted(writer._written_files)
         written += CommentFeeds(settings, Path(self.pelican.output_path)).finish(
             gen.context.get("articles", []), only=slugs)
         self.signatures = current

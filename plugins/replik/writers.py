@@ -10,9 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from pelican import signals
 from pelican.paginator import Paginator
-from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
 from . import feedxml, gone
@@ -70,15 +68,14 @@ class AtomicWriter(Writer):
 class SelectiveWriter(AtomicWriter):
     """Writes only the pages that show one of ``changed`` (articles, by identity).
 
-    The pagination loop mirrors ``Writer.write_file`` so that every page that is
-    written is byte for byte what a full build writes; the pages left out are the
-    ones whose content does not depend on the changed articles.
+    The pagination loop mirrors ``Writer.write_file``'s, to leave out the pages whose
+    content does not depend on the changed articles; each page that is written goes
+    through Pelican's own ``write_file``, byte for byte what a full build writes.
     """
 
     def __init__(self, output_path: str, settings: dict[str, Any], changed: list[Any]) -> None:
         super().__init__(output_path, settings=settings)
         self.changed = {id(item) for item in changed}
-        self.rendered: list[str] = []
 
     def _shows_change(self, items: Any) -> bool:
         return any(id(item) in self.changed for item in items or ())
@@ -94,55 +91,36 @@ class SelectiveWriter(AtomicWriter):
             return
         if "article" in kwargs:
             if id(kwargs["article"]) in self.changed:
-                self._render(template, context, name, kwargs, relative_urls)
+                super().write_file(name, template, context, relative_urls, {}, **kwargs)
             return
         if paginated is None:
             paginated = {k: v for k, v in kwargs.items() if k in {"articles", "dates"}}
         listed = [item for seq in paginated.values() for item in seq]
         if not self._shows_change(listed) and listed:
             return
-        if paginated and template_name in self.settings["PAGINATED_TEMPLATES"]:
-            per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
-                        or self.settings["DEFAULT_PAGINATION"])
-            paginators = {key: Paginator(name, url, val, self.settings, per_page)
-                          for key, val in paginated.items()}
-            for page_num in range(next(iter(paginators.values())).num_pages):
-                paginated_kwargs = kwargs.copy()
-                shown: list[Any] = []
-                for key, paginator in paginators.items():
-                    page = paginator.page(page_num + 1)
-                    shown.extend(page.object_list)
-                    paginated_kwargs.update({
-                        f"{key}_paginator": paginator,
-                        f"{key}_page": page,
-                        f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
-                        f"{key}_next_page": (paginator.page(page_num + 2)
-                                             if page_num + 1 < paginator.num_pages else None),
-                    })
-                if self._shows_change(shown):
-                    self._render(template, context, page.save_as, paginated_kwargs,
-                                 relative_urls)
-        else:
-            self._render(template, context, name, kwargs, relative_urls)
-
-    def _render(self, template: Any, context: dict[str, Any], name: str,
-                kwargs: dict[str, Any], relative_urls: bool) -> None:
-        # The same steps as Writer.write_file's local helpers.
-        localcontext = context.copy()
-        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
-        if relative_urls:
-            relative_url = path_to_url(get_relative_path(name))
-            localcontext["SITEURL"] = relative_url
-            localcontext["localsiteurl"] = relative_url
-        localcontext["output_file"] = name
-        localcontext.update(kwargs)
-        if localcontext["localsiteurl"]:
-            context["localsiteurl"] = localcontext["localsiteurl"]
-        output = template.render(localcontext)
-        path = sanitised_join(self.output_path, name)
-        atomic_write(Path(path), output.encode("utf-8"))
-        self.rendered.append(path)
-        signals.content_written.send(path, context=localcontext)
+        if not (paginated and template_name in self.settings["PAGINATED_TEMPLATES"]):
+            super().write_file(name, template, context, relative_urls, {}, **kwargs)
+            return
+        per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
+                    or self.settings["DEFAULT_PAGINATION"])
+        paginators = {key: Paginator(name, url, val, self.settings, per_page)
+                      for key, val in paginated.items()}
+        for page_num in range(next(iter(paginators.values())).num_pages):
+            paginated_kwargs = kwargs.copy()
+            shown: list[Any] = []
+            for key, paginator in paginators.items():
+                page = paginator.page(page_num + 1)
+                shown.extend(page.object_list)
+                paginated_kwargs.update({
+                    f"{key}_paginator": paginator,
+                    f"{key}_page": page,
+                    f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
+                    f"{key}_next_page": (paginator.page(page_num + 2)
+                                         if page_num + 1 < paginator.num_pages else None),
+                })
+            if self._shows_change(shown):
+                super().write_file(page.save_as, template, context, relative_urls, {},
+                                   **paginated_kwargs)
 
 
 # -- the comment feeds -------------------------------------------------------------------
