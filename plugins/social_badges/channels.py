@@ -172,7 +172,7 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
             f" the badge file)")
     spec = NETWORKS.get(network, Network(""))
     handle_raw = raw.get("handle")
-    handle, url, lookup = "", None, None
+    handle, url, match = "", None, None
     if handle_raw not in (None, ""):
         if spec.handle_re is None:
             raise ChannelConfigError(
@@ -184,10 +184,6 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
                 f" (expected {spec.handle_hint})")
         handle = spec.display(match) if spec.display else str(handle_raw)
         url = spec.url_for(match) if spec.url_for else None
-        if network == "mastodon":
-            lookup = ("mastodon", match[1])
-        elif network == "bluesky":
-            lookup = ("bluesky", match[1].lower())
     if raw.get("url") not in (None, ""):
         url = _absolute_url(raw["url"], where)
     elif network == "rss":
@@ -195,10 +191,11 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
     if url is None:
         need = "url" if spec.handle_re is None else f"handle ({spec.handle_hint}) or url"
         raise ChannelConfigError(f"{where}: the URL is missing; give its {need}")
-    if lookup and lookup[0] == "mastodon":
-        # Counts come from the account's own server: the profile URL's origin.
-        origin = urlsplit(url)
-        lookup = ("mastodon", f"{origin.scheme}://{origin.netloc}|{lookup[1]}")
+    lookup = None  # where `replik social refresh` asks for the count
+    if match and network == "mastodon":  # the account's own server: the profile's origin
+        lookup = ("mastodon", f"{urlsplit(url).scheme}://{urlsplit(url).netloc}|{match[1]}")
+    elif match and network == "bluesky":
+        lookup = ("bluesky", match[1].lower())
     label = str(raw.get("label") or spec.label).strip()
     if not label:
         raise ChannelConfigError(f"{where}: a custom channel needs a label")

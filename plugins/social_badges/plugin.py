@@ -37,11 +37,8 @@ def add_context(generator: Any) -> None:
 
 
 class SocialGenerator(Generator):
-    """Writes badges/<name>.svg for every channel and feed, and the channels page."""
-
-    def generate_context(self) -> None:
-        if not isinstance(self.context.get("social"), Social):
-            self.context["social"] = build_social(self.settings)
+    """Writes badges/<name>.svg for every channel and feed, and the channels page (the
+    context's ``social``: add_context, on every generator's generator_init)."""
 
     def generate_output(self, writer: Any) -> None:
         settings = with_defaults(self.settings)
