@@ -16,9 +16,9 @@ they are dropped, so the feed is written and stays well-formed.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .feeds import FeedSpec
@@ -102,16 +102,13 @@ def render(spec: FeedSpec) -> tuple[bytes, bytes]:
 
 def _cleaned(spec: FeedSpec) -> FeedSpec:
     """``spec`` without the characters XML 1.0 cannot hold (the rare slow path)."""
-    def clean(value: str) -> str:
-        return _NOT_XML.sub("", value)
+    def clean(value: Any) -> dict[str, Any]:  # its text fields, cleaned
+        return {f.name: _NOT_XML.sub("", text) for f in fields(value)
+                if isinstance(text := getattr(value, f.name), str)}
 
-    items = tuple(replace(item, link=clean(item.link), title=clean(item.title),
-                          author=clean(item.author), html=clean(item.html))
-                  for item in spec.items)
-    return replace(spec, title=clean(spec.title), description=clean(spec.description),
-                   language=clean(spec.language), page_url=clean(spec.page_url),
-                   self_urls=(clean(spec.self_urls[0]), clean(spec.self_urls[1])),
-                   items=items)
+    self_urls = tuple(_NOT_XML.sub("", url) for url in spec.self_urls)
+    return replace(spec, **clean(spec), self_urls=self_urls,
+                   items=tuple(replace(item, **clean(item)) for item in spec.items))
 
 
 def _serialize(spec: FeedSpec) -> tuple[bytes, bytes]:

@@ -40,11 +40,6 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def translations_dir(settings: Settings) -> str:
-    # Plain strings: a build asks for every article's feed (a Path costs 9 µs here).
-    return os.path.join(settings.theme, "translations")
-
-
 PACKAGE_TRANSLATIONS = Path(__file__).parent / "translations"
 
 
@@ -109,9 +104,11 @@ def load_translations(directory: str, lang: str) -> gettext.NullTranslations:
 
 def translations_for(settings: Settings, lang: str | None = None) -> gettext.NullTranslations:
     lang = lang or settings.lang
+    # Plain strings (a build asks for every article's feed: a Path costs 9 µs here), and
     # abspath, not resolve(): the intake asks once per request, and resolve() makes a
     # system call per path component. The path only keys the cache.
-    return load_translations(os.path.abspath(translations_dir(settings)), lang)
+    return load_translations(os.path.abspath(os.path.join(settings.theme, "translations")),
+                             lang)
 
 
 def gettext_for(settings: Settings, lang: str | None = None) -> Callable[[str], str]:
