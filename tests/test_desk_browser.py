@@ -64,6 +64,8 @@ def test_queue_filter_approve_live_and_on_the_page(browser, desk: Served) -> Non
     assert ui.page.locator("li.entry").count() == 2
     ui.page.select_option("select[name=type]", "comment")
     ui.page.click("form.filters button[type=submit]")
+    # click() returns once the filtered page starts loading; count() does not wait.
+    ui.page.wait_for_load_state()
     assert ui.page.locator("li.entry").count() == 1
     assert ui.page.locator(f"#e-{mention.id}").count() == 0
     ui.page.locator(f"#e-{comment.id} button[value=approve]").click()
