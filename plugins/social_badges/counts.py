@@ -74,11 +74,8 @@ def read_counts(path: Path) -> dict[str, dict[str, Any]]:
 
 def write_counts(path: Path, counts: dict[str, dict[str, Any]]) -> None:
     """Replace the whole file atomically."""
-    channels = {}
-    for name in sorted(counts):
-        entry = dict(counts[name])
-        entry["fetched"] = entry["fetched"].astimezone(UTC).isoformat(timespec="seconds")
-        channels[name] = entry
+    channels = {name: {**entry, "fetched": entry["fetched"].astimezone(UTC).isoformat(
+        timespec="seconds")} for name, entry in counts.items()}  # sorted by json.dumps
     data = json.dumps({"version": VERSION, "channels": channels}, indent=2, ensure_ascii=False,
                       sort_keys=True) + "\n"
     write_atomic(path, data)

@@ -7,6 +7,7 @@ bring scripts, event handlers, external references or styles into the pages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -86,8 +87,7 @@ def parse_icon(data: bytes, source: str, color: str | None = None) -> Icon:
     if not body:
         raise IconError(f"{source}: the SVG has no shapes")
     chosen = color or root.get("data-color") or "#4B5563"
-    if not (len(chosen) == 7 and chosen[0] == "#" and all(c in "0123456789abcdefABCDEF"
-                                                           for c in chosen[1:])):
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", chosen):
         raise IconError(f"{source}: colour {chosen!r} is not of the form #RRGGBB")
     return Icon(" ".join(parts), body, chosen.upper())
 
