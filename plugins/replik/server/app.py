@@ -154,8 +154,8 @@ def _unexpected_error(exc: Exception) -> Response:
     ))
 
 
-def request_rebuild() -> None:
-    """Ask the approve-to-live rebuilder (run by the desk, if enabled) to update the site."""
+def request_rebuild() -> float | None:
+    """Ask the approve-to-live rebuilder (run by the desk, if enabled) to update the site;
+    returns the time of the request (None without a rebuilder)."""
     worker = current_app.extensions.get("replik_rebuilder")
-    if worker is not None:
-        worker.request()
+    return None if worker is None else worker.request()

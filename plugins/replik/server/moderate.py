@@ -60,6 +60,7 @@ from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..storespec import last_decision, open_store
 from ..thread import shown_entries
 from . import auth
+from .app import request_rebuild as app_request_rebuild
 from .responses import json_response
 
 log = logging.getLogger(__name__)
@@ -133,12 +134,9 @@ def rebuilder() -> Rebuilder | RebuildQueue | None:
 
 def request_rebuild(entry_id: str = "") -> float | None:
     """Ask for a rebuild after a decision; returns the time the desk waits for."""
-    worker = rebuilder()
-    if worker is None:
-        return None
-    asked = worker.request()
-    session["live_since"] = asked
-    session["live_entry"] = entry_id
+    asked = app_request_rebuild()
+    if asked is not None:
+        session["live_since"], session["live_entry"] = asked, entry_id
     return asked
 
 
@@ -179,7 +177,7 @@ def _template_globals() -> dict[str, Any]:
     return {
         "csrf_token": auth.csrf_token,
         "user": auth.current_user(),
-        "hours": lambda seconds: hours(seconds, _lang()),
+        "hours": lambda seconds: hours(seconds, settings().lang),
         "percent": percent,
         "local_time": _local_time,
         "live_since": session.get("live_since"),
@@ -292,10 +290,6 @@ def _period(entries: list[Entry] | None = None) -> tuple[datetime, datetime, boo
     return since, until, False
 
 
-def _lang() -> str:
-    return settings().lang
-
-
 @bp.route("/")
 @auth.login_required
 def start() -> Any:
@@ -303,12 +297,13 @@ def start() -> Any:
     since, until, moved = _period(entries)
     report = build_report(settings(), since, until, entries=entries)
     counts = Counter(e.state for e in entries)
+    lang = settings().lang
     return render_template(
         "desk/start.html", report=report, counts=counts, since=since, until=until,
         moved=moved, days=DEFAULT_DAYS, known=_article_links(),
-        moved_to=format_date(until - timedelta(seconds=1), "long", locale=_lang()),
-        chart=weekly_chart(report["weeks"], gettext_for(settings()), _lang()),
-        week_label=lambda week: week_label(week, _lang()),
+        moved_to=format_date(until - timedelta(seconds=1), "long", locale=lang),
+        chart=weekly_chart(report["weeks"], gettext_for(settings()), lang),
+        week_label=lambda week: week_label(week, lang),
         until_shown=(until - timedelta(seconds=1)).date(),
     )
 
@@ -419,7 +414,7 @@ def entry(entry_id: str) -> Any:
         preselect=preselect, token=request.args.get("token", ""),
         page_link=page_link(item) if item.state == "approved" else "",
         subscribers=open_state(settings()).subscriptions.count_for(item.article, item.id),
-        live=_live_state(), messages=get_flashed_messages(with_categories=True),
+        messages=get_flashed_messages(with_categories=True),
         hidden_reply=item.state == "approved" and not _shown(item, everything),
         staff_name=display_name(settings(), auth.current_user() or "desk"),
     )
@@ -431,15 +426,6 @@ def _shown(item: Entry, everything: list[Entry]) -> bool:
         return True
     siblings = [e for e in everything if e.state == "approved" and e.article == item.article]
     return any(e.id == item.id for e in shown_entries(siblings, warn=False))
-
-
-def _live_state() -> dict[str, Any]:
-    since = session.get("live_since")
-    status = read_status(settings())
-    if since is None:
-        return {}
-    return {"since": since, "live": is_live(settings(), float(since)),
-            "error": status.get("error", "")}
 
 
 @bp.route("/link/<token>")
@@ -485,6 +471,10 @@ def _message(exc: StoreError) -> str:
     return refusal_message(_, exc)
 
 
+def _moderation() -> Moderation:
+    return Moderation(settings(), actor=auth.current_user() or "desk")
+
+
 def _decide(moderation: Moderation, action: str, entry_id: str,
             seen: str | None = None) -> bool:
     try:
@@ -520,7 +510,7 @@ def act(entry_id: str) -> Any:
             flash(_message(NotSaved(exc.strerror or str(exc))), "error")
             return redirect(url_for("desk.entry", entry_id=entry_id))
         seen = claim.state  # the link acts only from the state it was mailed for
-    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    moderation = _moderation()
     if _decide(moderation, action, entry_id, seen):
         request_rebuild(entry_id)
         flash(_("Done: {action}.").format(action=_(action)), "ok")
@@ -540,7 +530,7 @@ def bulk() -> Any:
     if not ids:
         flash(_("Select at least one entry."), "error")
         return _back()
-    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    moderation = _moderation()
     done = sum(1 for entry_id in ids
                if _decide(moderation, action, entry_id, _seen(f"seen-{entry_id}")))
     if done:
@@ -557,9 +547,8 @@ def reply(entry_id: str) -> Any:
     if len(text) > limit:
         flash(_("The reply is longer than {limit} characters.").format(limit=limit), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
-    user = auth.current_user() or "desk"
     try:
-        outcome = Moderation(settings(), actor=user).reply(entry_id, text, expected=_seen())
+        outcome = _moderation().reply(entry_id, text, expected=_seen())
     except EntryNotFound:
         abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     except StoreError as exc:
@@ -582,8 +571,7 @@ def edit(entry_id: str) -> Any:
             limit=limit), "error")
         return redirect(url_for("desk.entry", entry_id=entry_id))
     try:
-        outcome = Moderation(settings(), actor=auth.current_user() or "desk").edit(entry_id,
-                                                                                   text)
+        outcome = _moderation().edit(entry_id, text)
     except EntryNotFound:
         abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     except StoreError as exc:
@@ -605,7 +593,7 @@ def delete(entry_id: str) -> Any:
         return render_template("desk/delete.html", view=_view(item, _history(entries)),
                                replies=replies)
     was_live = item.state == "approved"
-    moderation = Moderation(settings(), actor=auth.current_user() or "desk")
+    moderation = _moderation()
     if not _decide(moderation, "delete", entry_id, _seen()):
         return redirect(url_for("desk.entry", entry_id=entry_id))
     if was_live:
