@@ -4,15 +4,18 @@ summary, and the staging area that makes an import all-or-nothing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
+
+from lxml import etree
 
 from ..store import STATES, Entry, Store, new_id, parse, serialize
 
@@ -91,8 +94,44 @@ def parse_offset(text: str) -> timezone:
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
 
 
-def as_utc(when: datetime) -> datetime:
-    return when.astimezone(UTC)
+# Entities declared in the file (external files, "billion laughs") are never expanded.
+DTD_REFUSED = ("the file declares a DTD (<!DOCTYPE …>); exports never do, and its"
+               " entities are not read, for safety")
+
+
+def read_xml(path: Path, problems: list[Problem], progress: Progress | None,
+             found: Callable[[], int]) -> Iterator[Any]:
+    """Every element of the export at ``path`` as it ends, read as a stream (lxml
+    ``iterparse``; see ``free``) in bounded memory. What is wrong with the file goes
+    into ``problems``; ``found()`` says how many comments were found so far."""
+    def read(done: int, total: int) -> None:
+        if progress is not None:
+            progress("read", done, total, found())
+
+    try:
+        with open(path, "rb") as handle:
+            reader = CountingReader(handle, os.fstat(handle.fileno()).st_size, read)
+            for number, (_event, element) in enumerate(etree.iterparse(
+                    reader, resolve_entities=False, no_network=True, load_dtd=False,
+                    huge_tree=True, remove_comments=True, remove_pis=True)):
+                if number == 0 and element.getroottree().docinfo.internalDTD is not None:
+                    problems.append(Problem(None, DTD_REFUSED))
+                    return
+                yield element
+            read(reader.done, reader.size)  # the last elements came after the last read
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or (exc.position[0] if exc.position else None)
+        problems.append(Problem(line, f"not well-formed XML: {exc.msg}"))
+    except OSError as exc:
+        problems.append(Problem(None, f"cannot be read: {exc.strerror or exc}"))
+
+
+def free(element: Any) -> None:
+    """Drop a handled child of the document's top element, and what came before it."""
+    element.clear()
+    parent = element.getparent()
+    while element.getprevious() is not None:
+        del parent[0]
 
 
 @dataclass

@@ -9,28 +9,25 @@ file is validated first, and a bad file imports nothing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from ..store import Entry, Store
 from . import html as htmlconv
 from .articles import ArticleMatcher
 from .common import (
-    CountingReader,
     ImportFailed,
     Problem,
     Progress,
     Staging,
     Summary,
     commit,
+    free,
+    read_xml,
     stable_id,
 )
-from .wordpress import DTD_REFUSED
 
 NS = "http://disqus.com"
 DSQ = "http://disqus.com/disqus-internals"
@@ -101,14 +98,25 @@ class DisqusImport:
         self.posts: list[_Post] = []
         self.seen_posts: dict[str, int] = {}
         self.forum = ""
-        self.unmatched: list[_Thread] = []
 
     def run(self, path: Path, progress: Progress | None = None) -> Summary:
         summary = Summary(source=str(path))
-        self._parse(path, progress)
-        if not self.problems and not self.seen_root:
-            self.problems.append(Problem(None, "this is not a Disqus export: the root element"
-                                               " is not <disqus> in the disqus.com namespace"))
+        root = None
+        for element in read_xml(path, self.problems, progress, lambda: len(self.posts)):
+            if root is None and (root := element.getroottree().getroot()).tag != f"{{{NS}}}disqus":
+                self.problems.append(Problem(root.sourceline, "this is not a Disqus export: the"
+                                             " root element is not <disqus> in the disqus.com"
+                                             " namespace"))
+                break
+            if element.getparent() is not root:
+                continue
+            if element.tag == f"{{{NS}}}thread":
+                self._thread(element)
+            elif element.tag == f"{{{NS}}}post":
+                self._post(element)
+            elif element.tag == f"{{{NS}}}category" and not self.forum:
+                self.forum = _text(element, "forum")
+            free(element)
         if self.problems:
             raise ImportFailed(str(path), self.problems)
         with Staging(self.staging_parent) as staging:
@@ -118,57 +126,6 @@ class DisqusImport:
         return summary
 
     # -- reading ----------------------------------------------------------------
-    def _parse(self, path: Path, progress: Progress | None) -> None:
-        self.seen_root = False
-
-        def read(done: int, total: int) -> None:
-            if progress is not None:
-                progress("read", done, total, len(self.posts))
-
-        try:
-            with open(path, "rb") as handle:
-                self._read(CountingReader(handle, os.fstat(handle.fileno()).st_size, read))
-        except OSError as exc:
-            self.problems.append(Problem(None, f"cannot be read: {exc.strerror or exc}"))
-
-    def _read(self, reader: CountingReader) -> None:
-        try:
-            context = etree.iterparse(
-                reader, events=("start", "end"), resolve_entities=False, no_network=True,
-                load_dtd=False, remove_comments=True, remove_pis=True,
-            )
-            for event, element in context:
-                if event == "start":
-                    if element.getparent() is None:
-                        if element.getroottree().docinfo.internalDTD is not None:
-                            self.seen_root = True
-                            self.problems.append(Problem(None, DTD_REFUSED))
-                            return
-                        self.seen_root = element.tag == f"{{{NS}}}disqus"
-                        if not self.seen_root:
-                            raise _NotDisqus(element.sourceline)
-                    continue
-                parent = element.getparent()
-                if parent is None or parent.getparent() is not None:
-                    continue
-                if element.tag == f"{{{NS}}}thread":
-                    self._thread(element)
-                elif element.tag == f"{{{NS}}}post":
-                    self._post(element)
-                elif element.tag == f"{{{NS}}}category" and not self.forum:
-                    self.forum = _text(element, "forum")
-                element.clear()
-                while element.getprevious() is not None:
-                    del parent[0]
-        except etree.XMLSyntaxError as exc:
-            self.problems.append(Problem(exc.lineno, f"not well-formed XML: {exc.msg}"))
-        except _NotDisqus as exc:
-            self.seen_root = False
-            self.problems.append(Problem(exc.line, "this is not a Disqus export: the root"
-                                                   " element is not <disqus> in the"
-                                                   " disqus.com namespace"))
-        reader.report(reader.done, reader.size)
-
     def _thread(self, element: Any) -> None:
         line = element.sourceline or 0
         dsq_id = (element.get(_ID) or "").strip()
@@ -277,12 +234,6 @@ class DisqusImport:
 
 
 _NO_THREAD = _Thread(0, "", "", "", "", "", "")
-
-
-class _NotDisqus(Exception):
-    def __init__(self, line: int | None) -> None:
-        super().__init__(line)
-        self.line = line
 
 
 def import_disqus(path: Path, store: Store, matcher: ArticleMatcher, *,

@@ -14,7 +14,6 @@ and a newer export adds only what is new.
 from __future__ import annotations
 
 import html
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -24,21 +23,19 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from lxml import etree
-
 from ..settings import Settings
 from ..store import Entry, Store
 from . import html as htmlconv
 from .common import (
-    CountingReader,
     ImportFailed,
     Problem,
     Progress,
     Staging,
     Summary,
-    as_utc,
     commit,
     format_offset,
+    free,
+    read_xml,
     stable_id,
 )
 
@@ -58,9 +55,6 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _ZERO_DATE = "0000-00-00 00:00:00"
 _ELLIPSIS = re.compile(r"^\s*\[(?:\.\.\.|…|&#8230;)\]\s*|\s*\[(?:\.\.\.|…|&#8230;)\]\s*$")
 _TAG = re.compile(r"<[^>]+>")
-# Entities declared in the file (external files, "billion laughs") are never expanded.
-DTD_REFUSED = ("the file declares a DTD (<!DOCTYPE …>); exports never do, and its"
-               " entities are not read, for safety")
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -99,37 +93,28 @@ class _Post:
 class WordPressImport:
     """One import of one WXR file into one project."""
 
-    def __init__(
-        self,
-        store: Store,
-        content_dir: Path | None,
-        *,
-        timezone: str = "UTC",
-        slug_options: dict[str, Any] | None = None,
-        staging_parent: Path | None = None,
-        overwrite: bool = False,
-        dry_run: bool = False,
-    ) -> None:
+    def __init__(self, store: Store, content_dir: Path | None, settings: Settings, *,
+                 staging_parent: Path | None, overwrite: bool, dry_run: bool) -> None:
         self.store = store
         self.content_dir = content_dir
-        self.zone = ZoneInfo(timezone)
-        self.slug_options = slug_options or {}
+        self.zone = ZoneInfo(settings.timezone)
+        self.slug_options = {
+            "regex_subs": settings.pelican.get("SLUG_REGEX_SUBSTITUTIONS", ()),
+            "preserve_case": bool(settings.pelican.get("SLUGIFY_PRESERVE_CASE", False)),
+            "use_unicode": bool(settings.pelican.get("SLUGIFY_USE_UNICODE", False)),
+        }
         self.staging_parent = staging_parent
         self.overwrite = overwrite
         self.dry_run = dry_run
         self.problems: list[Problem] = []
-        self.source = ""
         self.site = ""
         self.authors: dict[str, dict[str, str]] = {}  # login -> email, name, id
         self.author_user_ids: dict[str, set[str]] = {}  # login -> WordPress user ids
         self.seen_wxr = False
-        self.seen_first = False
         self.comment_lines: dict[int, int] = {}  # WordPress comment id -> line
         self.slugs: set[str] = set()
-        self.summary = Summary(source="")
         self.pages_with_comments = 0
         self.comments_read = 0
-        self.known: set[str] = set()
 
     # -- the run ---------------------------------------------------------------
     def run(self, path: Path, progress: Progress | None = None) -> Summary:
@@ -137,16 +122,10 @@ class WordPressImport:
         # What the store holds already is not staged again (a repeated import reads
         # the file and writes nothing); commit() looks again for what came meanwhile.
         self.known = self.store.ids()
-
-        def read(done: int, total: int) -> None:
-            if progress is not None:
-                progress("read", done, total, self.comments_read)
-
-        with Staging(self.staging_parent) as staging, open(path, "rb") as handle:
+        with Staging(self.staging_parent) as staging:
             self.staging = staging
-            reader = CountingReader(handle, os.fstat(handle.fileno()).st_size, read)
-            self._parse(reader, str(path))
-            read(reader.done, reader.size)  # the last items were handled after the last read
+            for element in read_xml(path, self.problems, progress, lambda: self.comments_read):
+                self._on_end(element)
             if not self.seen_wxr and not self.problems:
                 self.problems.append(Problem(None, "this is not a WordPress export (WXR): no"
                                                    " element in the wordpress.org/export"
@@ -165,36 +144,16 @@ class WordPressImport:
                    self.dry_run, progress)
         return self.summary
 
-    def _parse(self, reader: CountingReader, name: str) -> None:
-        context = etree.iterparse(
-            reader, events=("end",), resolve_entities=False, no_network=True,
-            load_dtd=False, huge_tree=True, remove_comments=True, remove_pis=True,
-        )
-        try:
-            for _event, element in context:
-                if not self.seen_first:
-                    self.seen_first = True
-                    if element.getroottree().docinfo.internalDTD is not None:
-                        self.problems.append(Problem(None, DTD_REFUSED))
-                        return
-                self._on_end(element)
-        except etree.XMLSyntaxError as exc:
-            line = exc.lineno or (exc.position[0] if exc.position else None)
-            self.problems.append(Problem(line, f"not well-formed XML: {exc.msg}"))
-
     def _on_end(self, element: Any) -> None:
         tag = element.tag
         if not isinstance(tag, str):
             return
-        parent = element.getparent()
-        if parent is None or parent.tag != "channel":
-            # Inside an item (handled with it) or around the channel.
-            if not self.seen_wxr and WP_NS.match(_split(tag)[0]):
-                self.seen_wxr = True
-            return
         ns, local = _split(tag)
         if not self.seen_wxr and WP_NS.match(ns):
             self.seen_wxr = True
+        parent = element.getparent()
+        if parent is None or parent.tag != "channel":
+            return  # inside an item (handled with it) or around the channel
         if local == "item" and not ns:
             self._item(element)
         elif WP_NS.match(ns) and local == "author":
@@ -204,10 +163,7 @@ class WordPressImport:
                 self.site = (element.text or "").strip()
         elif not ns and local == "link" and not self.site:
             self.site = (element.text or "").strip()
-        # Done with this child of <channel>: free it and everything before it.
-        element.clear()
-        while element.getprevious() is not None:
-            del parent[0]
+        free(element)  # done with this child of <channel>
 
     def _author(self, element: Any) -> None:
         values = {}
@@ -317,10 +273,10 @@ class WordPressImport:
             offset = timedelta(minutes=round(offset.total_seconds() / 60))
             if abs(offset) > timedelta(hours=14):
                 offset = timedelta(0)
-            return as_utc(utc), offset
+            return utc, offset
         if local_dt is not None:
             aware = local_dt.replace(tzinfo=self.zone)
-            return as_utc(aware), aware.utcoffset() or timedelta(0)
+            return aware.astimezone(UTC), aware.utcoffset() or timedelta(0)
         return None
 
     def _post_date(self, post: _Post) -> datetime | None:
@@ -517,14 +473,5 @@ def import_wordpress(path: Path, store: Store, content_dir: Path | None, setting
                      staging_parent: Path | None = None,
                      progress: Progress | None = None) -> Summary:
     """Import a WXR file with the blog's settings (time zone and slug rules)."""
-    slug_options = {
-        "regex_subs": settings.pelican.get("SLUG_REGEX_SUBSTITUTIONS", ()),
-        "preserve_case": bool(settings.pelican.get("SLUGIFY_PRESERVE_CASE", False)),
-        "use_unicode": bool(settings.pelican.get("SLUGIFY_USE_UNICODE", False)),
-    }
-    job = WordPressImport(
-        store, content_dir, timezone=settings.timezone,
-        slug_options=slug_options, staging_parent=staging_parent, overwrite=overwrite,
-        dry_run=dry_run,
-    )
-    return job.run(path, progress)
+    return WordPressImport(store, content_dir, settings, staging_parent=staging_parent,
+                           overwrite=overwrite, dry_run=dry_run).run(path, progress)
