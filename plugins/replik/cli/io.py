@@ -91,15 +91,30 @@ class ImportProgress:
         self.close()
 
 
-def _failed(exc: Exception) -> click.ClickException:
-    if isinstance(exc, StoreError):
-        return click.ClickException(f"the store refused an entry: {exc}. Entries moved in"
-                                    " before it are kept; run the import again to finish.")
-    return click.ClickException(str(exc))
+def _import(ctx: click.Context, kind: str, comments_dir: Path | None, dry_run: bool,
+            run: Callable[[Settings, CommentStore, ImportProgress], Summary]) -> Summary:
+    """Run an importer with a progress display; report what it did (or why it failed)."""
+    settings = load(ctx)
+    store = _store(settings, comments_dir)
+    try:
+        with ImportProgress() as progress:
+            summary = run(settings, store, progress)
+    except StoreError as exc:
+        raise click.ClickException(f"the store refused an entry: {exc}. Entries moved in"
+                                   " before it are kept; run the import again to finish."
+                                   ) from None
+    except ImportFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    _report(summary, dry_run, store, kind)
+    return summary
 
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _DIR = click.Path(file_okay=False, path_type=Path)
+_COMMENTS = click.option("--comments", "comments_dir", type=_DIR, default=None,
+                         help="The comment store (default: REPLIK_STORE, comments/).")
+_DRY_RUN = click.option("--dry-run", is_flag=True,
+                        help="Read and check everything, write nothing.")
 
 
 @click.group("import")
@@ -111,11 +126,10 @@ def import_group() -> None:
 @click.argument("export", type=_FILE)
 @click.option("--content", "content_dir", type=_DIR, default=None,
               help="Where posts and pages go (default: the blog's PATH, content/).")
-@click.option("--comments", "comments_dir", type=_DIR, default=None,
-              help="The comment store (default: REPLIK_STORE, comments/).")
+@_COMMENTS
 @click.option("--overwrite", is_flag=True,
               help="Replace content files that differ from the export (default: keep them).")
-@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@_DRY_RUN
 @click.option("--attachments", "attachments_file", type=click.Path(dir_okay=False,
               path_type=Path), default=None,
               help="Write the attachment URLs to fetch here (default:"
@@ -134,17 +148,10 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
 
     settings = load(ctx)
     content = content_dir if content_dir is not None else Path(settings.path)
-    store = _store(settings, comments_dir)
-    try:
-        with ImportProgress() as progress:
-            summary = import_wordpress(
-                export, store, content, settings,
-                overwrite=overwrite, dry_run=dry_run, staging_parent=cache_path(settings),
-                progress=progress,
-            )
-    except (ImportFailed, StoreError) as exc:
-        raise _failed(exc) from None
-    _report(summary, dry_run, store, "wordpress")
+    summary = _import(ctx, "wordpress", comments_dir, dry_run, lambda settings, store, progress:
+                      import_wordpress(export, store, content, settings, overwrite=overwrite,
+                                       dry_run=dry_run, staging_parent=cache_path(settings),
+                                       progress=progress))
     if summary.attachments and not dry_run:
         target = attachments_file or project_path(settings, "wordpress-attachments.txt")
         target.write_text("\n".join(summary.attachments) + "\n", encoding="utf-8")
@@ -155,11 +162,10 @@ def import_wordpress_cmd(ctx: click.Context, export: Path, content_dir: Path | N
 
 @import_group.command("disqus")
 @click.argument("export", type=_FILE)
-@click.option("--comments", "comments_dir", type=_DIR, default=None,
-              help="The comment store (default: REPLIK_STORE, comments/).")
+@_COMMENTS
 @click.option("--map", "mappings", multiple=True, metavar="URL=SLUG",
               help="Attach the thread at URL to the article SLUG (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@_DRY_RUN
 @click.pass_context
 def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
                       mappings: tuple[str, ...], dry_run: bool) -> None:
@@ -168,29 +174,22 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
     from ..importers.articles import ArticleMatcher, content_articles
     from ..importers.disqus import import_disqus
 
-    settings = load(ctx)
     explicit: dict[str, str] = {}
     for mapping in mappings:
         url, sep, slug = mapping.rpartition("=")
         if not sep or not url or not slug or "/" in slug or slug in (".", ".."):
             raise click.BadParameter(f"{mapping!r} is not URL=SLUG", param_hint="--map")
         explicit[url] = slug
-    matcher = ArticleMatcher(content_articles(settings), explicit)
-    store = _store(settings, comments_dir)
-    try:
-        with ImportProgress() as progress:
-            summary = import_disqus(export, store, matcher, staging_parent=cache_path(settings),
-                                    dry_run=dry_run, progress=progress)
-    except (ImportFailed, StoreError) as exc:
-        raise _failed(exc) from None
-    _report(summary, dry_run, store, "disqus")
+    matcher = ArticleMatcher(content_articles(load(ctx)), explicit)
+    _import(ctx, "disqus", comments_dir, dry_run, lambda settings, store, progress:
+            import_disqus(export, store, matcher, staging_parent=cache_path(settings),
+                          dry_run=dry_run, progress=progress))
 
 
 @import_group.command("json")
 @click.argument("export", type=_FILE)
-@click.option("--comments", "comments_dir", type=_DIR, default=None,
-              help="The comment store (default: REPLIK_STORE, comments/).")
-@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@_COMMENTS
+@_DRY_RUN
 @click.pass_context
 def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
                     dry_run: bool) -> None:
@@ -198,16 +197,10 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
     state (entries and state rows already here are kept as they are)."""
     from ..importers.jsonio import import_json
 
-    settings = load(ctx)
-    store = _store(settings, comments_dir)
-    try:
-        with ImportProgress() as progress:
-            summary = import_json(export, store, state=_state(settings, comments_dir),
-                                  staging_parent=cache_path(settings),
-                                  dry_run=dry_run, progress=progress)
-    except (ImportFailed, StoreError) as exc:
-        raise _failed(exc) from None
-    _report(summary, dry_run, store, "json")
+    _import(ctx, "json", comments_dir, dry_run, lambda settings, store, progress:
+            import_json(export, store, state=_state(settings, comments_dir),
+                        staging_parent=cache_path(settings), dry_run=dry_run,
+                        progress=progress))
 
 
 @click.command("export")
@@ -217,8 +210,7 @@ def import_json_cmd(ctx: click.Context, export: Path, comments_dir: Path | None,
                                       " WordPress imports them.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Write here instead of standard output.")
-@click.option("--comments", "comments_dir", type=_DIR, default=None,
-              help="The comment store (default: REPLIK_STORE, comments/).")
+@_COMMENTS
 @click.pass_context
 def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
                comments_dir: Path | None) -> None:

@@ -72,13 +72,10 @@ class ImportFailed(Exception):
         )
 
 
-def token(*parts: str) -> str:
-    """Eight hex digits derived from the source and the original id (stable ids)."""
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:8]
-
-
 def stable_id(when: datetime, *parts: str) -> str:
-    return new_id(when=when, token=token(*parts))
+    """An id whose last eight hex digits derive from the source and the original id:
+    the same on every import."""
+    return new_id(when=when, token=hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:8])
 
 
 def format_offset(offset: timedelta) -> str:
