@@ -17,28 +17,16 @@ from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..storespec import open_store
 from . import load, rebuild
 
+#: What ``list --json`` and ``show`` print of an entry, in this order (and its extra headers).
+_FIELDS = ("id", "state", "article", "type", "date", "author", "url", "reply_to", "staff",
+           "title", "source", "spam_verdict", "spam_reason", "body", "email", "ip",
+           "user_agent", "referrer")
 
-def entry_dict(entry: Entry, private: bool = True) -> dict[str, Any]:
-    """An entry as JSON-ready data (private fields only when asked)."""
-    data: dict[str, Any] = {
-        "id": entry.id,
-        "state": entry.state,
-        "article": entry.article,
-        "type": entry.type,
-        "date": entry.date.isoformat(),
-        "author": entry.author,
-        "url": entry.url,
-        "reply_to": entry.reply_to,
-        "staff": entry.staff,
-        "title": entry.title,
-        "source": entry.source,
-        "spam_verdict": entry.spam_verdict,
-        "spam_reason": entry.spam_reason,
-        "body": entry.body,
-    }
-    if private:
-        data.update(email=entry.email, ip=entry.ip, user_agent=entry.user_agent,
-                    referrer=entry.referrer)
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    """An entry as JSON-ready data, private fields included."""
+    data = {name: getattr(entry, name) for name in _FIELDS}
+    data["date"] = entry.date.isoformat()
     if entry.extra:
         data["extra"] = dict(entry.extra)
     return data
