@@ -6,15 +6,18 @@ on one (``server/links.py``): GET and HEAD show a confirmation form.
 
 from __future__ import annotations
 
+import email.policy
 import logging
+import re
 import smtplib
 import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
 from . import i18n, tokens
@@ -23,6 +26,12 @@ from .settings import Settings, secret
 from .store import Entry
 
 log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# Python's header folding loses the space between two encoded words it splits a
+# non-ASCII phrase into ("„Beitrag 2“" arrives as "„Beitrag2“"); headers up to
+# RFC 5322's 998 characters need no folding, and ours are shorter (one_line).
+_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 def action_url(settings: Settings, token: str) -> str:
@@ -116,13 +125,27 @@ def build_email(settings: Settings, notice: Notice) -> EmailMessage:
     base = settings.siteurl.rstrip("/")
     desk = settings.moderate_url
     lines.append(f"{_('Moderation desk')}: {base}{desk}")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = sender_address(settings)
-    message["To"] = ", ".join(settings.notify_emails)
-    message["Message-ID"] = make_msgid(domain="replik")
-    message["Auto-Submitted"] = "auto-generated"
+    message = new_mail(settings, subject, ", ".join(settings.notify_emails),
+                       make_msgid(domain="replik"))
     message.set_content("\n".join(lines))
+    return message
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A value fit for a mail header: no CR, LF or other control characters."""
+    return _CONTROL.sub(" ", text).strip()[:limit]
+
+
+def new_mail(settings: Settings, subject: str, to: str, message_id: str) -> EmailMessage:
+    """A mail from the site (REPLIK_SMTP_FROM) with the headers every mail of ours has."""
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = one_line(subject, 250)
+    message["From"] = smtp_config()["sender"] or formataddr((settings.sitename or "Replik",
+                                                              "replik@localhost"))
+    message["To"] = to
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
     return message
 
 
@@ -138,11 +161,6 @@ def send_email(settings: Settings, notice: Notice) -> bool:
 
 def smtp_enabled() -> bool:
     return bool(secret("REPLIK_SMTP_HOST"))
-
-
-def sender_address(settings: Settings) -> str:
-    site = settings.sitename
-    return smtp_config()["sender"] or formataddr((site or "Replik", "replik@localhost"))
 
 
 @contextmanager

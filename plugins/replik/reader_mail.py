@@ -15,21 +15,20 @@ long: unsubscribing must work from an old mail too (RFC 8058 one-click POST).
 
 from __future__ import annotations
 
-import email.policy
 import logging
-import re
+import os
 import smtplib
 import threading
 import time
-from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import formataddr, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
 from . import i18n, notify, tokens
+from .notify import one_line
 from .render import format_datetime_local, render_body
 from .settings import Settings
 from .state import State, open_state
@@ -44,12 +43,6 @@ UNSUBSCRIBE_TTL = 3 * 365 * 86400
 #: How long a sender holds a claimed mail before another may take it.
 LEASE_SECONDS = 300
 CONFIRM_PATH = "/confirm/"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """A value fit for a mail header: no CR, LF or other control characters."""
-    return _CONTROL.sub(" ", text).strip()[:limit]
 
 
 def _bound(sub: Subscription) -> str:
@@ -160,21 +153,9 @@ def thread_root(settings: Settings, key: str, article: str) -> str:
     return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
 
 
-# Python's header folding loses the space between two encoded words it splits a
-# non-ASCII phrase into ("„Beitrag 2“" arrives as "„Beitrag2“"); headers up to
-# RFC 5322's 998 characters need no folding, and ours are shorter (one_line).
-_POLICY = email.policy.default.clone(max_line_length=998)
-
-
 def _headers(settings: Settings, mail: Mail, subject: str) -> EmailMessage:
-    message = EmailMessage(policy=_POLICY)
-    message["Subject"] = one_line(subject, 250)
-    message["From"] = notify.sender_address(settings)
-    message["To"] = formataddr((one_line(mail.name, 100), mail.email))
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = mail.message_id
-    message["Auto-Submitted"] = "auto-generated"
-    return message
+    return notify.new_mail(settings, subject, formataddr((one_line(mail.name, 100), mail.email)),
+                           mail.message_id)
 
 
 def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
@@ -382,15 +363,11 @@ class MailWorker:
             _workers.append(self)
 
     def start(self) -> None:
-        import os
-
-        if self._stop:
-            return
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
+        """Start the thread in this process (gunicorn forks its workers after the app
+        is made, and a thread does not follow a fork)."""
         with _workers_lock:
-            if self._thread is not None and self._pid == os.getpid() \
-                    and self._thread.is_alive():
+            if self._stop or (self._thread is not None and self._pid == os.getpid()
+                              and self._thread.is_alive()):
                 return
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="replik-mail", daemon=True)

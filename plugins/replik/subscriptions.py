@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,17 +74,10 @@ class Subscription:
         return email_key(self.email)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "name": self.name, "article": self.article,
-                "entry": self.entry, "scope": self.scope, "origin": self.origin,
-                "created": self.created, "confirmed": self.confirmed}
+        return {k: v for k, v in asdict(self).items() if k not in ("title", "permalink", "lang")}
 
 
-_SUB_COLUMNS = ("id, email, name, article, entry, scope, origin, title, permalink, lang, "
-                "created, confirmed")
-
-
-def _sub(row: tuple[Any, ...]) -> Subscription:
-    return Subscription(*row)
+_SUB_COLUMNS = ", ".join(f.name for f in fields(Subscription))
 
 
 class Subscriptions:
@@ -115,7 +108,7 @@ class Subscriptions:
                 f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE email_key = ? AND article = ?"
                 " AND scope = ? AND entry = ?", (key, article, scope, entry)).fetchone()
             if row is not None and row[-1] is not None:
-                return _sub(row), "confirmed"
+                return Subscription(*row), "confirmed"
             open_request = db.execute(
                 "SELECT count(*) FROM subscriptions WHERE email_key = ? AND confirmed IS NULL",
                 (key,)).fetchone()[0]
@@ -126,12 +119,12 @@ class Subscriptions:
                 "origin, title, permalink, lang, created) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 f"RETURNING {_SUB_COLUMNS}", (email.strip(), key, name, article, entry, scope,
                                               origin, title, permalink, lang, now)).fetchone()
-        return _sub(new), "new"
+        return Subscription(*new), "new"
 
     def get(self, sub_id: int) -> Subscription | None:
         row = self.state.execute(
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
-        return _sub(row) if row else None
+        return Subscription(*row) if row else None
 
     def confirm(self, sub_id: int, now: float | None = None) -> bool:
         """Mark a request confirmed; False when it was confirmed already."""
@@ -205,7 +198,7 @@ class Subscriptions:
             query += " AND entry = ?"
             args.append(entry)
         rows = self.state.execute(query + " ORDER BY id", args).fetchall()
-        return [_sub(row) for row in rows]
+        return [Subscription(*row) for row in rows]
 
     def concerned(self, article: str, reply_to: str) -> list[Subscription]:
         """The confirmed subscriptions a new entry in ``article`` (answering
@@ -214,7 +207,7 @@ class Subscriptions:
             f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE article = ? AND confirmed IS NOT "
             "NULL AND (scope = 'all' OR (scope = 'replies' AND entry = ? AND entry != ''))"
             " ORDER BY id", (article, reply_to)).fetchall()
-        return [_sub(row) for row in rows]
+        return [Subscription(*row) for row in rows]
 
     def count_for(self, article: str, entry_id: str) -> tuple[int, int]:
         """Confirmed subscribers told about answers to ``entry_id``: (to this entry,
@@ -257,8 +250,7 @@ class Mail:
     created: float
 
 
-_MAIL_COLUMNS = ("id, kind, email, name, article, subscription, entries, title, permalink, "
-                 "lang, message_id, status, due, attempts, error, created")
+_MAIL_COLUMNS = ", ".join(f.name for f in fields(Mail))
 
 
 def _mail(row: tuple[Any, ...]) -> Mail:
