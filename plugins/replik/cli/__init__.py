@@ -43,8 +43,7 @@ def main(ctx: click.Context, settings_path: Path) -> None:
 
 def load(ctx: click.Context) -> Settings:
     """The blog's settings (read once per command)."""
-    root = ctx.find_root()
-    obj = root.obj
+    obj = ctx.find_root().obj
     if "settings" not in obj:
         from ..settings import load_settings
 
@@ -60,7 +59,15 @@ def load(ctx: click.Context) -> Settings:
             # Pelican refuses settings it cannot use (a missing content folder or theme).
             raise click.ClickException(
                 f"{obj['settings_path']}: {exc}") from None
-        recover(obj["settings"])
+        # Put back what a killed process left half done in the store (an edit's held
+        # copy), so that no command misses an entry.
+        from ..storespec import open_store
+
+        store = open_store(obj["settings"])
+        try:
+            store.sweep()
+        except OSError as exc:
+            click.echo(f"Warning: cannot tidy {store.location}: {exc}", err=True)
     return obj["settings"]
 
 
@@ -78,18 +85,6 @@ def rebuild(ctx: click.Context, build: bool, hint: str, kept: str) -> None:
         click.echo(result.stdout[-2000:] + result.stderr[-2000:], err=True)
         raise click.ClickException(f"the rebuild failed (see above); {kept}")
     click.echo("Site rebuilt.", err=True)
-
-
-def recover(settings: Settings) -> None:
-    """Put back what a killed process left half done in the store (an edit's held
-    copy), so that no command misses an entry."""
-    from ..storespec import open_store
-
-    store = open_store(settings)
-    try:
-        store.sweep()
-    except OSError as exc:
-        click.echo(f"Warning: cannot tidy {store.location}: {exc}", err=True)
 
 
 for _name in COMMAND_MODULES:

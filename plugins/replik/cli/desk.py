@@ -59,8 +59,7 @@ def _csv(report: dict[str, Any]) -> str:
     writer = csv.writer(out)
     keys = [key for key, _label in TABLE_COLUMNS]
     writer.writerow(["article", *keys, "unanswered"])
-    rows = [("(all)", report["overall"]), *report["articles"].items()]
-    for name, figures in rows:
+    for name, figures in [("(all)", report["overall"]), *report["articles"].items()]:
         writer.writerow([name, *("" if figures[k] is None else figures[k] for k in keys),
                          len(figures["unanswered"])])
     return out.getvalue()
@@ -68,9 +67,8 @@ def _csv(report: dict[str, Any]) -> str:
 
 def _table(report: dict[str, Any]) -> str:
     header = ["article", *(label for _key, label in TABLE_COLUMNS), "waiting"]
-    rows = [["(all)", *row_values(report["overall"]), str(len(report["overall"]["unanswered"]))]]
-    for slug, figures in report["articles"].items():
-        rows.append([slug, *row_values(figures), str(len(figures["unanswered"]))])
+    rows = [[name, *row_values(figures), str(len(figures["unanswered"]))]
+            for name, figures in [("(all)", report["overall"]), *report["articles"].items()]]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
                        for i, cell in enumerate(row)) for row in [header, *rows]]

@@ -14,7 +14,7 @@ from . import load
 def _state(ctx: click.Context):  # noqa: ANN202 - State, imported late
     from ..state import open_state
 
-    return load(ctx), open_state(load(ctx))
+    return open_state(load(ctx))
 
 
 def _when(stamp: float | None) -> str:
@@ -35,8 +35,7 @@ def subscriptions_group() -> None:
 @click.pass_context
 def subscriptions_list(ctx: click.Context, email: str, article: str, as_json: bool) -> None:
     """List subscriptions (confirmed, and requests whose link is still valid)."""
-    _settings, state = _state(ctx)
-    found = state.subscriptions.listing(email=email, article=article)
+    found = _state(ctx).subscriptions.listing(email=email, article=article)
     if as_json:
         click.echo(json.dumps([s.as_json() for s in found], ensure_ascii=False, indent=2))
         return
@@ -55,7 +54,7 @@ def subscriptions_list(ctx: click.Context, email: str, article: str, as_json: bo
 @click.pass_context
 def subscriptions_remove(ctx: click.Context, ids: tuple[int, ...], email: str) -> None:
     """Remove subscriptions by id (see ``list``), or all of an address with --email."""
-    _settings, state = _state(ctx)
+    state = _state(ctx)
     if not ids and not email:
         raise click.UsageError("give subscription ids or --email")
     removed = sum(1 for sub_id in ids if state.subscriptions.remove(sub_id))
@@ -79,10 +78,9 @@ def mail_send(ctx: click.Context) -> None:
     from .. import notify
     from ..reader_mail import deliver
 
-    settings, _state_ = _state(ctx)
     if not notify.smtp_enabled():
         raise click.ClickException("REPLIK_SMTP_HOST is not set: no mail can be sent")
-    counts = deliver(settings)
+    counts = deliver(load(ctx))
     click.echo(", ".join(f"{value} {key}" for key, value in counts.items()))
 
 
@@ -92,8 +90,7 @@ def mail_send(ctx: click.Context) -> None:
 @click.pass_context
 def mail_list(ctx: click.Context, status: str) -> None:
     """List the queue (sent and failed mails are kept for 14 days)."""
-    _settings, state = _state(ctx)
-    mails = state.outbox.listing(status)
+    mails = _state(ctx).outbox.listing(status)
     if not mails:
         click.echo("The queue is empty.")
     for mail in mails:
@@ -107,8 +104,8 @@ def mail_list(ctx: click.Context, status: str) -> None:
 @click.pass_context
 def mail_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
     """Queue failed or uncertain mails again (an uncertain one may then arrive twice)."""
-    _settings, state = _state(ctx)
-    done = sum(1 for mail_id in ids if state.outbox.retry(mail_id))
+    retry = _state(ctx).outbox.retry
+    done = sum(1 for mail_id in ids if retry(mail_id))
     click.echo(f"Queued {done} mails again.")
 
 

@@ -10,11 +10,13 @@ import click
 from . import load
 
 
-def _channels(settings: dict[str, Any]) -> list[Any]:
+def _channels(ctx: click.Context) -> tuple[dict[str, Any], list[Any]]:
+    """The blog's settings (with the badges' defaults) and its SOCIAL_CHANNELS."""
     from social_badges.channels import ChannelConfigError, parse_channels, with_defaults
 
+    settings = with_defaults(load(ctx).pelican)
     try:
-        return parse_channels(with_defaults(settings))
+        return settings, parse_channels(settings)
     except ChannelConfigError as exc:
         raise click.ClickException(f"pelicanconf.py: {exc}") from None
 
@@ -37,12 +39,10 @@ def refresh_command(ctx: click.Context, only: tuple[str, ...], strict: bool) -> 
     count, which is left out of the site once it is older than
     SOCIAL_COUNT_MAX_AGE_DAYS.
     """
-    from social_badges.channels import with_defaults
     from social_badges.counts import CountsFileError, counts_path
     from social_badges.refresh import refresh
 
-    settings = with_defaults(load(ctx).pelican)
-    channels = _channels(settings)
+    settings, channels = _channels(ctx)
     unknown = set(only) - {c.name for c in channels}
     if unknown:
         raise click.UsageError(
@@ -73,12 +73,11 @@ def refresh_command(ctx: click.Context, only: tuple[str, ...], strict: bool) -> 
 @click.pass_context
 def set_command(ctx: click.Context, name: str, count: int) -> None:
     """Record a follower count by hand (for networks without a public count)."""
-    from social_badges.channels import with_defaults
     from social_badges.counts import CountsFileError, counts_path
     from social_badges.refresh import set_count
 
-    settings = with_defaults(load(ctx).pelican)
-    channel = next((c for c in _channels(settings) if c.name == name), None)
+    settings, channels = _channels(ctx)
+    channel = next((c for c in channels if c.name == name), None)
     if channel is None:
         raise click.UsageError(f"no channel named {name!r} in SOCIAL_CHANNELS")
     try:
@@ -92,11 +91,9 @@ def set_command(ctx: click.Context, name: str, count: int) -> None:
 @click.pass_context
 def show_command(ctx: click.Context) -> None:
     """List the channels with their stored counts and whether the site shows them."""
-    from social_badges.channels import with_defaults
     from social_badges.counts import CountsFileError, counts_path, current_count, read_counts
 
-    settings = with_defaults(load(ctx).pelican)
-    channels = _channels(settings)
+    settings, channels = _channels(ctx)
     try:
         counts = read_counts(counts_path(settings))
     except CountsFileError as exc:
