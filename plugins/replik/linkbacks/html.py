@@ -6,6 +6,7 @@ Everything here works on the fetched document only; nothing is fetched here.
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -153,16 +154,16 @@ class Page:
         element = self.link_to(target)
         if element is None:
             return ""
-        anchor = clean(visible_text(element))
+        anchor = visible_text(element)
         block = element
         while block.getparent() is not None and block.tag not in _BLOCKS:
             block = block.getparent()
-        text = clean(visible_text(block))
+        text = visible_text(block)
         # A short paragraph borrows context from the whole page.
         if len(text) < length // 2 and block.tag not in ("body",):
             page_body = self.root.find("body")
             if page_body is not None:
-                text = clean(visible_text(page_body))
+                text = visible_text(page_body)
         return around(text, anchor, length)
 
 
@@ -174,36 +175,19 @@ def _inside_invisible(element: etree._Element) -> bool:
 
 
 def visible_text(element: etree._Element) -> str:
-    """The text a reader sees in ``element`` (scripts, styles and comments left out)."""
-    parts: list[str] = []
-
-    def walk(node: etree._Element) -> None:
-        if not isinstance(node.tag, str):  # comments, processing instructions
-            if node.tail:
-                parts.append(node.tail)
-            return
-        if node.tag.lower() in _INVISIBLE:
-            if node.tail:
-                parts.append(node.tail)
-            return
-        if node.tag in _BLOCKS or node.tag == "br":
-            parts.append(" ")
-        if node.text:
-            parts.append(node.text)
-        for child in node:
-            walk(child)
-        if node.tag in _BLOCKS:
-            parts.append(" ")
-        if node.tail:
-            parts.append(node.tail)
-
+    """The text a reader sees in ``element`` (scripts, styles and comments left out),
+    blocks apart, whitespace collapsed."""
     if element.tag.lower() in _INVISIBLE:
         return ""
-    if element.text:
-        parts.append(element.text)
-    for child in element:
-        walk(child)
-    return "".join(parts)
+    copy = deepcopy(element)
+    copy.tail = None
+    etree.strip_elements(copy, etree.Comment, etree.ProcessingInstruction, *_INVISIBLE,
+                         with_tail=False)
+    for node in copy.iter(*_BLOCKS, "br"):
+        node.text = " " + (node.text or "")
+        if node.tag != "br":
+            node.tail = " " + (node.tail or "")
+    return clean("".join(copy.itertext()))
 
 
 def clean(text: str) -> str:
