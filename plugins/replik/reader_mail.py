@@ -16,7 +16,6 @@ long: unsubscribing must work from an old mail too (RFC 8058 one-click POST).
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 import threading
 import time
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 
 from . import i18n, notify, tokens
+from .background import Waker
 from .notify import one_line
 from .render import format_datetime_local, render_body
 from .settings import Settings
@@ -348,53 +348,25 @@ def stop_workers() -> None:
         worker.stop()
 
 
-class MailWorker:
-    """Sends due mails from a thread: at once when woken, else every ``poll`` seconds
-    (digests and retries fall due while nobody wakes it)."""
+class MailWorker(Waker):
+    """Sends due mails: at once when woken, else every ``poll`` seconds (digests and
+    retries fall due while nobody wakes it)."""
+
+    name = "replik-mail"
 
     def __init__(self, settings: Settings, poll: float = 30.0) -> None:
+        super().__init__(poll)
         self.settings = settings
-        self.poll = poll
-        self._event = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._stop = False
         with _workers_lock:
             _workers.append(self)
 
-    def start(self) -> None:
-        """Start the thread in this process (gunicorn forks its workers after the app
-        is made, and a thread does not follow a fork)."""
-        with _workers_lock:
-            if self._stop or (self._thread is not None and self._pid == os.getpid()
-                              and self._thread.is_alive()):
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="replik-mail", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self.start()
-        self._event.set()
+    def run_once(self) -> float | None:
+        deliver(self.settings)
+        due = open_state(self.settings).outbox.next_due()
+        return None if due is None else due - time.time()
 
     def stop(self) -> None:
-        self._stop = True
-        self._event.set()
         with _workers_lock:
             if self in _workers:
                 _workers.remove(self)
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop:
-            self._event.clear()  # before sending: a wake from now on is not lost
-            try:
-                deliver(self.settings)
-                due = open_state(self.settings).outbox.next_due()
-            except Exception as exc:  # noqa: BLE001 - keep the thread alive
-                log.error("replik: the mail sender failed: %s", exc)
-                due = None
-            wait = self.poll if due is None else max(0.05, min(self.poll, due - time.time()))
-            self._event.wait(wait)
+        super().stop()

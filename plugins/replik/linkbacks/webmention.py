@@ -12,10 +12,10 @@ longer links to the target deletes it (§3.2.4 / the "update and delete" notes).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..background import Waker
 from ..state import Job, WebmentionQueue
 from .html import same_url
 from .receive import Denied, Receiver, TargetProblem
@@ -127,36 +127,16 @@ def work(receiver: Receiver, queue: WebmentionQueue,
     return results
 
 
-class Worker:
-    """A background thread in the server that works the queue when woken (and every
-    ``interval`` seconds, for retries and jobs left by other processes)."""
+class Worker(Waker):
+    """Works the queue when woken (and every ``interval`` seconds, for retries and jobs
+    left by other processes)."""
+
+    name = "replik-webmention"
 
     def __init__(self, receiver: Receiver, queue: WebmentionQueue, interval: float = 30.0) -> None:
+        super().__init__(interval)
         self.receiver = receiver
         self.queue = queue
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def kick(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="replik-webmention",
-                                                daemon=True)
-                self._thread.start()
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                work(self.receiver, self.queue)
-            except Exception:  # noqa: BLE001 - keep the worker alive
-                log.exception("replik: the webmention worker failed")
-            self._wake.wait(self.interval)
+    def run_once(self) -> None:
+        work(self.receiver, self.queue)

@@ -45,7 +45,7 @@ def state() -> Linkbacks:
 def init_app(app: Flask) -> None:
     links = app.extensions[_EXT] = Linkbacks(app)
     if links.worker_enabled and len(links.queue):
-        links.worker.kick()  # jobs left from before a restart
+        links.worker.wake()  # jobs left from before a restart
 
 
 @bp.record
@@ -106,7 +106,7 @@ def webmention_view() -> Response:
                      **{"Retry-After": "300"})
     headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after else {}
     if answer.status == 202 and links.worker_enabled:
-        links.worker.kick()
+        links.worker.wake()
     return _text(answer.status, answer.message, **headers)
 
 
