@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -14,18 +15,16 @@ class Waker:
     """Calls ``run_once()`` in a daemon thread: at once when woken, else every
     ``interval`` seconds, or sooner when it returns the seconds until work falls due."""
 
-    name = "replik-background"
-
-    def __init__(self, interval: float) -> None:
+    def __init__(self, name: str, run_once: Callable[[], float | None], interval: float
+                 ) -> None:
+        self.name = name
+        self.run_once = run_once
         self.interval = interval
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._stop = False
-
-    def run_once(self) -> float | None:
-        raise NotImplementedError
 
     def start(self) -> None:
         """Start the thread in this process (gunicorn forks its workers after the app

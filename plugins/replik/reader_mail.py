@@ -6,7 +6,7 @@ that expires after 7 days, confirming is a POST from a page). When an entry is
 approved (``on_approved``: called by ``Moderation``, the intake's auto-approval
 and the webmention receiver), each confirmed subscriber it concerns gets it
 queued in the outbox (``subscriptions.Outbox``); ``deliver`` sends what is due,
-from a background thread in the server (``MailWorker``) or ``replik mail send``.
+from a background thread in the server (``mail_worker``) or ``replik mail send``.
 
 Links: ``confirm`` is bound to the subscription, its address and thread;
 ``unsubscribe`` to the address (carried as a hash) and the thread, and lives
@@ -328,7 +328,7 @@ def _send_one(state: State, store: CommentStore, settings: Settings, smtp: smtpl
 
 
 # -- in the server: a background sender -------------------------------------------------
-_workers: list[MailWorker] = []
+_workers: list[Waker] = []
 _workers_lock = threading.Lock()
 
 
@@ -344,29 +344,20 @@ def stop_workers() -> None:
     """Stop this process's senders (tests, and a server shutting down)."""
     with _workers_lock:
         workers = list(_workers)
+        _workers.clear()
     for worker in workers:
         worker.stop()
 
 
-class MailWorker(Waker):
-    """Sends due mails: at once when woken, else every ``poll`` seconds (digests and
-    retries fall due while nobody wakes it)."""
-
-    name = "replik-mail"
-
-    def __init__(self, settings: Settings, poll: float = 30.0) -> None:
-        super().__init__(poll)
-        self.settings = settings
-        with _workers_lock:
-            _workers.append(self)
-
-    def run_once(self) -> float | None:
-        deliver(self.settings)
-        due = open_state(self.settings).outbox.next_due()
+def mail_worker(settings: Settings, poll: float = 30.0) -> Waker:
+    """A sender of due mails: at once when woken, else every ``poll`` seconds (digests
+    and retries fall due while nobody wakes it)."""
+    def run_once() -> float | None:
+        deliver(settings)
+        due = open_state(settings).outbox.next_due()
         return None if due is None else due - time.time()
 
-    def stop(self) -> None:
-        with _workers_lock:
-            if self in _workers:
-                _workers.remove(self)
-        super().stop()
+    worker = Waker("replik-mail", run_once, poll)
+    with _workers_lock:
+        _workers.append(worker)
+    return worker

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..background import Waker
 from ..state import Job, WebmentionQueue
 from .html import same_url
 from .receive import Denied, Receiver, TargetProblem
@@ -125,18 +124,3 @@ def work(receiver: Receiver, queue: WebmentionQueue,
         log.info("replik: webmention %s -> %s: %s", job.source, job.target, outcome)
         results.append((job, outcome))
     return results
-
-
-class Worker(Waker):
-    """Works the queue when woken (and every ``interval`` seconds, for retries and jobs
-    left by other processes)."""
-
-    name = "replik-webmention"
-
-    def __init__(self, receiver: Receiver, queue: WebmentionQueue, interval: float = 30.0) -> None:
-        super().__init__(interval)
-        self.receiver = receiver
-        self.queue = queue
-
-    def run_once(self) -> None:
-        work(self.receiver, self.queue)

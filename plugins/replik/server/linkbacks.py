@@ -13,6 +13,7 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
+from ..background import Waker
 from ..linkbacks import pingback, trackback, webmention
 from ..linkbacks.receive import Receiver
 from ..rebuild import separate_worker
@@ -34,8 +35,12 @@ class Linkbacks:
         # One article index per app: reuse the comment intake's when it is there.
         self.receiver = Receiver(settings, getattr(intake, "index", None))
         self.queue = open_state(settings).webmentions
-        self.worker = webmention.Worker(self.receiver, self.queue)
+        # Works the queue when woken, and every 30 s for retries and jobs left by others.
+        self.worker = Waker("replik-webmention", self.work, 30.0)
         self.worker_enabled = settings.webmention_worker and not separate_worker(settings)
+
+    def work(self) -> None:
+        webmention.work(self.receiver, self.queue)
 
 
 def state() -> Linkbacks:

@@ -3,7 +3,7 @@ slug``: email and consent, then the confirmation mail), confirm (``…/confirm/<
 and unsubscribe (``REPLIK_UNSUBSCRIBE_URL/<token>``) by the mailed links (see
 ``links.OneClick``). The unsubscribe POST needs no CSRF token or origin: mail
 programs send it on their own (RFC 8058), the signed link is the authority. It also
-starts this process's mail sender (``reader_mail.MailWorker``).
+starts this process's mail sender (``reader_mail.mail_worker``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ T = TypeVar("T")
 def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
     if settings.notify_readers and notify.smtp_enabled() and not separate_worker(settings):
-        worker = reader_mail.MailWorker(settings)
+        worker = reader_mail.mail_worker(settings)
         app.extensions["replik_mail"] = worker
         # Started on the first request, in the process that serves it (gunicorn
         # forks its workers after the app is made; a thread would not follow).
