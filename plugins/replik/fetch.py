@@ -24,6 +24,7 @@ loopback addresses (an intranet, or a test's local source site).
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import re
 import socket
@@ -94,19 +95,13 @@ class FetchResult:
             match = _CHARSET_RE.search(self.content[:2048])
             declared = match.group(1).decode("ascii") if match else ""
         try:
-            return _valid_codec(declared) if declared else "utf-8"
+            return codecs.lookup(declared).name if declared else "utf-8"
         except LookupError:
             return "utf-8"
 
     @property
     def text(self) -> str:
         return self.content.decode(self.encoding, errors="replace")
-
-
-def _valid_codec(name: str) -> str:
-    import codecs
-
-    return codecs.lookup(name).name
 
 
 def _media_type(content_type: str) -> str:
@@ -189,11 +184,6 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def _allowed_private(host: str, settings: Settings) -> bool:
-    allowed = settings.fetch_allow_private
-    return host.lower().rstrip(".") in {str(name).lower().rstrip(".") for name in allowed}
-
-
 @dataclass
 class _Target:
     scheme: str
@@ -240,7 +230,8 @@ def check_url(url: str, settings: Settings) -> _Target:
         raise BadURL(f"host name {host!r} is not valid") from None
     port = port or (443 if scheme == "https" else 80)
     addresses = resolve(host, port)
-    if not _allowed_private(host, settings):
+    # REPLIK_FETCH_ALLOW_PRIVATE: hosts that may resolve to private addresses.
+    if host not in {str(name).lower().rstrip(".") for name in settings.fetch_allow_private}:
         for addr in addresses:
             reason = blocked_reason(addr)
             if reason:
@@ -254,11 +245,6 @@ def check_url(url: str, settings: Settings) -> _Target:
 def user_agent(settings: Settings) -> str:
     site = settings.siteurl.strip()
     return f"Replik/{__version__} (+{site})" if site else f"Replik/{__version__}"
-
-
-def _pinned_url(url: str, target: _Target, addr: IPAddress) -> httpx.URL:
-    host = str(addr).split("%", 1)[0]
-    return httpx.URL(url).copy_with(host=host, port=target.port)
 
 
 def _host_header(target: _Target) -> str:
@@ -394,7 +380,8 @@ def _send_one(
             break
         raw = isinstance(data, bytes | str)
         request = client.build_request(
-            method, _pinned_url(url, target, addr), headers=hop_headers,
+            method, httpx.URL(url).copy_with(host=str(addr).split("%", 1)[0], port=target.port),
+            headers=hop_headers,
             content=data if raw else None, data=None if raw else data, json=json,
             extensions=extensions,
             timeout=httpx.Timeout(min(remaining, client.timeout.read or remaining)),

@@ -94,11 +94,7 @@ def markdown_can_say(markup: str) -> bool:
     return True
 
 
-class _Converter(MarkdownConverter):
-    pass
-
-
-_converter = _Converter(heading_style="ATX", bullets="-", strong_em_symbol="*")
+_converter = MarkdownConverter(heading_style="ATX", bullets="-", strong_em_symbol="*")
 
 
 def to_markdown(markup: str) -> str:

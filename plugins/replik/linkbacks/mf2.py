@@ -14,7 +14,6 @@ import mf2py
 
 from .html import clean, same_source, same_url
 
-KINDS = ("reply", "like", "repost", "mention")
 _KIND_PROPERTIES = (("in-reply-to", "reply"), ("like-of", "like"), ("repost-of", "repost"))
 
 

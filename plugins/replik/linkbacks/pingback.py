@@ -86,7 +86,7 @@ def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
     except TargetProblem as exc:
         code = TARGET_UNUSABLE if exc.kind == "unusable" else TARGET_MISSING
         return fault(code, str(exc))
-    if receiver.known(source, article.slug) is not None:
+    if receiver.pairs.find(source, article.slug) is not None:
         return fault(ALREADY_REGISTERED, "this pingback has already been registered")
     try:
         receiver.check_policy(source, caller.ip)
@@ -98,7 +98,7 @@ def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
         code = {"nolink": NO_LINK, "upstream": UPSTREAM_ERROR}.get(exc.kind, SOURCE_MISSING)
         return fault(code, str(exc))
     # Two pings of one pair racing each other: the second one finds the first now.
-    if receiver.known(source, article.slug) is not None:
+    if receiver.pairs.find(source, article.slug) is not None:
         return fault(ALREADY_REGISTERED, "this pingback has already been registered")
     receiver.save("pingback", verified, target, article, ip=caller.ip,
                   user_agent=caller.user_agent)

@@ -28,7 +28,6 @@ from .verify import Source
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PER_MINUTE = 5
 ACTOR = "linkbacks"
 
 
@@ -165,11 +164,6 @@ class Receiver:
         wait = self.guard.flood(keys, per_minute)
         if wait:
             raise Denied(f"too many linkbacks from {host or ip}; try again in {wait} s", wait)
-
-    # -- known pairs -----------------------------------------------------------
-    def known(self, source: str, article: str) -> Entry | None:
-        """The stored linkback from ``source`` to ``article``, in any state."""
-        return self.pairs.find(source, article)
 
     # -- storing -----------------------------------------------------------------
     def _fill(self, entry: Entry, kind: str, source: Source, target: str) -> None:

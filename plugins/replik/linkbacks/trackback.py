@@ -82,7 +82,7 @@ def _ping(receiver: Receiver, slug: str, fields: dict[str, str], ip: str,
         article = receiver.article_by_slug(slug)
     except TargetProblem as exc:
         return response(str(exc))
-    if receiver.known(url, article.slug) is not None:
+    if receiver.pairs.find(url, article.slug) is not None:
         return response("this trackback has already been registered")
     try:
         receiver.check_policy(url, ip)
@@ -92,7 +92,7 @@ def _ping(receiver: Receiver, slug: str, fields: dict[str, str], ip: str,
         verified = verify(url, article.permalink, receiver.settings)
     except SourceProblem as exc:
         return response(str(exc))
-    if receiver.known(url, article.slug) is not None:
+    if receiver.pairs.find(url, article.slug) is not None:
         return response("this trackback has already been registered")
     receiver.save(
         "trackback", verified, article.permalink, article, ip=ip, user_agent=user_agent,

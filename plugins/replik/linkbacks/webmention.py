@@ -73,7 +73,7 @@ def process(receiver: Receiver, job: Job) -> str:
         article = receiver.article_for(job.target)
     except TargetProblem as exc:
         return f"dropped: {exc}"
-    existing = receiver.known(job.source, article.slug)
+    existing = receiver.pairs.find(job.source, article.slug)
     try:
         source = verify(job.source, job.target, receiver.settings)
     except SourceProblem as exc:

@@ -248,9 +248,3 @@ def safe_next(target: str | None, prefix: str) -> str | None:
         return None
     return target
 
-
-__all__ = [
-    "CSRF_FIELD", "LoginThrottle", "accounts", "check_password", "client_address", "csrf_ok",
-    "csrf_token", "current_user", "init_sessions", "log_in", "log_out", "login_required",
-    "make_hash", "moderator_variables", "require_csrf", "safe_next",
-]
