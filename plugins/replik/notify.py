@@ -256,9 +256,7 @@ def enabled(settings: Settings) -> bool:
     """Is any channel configured (so a notice is worth preparing)?"""
     # Asked for every new comment: the host alone says whether mail is set up
     # (smtp_config() reads all six variables).
-    if settings.webhook_url:
-        return True
-    return bool(secret("REPLIK_SMTP_HOST") and settings.notify_emails)
+    return bool(settings.webhook_url or (smtp_enabled() and settings.notify_emails))
 
 
 def notify_in_background(

@@ -113,16 +113,12 @@ def request(settings: Settings, *, email: str, name: str, article: Any, scope: s
 
 
 # -- an entry was approved ------------------------------------------------------------------
-def concerns_readers(entry: Entry) -> bool:
-    """Comments and webmention replies are answers; other linkbacks are not."""
-    return entry.type == "comment" or (entry.type == "webmention"
-                                       and entry_kind(entry) == "reply")
-
-
 def on_approved(settings: Settings, entry: Entry, now: float | None = None) -> int:
     """Queue the mails an approved entry causes; returns how many subscribers it
     reaches. Never raises: a decision must never fail because of mail."""
-    if not settings.notify_readers or not concerns_readers(entry):
+    # Comments and webmention replies are answers; other linkbacks are not.
+    if not settings.notify_readers or not (entry.type == "comment" or (
+            entry.type == "webmention" and entry_kind(entry) == "reply")):
         return 0
     try:
         state = open_state(settings)

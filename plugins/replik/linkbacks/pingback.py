@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import xmlrpc.client
-from dataclasses import dataclass
 
 import defusedxml.xmlrpc
 
@@ -36,12 +35,6 @@ ACCESS_DENIED = 0x0031
 UPSTREAM_ERROR = 0x0032
 
 
-@dataclass
-class Caller:
-    ip: str = ""
-    user_agent: str = ""
-
-
 def fault(code: int, message: str) -> bytes:
     return xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True).encode(
         "utf-8"
@@ -52,16 +45,16 @@ def success(message: str) -> bytes:
     return xmlrpc.client.dumps((message,), methodresponse=True).encode("utf-8")
 
 
-def handle(receiver: Receiver, body: bytes, caller: Caller) -> bytes:
+def handle(receiver: Receiver, body: bytes, ip: str, user_agent: str) -> bytes:
     """Answer one XML-RPC request body; never raises."""
     try:
-        return _handle(receiver, body, caller)
+        return _handle(receiver, body, ip, user_agent)
     except Exception:  # noqa: BLE001 - whatever happens, the client gets a clean fault
         log.exception("replik: pingback failed")
         return fault(GENERIC, "the pingback could not be processed; please try again later")
 
 
-def _handle(receiver: Receiver, body: bytes, caller: Caller) -> bytes:
+def _handle(receiver: Receiver, body: bytes, ip: str, user_agent: str) -> bytes:
     if len(body) > MAX_BODY:
         return fault(GENERIC, f"request too large (at most {MAX_BODY} bytes)")
     try:
@@ -73,10 +66,10 @@ def _handle(receiver: Receiver, body: bytes, caller: Caller) -> bytes:
     if len(params) != 2 or not all(isinstance(p, str) for p in params):
         return fault(GENERIC, "pingback.ping takes two strings: sourceURI and targetURI")
     source, target = (p.strip() for p in params)
-    return ping(receiver, source, target, caller)
+    return ping(receiver, source, target, ip, user_agent)
 
 
-def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
+def ping(receiver: Receiver, source: str, target: str, ip: str, user_agent: str) -> bytes:
     if not is_http_url(target):
         return fault(TARGET_UNUSABLE, "the target URI is not an http(s) URL")
     if not is_http_url(source):
@@ -89,7 +82,7 @@ def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
     if receiver.pairs.find(source, article.slug) is not None:
         return fault(ALREADY_REGISTERED, "this pingback has already been registered")
     try:
-        receiver.check_policy(source, caller.ip)
+        receiver.check_policy(source, ip)
     except Denied as exc:
         return fault(ACCESS_DENIED, str(exc))
     try:
@@ -100,6 +93,5 @@ def ping(receiver: Receiver, source: str, target: str, caller: Caller) -> bytes:
     # Two pings of one pair racing each other: the second one finds the first now.
     if receiver.pairs.find(source, article.slug) is not None:
         return fault(ALREADY_REGISTERED, "this pingback has already been registered")
-    receiver.save("pingback", verified, target, article, ip=caller.ip,
-                  user_agent=caller.user_agent)
+    receiver.save("pingback", verified, target, article, ip=ip, user_agent=user_agent)
     return success(f"Pingback from {source} to {target} registered; it awaits moderation.")

@@ -86,8 +86,7 @@ def pingback_view() -> Response:
     if _compressed():
         body = pingback.fault(pingback.GENERIC, "compressed requests are not accepted")
     else:
-        ip, agent = _client()
-        body = pingback.handle(state().receiver, request.get_data(), pingback.Caller(ip, agent))
+        body = pingback.handle(state().receiver, request.get_data(), *_client())
     # XML-RPC answers faults with HTTP 200; the fault is in the body.
     return Response(body, status=200, mimetype="text/xml")
 
