@@ -64,10 +64,6 @@ def _split(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def _text(element: Any) -> str:
-    return (element.text or "") if element is not None else ""
-
-
 @dataclass
 class _Post:
     line: int
@@ -186,21 +182,17 @@ class WordPressImport:
             if not isinstance(child.tag, str):
                 continue
             ns, local = _split(child.tag)
-            if not ns:
-                if local == "title":
-                    post.title = _text(child).strip()
-                elif local == "link":
-                    post.link = _text(child).strip()
-                elif local == "pubDate":
-                    post.pub_date = _text(child).strip()
-                elif local == "category":
-                    post.categories.append((child.get("domain", ""), _text(child).strip()))
+            text = child.text or ""
+            if not ns and local in ("title", "link", "pubDate"):
+                setattr(post, "pub_date" if local == "pubDate" else local, text.strip())
+            elif not ns and local == "category":
+                post.categories.append((child.get("domain", ""), text.strip()))
             elif ns == CONTENT_NS and local == "encoded":
-                post.content = _text(child)
+                post.content = text
             elif ns == DC_NS and local == "creator":
-                post.creator = _text(child).strip()
+                post.creator = text.strip()
             elif EXCERPT_NS.match(ns) and local == "encoded":
-                post.excerpt = _text(child)
+                post.excerpt = text
             elif WP_NS.match(ns):
                 if local == "comment":
                     values: dict[str, Any] = {"line": child.sourceline}
@@ -211,9 +203,9 @@ class WordPressImport:
                     self.comments_read += 1
                 elif local in ("post_id", "post_date", "post_date_gmt", "comment_status",
                                "post_name", "status", "post_type", "attachment_url"):
-                    setattr(post, local, _text(child).strip())
+                    setattr(post, local, text.strip())
                 elif local == "post_password":
-                    post.password = _text(child)
+                    post.password = text
         return post
 
     def _item(self, element: Any) -> None:

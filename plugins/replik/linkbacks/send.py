@@ -339,11 +339,9 @@ def run(settings: Settings, *, dry_run: bool = False, posts: list[Post] | None =
 def _send_one(item: Plan, before: dict[str, Any], settings: Settings) -> Outcome:
     source, target = item.post.url, item.target
     endpoint = discover(target, settings)
-    if endpoint.kind == "none":
-        if endpoint.transient:
-            return Outcome(source, target, "error", detail=endpoint.url, ok=False,
-                           removed=item.removed, deleted=item.deleted)
-        return Outcome(source, target, "none", detail=endpoint.url, removed=item.removed,
+    if endpoint.kind == "none":  # an error when a later try may find one
+        return Outcome(source, target, "error" if endpoint.transient else "none",
+                       detail=endpoint.url, ok=not endpoint.transient, removed=item.removed,
                        deleted=item.deleted)
     if endpoint.kind == "pingback":
         if item.deleted:
