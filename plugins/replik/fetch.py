@@ -215,7 +215,6 @@ def parse_url(url: str) -> SplitResult:
 def check_url(url: str, settings: Settings) -> _Target:
     """Parse ``url``, resolve its host and check every address; raise if refused."""
     parts = parse_url(url)
-    port = parts.port
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise BlockedAddress(f"only http and https URLs are fetched, not {scheme or 'no'!r} scheme")
@@ -228,7 +227,7 @@ def check_url(url: str, settings: Settings) -> _Target:
         host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
     except UnicodeError:
         raise BadURL(f"host name {host!r} is not valid") from None
-    port = port or (443 if scheme == "https" else 80)
+    port = parts.port or (443 if scheme == "https" else 80)
     addresses = resolve(host, port)
     # REPLIK_FETCH_ALLOW_PRIVATE: hosts that may resolve to private addresses.
     if host not in {str(name).lower().rstrip(".") for name in settings.fetch_allow_private}:

@@ -30,14 +30,10 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
 
     def show(outcome: send.Outcome) -> None:
         arrow = f"{outcome.source} -> {outcome.target}"
-        if outcome.deleted:
-            extra = " (post deleted: tell the receiver)"
-        elif outcome.removed:
-            extra = " (link removed: tell the receiver)"
-        else:
-            extra = ""
         if outcome.kind == "planned":
-            click.echo(f"would notify {arrow}{extra}")
+            click.echo(f"would notify {arrow}" + (" (post deleted: tell the receiver)"
+                       if outcome.deleted else " (link removed: tell the receiver)"
+                       if outcome.removed else ""))
             return
         status = "ok" if outcome.ok else "FAILED"
         via = f"{outcome.kind} {outcome.endpoint}".strip()
@@ -73,8 +69,7 @@ def work_command(ctx: click.Context) -> None:
     results = webmention.work(Receiver(settings), queue)
     for job, outcome in results:
         click.echo(f"{job.source} -> {job.target}: {outcome}")
-    waiting = len(queue)
-    click.echo(f"{len(results)} webmention(s) processed, {waiting} waiting for a retry.")
+    click.echo(f"{len(results)} webmention(s) processed, {len(queue)} waiting for a retry.")
 
 
 commands: list[click.Command] = [linkbacks]

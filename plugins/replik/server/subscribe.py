@@ -68,8 +68,7 @@ def subscribe() -> Response:
     heading = _("Follow the discussion on “{title}”").format(title=article.title)
     common = dict(heading=heading, article=article, lang=article.lang, form="subscribe",
                   button=_("Notify me about new comments"))
-    if not settings.notify_readers or not tokens.enabled() \
-            or not notify.smtp_enabled():
+    if not settings.notify_readers or not tokens.enabled() or not notify.smtp_enabled():
         return _page(404, message=_("Email notifications are not available on this site."),
                      **{**common, "form": "", "button": ""})
     if request.method == "GET":
