@@ -29,7 +29,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import akismet
@@ -271,9 +270,6 @@ class Guard:
         self._held: dict[str, str] = {}
 
     # -- flood control: a sliding one-minute window ------------------------------
-    def _counter(self, window: int, key: str) -> Path:
-        return Path(self._root, "flood", str(window), _key_digest(key))
-
     def flood(self, keys: Iterable[str], per_minute: int, now: float | None = None) -> int:
         """Count this request under each key; seconds to wait if any key is over the limit."""
         keys = [k for k in keys if k]

@@ -268,6 +268,13 @@ class State:
         self.outbox = Outbox(self)
 
 
+class Table:
+    """One concern's table, on the state's database."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+
 def _create(path: Path) -> None:
     """Make the file, if missing, in WAL mode with its tables and owner-only.
 
@@ -346,7 +353,7 @@ def address_key(address: str) -> str:
     return str(parsed)
 
 
-class LoginAttempts:
+class LoginAttempts(Table):
     """Recent login attempts: each is counted before its password is checked.
 
     ``reserve`` decides and counts in one transaction, so however many requests
@@ -355,9 +362,6 @@ class LoginAttempts:
     takes its own attempt and its address's failures back. Rows older than the
     window are dropped.
     """
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def reserve(self, account: str, address: str, *, limit: int, window: float,
                 now: float | None = None) -> tuple[int | None, float]:
@@ -416,16 +420,13 @@ def _key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-class Sessions:
+class Sessions(Table):
     """Desk sessions: the cookie carries a random id, the row says who and since when.
 
     A session is alive while its row exists, it was used within ``idle`` seconds
     and started less than ``lifetime`` seconds ago. Logging out deletes the row,
     so a copied cookie is worthless afterwards.
     """
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def start(self, user: str, *, idle: float, lifetime: float) -> str:
         """A new session for ``user``; returns its id (for the cookie)."""
@@ -464,16 +465,13 @@ class Sessions:
 
 
 # -- used one-click links ------------------------------------------------------------
-class UsedLinks:
+class UsedLinks(Table):
     """One-click links (notify.py) that have acted: each link works once.
 
     Spending a link is one INSERT under its (nonce, entry) key, so of two uses at
     once, in however many processes, exactly one wins. A row may go when its link
     expires: an expired link is refused before it is looked up here.
     """
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def spend(self, nonce: str, entry: str, expires: float) -> bool:
         """Mark the link used; False if it was used already."""
@@ -520,12 +518,7 @@ class Job:
 _JOB_COLUMNS = "id, source, target, ip, user_agent, received, attempts, not_before"
 
 
-def _job(row: tuple[Any, ...]) -> Job:
-    job_id, source, target, ip, agent, received, attempts, not_before = row
-    return Job(source, target, ip, agent, received, attempts, not_before, job_id)
-
-
-class WebmentionQueue:
+class WebmentionQueue(Table):
     """Received webmentions waiting for verification (W3C Webmention §3.2.2, later).
 
     A worker ``claim``s ready jobs with a lease: they are its own until the lease
@@ -536,9 +529,6 @@ class WebmentionQueue:
     """
 
     LEASE_SECONDS = 600.0
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def put(self, job: Job) -> int:
         """Add a job; returns its id."""
@@ -562,7 +552,7 @@ class WebmentionQueue:
                 (now, now, limit)).fetchall()
             db.executemany("UPDATE webmention_queue SET leased_until = ? WHERE id = ?",
                            [(now + lease, row[0]) for row in rows])
-        return [_job(row) for row in rows]
+        return [Job(*row[1:], id=row[0]) for row in rows]
 
     def done(self, job_id: int) -> None:
         with self.state.transaction() as db:
@@ -578,7 +568,7 @@ class WebmentionQueue:
         """Every job in the queue (ready, claimed or waiting for a retry)."""
         rows = self.state.execute(
             f"SELECT {_JOB_COLUMNS} FROM webmention_queue ORDER BY id").fetchall()
-        return [_job(row) for row in rows]
+        return [Job(*row[1:], id=row[0]) for row in rows]
 
     def __len__(self) -> int:
         row = self.state.execute("SELECT count(*) FROM webmention_queue").fetchone()
@@ -596,7 +586,7 @@ class WebmentionQueue:
 _SENT_FIELDS = ("hash", "via", "ok", "endpoint", "detail", "time", "removed", "deleted")
 
 
-class SentLinkbacks:
+class SentLinkbacks(Table):
     """What ``replik linkbacks send`` told whom, and which of our posts were published.
 
     Per (source, target): the post's content hash when it was sent, how (webmention,
@@ -605,9 +595,6 @@ class SentLinkbacks:
     addresses answer 410 Gone (gone.py). Each record is written at once, so an
     interrupted run never sends twice.
     """
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def get(self, source: str, target: str) -> dict[str, Any] | None:
         row = self.state.execute(
@@ -661,7 +648,7 @@ class SentLinkbacks:
 
 
 # -- rebuild requests --------------------------------------------------------------------
-class RebuildRequests:
+class RebuildRequests(Table):
     """Decisions waiting to be put live: the app ``put``s one, a rebuilder (the
     server's thread or ``replik worker``) ``claim``s every ready one for one rebuild
     (``SKIP LOCKED`` on a database server), then marks them ``done`` or, when the
@@ -669,9 +656,6 @@ class RebuildRequests:
     that died come back by themselves."""
 
     LEASE_SECONDS = 600.0
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def put(self) -> float:
         """Ask for a rebuild; returns the time asked (to compare with ``ok_started``)."""
@@ -706,7 +690,7 @@ class RebuildRequests:
 
 
 # -- rebuild status ----------------------------------------------------------------------
-class RebuildStatus:
+class RebuildStatus(Table):
     """How the desk's last rebuild went (rebuild.py), for every server process.
 
     ``ok_started``/``ok_finished``/``written`` describe the last good rebuild,
@@ -714,9 +698,6 @@ class RebuildStatus:
     """
 
     FIELDS = ("ok_started", "ok_finished", "written", "error", "failed_at")
-
-    def __init__(self, state: State) -> None:
-        self.state = state
 
     def read(self) -> dict[str, Any]:
         """The status, without the fields never set (empty before the first rebuild)."""

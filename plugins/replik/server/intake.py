@@ -130,19 +130,9 @@ def _origin_of(url: str) -> str:
 
 def configured_origins(settings: Settings) -> frozenset[str]:
     """The origins the settings allow: the site's own and REPLIK_ALLOWED_ORIGINS."""
-    origins = set()
+    origins = {_origin_of(str(extra)) or str(extra).lower() for extra in settings.allowed_origins}
     site = _origin_of(settings.siteurl)
-    if site:
-        origins.add(site)
-    for extra in settings.allowed_origins or []:
-        origins.add(_origin_of(str(extra)) or str(extra).lower())
-    return frozenset(origins)
-
-
-def allowed_origins(settings: Settings) -> set[str]:
-    """The settings' origins and the one this request was sent to."""
-    # scheme and host, as request.host_url would give them, without building that URL.
-    return {*configured_origins(settings), f"{request.scheme}://{request.host}".lower()}
+    return frozenset(origins | {site} if site else origins)
 
 
 def origin_problem(settings: Settings, configured: frozenset[str] | None = None) -> str:
@@ -151,17 +141,15 @@ def origin_problem(settings: Settings, configured: frozenset[str] | None = None)
     referrer = None if origin is not None else request.headers.get("Referer")
     if origin is None and not referrer:
         return ""
-    if configured is None:
-        configured = configured_origins(settings)
+    # The settings' origins and the one this request was sent to (scheme and host, as
+    # request.host_url would give them, without building that URL).
+    allowed = {*(configured_origins(settings) if configured is None else configured),
+               f"{request.scheme}://{request.host}".lower()}
     if origin is not None:
         origin = origin.lower()
-        if origin in configured or origin in allowed_origins(settings):
-            return ""
-        return f"Origin {origin!r} is not this site"
+        return "" if origin in allowed else f"Origin {origin!r} is not this site"
     source = _origin_of(str(referrer))
-    if source and source not in configured and source not in allowed_origins(settings):
-        return f"Referer from another site ({source})"
-    return ""
+    return f"Referer from another site ({source})" if source and source not in allowed else ""
 
 
 class BadEncoding(Exception):
@@ -299,10 +287,6 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
 # -- responses ------------------------------------------------------------------------------
 
 
-def form_action(settings: Settings) -> str:
-    return settings.intake_url
-
-
 def form_page(
     ix: Intake, fields: dict[str, str], errors: dict[str, str], status: int,
     message: str = "", article: ArticleInfo | None = None,
@@ -311,7 +295,7 @@ def form_page(
     html = pages.render(
         ix.settings, "replik_form.html",
         article=article, article_slug=fields.get("article", ""), values=values, errors=errors,
-        reply_to=fields.get("reply_to", ""), action=form_action(ix.settings), message=message,
+        reply_to=fields.get("reply_to", ""), action=ix.settings.intake_url, message=message,
         pages=ix.index.pages,
     )
     return make_response(html, status)
@@ -495,17 +479,12 @@ def preview() -> Response:
         date=datetime.now(UTC), author=fields["author"].strip()[:200],
         url=url if is_web_address(url) else "",
     )
+    post = ix.index.get(entry.article)  # None: an unknown post
     return json_response({
         "ok": True,
-        "html": str(pages.preview_comment(ix.settings, entry, _post_language(ix, entry.article))),
+        "html": str(pages.preview_comment(ix.settings, entry, post.lang if post else None)),
         "body_html": str(render_body(entry.body)),
     })
-
-
-def _post_language(ix: Intake, slug: str) -> str | None:
-    """The language a post is written in (``Lang:``), or None for an unknown post."""
-    article = ix.index.get(slug)
-    return article.lang if article is not None else None
 
 
 @bp.get(THANKS_URL)
