@@ -34,6 +34,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import state
+from .spam import _key_digest, body_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -300,8 +301,6 @@ class Guard:
 
     def flood(self, keys: Iterable[str], per_minute: int, now: float | None = None) -> int:
         """Count this request under each key; seconds to wait if any key is over the limit."""
-        from .spam import _key_digest
-
         digests = sorted({_key_digest(k) for k in keys if k})  # one lock order: no deadlock
         if per_minute <= 0 or not digests:
             return 0
@@ -329,7 +328,7 @@ class Guard:
         row = self.db.execute(
             "INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
             "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry",
-            (_fingerprint(article, text), entry_id)).fetchone()
+            (body_fingerprint(article, text), entry_id)).fetchone()
         return "" if row is None or row[0] == entry_id else str(row[0])
 
     @contextmanager
@@ -344,7 +343,7 @@ class Guard:
         """Give a reservation back (the entry could not be stored)."""
         try:
             self.db.execute("DELETE FROM body_claims WHERE fingerprint = ? AND entry = ?",
-                            (_fingerprint(article, text), entry_id))
+                            (body_fingerprint(article, text), entry_id))
         except ConnectionError as exc:  # as the file guard: the request's answer says more
             log.warning("replik: cannot release a duplicate-index claim: %s", exc)
 
@@ -354,9 +353,3 @@ class Guard:
         with self.db.transaction() as db:
             db.executemany("INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) "
                            "ON CONFLICT DO NOTHING", held.items())
-
-
-def _fingerprint(article: str, text: str) -> str:
-    from .spam import _FINGERPRINT_CHARS, body_fingerprint
-
-    return body_fingerprint(article, text)[:_FINGERPRINT_CHARS]

@@ -202,8 +202,13 @@ def normalized_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+#: A text's fingerprint in the index: 128 bits of its SHA-256.
+_FINGERPRINT_CHARS = 32
+
+
 def body_fingerprint(article: str, text: str) -> str:
-    return hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
+    return digest[:_FINGERPRINT_CHARS]
 
 
 def guard(settings: Settings) -> Guard | pg.Guard:
@@ -224,8 +229,7 @@ def held_bodies(store: CommentStore) -> dict[str, str]:
     for state in ("pending", "approved", "spam"):
         for entry in store.entries(state):
             if not entry.staff:
-                fingerprint = body_fingerprint(entry.article, entry.body)
-                held.setdefault(fingerprint[:_FINGERPRINT_CHARS], entry.id)
+                held.setdefault(body_fingerprint(entry.article, entry.body), entry.id)
     return held
 
 
@@ -339,18 +343,15 @@ class Guard:
         folder = os.path.join(self._root, "flood", str(window))
         if not os.path.isdir(folder):
             os.makedirs(folder, exist_ok=True)
-            self._forget_windows(window)
+            for old in (self.root / "flood").iterdir():
+                if old.name.isdigit() and int(old.name) < window - 1:
+                    shutil.rmtree(old, ignore_errors=True)
         self._window_ready = window
-
-    def _forget_windows(self, window: int) -> None:
-        for old in (self.root / "flood").iterdir():
-            if old.name.isdigit() and int(old.name) < window - 1:
-                shutil.rmtree(old, ignore_errors=True)
 
     # -- duplicate detection -----------------------------------------------------------
     def claim_body(self, article: str, text: str, entry_id: str) -> str:
         """Reserve this text on this article; returns the id holding it already, or ''."""
-        fingerprint = body_fingerprint(article, text)[:_FINGERPRINT_CHARS]
+        fingerprint = body_fingerprint(article, text)
         with self._lock, self._index() as fd:
             holder = self._held.get(fingerprint)
             if holder:
@@ -371,7 +372,7 @@ class Guard:
 
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""
-        fingerprint = body_fingerprint(article, text)[:_FINGERPRINT_CHARS]
+        fingerprint = body_fingerprint(article, text)
         try:
             with self._lock, self._index() as fd:
                 if self._held.get(fingerprint) == entry_id:
@@ -457,10 +458,6 @@ class Guard:
         self._partial = False
 
 
-#: A text's fingerprint in the index: 128 bits of its SHA-256.
-_FINGERPRINT_CHARS = 32
-
-
 def _key_digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
@@ -507,20 +504,14 @@ def screen(
     if decided is not None:
         return decided
     verdict, reason = akismet_check(settings, entry, permalink, post_modified=post_modified)
-    if verdict == "discard":
-        return Verdict("spam", "discard", reason, notify=False)
-    if verdict == "spam":
-        return Verdict("spam", "spam", reason, notify=False)
+    if verdict in ("spam", "discard"):
+        return Verdict("spam", verdict, reason, notify=False)
     if verdict == "off":
         verdict, reason = "ham", f"local rules only ({reason})"
     held = hold_reason(settings, entry)
     if held:
         return Verdict("pending", verdict, f"{reason}; {held}")
-    if (
-        verdict == "ham"
-        and settings.auto_approve_known
-        and known_author(settings, entry)
-    ):
+    if verdict == "ham" and settings.auto_approve_known and known_author(settings, entry):
         return Verdict("approved", verdict, f"{reason}; known author", notify=False)
     return Verdict("pending", verdict, reason)
 

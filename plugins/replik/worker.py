@@ -6,14 +6,13 @@ verify, and the readers' outgoing mail. Each claim is a lease taken with
 ``SKIP LOCKED`` on PostgreSQL (a transaction on SQLite), and rebuilds run under
 the ``rebuild`` mutex, so any number of workers, on any node, never do one job
 twice. With the file store the server runs the same jobs in its own threads
-(rebuild.Rebuilder, webmention.Worker, reader_mail.MailWorker) unless
-REPLIK_WORKER is set (``rebuild.separate_worker``).
+(rebuild.Rebuilder, and ``background.Waker``s for the webmentions and the mail)
+unless REPLIK_WORKER is set (``rebuild.separate_worker``).
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from typing import Any
@@ -101,7 +100,3 @@ class Worker:
     def stop(self, *_: Any) -> None:
         """Stop after the job at hand (a signal handler, too)."""
         self.stopping.set()
-
-    def stop_on_signals(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self.stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import click
@@ -30,7 +31,8 @@ def worker(ctx: click.Context, once: bool, settings_path: Path | None) -> None:
         ctx.find_root().obj["settings_path"] = settings_path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     runner = Worker(load(ctx))
-    runner.stop_on_signals()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, runner.stop)
     if once:
         click.echo(f"{runner.drain()} jobs done.", err=True)
         if runner.failures:
