@@ -219,19 +219,18 @@ class PgDatabase:
     @contextmanager
     def transaction(self, lock: str = "") -> Iterator[Transaction]:
         tx = getattr(self._local, "tx", None)
-        if tx is not None:  # this thread's open transaction: join it
-            if lock:
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(lock),))
-            yield tx
+        if tx is None:  # a new one, which this thread's other transactions join
+            with self.connection() as conn, conn.transaction():
+                self._local.tx = Transaction(conn)
+                try:
+                    with self.transaction(lock) as tx:
+                        yield tx
+                finally:
+                    self._local.tx = None
             return
-        with self.connection() as conn, conn.transaction():
-            self._local.tx = tx = Transaction(conn)
-            try:
-                if lock:
-                    tx.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(lock),))
-                yield tx
-            finally:
-                self._local.tx = None
+        if lock:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(lock),))
+        yield tx
 
     @contextmanager
     def mutex(self, name: str) -> Iterator[None]:

@@ -43,7 +43,7 @@ from typing import Any, Protocol
 from .settings import Settings, project_path, store_path
 
 FILE_NAME = "state.sqlite3"
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_SECONDS = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_attempts (
@@ -201,9 +201,8 @@ class SQLite:
         if db is not None and self._local.pid == os.getpid():
             return db
         _create(self.path)
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                             check_same_thread=True)
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # The timeout is SQLite's busy timeout: writers queue instead of failing.
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode = WAL")  # a file made by other means
         db.execute("PRAGMA synchronous = FULL")  # a committed change survives a power cut

@@ -176,19 +176,16 @@ def read_fields() -> dict[str, str]:
             raise BadEncoding(TOO_DEEP) from None
         if not isinstance(data, dict):
             raise BadEncoding(UNREADABLE)
-        values = {k: v for k, v in data.items() if k in FIELDS}
         fields = {k: ("on" if v is True else "" if v in (None, False) else str(v))
-                  for k, v in values.items()}
+                  for k, v in data.items() if k in FIELDS}
     elif request.mimetype == "application/x-www-form-urlencoded":
         try:
             text = raw.decode("utf-8")  # percent-encoded or raw, it must be UTF-8
             pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
         except (UnicodeDecodeError, ValueError):
             raise BadEncoding(UNREADABLE) from None
-        fields = {}
-        for key, value in pairs:
-            if key in FIELDS and key not in fields:
-                fields[key] = value
+        # A field sent twice: the first counts (the later ones overwrite it here).
+        fields = {key: value for key, value in reversed(pairs) if key in FIELDS}
     elif request.mimetype == "multipart/form-data":
         fields = {k: request.form.get(k, "") for k in FIELDS if k in request.form}
         if any("\ufffd" in v for v in fields.values()):
@@ -275,11 +272,7 @@ def validate(ix: Intake, fields: dict[str, str]) -> tuple[dict[str, str], Articl
     reply_to = fields["reply_to"].strip()
     if reply_to and article is not None:
         parent = ix.store.find(reply_to) if is_valid_id(reply_to) else None
-        if (
-            parent is None
-            or parent.state != "approved"
-            or parent.article != article.slug
-        ):
+        if parent is None or parent.state != "approved" or parent.article != article.slug:
             errors["reply_to"] = _("The comment you are answering does not exist on this page.")
     return errors, article
 
@@ -312,8 +305,7 @@ def refuse(
     else:
         # The theme's form shows errors["form"] above the fields.
         response = form_page(ix, fields, {**errors, "form": message}, status, message, article)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
+    response.headers.update(headers or {})
     return response
 
 
@@ -361,7 +353,6 @@ def submit() -> Response:
                       {"article": message}, article)
     if errors:
         return refuse(ix, fields, 422, _("Please correct the marked fields."), errors, article)
-    assert article is not None
     email = fields["email"].strip()
     ip = request.remote_addr or ""
     try:
