@@ -51,7 +51,10 @@ def _entry(row: tuple[Any, ...]) -> Entry:
     return Entry(**fields, extra=json.loads(row[-2]), state=row[-1])
 
 
-def _check(state: str, article: str) -> None:
+def _check(state: str, article: str, entry_id: str | None = None) -> None:
+    """A state and article an entry may be filed under (and a new entry's id)."""
+    if entry_id is not None and not is_valid_id(entry_id):
+        raise StoreError(f"invalid entry id {entry_id!r}")
     if state not in STATES:
         raise StoreError(f"unknown state {state!r} (expected one of {', '.join(STATES)})")
     if state == "approved" and not (_SLUG_RE.match(article) and article not in (".", "..")):
@@ -75,9 +78,7 @@ class PgStore:
     # -- writing -------------------------------------------------------------
     def add(self, entry: Entry, state: str = "pending", *, fresh: bool = False,
             record: Record | None = None) -> Entry:
-        if not is_valid_id(entry.id):
-            raise StoreError(f"invalid entry id {entry.id!r}")
-        _check(state, entry.article)
+        _check(state, entry.article, entry.id)
         with self.db.transaction() as db:
             if db.execute(_INSERT, (*_values(entry), state)).rowcount != 1:
                 raise StoreError(f"an entry with id {entry.id} exists already")
@@ -89,9 +90,7 @@ class PgStore:
     def add_many(self, items: Iterable[tuple[Entry, str]]) -> list[Entry]:
         items = list(items)
         for entry, state in items:
-            if not is_valid_id(entry.id):
-                raise StoreError(f"invalid entry id {entry.id!r}")
-            _check(state, entry.article)
+            _check(state, entry.article, entry.id)
         with self.db.transaction() as db:
             held = {i for (i,) in db.execute("SELECT id FROM entries WHERE id = ANY(?)",
                                              ([e.id for e, _ in items],))}
