@@ -86,11 +86,10 @@ def akismet_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
             return None, f"off: {KEY_ENV} and {URL_ENV} are not both set"
     if not url.startswith(("http://", "https://")):
         return None, f"off: {URL_ENV} must start with http:// or https:// (got {url!r})"
-    timeout = settings.akismet_timeout
     # Our own HTTP client: the package reads its timeout once at import time. The
     # package's test clients always use their own (no network), so none is made.
     http = None if issubclass(cls, akismet.TestSyncClient) else httpx.Client(
-        timeout=timeout, headers={"User-Agent": akismet.USER_AGENT})
+        timeout=settings.akismet_timeout, headers={"User-Agent": akismet.USER_AGENT})
     return cls(config=akismet.Config(key=key, url=url), http_client=http), "on"
 
 
@@ -173,10 +172,7 @@ def send_feedback(settings: Settings, entry: Entry, is_spam: bool) -> str:
         return "no Akismet feedback (the entry has no IP address)"
     args = akismet_arguments(settings, entry)
     try:
-        if is_spam:
-            client.submit_spam(user_ip=entry.ip, **args)
-        else:
-            client.submit_ham(user_ip=entry.ip, **args)
+        (client.submit_spam if is_spam else client.submit_ham)(user_ip=entry.ip, **args)
     except Exception as exc:  # noqa: BLE001 - feedback is best effort
         return f"Akismet feedback failed: {exc}"
     return "Akismet told: spam" if is_spam else "Akismet told: not spam"
@@ -467,10 +463,8 @@ def known_author(settings: Settings, entry: Entry) -> bool:
     if not entry.email:
         return False
     email = entry.email.casefold()
-    for old in open_store(settings).entries("approved"):
-        if old.email.casefold() == email and old.author == entry.author and not old.staff:
-            return True
-    return False
+    return any(old.email.casefold() == email and old.author == entry.author and not old.staff
+               for old in open_store(settings).entries("approved"))
 
 
 def local_verdict(settings: Settings, entry: Entry, honeypot: str = "") -> Verdict | None:
