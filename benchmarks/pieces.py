@@ -1,4 +1,4 @@
-"""What each piece of the speed machinery saves: builds (or intakes) with and without it.
+"""What each piece of the speed machinery saves: builds with and without it.
 
 ``python -m benchmarks.pieces [--posts 1000 --comments 20000] [--rounds 5 |
 --instructions] [VARIANT[@REF] ...]`` builds the build benchmark's site
@@ -35,10 +35,6 @@ are for ``@1cb82c7`` (on later code their patch does nothing, or the build fails
   comment feeds written by feedgen, ``REPLIK_FEED_WRITER``); up to 169d5bf:
   ``no-thread-markup`` (the theme's partials draw every thread, thread_markup not
   offered).
-
-``python -m benchmarks.pieces --intake`` runs two intakes under the intake
-benchmark's load, taking turns: new entries as unnamed files (O_TMPFILE, as the
-store writes them) and through named temporary files.
 """
 
 from __future__ import annotations
@@ -317,44 +313,8 @@ def report(cpu: dict[str, list[float]], unit: str = "s") -> list[str]:
     return lines
 
 
-# --- the intake: unnamed new files (O_TMPFILE) against named temporary ones ----------
-def named_files_app(conf: str) -> Any:
-    """The intake's app with every new entry written through a named temporary file
-    (gunicorn: ``benchmarks.pieces:named_files_app(CONF)``)."""
-    from replik import store
-    from replik.server.app import create_app
-
-    store.link_new_file = lambda *_args: False
-    return create_app(conf)
-
-
-def intake() -> list[str]:
-    """Two intakes side by side under the intake benchmark's load, taking turns."""
-    from . import intake as bench
-
-    work = bench.work_folder()
-    servers = [bench.replik_server(work / "unnamed"), bench.replik_server(work / "named")]
-    servers[0].name, servers[1].name = "unnamed", "named"
-    servers[1].argv[-1] = servers[1].argv[-1].replace(
-        "replik.server.app:create_app", "benchmarks.pieces:named_files_app")
-    results = bench.compare(servers)
-    lines = []
-    for server in servers:
-        result = results[server.name]
-        rounds = result["rounds_throughput_per_s"]
-        lines.append(f"{server.name:8s} {result['throughput_per_s']:7.0f} comments/s"
-                     f" (rounds {', '.join(f'{r:.0f}' for r in rounds)}),"
-                     f" {result['server_cpu_ms_per_comment']} ms server CPU a comment (rounds"
-                     f" {', '.join(str(c) for c in result['rounds_cpu_ms_per_comment'])})")
-    bench.forget_old_runs(work)
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["--intake"]:
-        print("\n".join(intake()))
-        return 0
     if argv[:1] == ["--run"]:
         names = [n for n in argv[1].split(",") if n]
         run_patched(names, argv[3:])  # argv[2] is "--"

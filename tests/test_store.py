@@ -104,65 +104,13 @@ def test_every_state_change(tmp_path):
     assert list(tmp_path.rglob(f"{entry.id}*")) == []
 
 
-@pytest.fixture(params=["unnamed", "named"])
-def write_path(request, monkeypatch):
-    """Both ways a new entry is written: an unnamed file linked into place (O_TMPFILE),
-    and a named temporary file (where the system cannot make unnamed ones)."""
-    import replik.store as store_module
-
-    if request.param == "unnamed" and not hasattr(os, "O_TMPFILE"):
-        pytest.skip("this system makes no unnamed files")
-    if request.param == "named":
-        monkeypatch.setattr(store_module, "link_new_file", lambda *_args: False)
-    return request.param
-
-
-def test_new_entries_are_linked_in_without_a_temporary_name(tmp_path, monkeypatch):
-    import replik.store as store_module
-
-    if not hasattr(os, "O_TMPFILE"):
-        pytest.skip("this system makes no unnamed files")
-
-    def named(*_args):
-        raise AssertionError("a named temporary file was made")
-
-    monkeypatch.setattr(store_module, "write_temp", named)
-    store = Store(tmp_path)
-    entry = store.add(make_entry(body="Ohne Umweg"), fresh=True)
-    assert store.get(entry.id).body == "Ohne Umweg"
-    assert oct(os.stat(tmp_path / "pending" / f"{entry.id}.txt").st_mode & 0o777) == oct(
-        0o640 & ~_umask())
-
-
-def test_a_store_that_cannot_be_written_keeps_the_fast_way_for_later(tmp_path, monkeypatch):
-    """tmp/ being a file is this store's problem, not the system's: the error is the
-    named way's, and the next store still gets unnamed files."""
-    import replik.store as store_module
-
-    if not hasattr(os, "O_TMPFILE"):
-        pytest.skip("this system makes no unnamed files")
-    broken = Store(tmp_path / "broken")
-    (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "tmp").write_text("not a folder")
-    with pytest.raises(OSError):
-        broken.add(make_entry(), fresh=True)
-
-    def named(*_args):
-        raise AssertionError("a named temporary file was made")
-
-    monkeypatch.setattr(store_module, "write_temp", named)
-    good = Store(tmp_path / "good")
-    entry = good.add(make_entry(), fresh=True)
-    assert good.get(entry.id).state == "pending"
-
-
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
 
 
-def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path, write_path):
+def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path):
     store = Store(tmp_path / "neu")  # no folder exists yet, not even tmp/
     first = store.add(make_entry(article="erster", body="Eins"), "approved")
     second = store.add(make_entry(article="erster", body="Zwei"), "approved", fresh=True)
@@ -170,10 +118,13 @@ def test_add_makes_missing_folders_and_leaves_nothing_in_tmp(tmp_path, write_pat
     assert sorted(e.body for e in store.entries("approved", "erster")) == ["Eins", "Zwei"]
     assert store.get(third.id).state == "pending"
     assert {first.state, second.state} == {"approved"}
+    # Entries hold personal data: not readable by others.
+    mode = os.stat(tmp_path / "neu" / "pending" / f"{third.id}.txt").st_mode & 0o777
+    assert oct(mode) == oct(0o640 & ~_umask())
     assert list((tmp_path / "neu" / "tmp").iterdir()) == []
 
 
-def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path, write_path):
+def test_refuses_duplicates_unknown_states_and_bad_slugs(tmp_path):
     store = Store(tmp_path)
     entry = store.add(make_entry())
     with pytest.raises(StoreError, match="exists already"):
@@ -308,8 +259,6 @@ CRASH_SCRIPT = textwrap.dedent("""
     from datetime import UTC, datetime
     from replik import store as S
     where = sys.argv[2]
-    if sys.argv[3] == "named":
-        S.link_new_file = lambda *args: False
     def crash(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     if where == "before-fsync":
@@ -323,18 +272,15 @@ CRASH_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("where", ["before-fsync", "before-rename"])
-def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where, write_path):
+def test_a_crash_mid_write_leaves_no_visible_entry(tmp_path, where):
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT.format(plugins=PLUGINS))
     store_root = tmp_path / "comments"
-    result = subprocess.run([sys.executable, str(script), str(store_root), where, write_path])
+    result = subprocess.run([sys.executable, str(script), str(store_root), where])
     assert result.returncode == -9
     store = Store(store_root)
     assert list(store.all_entries(on_error="raise")) == []
     leftovers = list((store_root / "tmp").iterdir())
-    if write_path == "unnamed":
-        assert leftovers == []  # a file without a name is gone with the process
-        return
     assert len(leftovers) == 1  # only the stray temporary file
     old = (datetime.now() - timedelta(days=3)).timestamp()
     os.utime(leftovers[0], (old, old))

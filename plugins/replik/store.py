@@ -308,55 +308,6 @@ def _link(source: str, folder: str, target: str) -> None:
         os.link(source, target)
 
 
-def link_new_file(tmp_dir: str, folder: str, name: str, data: bytes) -> bool:
-    """Create ``folder/name`` holding ``data``, durably and at once, the cheap way.
-
-    The file is made without a name in ``tmp_dir`` (O_TMPFILE), written and fsync'd,
-    linked into ``folder`` and the folder fsync'd: a reader never sees it half-written
-    and a crash leaves nothing behind, as with a named temporary file, at two
-    directory changes less (no temporary name to create and remove: 3-5 % of the
-    intake's CPU, docs/benchmarks.md). Raises FileExistsError if the name is taken
-    (link never replaces). Returns False, having written nothing visible, where the
-    system cannot do it (no O_TMPFILE, a file system without it, no /proc); the
-    caller then uses write_temp() and link(), which also say why a folder will not do.
-    """
-    if not hasattr(os, "O_TMPFILE"):
-        return False
-    flags = os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC
-    try:
-        try:
-            fd = os.open(tmp_dir, flags, 0o640)
-        except FileNotFoundError:  # the first write into a new store
-            os.makedirs(tmp_dir, exist_ok=True)
-            fd = os.open(tmp_dir, flags, 0o640)
-    except OSError:
-        return False
-    folder_fd = -1
-    try:
-        write_all(fd, data)
-        os.fsync(fd)
-        dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-        try:
-            folder_fd = os.open(folder, dir_flags)
-        except FileNotFoundError:  # a new state folder (an article's first approval)
-            os.makedirs(folder, exist_ok=True)
-            folder_fd = os.open(folder, dir_flags)
-        try:
-            # With a folder descriptor Python calls linkat(AT_SYMLINK_FOLLOW): the
-            # file behind /proc/self/fd/N is linked, not that magic link itself.
-            os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder_fd, follow_symlinks=True)
-        except FileExistsError:
-            raise
-        except OSError:
-            return False
-        os.fsync(folder_fd)  # the new name, on disk
-    finally:
-        os.close(fd)
-        if folder_fd >= 0:
-            os.close(folder_fd)
-    return True
-
-
 def _open_locked(path: Path, how: int) -> int | None:
     """``path`` opened and flock'ed (``how``; LOCK_NB raises BlockingIOError), or None
     if the file left that name meanwhile (moved, deleted) before or while waiting."""
@@ -420,17 +371,16 @@ class Store:
         folder = self._state_folder(state, entry.article)
         target = f"{folder}/{entry.id}{SUFFIX}"
         data = serialize(entry)
+        # Maildir's way: written and flushed in tmp/, then linked into its state.
+        tmp = os.fspath(write_temp(f"{self._root}/tmp", entry.id, data))
         try:
-            if not link_new_file(f"{self._root}/tmp", folder, f"{entry.id}{SUFFIX}", data):
-                tmp = os.fspath(write_temp(f"{self._root}/tmp", entry.id, data))
-                try:
-                    _link(tmp, folder, target)
-                finally:
-                    with suppress(FileNotFoundError):
-                        os.unlink(tmp)
-                fsync_dir(folder)
+            _link(tmp, folder, target)
         except FileExistsError:
             raise StoreError(f"an entry with id {entry.id} exists already") from None
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+        fsync_dir(folder)
         if record is not None:
             try:
                 record()
