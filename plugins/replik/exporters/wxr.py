@@ -16,7 +16,6 @@ from typing import IO, Any
 from lxml import etree
 
 from ..importers.articles import ArticleInfo
-from ..importers.common import parse_offset
 from ..render import render_body
 from ..settings import Settings
 from ..store import Entry, Store
@@ -43,9 +42,8 @@ def _sub(parent: Any, tag: str, text: str = "", cdata: bool = False) -> Any:
 
 
 def _local(entry: Entry) -> datetime:
-    offset = entry.extra.get("Original-Offset", "")
-    try:
-        zone = parse_offset(offset) if offset else UTC
+    try:  # "+02:00": strptime's %z takes it
+        zone = datetime.strptime(entry.extra.get("Original-Offset", ""), "%z").tzinfo
     except ValueError:
         zone = UTC
     return entry.date.astimezone(zone)
