@@ -273,23 +273,11 @@ def percent(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.0f} %"
 
 
+#: The command line's table and CSV: (key, heading, how the table shows it).
 TABLE_COLUMNS = (
-    ("received_total", "received"), ("approved", "approved"), ("spam", "spam"),
-    ("trash", "trashed"), ("pending", "pending"), ("decision_median", "to decision"),
-    ("answer_share", "answered"), ("answer_median", "answer median"),
-    ("answer_p90", "answer p90"), ("answers_delivered", "mailed"),
-    ("subscribed_share", "subscribed"),
+    ("received_total", "received", str), ("approved", "approved", str), ("spam", "spam", str),
+    ("trash", "trashed", str), ("pending", "pending", str),
+    ("decision_median", "to decision", hours), ("answer_share", "answered", percent),
+    ("answer_median", "answer median", hours), ("answer_p90", "answer p90", hours),
+    ("answers_delivered", "mailed", str), ("subscribed_share", "subscribed", percent),
 )
-
-
-def row_values(figures: dict[str, Any]) -> list[str]:
-    out = []
-    for key, _label in TABLE_COLUMNS:
-        value = figures[key]
-        if key in ("answer_share", "subscribed_share"):
-            out.append(percent(value))
-        elif key in ("decision_median", "answer_median", "answer_p90"):
-            out.append(hours(value))
-        else:
-            out.append(str(value))
-    return out

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..report import MAX_PERIOD, TABLE_COLUMNS, DayOutOfRange, build_report, parse_day, row_values
+from ..report import MAX_PERIOD, TABLE_COLUMNS, DayOutOfRange, build_report, parse_day
 from . import load
 
 
@@ -57,7 +57,7 @@ def _day(value: str | None, end: bool, default: datetime) -> datetime:
 def _csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    keys = [key for key, _label in TABLE_COLUMNS]
+    keys = [key for key, _label, _show in TABLE_COLUMNS]
     writer.writerow(["article", *keys, "unanswered"])
     for name, figures in [("(all)", report["overall"]), *report["articles"].items()]:
         writer.writerow([name, *("" if figures[k] is None else figures[k] for k in keys),
@@ -66,8 +66,9 @@ def _csv(report: dict[str, Any]) -> str:
 
 
 def _table(report: dict[str, Any]) -> str:
-    header = ["article", *(label for _key, label in TABLE_COLUMNS), "waiting"]
-    rows = [[name, *row_values(figures), str(len(figures["unanswered"]))]
+    header = ["article", *(label for _key, label, _show in TABLE_COLUMNS), "waiting"]
+    rows = [[name, *(show(figures[key]) for key, _label, show in TABLE_COLUMNS),
+             str(len(figures["unanswered"]))]
             for name, figures in [("(all)", report["overall"]), *report["articles"].items()]]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
