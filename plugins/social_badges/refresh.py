@@ -18,7 +18,7 @@ from urllib.parse import quote
 from replik.fetch import FetchError, fetch
 from replik.settings import Settings
 
-from .channels import Channel, with_defaults
+from .channels import Channel
 from .counts import counts_path, read_counts, write_counts
 
 MAX_ANSWER_BYTES = 256 * 1024
@@ -28,7 +28,6 @@ MAX_ANSWER_BYTES = 256 * 1024
 class Outcome:
     name: str
     status: str  # "ok", "failed" or "skipped"
-    followers: int | None
     message: str
 
 
@@ -73,13 +72,13 @@ def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
     return count
 
 
-def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | None = None,
-            now: datetime | None = None) -> list[Outcome]:
-    """Refresh the counts of ``channels`` (or those named in ``only``) and write the file.
+def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | None = None
+            ) -> list[Outcome]:
+    """Refresh the counts of ``channels`` (or those named in ``only``) and write the file;
+    ``settings`` with the badges' defaults (``with_defaults``).
 
     Raises CountsFileError when the existing file is not ours to rewrite.
     """
-    settings = with_defaults(settings)
     path = counts_path(settings)
     counts = read_counts(path)
     outcomes: list[Outcome] = []
@@ -90,29 +89,26 @@ def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | 
         if channel.lookup is None:
             why = (f"{channel.label} offers no public count; record one with"
                    f" `replik social set {channel.name} COUNT`")
-            outcomes.append(Outcome(channel.name, "skipped", None, why))
+            outcomes.append(Outcome(channel.name, "skipped", why))
             continue
         try:
             count = fetch_followers(channel, settings)
         except (FetchError, ValueError) as exc:
-            outcomes.append(Outcome(channel.name, "failed", None, str(exc)))
+            outcomes.append(Outcome(channel.name, "failed", str(exc)))
             continue
-        when = now or datetime.now(UTC)
-        counts[channel.name] = {"followers": count, "fetched": when,
+        counts[channel.name] = {"followers": count, "fetched": datetime.now(UTC),
                                 "source": lookup_url(channel, settings)}
         changed = True
-        outcomes.append(Outcome(channel.name, "ok", count, f"{count} followers"))
+        outcomes.append(Outcome(channel.name, "ok", f"{count} followers"))
     if changed:
         write_counts(path, counts)
     return outcomes
 
 
-def set_count(settings: dict[str, Any], channel: Channel, count: int,
-              now: datetime | None = None) -> None:
+def set_count(settings: dict[str, Any], channel: Channel, count: int) -> None:
     """Record a count by hand (networks without a public count)."""
-    settings = with_defaults(settings)
     path = counts_path(settings)
     counts = read_counts(path)
-    counts[channel.name] = {"followers": count, "fetched": now or datetime.now(UTC),
+    counts[channel.name] = {"followers": count, "fetched": datetime.now(UTC),
                             "source": "manual"}
     write_counts(path, counts)
