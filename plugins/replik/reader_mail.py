@@ -228,10 +228,6 @@ def build_notification(settings: Settings, mail: Mail,
 
 
 # -- sending -----------------------------------------------------------------------------
-def _retry_in(attempts: int) -> float:
-    return float(min(60 * 2 ** max(0, attempts - 1), 6 * 3600))
-
-
 def _prepare(settings: Settings, state: State, store: CommentStore,
              mail: Mail) -> tuple[EmailMessage | None, list[str]]:
     """The message for a queued row, or None when there is nothing left to send."""
@@ -287,7 +283,9 @@ def deliver(settings: Settings, *, now: float | None = None, limit: int = 100,
 def _failed(state: State, mail: Mail, error: str, counts: dict[str, int],
             max_attempts: int, permanent: bool = False) -> None:
     give_up = permanent or mail.attempts >= max_attempts
-    state.outbox.failed(mail, error, retry_in=None if give_up else _retry_in(mail.attempts))
+    # A minute, doubled with each attempt, at most six hours.
+    delay = float(min(60 * 2 ** max(0, mail.attempts - 1), 6 * 3600))
+    state.outbox.failed(mail, error, retry_in=None if give_up else delay)
     counts["failed" if give_up else "retry"] += 1
     log.warning("replik: mail %s to a subscriber %s: %s", mail.id,
                 "failed for good" if give_up else "will be retried", error)

@@ -182,7 +182,7 @@ class Subscriptions:
             db.execute("DELETE FROM outbox WHERE email_key = ?", (key,))
         return removed
 
-    def listing(self, *, email: str = "", article: str = "", entry: str = "",
+    def listing(self, *, email: str = "", article: str = "",
                 now: float | None = None) -> list[Subscription]:
         now = time.time() if now is None else now
         query = f"SELECT {_SUB_COLUMNS} FROM subscriptions WHERE (confirmed IS NOT NULL " \
@@ -194,9 +194,6 @@ class Subscriptions:
         if article:
             query += " AND article = ?"
             args.append(article)
-        if entry:
-            query += " AND entry = ?"
-            args.append(entry)
         rows = self.state.execute(query + " ORDER BY id", args).fetchall()
         return [Subscription(*row) for row in rows]
 

@@ -174,14 +174,10 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
-def csrf_ok(req: Request) -> bool:
-    expected = session.get("csrf")
-    given = req.form.get(CSRF_FIELD) or req.headers.get(CSRF_HEADER) or ""
-    return bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
-
-
 def require_csrf() -> None:
-    if not csrf_ok(request):
+    expected = session.get("csrf")
+    given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    if not (expected and hmac.compare_digest(str(expected).encode(), given.encode())):
         log.warning("replik: refused a desk request without a valid CSRF token from %s",
                     request.remote_addr)
         abort(403, description="The form was stale or not sent by the desk. Reload the page "
@@ -234,10 +230,6 @@ class LoginThrottle:
 
     def succeeded(self, attempt: int, address: str) -> None:
         self.attempts.succeeded(attempt, address_key(address))
-
-
-def client_address() -> str:
-    return request.remote_addr or "unknown"
 
 
 def safe_next(target: str | None, prefix: str) -> str | None:

@@ -241,7 +241,7 @@ def login() -> Any:
         name = request.form.get("name", "").strip()[:100]
         password = request.form.get("password", "")[:1000]
         throttle = auth.LoginThrottle(settings())
-        address = auth.client_address()
+        address = request.remote_addr or "unknown"
         # Counted before the password is checked; a refusal is answered at once.
         attempt, wait = throttle.reserve(name, address)
         if attempt is None:
