@@ -30,11 +30,6 @@ def person_key(email: str) -> str:
     return "sha256:" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
 
 
-def forgotten_label(settings: Settings) -> str:
-    """REPLIK_FORGOTTEN_NAME, else the catalog's translation of "Deleted user"."""
-    return settings.forgotten_name or gettext_for(settings)(LABEL_MSGID)
-
-
 def entries_of(store: CommentStore, email: str) -> list[Entry]:
     wanted = email.strip().lower()
     if not wanted:
@@ -71,7 +66,8 @@ def forget(settings: Settings, email: str, *, delete: bool = False,
     """Remove a person's personal data from every entry (or the entries, with delete)."""
     store = open_store(settings)
     result = ForgetResult()
-    label = forgotten_label(settings)
+    # REPLIK_FORGOTTEN_NAME, else the catalog's translation of "Deleted user".
+    label = settings.forgotten_name or gettext_for(settings)(LABEL_MSGID)
     found = entries_of(store, email)
     addresses = {entry.ip for entry in found if entry.ip}
     for entry in found:

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -220,25 +221,19 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None,
     store = _store(settings, comments_dir)
     state = _state(settings, comments_dir)
     target = output.with_name(f".{output.name}.partial") if output else None
+    binary = fmt == "wxr"  # WXR is written as bytes, JSON as text
     try:
-        if fmt == "json":
-            from ..exporters.jsonfile import export_json
+        with (open(target, "wb" if binary else "w", encoding=None if binary else "utf-8")
+              if target else nullcontext(sys.stdout.buffer if binary else sys.stdout)) as handle:
+            if binary:
+                from ..exporters.wxr import export_wxr
+                from ..importers.articles import content_articles
 
-            if target is None:
-                count = export_json(store, sys.stdout, state)
+                count = export_wxr(store, handle, settings, content_articles(settings))
             else:
-                with open(target, "w", encoding="utf-8") as handle:
-                    count = export_json(store, handle, state)
-        else:
-            from ..exporters.wxr import export_wxr
-            from ..importers.articles import content_articles
+                from ..exporters.jsonfile import export_json
 
-            articles = content_articles(settings)
-            if target is None:
-                count = export_wxr(store, sys.stdout.buffer, settings, articles)
-            else:
-                with open(target, "wb") as handle:
-                    count = export_wxr(store, handle, settings, articles)
+                count = export_json(store, handle, state)
     except StoreError as exc:
         if target is not None:
             target.unlink(missing_ok=True)

@@ -249,9 +249,6 @@ def send_pingback(endpoint: str, source: str, target: str, settings: Settings
     return True, str(answer)[:200]
 
 
-# -- the sent-log -------------------------------------------------------------------------
-
-
 # -- the run ---------------------------------------------------------------------------------
 
 

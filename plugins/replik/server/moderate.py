@@ -208,13 +208,6 @@ def articles() -> dict[str, Any]:
     return {a.slug: a for a in worker.builder.articles_generator.articles}
 
 
-def _article_links() -> dict[str, dict[str, str]]:
-    """Slug -> the article's title and address, for the report's lists."""
-    base = settings().siteurl.rstrip("/")
-    return {slug: {"title": str(article.title), "url": f"{base}/{article.url}"}
-            for slug, article in articles().items()}
-
-
 def page_link(entry: Entry) -> str:
     article = articles().get(entry.article)
     if article is None:
@@ -298,9 +291,12 @@ def start() -> Any:
     report = build_report(settings(), since, until, entries=entries)
     counts = Counter(e.state for e in entries)
     lang = settings().lang
+    base = settings().siteurl.rstrip("/")
+    known = {slug: {"title": str(article.title), "url": f"{base}/{article.url}"}
+             for slug, article in articles().items()}  # for the report's lists
     return render_template(
         "desk/start.html", report=report, counts=counts, since=since, until=until,
-        moved=moved, days=DEFAULT_DAYS, known=_article_links(),
+        moved=moved, days=DEFAULT_DAYS, known=known,
         moved_to=format_date(until - timedelta(seconds=1), "long", locale=lang),
         chart=weekly_chart(report["weeks"], gettext_for(settings()), lang),
         week_label=lambda week: week_label(week, lang),
@@ -510,8 +506,7 @@ def act(entry_id: str) -> Any:
             flash(_message(NotSaved(exc.strerror or str(exc))), "error")
             return redirect(url_for("desk.entry", entry_id=entry_id))
         seen = claim.state  # the link acts only from the state it was mailed for
-    moderation = _moderation()
-    if _decide(moderation, action, entry_id, seen):
+    if _decide(_moderation(), action, entry_id, seen):
         request_rebuild(entry_id)
         flash(_("Done: {action}.").format(action=_(action)), "ok")
     elif claim is not None:
@@ -592,11 +587,9 @@ def delete(entry_id: str) -> Any:
         replies = sum(1 for e in entries if e.reply_to == item.id)
         return render_template("desk/delete.html", view=_view(item, _history(entries)),
                                replies=replies)
-    was_live = item.state == "approved"
-    moderation = _moderation()
-    if not _decide(moderation, "delete", entry_id, _seen()):
+    if not _decide(_moderation(), "delete", entry_id, _seen()):
         return redirect(url_for("desk.entry", entry_id=entry_id))
-    if was_live:
+    if item.state == "approved":  # it was live
         request_rebuild()
     flash(_("Entry {id} is deleted for good.").format(id=entry_id), "ok")
     return redirect(url_for("desk.queue"))
