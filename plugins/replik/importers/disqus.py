@@ -52,7 +52,6 @@ class _Thread:
     line: int
     link: str
     identifier: str
-    title: str
     forum: str
     author_email: str
     author_username: str
@@ -77,13 +76,6 @@ class _Post:
     url: str
     ip: str
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def parse_date(value: str) -> datetime:
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        raise ValueError("no time zone")
-    return when
 
 
 class DisqusImport:
@@ -139,7 +131,7 @@ class DisqusImport:
         author = _child(element, "author")
         self.threads[dsq_id] = _Thread(
             line=line, link=_text(element, "link"), identifier=_text(element, "id"),
-            title=_text(element, "title"), forum=_text(element, "forum"),
+            forum=_text(element, "forum"),
             author_email=(_text(author, "email").lower() if author is not None
                           and not _flag(author, "isAnonymous") else ""),
             author_username=_text(author, "username") if author is not None else "",
@@ -163,7 +155,9 @@ class DisqusImport:
             return
         created = _text(element, "createdAt")
         try:
-            date = parse_date(created)
+            date = datetime.fromisoformat(created.replace("Z", "+00:00"))
+            if date.tzinfo is None:
+                raise ValueError("no time zone")
         except ValueError:
             self.problems.append(Problem(line, f"post {dsq_id} has a malformed createdAt"
                                                f" {created!r} (expected e.g."
@@ -191,8 +185,9 @@ class DisqusImport:
         slugs: dict[str, str | None] = {}
         for dsq_id, thread in self.threads.items():
             slugs[dsq_id] = self.matcher.match(thread.link, thread.identifier)
-        ours = {p.dsq_id: stable_id(p.date, "disqus", self.threads.get(p.thread, _NO_THREAD).forum
-                                    or self.forum, p.dsq_id) for p in self.posts}
+        ours = {p.dsq_id: stable_id(p.date, "disqus", getattr(self.threads.get(p.thread), "forum",
+                                                              "") or self.forum, p.dsq_id)
+                for p in self.posts}
         for post in self.posts:
             thread = self.threads.get(post.thread)
             if thread is None:
@@ -231,9 +226,6 @@ class DisqusImport:
                     f"thread {thread.link or thread.identifier or '(no link)'!r}"
                     f" (line {thread.line}, {thread.posts} posts) matches no article;"
                     " map it with --map URL=SLUG")
-
-
-_NO_THREAD = _Thread(0, "", "", "", "", "", "")
 
 
 def import_disqus(path: Path, store: Store, matcher: ArticleMatcher, *,

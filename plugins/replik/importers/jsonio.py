@@ -26,8 +26,6 @@ from .common import ImportFailed, Problem, Progress, Staging, Summary, commit
 
 FORMAT = "replik-comments"
 VERSION = 2
-_BOOL_FIELDS = {"staff"}
-_TEXT_FIELDS = set(ENTRY_FIELDS) - {"date", "staff"}
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
@@ -55,7 +53,7 @@ def entry_from_json(data: Any) -> Entry:
         if name not in data:
             continue
         value = data[name]
-        if name in _BOOL_FIELDS:
+        if name == "staff":  # the one flag; every other field is text
             if not isinstance(value, bool):
                 raise ValueError(f"{name!r} must be true or false")
         elif not isinstance(value, str):
