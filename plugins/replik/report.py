@@ -78,9 +78,7 @@ _caches: dict[str, EntryCache] = {}
 
 def entry_cache(settings: Settings) -> EntryCache:
     store = open_store(settings)
-    if store.location not in _caches:
-        _caches[store.location] = EntryCache(store)
-    return _caches[store.location]
+    return _caches.setdefault(store.location, EntryCache(store))
 
 
 # -- figures -------------------------------------------------------------------------

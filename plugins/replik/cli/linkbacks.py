@@ -41,16 +41,16 @@ def send_command(ctx: click.Context, dry_run: bool) -> None:
                    f" via {via}: {outcome.detail}")
 
     try:
-        report = send.run(settings, dry_run=dry_run, progress=show)
+        outcomes = send.run(settings, dry_run=dry_run, progress=show)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    if not report.outcomes:
+    if not outcomes:
         click.echo("Nothing to send: every post's links have been notified.")
     elif dry_run:
-        click.echo(f"{len(report.outcomes)} notification(s) would be sent (dry run).")
+        click.echo(f"{len(outcomes)} notification(s) would be sent (dry run).")
     else:
-        failed = len(report.failed)
-        click.echo(f"{len(report.outcomes) - failed} handled, {failed} failed"
+        failed = sum(not o.ok for o in outcomes)
+        click.echo(f"{len(outcomes) - failed} handled, {failed} failed"
                    + (" (they are tried again next time)" if failed else "") + ".")
         if failed:
             ctx.exit(1)

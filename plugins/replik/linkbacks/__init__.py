@@ -26,11 +26,11 @@ def send_after_build(pelican: Any) -> None:
         return
     log = logging.getLogger(__name__)
     try:
-        report = run(settings)
+        outcomes = run(settings)
     except Exception as exc:  # noqa: BLE001 - a failed notification must not fail the build
         log.error("replik: sending linkbacks failed: %s", exc)
         return
-    for outcome in report.outcomes:
+    for outcome in outcomes:
         level = logging.INFO if outcome.ok else logging.WARNING
         log.log(level, "replik: linkback %s -> %s via %s: %s", outcome.source, outcome.target,
                 outcome.kind, outcome.detail)

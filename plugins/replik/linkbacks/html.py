@@ -168,10 +168,8 @@ class Page:
 
 
 def _inside_invisible(element: etree._Element) -> bool:
-    for ancestor in element.iterancestors():
-        if isinstance(ancestor.tag, str) and ancestor.tag.lower() in _INVISIBLE:
-            return True
-    return False
+    return any(isinstance(ancestor.tag, str) and ancestor.tag.lower() in _INVISIBLE
+               for ancestor in element.iterancestors())
 
 
 def visible_text(element: etree._Element) -> str:

@@ -27,7 +27,7 @@ import logging
 import re
 import xmlrpc.client
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -82,15 +82,6 @@ class Outcome:
     ok: bool = True
     removed: bool = False
     deleted: bool = False  # the post itself is gone
-
-
-@dataclass
-class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.ok]
 
 
 # -- what we publish ---------------------------------------------------------------
@@ -301,13 +292,14 @@ def plan(posts: list[Post], sent: SentLinkbacks, settings: Settings) -> list[Pla
 
 
 def run(settings: Settings, *, dry_run: bool = False, posts: list[Post] | None = None,
-        progress: Callable[[Outcome], None] | None = None) -> Report:
-    """Send what needs sending (or, with ``dry_run``, only say what that is)."""
+        progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Send what needs sending (or, with ``dry_run``, only say what that is); the
+    outcome of each pair."""
     if not dry_run:
         check_public_site(settings)
     sent = sent_log(settings)
     posts = published_posts(settings) if posts is None else posts
-    report = Report()
+    outcomes = []
     if not dry_run:
         # What went out at the public address is published from now on (replik/gone.py).
         sent.publish(published_urls(sent, settings) | {p.path for p in posts if p.path})
@@ -327,10 +319,10 @@ def run(settings: Settings, *, dry_run: bool = False, posts: list[Post] | None =
                     "time": datetime.now(UTC).isoformat(timespec="seconds"),
                     "removed": item.removed, "deleted": item.deleted,
                 })
-        report.outcomes.append(outcome)
+        outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
-    return report
+    return outcomes
 
 
 def _send_one(item: Plan, before: dict[str, Any], settings: Settings) -> Outcome:
