@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,16 +137,11 @@ def _followers(raw: dict[str, Any], where: str) -> tuple[int | None, datetime | 
         raise ChannelConfigError(
             f"{where}: followers needs followers_date (the day it was counted, e.g. "
             f"'2026-11-20'), so that an old count is not shown as current")
-    if isinstance(counted, datetime):
-        when = counted
-    elif isinstance(counted, date):
-        when = datetime(counted.year, counted.month, counted.day)
-    else:
-        try:
-            when = datetime.fromisoformat(str(counted))
-        except ValueError:
-            raise ChannelConfigError(
-                f"{where}: followers_date {counted!r} is not a date like '2026-11-20'") from None
+    try:  # a date, a datetime, or either written out (str() writes both as ISO 8601)
+        when = datetime.fromisoformat(str(counted))
+    except ValueError:
+        raise ChannelConfigError(
+            f"{where}: followers_date {counted!r} is not a date like '2026-11-20'") from None
     return count, as_aware(when)
 
 
@@ -248,7 +243,4 @@ def parse_channels(settings: dict[str, Any]) -> list[Channel]:
 
 
 def with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(settings)
-    for key, value in SOCIAL_DEFAULTS.items():
-        merged.setdefault(key, value)
-    return merged
+    return {**SOCIAL_DEFAULTS, **settings}
