@@ -117,16 +117,12 @@ def _http_error(exc: HTTPException) -> Response:
     message = exc.description or exc.name
     if wants_json():
         response = json_refusal(code, message)
-    elif code == 404 and (page := not_found_page(current_app.config["REPLIK"])) is not None:
-        response = make_response(page)  # the site's own, in its language
-        response.content_type = "text/html; charset=utf-8"
-    else:
-        body = (
+    else:  # a 404 is the site's own page, in its language, where it has one
+        page = not_found_page(current_app.config["REPLIK"]) if code == 404 else None
+        response = make_response(page if page is not None else (
             f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{code} {escape(exc.name)}"
             f"</title></head><body><h1>{code} {escape(exc.name)}</h1>"
-            f"<p>{escape(message)}</p></body></html>"
-        )
-        response = make_response(body)
+            f"<p>{escape(message)}</p></body></html>"))
         response.content_type = "text/html; charset=utf-8"
     response.status_code = code
     for key, value in exc.get_headers():
