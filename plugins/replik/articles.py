@@ -78,10 +78,9 @@ class ArticleIndex:
     REPLIK_CONTENT_POLL seconds).
     """
 
-    def __init__(self, settings: Settings, poll_seconds: float | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.poll_seconds = (settings.content_poll
-                             if poll_seconds is None else poll_seconds)
+        self.poll_seconds = settings.content_poll
         self._lock = threading.Lock()
         self._signature: tuple[int, int] | None = None
         self._checked = 0.0

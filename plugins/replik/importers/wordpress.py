@@ -211,22 +211,20 @@ class WordPressImport:
     def _item(self, element: Any) -> None:
         post = self._read_item(element)
         kind = post.post_type
+        skipped = ""  # why the comments of an item that is not imported are skipped
         if kind == "attachment":
             if post.attachment_url:
                 self.summary.attachments.append(post.attachment_url)
-            if post.comments:
-                self.summary.skip("comment on an attachment", len(post.comments))
-            return
-        if kind not in ("post", "page"):
+            skipped = "comment on an attachment"
+        elif kind not in ("post", "page"):
             self.summary.skip(f"item of type {kind or '(none)'!r}: not a post or page")
-            if post.comments:
-                self.summary.skip(f"comment on a {kind or 'typeless item'}", len(post.comments))
-            return
-        if post.status in ("trash", "auto-draft", "inherit"):
+            skipped = f"comment on a {kind or 'typeless item'}"
+        elif post.status in ("trash", "auto-draft", "inherit"):
             self.summary.skip(f"{kind} with status {post.status!r}")
+            skipped = f"comment on a {kind} with status {post.status!r}"
+        if skipped:
             if post.comments:
-                self.summary.skip(f"comment on a {kind} with status {post.status!r}",
-                                  len(post.comments))
+                self.summary.skip(skipped, len(post.comments))
             return
         date = self._post_date(post)
         if date is None:
