@@ -86,12 +86,10 @@ def request_paths(prefix: str, url: str) -> list[str]:
 def render(urls: Iterable[str], prefix: str) -> bytes:
     """The contents of ``gone.map`` for the site-relative ``urls`` (the build writes it
     every time, so that an nginx include of it never fails: writers.write_gone_map)."""
-    lines: list[str] = []
-    for url in sorted(set(urls)):
-        for path in request_paths(prefix, url):
-            if path and not _UNSAFE.search(path) and f'"{path}" 1;' not in lines:
-                lines.append(f'"{path}" 1;')
-    return (HEADER + "".join(line + "\n" for line in lines)).encode("utf-8")
+    lines = dict.fromkeys(f'"{path}" 1;\n' for url in sorted(set(urls))
+                          for path in request_paths(prefix, url)
+                          if path and not _UNSAFE.search(path))  # each once, in order
+    return (HEADER + "".join(lines)).encode("utf-8")
 
 
 def read(output: Path) -> frozenset[str]:
@@ -100,12 +98,8 @@ def read(output: Path) -> frozenset[str]:
         text = (output / FILENAME).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return frozenset()
-    found = set()
-    for line in text.splitlines():
-        match = _LINE.match(line.strip())
-        if match:
-            found.add(match.group(1))
-    return frozenset(found)
+    return frozenset(match.group(1) for line in text.splitlines()
+                     if (match := _LINE.match(line.strip())))
 
 
 class GoneList:

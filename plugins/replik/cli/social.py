@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,13 +58,12 @@ def refresh_command(ctx: click.Context, only: tuple[str, ...], strict: bool) -> 
         style = {"ok": "green", "failed": "red"}.get(outcome.status)
         label = click.style(f"{outcome.status:<7}", fg=style)
         click.echo(f"{outcome.name:<{width}}  {label} {outcome.message}")
-    ok = sum(o.status == "ok" for o in outcomes)
-    failed = sum(o.status == "failed" for o in outcomes)
-    skipped = len(outcomes) - ok - failed
+    counts = Counter(o.status for o in outcomes)
     path = counts_path(settings)
-    written = f"updated {path}" if ok else f"{path} unchanged"
-    click.echo(f"{ok} refreshed, {failed} failed, {skipped} skipped; {written}.")
-    if strict and failed:
+    written = f"updated {path}" if counts["ok"] else f"{path} unchanged"
+    click.echo(f"{counts['ok']} refreshed, {counts['failed']} failed, {counts['skipped']}"
+               f" skipped; {written}.")
+    if strict and counts["failed"]:
         ctx.exit(1)
 
 

@@ -67,14 +67,10 @@ class PairIndex:
         ]
         # Only adds: a row of an entry stored meanwhile must not be lost; rows of
         # entries that are gone are dropped when a lookup fails to confirm them.
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db:  # commits the transaction begun here, or rolls it back
+            db.execute("BEGIN IMMEDIATE")
             db.executemany("INSERT OR IGNORE INTO pairs VALUES (?, ?, ?)", rows)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (time.time(),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def add(self, entry: Entry) -> None:
         if not isinstance(self.store, Store):

@@ -23,10 +23,7 @@ MAX_BODY = 64 * 1024
 
 def response(error: str = "") -> bytes:
     """The spec's response document (error 0 on success, 1 with a message otherwise)."""
-    if not error:
-        body = "<error>0</error>"
-    else:
-        body = f"<error>1</error>\n<message>{escape(error)}</message>"
+    body = f"<error>1</error>\n<message>{escape(error)}</message>" if error else "<error>0</error>"
     return f'<?xml version="1.0" encoding="utf-8"?>\n<response>\n{body}\n</response>\n'.encode()
 
 
@@ -80,17 +77,11 @@ def _ping(receiver: Receiver, slug: str, fields: dict[str, str], ip: str,
         return response("url must be an http or https URL")
     try:
         article = receiver.article_by_slug(slug)
-    except TargetProblem as exc:
-        return response(str(exc))
-    if receiver.pairs.find(url, article.slug) is not None:
-        return response("this trackback has already been registered")
-    try:
+        if receiver.pairs.find(url, article.slug) is not None:
+            return response("this trackback has already been registered")
         receiver.check_policy(url, ip)
-    except Denied as exc:
-        return response(str(exc))
-    try:
         verified = verify(url, article.permalink, receiver.settings)
-    except SourceProblem as exc:
+    except (TargetProblem, Denied, SourceProblem) as exc:
         return response(str(exc))
     if receiver.pairs.find(url, article.slug) is not None:
         return response("this trackback has already been registered")

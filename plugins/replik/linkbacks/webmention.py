@@ -44,10 +44,9 @@ def accept(receiver: Receiver, queue: WebmentionQueue, source: str, target: str,
         return Answer(400, "Both source and target are required (form fields).")
     if len(source) > MAX_URL or len(target) > MAX_URL:
         return Answer(400, f"source and target may be at most {MAX_URL} characters long.")
-    if not is_http_url(source):
-        return Answer(400, "source must be an http or https URL.")
-    if not is_http_url(target):
-        return Answer(400, "target must be an http or https URL.")
+    for name, url in (("source", source), ("target", target)):
+        if not is_http_url(url):
+            return Answer(400, f"{name} must be an http or https URL.")
     if same_url(source, target):
         return Answer(400, "source and target must not be the same URL.")
     try:
@@ -77,13 +76,11 @@ def process(receiver: Receiver, job: Job) -> str:
     try:
         source = verify(job.source, job.target, receiver.settings)
     except SourceProblem as exc:
-        if exc.kind in ("gone", "nolink"):
-            if existing is not None:
-                receiver.remove(existing, str(exc))
-                return f"deleted {existing.id}: {exc}"
-            return f"dropped: {exc}"
         if exc.kind in ("upstream", "unreachable"):
             raise
+        if exc.kind in ("gone", "nolink") and existing is not None:
+            receiver.remove(existing, str(exc))
+            return f"deleted {existing.id}: {exc}"
         return f"dropped: {exc}"
     if existing is not None:
         if existing.state == "trash":
