@@ -25,24 +25,22 @@ from .context import ChannelView, Social, build_social
 log = logging.getLogger(__name__)
 
 
-class ChannelLinksAtom(Atom1Feed):
-    def add_root_elements(self, handler: Any) -> None:
-        super().add_root_elements(handler)
-        for href, title in self.feed.get("social_links", ()):
-            handler.addQuickElement("link", "", {"rel": "related", "href": href, "title": title})
+def _with_channel_links(feed_class: type, element: str) -> type:
+    """``feed_class`` with a feed-level ``<element rel="related">`` per channel."""
+    class WithChannelLinks(feed_class):  # type: ignore[valid-type, misc]
+        def add_root_elements(self, handler: Any) -> None:
+            super().add_root_elements(handler)
+            for href, title in self.feed.get("social_links", ()):
+                handler.addQuickElement(element, "", {"rel": "related", "href": href,
+                                                      "title": title})
+
+    return WithChannelLinks
 
 
-class ChannelLinksRss(Rss201rev2Feed):
-    def add_root_elements(self, handler: Any) -> None:
-        super().add_root_elements(handler)
-        # RSS 2.0 has one channel <link>; further links use the Atom namespace,
-        # which feedgenerator already declares for atom:link rel="self".
-        for href, title in self.feed.get("social_links", ()):
-            handler.addQuickElement(
-                "atom:link", "", {"rel": "related", "href": href, "title": title})
-
-
-SUBCLASSES: dict[type, type] = {Atom1Feed: ChannelLinksAtom, Rss201rev2Feed: ChannelLinksRss}
+# RSS 2.0 has one channel <link>; further links use the Atom namespace, which
+# feedgenerator already declares for atom:link rel="self".
+SUBCLASSES: dict[type, type] = {Atom1Feed: _with_channel_links(Atom1Feed, "link"),
+                                Rss201rev2Feed: _with_channel_links(Rss201rev2Feed, "atom:link")}
 
 
 def footer_channels(social: Social) -> list[ChannelView]:

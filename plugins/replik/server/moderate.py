@@ -399,15 +399,13 @@ def entry(entry_id: str) -> Any:
     parent = next((e for e in everything if e.id == item.reply_to), None) if item.reply_to \
         else None
     preselect = request.args.get("action", "")
-    if preselect not in ACTIONS:
-        preselect = ""
     history = _history(everything)
     return render_template(
         "desk/entry.html", view=_view(item, history),
         trail=list(open_store(settings()).audit_trail(item.id)),
         replies=[_view(r, history) for r in replies],
         parent=_view(parent, history) if parent else None,
-        preselect=preselect, token=request.args.get("token", ""),
+        preselect=preselect if preselect in ACTIONS else "", token=request.args.get("token", ""),
         page_link=page_link(item) if item.state == "approved" else "",
         subscribers=open_state(settings()).subscriptions.count_for(item.article, item.id),
         messages=get_flashed_messages(with_categories=True),
