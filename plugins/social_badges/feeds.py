@@ -75,11 +75,9 @@ def validate_footer_setting(settings: dict[str, Any]) -> None:
 
 def post_languages(context: dict[str, Any]) -> dict[str, str]:
     """Each post's address (relative to SITEURL, as in ``article.url``) and language."""
-    found = {}
-    for article in context.get("articles") or ():
-        for post in (article, *getattr(article, "translations", ())):
-            found[str(post.url)] = str(getattr(post, "lang", "") or "")
-    return found
+    return {str(post.url): str(getattr(post, "lang", "") or "")
+            for article in context.get("articles") or ()
+            for post in (article, *getattr(article, "translations", ()))}
 
 
 def entry_language(link: str, languages: dict[str, str], site: str, default: str) -> str:

@@ -162,10 +162,8 @@ class WordPressImport:
         free(element)  # done with this child of <channel>
 
     def _author(self, element: Any) -> None:
-        values = {}
-        for child in element:
-            if isinstance(child.tag, str):
-                values[_split(child.tag)[1]] = (child.text or "").strip()
+        values = {_split(child.tag)[1]: (child.text or "").strip()
+                  for child in element if isinstance(child.tag, str)}
         login = values.get("author_login", "")
         if login:
             self.authors[login] = {
