@@ -59,6 +59,25 @@ def test_no_session_means_login(desk: Served) -> None:
         assert desk.store.get(entry.id).state == "pending"
 
 
+@pytest.mark.parametrize(("setting", "path"), [("/redaktion/", "/redaktion"), ("", "/moderate")])
+def test_the_desk_lives_where_its_setting_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               setting: str, path: str) -> None:
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site", REPLIK_MODERATE_URL=setting)
+    try:
+        served.wait_built()
+        with httpx.Client(base_url=served.url, timeout=20) as client:
+            answer = client.get(f"{path}/queue")
+            assert answer.status_code == 302
+            assert answer.headers["location"].startswith(f"{path}/login?next=")
+            login = client.get(f"{path}/login")
+            assert login.status_code == 200
+            assert login.headers["x-frame-options"] == "DENY"  # the desk's own headers
+            assert client.get("/index.html").status_code == 200  # the site is not shadowed
+    finally:
+        served.close()
+
+
 def test_headers_on_every_desk_page(desk: Served) -> None:
     client = logged_in(desk)
     for path in ("/moderate/login", "/moderate/", "/moderate/queue", "/moderate/nowhere"):

@@ -146,7 +146,7 @@ class Served:
 
         from replik.rebuild import read_status
 
-        httpx.get(f"{self.url}/moderate/login", timeout=10)  # the first visit starts it
+        httpx.get(f"{self.url}{self.settings.desk_path}/login", timeout=10)  # starts the build
         deadline = time.time() + timeout
         while not read_status(self.settings).get("ok_finished"):
             if time.time() > deadline:

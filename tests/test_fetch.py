@@ -60,6 +60,12 @@ class Site:
             return Response("", status=301, headers={"Location": "/loop"})
         if path == "/to":
             return Response("", status=302, headers={"Location": request.args["url"]})
+        if path == "/to-raw":  # the header as sent, which Werkzeug would refuse to build
+            def raw(environ, start_response):
+                start_response("302 Found", [("Location", request.args["url"]),
+                                             ("Content-Length", "0")])
+                return [b""]
+            return raw
         if path == "/drip":
             def drip() -> Iterator[bytes]:
                 for _ in range(300):
@@ -212,6 +218,12 @@ def test_an_endless_redirect_loop_stops_after_three_redirects(site):
     with pytest.raises(FetchError, match="redirects more than 3 times"):
         fetch(f"http://127.0.0.1:{site.port}/loop", allowing("127.0.0.1"))
     assert len(site.hits) == 4
+
+
+def test_a_redirect_to_a_malformed_address_is_a_fetch_error(site):
+    # Not a ValueError, which would stop a whole `replik linkbacks send` run.
+    with pytest.raises(FetchError, match="Invalid URL in location header"):
+        fetch(f"http://127.0.0.1:{site.port}/to-raw?url=http://%5B::1", allowing("127.0.0.1"))
 
 
 def test_three_redirects_are_followed(site):

@@ -122,7 +122,7 @@ def build_email(settings: Settings, notice: Notice) -> EmailMessage:
         )
         lines.append(f"{_('Approve')}: {notice.links['approve']}")
         lines.append(f"{_('Mark as spam')}: {notice.links['spam']}")
-    lines.append(f"{_('Moderation desk')}: {settings.siteurl.rstrip('/')}{settings.moderate_url}")
+    lines.append(f"{_('Moderation desk')}: {settings.siteurl.rstrip('/')}{settings.desk_path}")
     message = new_mail(settings, subject, ", ".join(settings.notify_emails),
                        make_msgid(domain="replik"))
     message.set_content("\n".join(lines))

@@ -143,6 +143,12 @@ class Settings:
             found = raw["replik_settings"] = cls.from_mapping(raw)
         return found
 
+    @property
+    def desk_path(self) -> str:
+        """REPLIK_MODERATE_URL as the desk's path; /moderate if it is empty or "/" (the
+        desk never shadows the site's own pages)."""
+        return "/" + (self.moderate_url.strip("/") or "moderate")
+
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some settings changed, by their names (``SITEURL=…``)."""
         return Settings.from_mapping({**self.pelican, **changes})

@@ -92,7 +92,7 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     for line in protections(settings):
         click.echo(f"  {line}")
     click.echo(f"  Comment form posts to {base}{settings.intake_url}")
-    desk = f"{base}{settings.moderate_url}"
+    desk = f"{base}{settings.desk_path}"
     if local_login:
         click.echo(f"  Moderation desk: {desk} — log in as {local_login[0]!r} with password "
                    f"{local_login[1]} (made for this run only; set REPLIK_MODERATORS for real"

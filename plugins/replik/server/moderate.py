@@ -91,8 +91,8 @@ class _DeskBlueprint(Blueprint):
     """Mounted at REPLIK_MODERATE_URL (read from the app's settings at registration)."""
 
     def register(self, app: Flask, options: dict[str, Any]) -> None:
-        prefix = app.config["REPLIK"].moderate_url if "REPLIK" in app.config else DEFAULT_PREFIX
-        super().register(app, {**options, "url_prefix": "/" + prefix.strip("/")})
+        prefix = app.config["REPLIK"].desk_path if "REPLIK" in app.config else DEFAULT_PREFIX
+        super().register(app, {**options, "url_prefix": prefix})
 
 
 bp = _DeskBlueprint("desk", __name__, template_folder="../templates",
@@ -104,7 +104,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
     auth.init_sessions(app)
     install_into(app.jinja_env, settings)
-    app.config["REPLIK_DESK_PREFIX"] = "/" + (settings.moderate_url or DEFAULT_PREFIX).strip("/")
+    app.config["REPLIK_DESK_PREFIX"] = settings.desk_path
     if settings.rebuild:
         app.extensions["replik_rebuilder"] = (
             RebuildQueue(settings) if separate_worker(settings)  # `replik worker` builds
