@@ -216,6 +216,17 @@ class PgDatabase:
             cursor.nextset()
             return Rows.of(cursor)
 
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 2000
+               ) -> Iterator[tuple[Any, ...]]:
+        """The rows of a large read, ``size`` at a time through a server-side cursor:
+        ``execute`` would hold all of them at once, in libpq and as tuples (the build
+        reads every approved comment)."""
+        with self.connection() as conn, conn.transaction(), \
+                conn.cursor(name="replik_stream") as cursor:
+            cursor.itersize = size
+            cursor.execute(_sql(sql), params)
+            yield from cursor
+
     @contextmanager
     def transaction(self, lock: str = "") -> Iterator[Transaction]:
         tx = getattr(self._local, "tx", None)

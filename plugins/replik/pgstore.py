@@ -194,8 +194,8 @@ class PgStore:
         for name in blank:  # not even fetched
             columns = re.sub(rf"\b{name}\b", f"'' AS {name}", columns, count=1)
         grouped: dict[str, list[Entry]] = {}
-        for row in self.db.execute(f"SELECT {columns} FROM entries WHERE state = 'approved' "
-                                   "ORDER BY article, id"):
+        for row in self.db.stream(f"SELECT {columns} FROM entries WHERE state = 'approved' "
+                                  "ORDER BY article, id"):
             entry = _entry(row)
             grouped.setdefault(entry.article, []).append(entry)
         return grouped
