@@ -391,13 +391,14 @@ def submit() -> Response:
         )
         entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
         with ix.guard.claim(article.slug, entry.body, entry.id) as holder:
-            if holder:
-                message = _("You have posted this comment already; it awaits moderation.")
-                return refuse(ix, fields, 409, message, {"body": message}, article)
-            ix.store.add(entry, verdict.state, fresh=True)
+            if not holder:
+                ix.store.add(entry, verdict.state, fresh=True)
     except (OSError, StoreError) as exc:  # the disk or the database
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
         return cannot_store(ix, fields, article)
+    if holder:  # the refusal's page is made after the claim's transaction
+        message = _("You have posted this comment already; it awaits moderation.")
+        return refuse(ix, fields, 409, message, {"body": message}, article)
     if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
         notify.notify_in_background(settings, entry, article.title, article.permalink)
     # Spam is answered like any other comment, so a spammer learns nothing.
