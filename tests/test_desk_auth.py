@@ -247,6 +247,19 @@ def test_a_cookie_copied_before_logout_is_worthless_after(served, tmp_path: Path
         answer = copy.post(f"/moderate/entry/{entry.id}/act",
                            data={"csrf": token, "action": "approve"})
         assert answer.status_code == 403
+        assert "Ihre Sitzung ist abgelaufen" in answer.text  # the site's language
+    assert store.get(entry.id).state == "pending"
+
+
+def test_a_form_without_its_token_is_refused_in_the_sites_language(served, tmp_path) -> None:
+    base, _settings = served
+    store = Store(tmp_path / "site" / "comments")
+    entry = add_entry(store, "offene-debatte", when=datetime(2026, 3, 6, 9, 0, tzinfo=UTC))
+    moderator = Visitor(base)
+    assert moderator.login(PASSWORD).status_code == 302
+    answer = moderator.http.post(f"/moderate/entry/{entry.id}/act", data={"action": "approve"})
+    assert answer.status_code == 403
+    assert "Das Formular war veraltet" in answer.text
     assert store.get(entry.id).state == "pending"
 
 

@@ -26,6 +26,7 @@ from flask import Flask, Request, abort, current_app, g, redirect, request, sess
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..i18n import gettext_for
 from ..settings import Settings, secret
 from ..state import address_key, open_state
 from ..tokens import SECRET_ENV
@@ -174,14 +175,19 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
+def _desk_text(text: str) -> str:
+    """``text`` in the desk's language (the site's, as the desk's pages)."""
+    return gettext_for(current_app.config["REPLIK"])(text)
+
+
 def require_csrf() -> None:
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not (expected and hmac.compare_digest(str(expected).encode(), given.encode())):
         log.warning("replik: refused a desk request without a valid CSRF token from %s",
                     request.remote_addr)
-        abort(403, description="The form was stale or not sent by the desk. Reload the page "
-                               "and try again.")
+        abort(403, description=_desk_text(
+            "The form was stale or not sent by the desk. Reload the page and try again."))
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -189,7 +195,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
             if request.method != "GET":
-                abort(403, description="Your session has ended. Log in again.")
+                abort(403, description=_desk_text("Your session has ended. Please log in again."))
             return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
