@@ -241,6 +241,9 @@ def test_a_huge_document_is_refused_unread(blog):
     # Refused by HTTP before XML-RPC sees it, like every endpoint's oversized body.
     assert response.status_code == 413
     assert "zu groß (höchstens 16384 Bytes)" in response.text
+    with pytest.raises(xmlrpc.client.Fault) as caught:  # in XML-RPC's words, for clients
+        xmlrpc.client.loads(response.content)
+    assert caught.value.faultCode == 0 and "16384" in caught.value.faultString
     assert time.monotonic() - started < 3
     chunked = httpx.post(blog.url("REPLIK_PINGBACK_URL"), content=iter([body]),
                          headers={"Content-Type": "text/xml"}, timeout=10)

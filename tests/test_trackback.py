@@ -128,6 +128,20 @@ def test_a_url_with_a_line_break_is_refused_unfetched(blog, sources):
     assert sources.hits == [] and blog.entries("pending") == []
 
 
+def test_a_body_over_the_limit_gets_413_as_a_trackback_error(blog):
+    url = f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte"
+    big = {"url": "http://localhost/p", "excerpt": "x" * (70 * 1024)}
+    for response in (httpx.post(url, data=big, timeout=10),
+                     httpx.post(url, content=iter([urlencode(big).encode()]), timeout=10,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})):
+        assert response.status_code == 413
+        assert response.headers["Content-Type"].startswith("text/xml")
+        root = ET.fromstring(response.content)
+        assert root.findtext("error") == "1"
+        assert "65536" in (root.findtext("message") or "")
+    assert blog.entries("pending") == []
+
+
 def test_only_post(blog):
     response = httpx.get(f"{blog.url('REPLIK_TRACKBACK_URL')}/offene-debatte")
     assert response.status_code == 405

@@ -107,7 +107,11 @@ def test_wrong_method_type_and_size(tmp_path):
         assert httpx.get(url).status_code == 405
         assert httpx.post(url, json={"source": "a", "target": "b"}).status_code == 415
         big = {"source": "http://localhost/" + "a" * 20000, "target": "x"}
-        assert httpx.post(url, data=big).status_code == 413
+        answer = httpx.post(url, data=big)
+        assert answer.status_code == 413
+        # plain text like the endpoint's other answers, not an HTML page
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        assert "16384" in answer.text
         # Without a Content-Length (chunked) the body is cut off at the limit as well.
         chunked = httpx.post(url, content=iter([b"source=", b"a" * 20000, b"&target=x"]),
                              headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -12,6 +12,7 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..background import Waker
 from ..linkbacks import pingback, trackback, webmention
@@ -64,6 +65,20 @@ def _routes(setup: BlueprintSetupState) -> None:
         setup.add_url_rule(url, name, view, methods=["GET", "POST"])
         # Bodies are read by the app's one bounded reader: larger ones get 413 unread.
         limit_body(setup.app, f"{bp.name}.{name}", module.MAX_BODY)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    """413 in each protocol's own format (the app's reader refused the body unread):
+    a TrackBack sender reads <error>, an XML-RPC client a fault."""
+    message = exc.description or exc.name
+    name = (request.endpoint or "").rpartition(".")[2]
+    if name == "trackback":
+        return Response(trackback.response(message), status=413, mimetype="text/xml")
+    if name == "pingback":
+        return Response(pingback.fault(pingback.GENERIC, message), status=413,
+                        mimetype="text/xml")
+    return _text(413, message)
 
 
 def _client() -> tuple[str, str]:
