@@ -255,3 +255,42 @@ def test_akismet_client_is_made_once_and_asked_about_each_comment(tmp_path):
         assert args["comment_author"] == "Erika Muster"
         assert args["comment_author_email"] == "erika@example.org"
         assert args["comment_type"] == "comment" and args["permalink"]
+
+
+def test_known_authors_are_read_once_a_minute_and_each_hit_checked(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from test_intake_support import approved
+
+    from replik.store import Entry
+
+    settings = make_settings(tmp_path)
+    store = Store(tmp_path / "comments")
+    regular = approved(tmp_path / "comments", "offene-debatte", author="Stammgast",
+                       email="stamm@example.org")
+    store.add(Entry(id="20260301T120000000000Z-0000beef", article="offene-debatte",
+                            body="Antwort", date=datetime.now(UTC), author="Redaktion",
+                            email="redaktion@example.org", staff=True), "approved")
+
+    def known(author: str, email: str) -> bool:
+        return spam.known_author(settings, Entry(
+            id="20260301T130000000000Z-0000cafe", article="offene-debatte", body="Neu",
+            date=datetime.now(UTC), author=author, email=email))
+
+    reads = []
+    real_read = Store.approved_by_article
+    monkeypatch.setattr(Store, "approved_by_article",
+                        lambda self, **kw: reads.append(kw) or real_read(self, **kw))
+    assert known("Stammgast", "STAMM@example.org")  # email compared case-insensitively
+    assert not known("Stammgast", "other@example.org") and not known("Gast", "stamm@example.org")
+    assert not known("Redaktion", "redaktion@example.org")  # staff answers do not count
+    assert reads == [{"bodies": False}]  # one reading for all these comments, no texts
+    # A first approval counts from the next reading on (a minute later) ...
+    approved(tmp_path / "comments", "offene-debatte", author="Neu", email="neu@example.org")
+    assert not known("Neu", "neu@example.org")
+    monkeypatch.setattr(spam, "KNOWN_AUTHORS_MAX_AGE", 0.0)
+    assert known("Neu", "neu@example.org") and len(reads) == 2
+    # ... but a hit is checked against its entry: trashed since, it counts no more.
+    monkeypatch.setattr(spam, "KNOWN_AUTHORS_MAX_AGE", 3600.0)
+    store.move(regular.id, "trash")
+    assert not known("Stammgast", "stamm@example.org")
