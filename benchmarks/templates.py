@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader
 from benchmarks import sitegen
 from benchmarks.measure import best_cpu_of
 from replik.i18n import install_into
+from replik.settings import Settings
 from replik.store import Entry
 from replik.thread import LazyThread, ThreadView
 
@@ -61,7 +62,7 @@ def environment() -> Environment:
     """Set up as Pelican sets ours up."""
     env = Environment(loader=FileSystemLoader(str(THEME / "templates")), trim_blocks=True,
                       lstrip_blocks=True, extensions=["jinja2.ext.i18n"])
-    install_into(env, {"THEME": str(THEME), "DEFAULT_LANG": "de"})
+    install_into(env, Settings.of({"THEME": str(THEME), "DEFAULT_LANG": "de"}))
     return env
 
 
