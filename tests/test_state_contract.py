@@ -350,6 +350,27 @@ def test_db_upgrade_makes_the_schema_once(pg_url, monkeypatch, tmp_path):
         pg._databases.pop(pg_url)
 
 
+def test_upgrade_makes_the_flood_counters_unlogged(pg_url, monkeypatch):
+    """Version 3 on a database made at version 2: the counters stay and count on,
+    in a table whose writes need no WAL flush."""
+    import psycopg
+
+    monkeypatch.setattr(pg, "MIGRATIONS", pg.MIGRATIONS[:2])
+    assert pg.upgrade(pg_url) == (0, 2)
+    db = pg.PgDatabase(pg_url)
+    try:
+        assert pg.Guard(db).flood(["ip:1"], 1, now=60 * 1000.0) == 0
+        db.close()
+        monkeypatch.undo()
+        assert pg.upgrade(pg_url) == (2, 3)
+        assert pg.Guard(db).flood(["ip:1"], 1, now=60 * 1000.0 + 1) == 60
+    finally:
+        db.close()
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT relpersistence FROM pg_class WHERE relname = 'flood'"
+                            ).fetchone() == ("u",)
+
+
 def test_a_database_restart_is_survived(pg_cluster, pg_url):
     """While the database is down a call fails at once with ConnectionError (the
     server answers 503); afterwards the same State works again, nothing lost."""

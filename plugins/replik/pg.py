@@ -94,6 +94,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS audit_entry ON audit (entry, seq);
     """,
     _pg_schema(state.REBUILD_REQUESTS),  # for databases made at version 1
+    # Rate-limit counters are derived and need no WAL: a transaction that writes only
+    # unlogged tables commits without waiting for a flush (a crash empties the table).
+    "ALTER TABLE flood SET UNLOGGED",
 ]
 
 
@@ -198,23 +201,13 @@ class PgDatabase:
             self._pool.close()
         self._pool = None
 
-    def execute(self, sql: str, params: Sequence[Any] = (), *, durable: bool = True) -> Rows:
-        """One statement, in this thread's open transaction or its own. ``durable=False``
-        commits without waiting for the WAL flush: what it wrote is lost in a crash
-        unless a later durable commit (of any connection) has flushed the WAL since."""
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """One statement, in this thread's open transaction or its own (autocommit)."""
         tx = getattr(self._local, "tx", None)
         if tx is not None:
             return Rows.of(tx.execute(sql, params))
         with self.connection() as conn:
-            if durable:  # autocommit: one trip
-                return Rows.of(conn.execute(_sql(sql), params))
-            # Both in one message, one trip: its statements are one transaction, and
-            # SET LOCAL holds for it (parameters bound here: a server-bound statement
-            # must be alone in its message).
-            cursor = psycopg.ClientCursor(conn)
-            cursor.execute("SET LOCAL synchronous_commit = off; " + _sql(sql), params)
-            cursor.nextset()
-            return Rows.of(cursor)
+            return Rows.of(conn.execute(_sql(sql), params))
 
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 2000
                ) -> Iterator[tuple[Any, ...]]:
@@ -325,7 +318,7 @@ class Guard:
             " ON CONFLICT (key, minute) DO UPDATE SET count = flood.count + 1"
             " RETURNING key, count) SELECT now.count, coalesce(last.count, 0) FROM now"
             " LEFT JOIN flood last ON last.key = now.key AND last.minute = ?",
-            (digests, minute, minute - 1), durable=False)  # a crash forgets a minute at most
+            (digests, minute, minute - 1))  # unlogged: a crash forgets a minute at most
         # The previous minute counts for the part of it still inside the window.
         if any(current + last * (1 - into / 60) > per_minute for current, last in rows):
             return int(60 - into) + 1
