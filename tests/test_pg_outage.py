@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from replik import pg
 from replik import state as state_module
 from replik.pgstore import PgStore
 from replik.server.app import create_app
+from replik.storespec import Entry, StoreError, new_id
 from replik.worker import Worker
 
 JSON = {"Accept": "application/json"}
@@ -121,16 +123,32 @@ def test_the_worker_waits_out_a_database_outage(tmp_path: Path, pg_cluster, pg_u
 
 
 def test_a_claim_goes_with_its_comment_when_the_database_goes(pg_cluster, pg_url):
-    """The duplicate index's claim is in the entry's transaction: when the database
-    goes away before the entry is stored, no claim is left to refuse the resend."""
+    """The duplicate index's claim and the entry are one statement: a comment not
+    stored (the database gone, or its write refused) leaves no claim to refuse the
+    resend."""
     pg.upgrade(pg_url)
-    guard = pg.Guard(pg.database(pg_url))
+    db = pg.database(pg_url)
+    guard, store = pg.Guard(db), PgStore(db)
+
+    def entry(entry_id: str) -> Entry:
+        return Entry(id=entry_id, article="a", body="Text", date=datetime.now(UTC))
+
+    taken, first, second = new_id(), new_id(), new_id()
     try:
-        with pytest.raises(ConnectionError), guard.claim("a", "Text", "id1") as holder:
-            assert holder == ""
-            pg_cluster.stop()
-            guard.db.execute("SELECT 1")  # the entry's write, never done
-        pg_cluster.start_again()
-        assert guard.claim_body("a", "Text", "id2") == ""
+        store.add(Entry(id=taken, article="b", body="Alt", date=datetime.now(UTC)))
+        with pytest.raises(StoreError):  # the entry's write fails after the claim's
+            guard.add(store, entry(taken), "pending")
+        assert guard.claim_body("a", "Text", "other") == ""
+        guard.release_body("a", "Text", "other")
+        pg_cluster.stop()
+        try:
+            with pytest.raises(ConnectionError):
+                guard.add(store, entry(new_id()), "pending")
+        finally:
+            pg_cluster.start_again()
+        assert guard.add(store, entry(first), "pending") == ""
+        assert guard.add(store, entry(second), "pending") == first
+        assert [e.id for e in store.entries("pending", "a")] == [first]
+        assert store.get(taken).body == "Alt"
     finally:
         pg._databases.pop(pg_url).close()

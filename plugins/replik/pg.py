@@ -28,13 +28,17 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import state
 from .spam import _key_digest, body_fingerprint
+
+if TYPE_CHECKING:
+    from .pgstore import PgStore
+    from .storespec import Entry
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +298,12 @@ def upgrade(url: str) -> tuple[int, int]:
     return before, max(before, len(MIGRATIONS))
 
 
+#: A claim in the duplicate index, one statement: a conflict waits for the holder's
+#: commit, then locks its row and returns its entry (DO NOTHING would return nothing).
+CLAIM = ("INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
+         "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry")
+
+
 class Guard:
     """Flood counters and the duplicate index in the database (spam.Guard's contract),
     so that limits count across every node."""
@@ -326,21 +336,14 @@ class Guard:
 
     def claim_body(self, article: str, text: str, entry_id: str) -> str:
         """Reserve this text on this article; returns the id holding it already, or ''."""
-        # One statement: a conflict waits for the holder's commit, then locks its row
-        # and returns its entry (DO NOTHING would return nothing to read it by).
-        row = self.db.execute(
-            "INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
-            "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry",
-            (body_fingerprint(article, text), entry_id)).fetchone()
+        row = self.db.execute(CLAIM, (body_fingerprint(article, text), entry_id)).fetchone()
         return "" if row is None or row[0] == entry_id else str(row[0])
 
-    @contextmanager
-    def claim(self, article: str, text: str, entry_id: str) -> Iterator[str]:
-        """``claim_body`` in a transaction the block's writes join (the entry's): a
-        comment not stored leaves no claim, even when the database went away before
-        a claim of its own could be given back (a resend would be refused as stored)."""
-        with self.db.transaction():
-            yield self.claim_body(article, text, entry_id)
+    def add(self, store: PgStore, entry: Entry, state: str) -> str:
+        """Store a new entry unless its text is on its article already: returns the id
+        holding the text, or '' (stored). Claim and entry are one statement: a comment
+        not stored leaves no claim (a resend would be refused as stored)."""
+        return store.add_claimed(entry, state, body_fingerprint(entry.article, entry.body))
 
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""

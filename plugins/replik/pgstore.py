@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from .pg import PgDatabase
+from psycopg.errors import UniqueViolation
+
+from .pg import CLAIM, PgDatabase
 from .storespec import (
     ENTRY_FIELDS,
     PRIVATE_FIELDS,
@@ -34,8 +36,12 @@ from .storespec import (
 )
 
 _COLUMNS = ", ".join((*ENTRY_FIELDS, "extra", "state"))
-_INSERT = (f"INSERT INTO entries ({_COLUMNS}) VALUES (?{', ?' * (len(ENTRY_FIELDS) + 1)}) "
-           "ON CONFLICT (id) DO NOTHING")
+_VALUES = f"?{', ?' * (len(ENTRY_FIELDS) + 1)}"
+_INSERT = f"INSERT INTO entries ({_COLUMNS}) VALUES ({_VALUES}) ON CONFLICT (id) DO NOTHING"
+# The duplicate index's claim and the entry it lets in, in one statement: one trip,
+# one transaction. A taken id fails the statement, claim and all.
+_CLAIM_AND_INSERT = (f"WITH claim AS ({CLAIM}), added AS (INSERT INTO entries ({_COLUMNS}) "
+                     f"SELECT {_VALUES} FROM claim WHERE claim.entry = ?) SELECT entry FROM claim")
 _SLUG_RE = re.compile(r"^[^/\\\x00]+$")  # as the file store files them
 
 
@@ -86,6 +92,20 @@ class PgStore:
                 record()
         entry.state = state
         return entry
+
+    def add_claimed(self, entry: Entry, state: str, fingerprint: str) -> str:
+        """``add`` a new entry unless the duplicate index holds ``fingerprint`` for
+        another: returns that one's id, or '' (stored)."""
+        _check(state, entry.article, entry.id)
+        try:
+            (holder,) = self.db.execute(_CLAIM_AND_INSERT, (
+                fingerprint, entry.id, *_values(entry), state, entry.id)).fetchone() or ("",)
+        except UniqueViolation:
+            raise StoreError(f"an entry with id {entry.id} exists already") from None
+        if holder == entry.id:
+            entry.state = state
+            return ""
+        return str(holder)
 
     def add_many(self, items: Iterable[tuple[Entry, str]]) -> list[Entry]:
         items = list(items)

@@ -356,15 +356,17 @@ class Guard:
             self._held[fingerprint] = entry_id
             return ""
 
-    @contextmanager
-    def claim(self, article: str, text: str, entry_id: str) -> Iterator[str]:
-        """``claim_body`` for the block that stores the entry: given back if it fails."""
-        holder = self.claim_body(article, text, entry_id)
-        try:
-            yield holder
-        except BaseException:
-            self.release_body(article, text, entry_id)  # only if it is this entry's
-            raise
+    def add(self, store: CommentStore, entry: Entry, state: str) -> str:
+        """Store a new entry unless its text is on its article already: returns the id
+        holding the text, or '' (stored). The claim is given back if the store fails."""
+        holder = self.claim_body(entry.article, entry.body, entry.id)
+        if not holder:
+            try:
+                store.add(entry, state, fresh=True)
+            except BaseException:
+                self.release_body(entry.article, entry.body, entry.id)
+                raise
+        return holder
 
     def release_body(self, article: str, text: str, entry_id: str) -> None:
         """Give a reservation back (the entry could not be stored)."""

@@ -383,20 +383,17 @@ def submit() -> Response:
         referrer=request.headers.get("Referer", "")[:1000],
     )
     try:
-        # Screened before the claim: on PostgreSQL the claim's transaction (and a pooled
-        # connection) would otherwise be held while Akismet answers.
+        # Screened first: the claim and the entry (with the verdict's state) are one step.
         verdict = spam.screen(
             settings, entry, honeypot=fields[HONEYPOT], permalink=article.permalink,
             post_modified=article.modified or article.date,
         )
         entry.spam_verdict, entry.spam_reason = verdict.verdict, verdict.reason
-        with ix.guard.claim(article.slug, entry.body, entry.id) as holder:
-            if not holder:
-                ix.store.add(entry, verdict.state, fresh=True)
+        holder = ix.guard.add(ix.store, entry, verdict.state)
     except (OSError, StoreError) as exc:  # the disk or the database
         log.error("replik: cannot store a comment on %s: %s", article.slug, exc)
         return cannot_store(ix, fields, article)
-    if holder:  # the refusal's page is made after the claim's transaction
+    if holder:
         message = _("You have posted this comment already; it awaits moderation.")
         return refuse(ix, fields, 409, message, {"body": message}, article)
     if verdict.notify and verdict.state == "pending" and notify.enabled(settings):
