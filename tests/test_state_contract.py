@@ -303,22 +303,38 @@ def test_flood_counts_across_guards(guards):
     assert two.flood(["ip:1"], 2, now=start + 150) == 0
 
 
-def test_duplicate_claims_across_guards(guards):
-    one, two = guards
-    assert one.claim_body("a", "Text", "id1") == ""
-    assert two.claim_body("a", " text ", "id2") == "id1"
-    assert two.claim_body("b", "Text", "id3") == ""
-    two.release_body("a", "Text", "id2")  # not its claim: nothing changes
-    assert one.claim_body("a", "Text", "id4") == "id1"
-    one.release_body("a", "Text", "id1")
-    assert two.claim_body("a", "Text", "id5") == ""
+@pytest.fixture
+def adders(guards, tmp_path):
+    """``add(article, text)`` through either guard into one store: '' or the holder."""
+    one = guards[0]
+    store = PgStore(one.db) if isinstance(one, pg.Guard) else open_store(
+        make_settings(tmp_path))
+
+    def add(number: int, article: str, text: str) -> tuple[str, str]:
+        entry = Entry(id=new_id(), article=article, body=text, date=datetime.now(UTC))
+        return entry.id, guards[number % 2].add(store, entry, "pending")
+
+    return add, store
 
 
-def test_concurrent_claims_of_one_text_have_one_winner(guards):
-    """Twelve claims at once (through two guards): one wins, the rest name it."""
-    got = together(12, lambda i: guards[i % 2].claim_body("a", "Gleich", f"id{i}"))
-    [winner] = [f"id{i}" for i, holder in enumerate(got) if holder == ""]
-    assert all(holder in ("", winner) for holder in got)
+def test_duplicate_claims_across_guards(adders):
+    add, store = adders
+    first, holder = add(0, "a", "Text")
+    assert holder == ""
+    assert add(1, "a", " text ")[1] == first
+    assert add(1, "b", "Text")[1] == ""
+    assert add(0, "a", "Text")[1] == first
+    assert sorted(e.body for e in store.entries("pending")) == ["Text", "Text"]
+
+
+def test_concurrent_claims_of_one_text_have_one_winner(adders):
+    """Twelve comments of one text at once (through two guards): one is stored, the
+    rest are told its id."""
+    add, store = adders
+    got = together(12, lambda i: add(i, "a", "Gleich"))
+    [winner] = [entry_id for entry_id, holder in got if holder == ""]
+    assert all(holder in ("", winner) for _, holder in got)
+    assert [e.id for e in store.entries("pending")] == [winner]
 
 
 # -- the schema: replik db upgrade ---------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import os
 import re
 import select
@@ -39,8 +38,6 @@ from .spam import _key_digest, body_fingerprint
 if TYPE_CHECKING:
     from .pgstore import PgStore
     from .storespec import Entry
-
-log = logging.getLogger(__name__)
 
 
 def _pg_schema(sqlite: str) -> str:
@@ -298,12 +295,6 @@ def upgrade(url: str) -> tuple[int, int]:
     return before, max(before, len(MIGRATIONS))
 
 
-#: A claim in the duplicate index, one statement: a conflict waits for the holder's
-#: commit, then locks its row and returns its entry (DO NOTHING would return nothing).
-CLAIM = ("INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
-         "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry")
-
-
 class Guard:
     """Flood counters and the duplicate index in the database (spam.Guard's contract),
     so that limits count across every node."""
@@ -334,25 +325,11 @@ class Guard:
             return int(60 - into) + 1
         return 0
 
-    def claim_body(self, article: str, text: str, entry_id: str) -> str:
-        """Reserve this text on this article; returns the id holding it already, or ''."""
-        row = self.db.execute(CLAIM, (body_fingerprint(article, text), entry_id)).fetchone()
-        return "" if row is None or row[0] == entry_id else str(row[0])
-
     def add(self, store: PgStore, entry: Entry, state: str) -> str:
         """Store a new entry unless its text is on its article already: returns the id
         holding the text, or '' (stored). Claim and entry are one statement: a comment
         not stored leaves no claim (a resend would be refused as stored)."""
         return store.add_claimed(entry, state, body_fingerprint(entry.article, entry.body))
-
-    def release_body(self, article: str, text: str, entry_id: str) -> None:
-        """Give a reservation back (the entry could not be stored)."""
-        try:
-            self.db.execute("DELETE FROM body_claims WHERE fingerprint = ? AND entry = ?",
-                            (body_fingerprint(article, text), entry_id))
-        except ConnectionError as exc:  # as the file guard: the request's answer says more
-            log.warning("replik: cannot release a duplicate-index claim: %s", exc)
-
 
     def fill(self, held: dict[str, str]) -> None:
         """Add the claims of ``spam.held_bodies`` (a store moved in) the index lacks."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from psycopg.errors import UniqueViolation
 
-from .pg import CLAIM, PgDatabase
+from .pg import PgDatabase
 from .storespec import (
     ENTRY_FIELDS,
     PRIVATE_FIELDS,
@@ -39,9 +39,13 @@ _COLUMNS = ", ".join((*ENTRY_FIELDS, "extra", "state"))
 _VALUES = f"?{', ?' * (len(ENTRY_FIELDS) + 1)}"
 _INSERT = f"INSERT INTO entries ({_COLUMNS}) VALUES ({_VALUES}) ON CONFLICT (id) DO NOTHING"
 # The duplicate index's claim and the entry it lets in, in one statement: one trip,
-# one transaction. A taken id fails the statement, claim and all.
-_CLAIM_AND_INSERT = (f"WITH claim AS ({CLAIM}), added AS (INSERT INTO entries ({_COLUMNS}) "
-                     f"SELECT {_VALUES} FROM claim WHERE claim.entry = ?) SELECT entry FROM claim")
+# one transaction. A claimed text waits for its holder's commit, then locks its row
+# and gives its entry (DO NOTHING would give nothing); a taken id fails it all.
+_CLAIM_AND_INSERT = (
+    "WITH claim AS (INSERT INTO body_claims (fingerprint, entry) VALUES (?, ?) ON CONFLICT "
+    "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry), "
+    f"added AS (INSERT INTO entries ({_COLUMNS}) SELECT {_VALUES} FROM claim "
+    "WHERE claim.entry = ?) SELECT entry FROM claim")
 _SLUG_RE = re.compile(r"^[^/\\\x00]+$")  # as the file store files them
 
 
