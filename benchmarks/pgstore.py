@@ -1,5 +1,5 @@
-"""The PostgreSQL store's hot steps, one at a time: ``store.add()``, the duplicate claim
-and the flood count, as one comment's intake makes them.
+"""The PostgreSQL store's hot steps, one at a time: ``store.add()``, the flood count and
+the duplicate claim with its entry (``Guard.add``), as one comment's intake makes them.
 
 ``python -m benchmarks.pgstore [--entries 2000] [--round-trip-check]`` starts a
 throwaway cluster (``tests/pgcluster.py``, loopback, ``fsync=off``), makes the
@@ -60,14 +60,14 @@ def main() -> None:
         store, guard = PgStore(db), pg.Guard(db)
         now = datetime.now(UTC)
 
-        def add(n: int) -> None:
-            store.add(Entry(id=new_id(), article="post", body=f"text {n}",
-                            date=now, author="A", email="a@example.org", ip="127.0.0.1"))
+        def entry(text: str) -> Entry:
+            return Entry(id=new_id(), article="post", body=text, date=now, author="A",
+                         email="a@example.org", ip="127.0.0.1")
 
         steps = {
-            "add": add,
-            "claim_body": lambda n: guard.claim_body("post", f"text {n}", f"e{n}"),
-            "claim_body_taken": lambda n: guard.claim_body("post", f"text {n}", "other"),
+            "add": lambda n: store.add(entry(f"text {n}")),
+            "guard_add": lambda n: guard.add(store, entry(f"claimed {n}"), "pending"),
+            "guard_add_taken": lambda n: guard.add(store, entry(f"claimed {n}"), "pending"),
             "flood": lambda n: guard.flood([f"ip:10.0.{n % 250}.1", "email:a@example.org"],
                                            10**9),
         }
