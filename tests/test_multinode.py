@@ -96,13 +96,14 @@ def nodes(tmp_path: Path, pg_url: str, env: None,
     assert b"Traceback" not in errors, errors.decode(errors="replace")[-3000:]
 
 
-def burst(nodes: Nodes, total: int, clients: int, at: int,
-          midway: Callable[[], None]) -> tuple[list[int], Counter]:
+def burst(nodes: Nodes, total: int, clients: int, at: int, midway: Callable[[], None],
+          refused: threading.Event | None = None) -> tuple[list[int], Counter]:
     """POST ``total`` comments, client i to node i % 2; ``midway`` runs once ``at``
     comments are acknowledged (a node killed, the database restarted). A client
     answered 503 with Retry-After sends its comment again once ``midway`` is over,
     as a reader would after the wait. Returns the acknowledged markers and the
-    count of every answer (a failed connection as "node i: error")."""
+    count of every answer (a failed connection as "node i: error"). ``refused`` is
+    set at the first 503."""
     acknowledged: list[int] = []
     statuses: Counter = Counter()
     lock = threading.Lock()
@@ -141,6 +142,8 @@ def burst(nodes: Nodes, total: int, clients: int, at: int,
                     status = "409 on resending"  # the first sending was stored after all
                 with lock:
                     statuses[status] += 1
+                    if status == 503 and refused is not None:
+                        refused.set()
                     if status == 201:
                         assert json.loads(data)["id"]
                     if status in (201, "409 on resending"):
@@ -255,18 +258,30 @@ def test_an_approval_on_node_b_goes_live_once_by_the_worker(nodes: Nodes, pg_url
 
 def test_a_database_restart_mid_burst_loses_nothing(nodes: Nodes, pg_cluster, pg_url: str,
                                                     tmp_path: Path) -> None:
-    """PostgreSQL stopped (fast: open transactions are ended) and started again while
-    32 clients post: every answer is an acknowledgement or a 503 with Retry-After, the
-    comments answered 503 go in when sent again, each once; nodes and worker go on."""
+    """PostgreSQL stopped (fast: open transactions are ended) while 32 clients post, and
+    started again once a request has been refused: every answer is an acknowledgement
+    or a 503 with Retry-After, the comments answered 503 go in when sent again, each
+    once; nodes and worker go on."""
     worker = subprocess.Popen([REPLIK, "worker", "--settings", str(nodes.conf)], cwd=tmp_path,
                               stderr=subprocess.PIPE, text=True)
     try:
         total = TOTAL // 5
-        acknowledged, statuses = burst(nodes, total, CLIENTS, total // 3, pg_cluster.restart)
+        refused = threading.Event()
+
+        def outage() -> None:
+            pg_cluster.stop()
+            try:
+                # Down until a request is answered 503: one caught mid-statement at
+                # once, else one that waited the pool's 5 s for a connection.
+                refused.wait(60)
+            finally:
+                pg_cluster.start_again()
+
+        acknowledged, statuses = burst(nodes, total, CLIENTS, total // 3, outage, refused)
         # No 500, no hang, no lost connection; a 409 ("posted already") only when sent
         # again, after a commit whose answer the restart cut off.
         assert set(statuses) <= {201, 503, "409 on resending"}, statuses
-        assert statuses[503] > 0, statuses  # the restart met requests in flight
+        assert statuses[503] > 0, statuses  # the outage met requests
         assert sorted(acknowledged) == list(range(total)), statuses
         # Each comment stored once: a 503 stored nothing (or all, with its claim).
         assert stored_markers(pg_url) == Counter(range(total))
