@@ -230,7 +230,9 @@ def _worker_connections() -> int:
 
 
 def gunicorn_argv(gunicorn: Path, app: str, port: int) -> list[str]:
-    """The same flags for both servers: the deployment the README recommends.
+    """The same flags for both servers: the README's deployment (gthread, 4 threads,
+    16 connections per worker), with one worker per core of this 2-core machine
+    (``BENCH_INTAKE_WORKERS``; 4 workers measured lower here, see docs/benchmarks.md).
 
     ``--worker-connections`` caps the connections one worker holds (4 per
     thread). Without it gthread's workers take keep-alive connections as they
