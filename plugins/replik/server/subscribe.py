@@ -18,7 +18,7 @@ from ..rebuild import separate_worker
 from ..state import open_state
 from ..subscriptions import Subscription
 from . import pages
-from .intake import _EMAIL_RE, SUBSCRIPTION_NOTES, intake, origin_problem, words_for
+from .intake import SUBSCRIPTION_NOTES, intake, is_email, origin_problem, words_for
 from .links import OneClick
 from .responses import json_response, wants_json
 
@@ -81,7 +81,7 @@ def subscribe() -> Response:
     errors: dict[str, str] = {}
     if not email:
         errors["email"] = _("Please fill in: {field}.").format(field=_("Email"))
-    elif len(email) > 254 or not _EMAIL_RE.match(email):
+    elif not is_email(email):
         errors["email"] = _("This is not an email address.")
     if not request.form.get("consent"):
         errors["consent"] = _("Please agree to the storage of your data.")
