@@ -175,7 +175,7 @@ def csrf_token() -> str:
     return str(session["csrf"])
 
 
-def _desk_text(text: str) -> str:
+def desk_text(text: str) -> str:
     """``text`` in the desk's language (the site's, as the desk's pages)."""
     return gettext_for(current_app.config["REPLIK"])(text)
 
@@ -186,7 +186,7 @@ def require_csrf() -> None:
     if not (expected and hmac.compare_digest(str(expected).encode(), given.encode())):
         log.warning("replik: refused a desk request without a valid CSRF token from %s",
                     request.remote_addr)
-        abort(403, description=_desk_text(
+        abort(403, description=desk_text(
             "The form was stale or not sent by the desk. Reload the page and try again."))
 
 
@@ -195,7 +195,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
             if request.method != "GET":
-                abort(403, description=_desk_text("Your session has ended. Please log in again."))
+                abort(403, description=desk_text("Your session has ended. Please log in again."))
             return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

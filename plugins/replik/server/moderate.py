@@ -185,8 +185,7 @@ def _template_globals() -> dict[str, Any]:
     }
 
 
-def _(text: str) -> str:
-    return gettext_for(settings())(text)
+_ = auth.desk_text  # the desk's words in the site's language
 
 
 def _local_time(when: datetime | str) -> str:
