@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from .disk import measure as disk_measure
 from .measure import file_creation_us
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -664,6 +665,8 @@ def forget_old_runs(keep: Path) -> None:
 def run(report: dict) -> None:
     work = work_folder()
     creation_us = file_creation_us(work)
+    # The disk's own stalls bound the p99 whatever the servers do (benchmarks/disk.py).
+    disk = disk_measure(work / "disk", threads=8, seconds=5)
     client = load_client()
     if client == "python":
         print("intake: wrk is not installed (apt-get install wrk): using the Python load "
@@ -711,6 +714,7 @@ def run(report: dict) -> None:
         "load_average_after": os.getloadavg()[0],
         "work_folder": str(work),
         "file_creation_us_before": creation_us,
+        "disk_before": disk,
         "replik": replik,
     }
     lines = [f"load client: {client}" + (
@@ -753,6 +757,10 @@ def run(report: dict) -> None:
                          f"(fewer than {MIN_REQUESTS}); raise BENCH_INTAKE_SECONDS")
     lines.extend(f"PROBLEM: {p}" for p in problems)
     lines.append(f"creating a file in the work folder cost {creation_us} µs before the run")
+    lines.append(f"the disk before the run (8 threads storing through Store.add, 5 s): "
+                 f"{disk['per_s']}/s, p50 {disk['p50_ms']} ms, p99 {disk['p99_ms']} ms, "
+                 f"stalls over 40 ms: {len(disk['stalls_over_40_ms'])} "
+                 f"(longest {disk['max_ms']} ms)")
     section["problems"] = problems
     section["summary"] = lines
     report["intake"] = section

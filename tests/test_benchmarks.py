@@ -239,3 +239,13 @@ print(m.peak_rss_mb, m.returncode, m.cpu_seconds, m.seconds)
     peak, code, cpu, wall = result.stdout.split()
     assert int(code) == 0 and float(cpu) > 0 and float(wall) >= float(cpu) * 0.5
     assert 20 < float(peak) < 100  # its own 20 MB and Python, not the 150 MB
+
+
+def test_disk_probe_stores_every_entry_it_times(tmp_path: Path) -> None:
+    from benchmarks import disk
+
+    result = disk.measure(tmp_path, threads=2, seconds=0.3)
+    stored = list((tmp_path / "comments" / "pending").glob("*.txt"))
+    assert result["entries"] == len(stored) > 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert all(ms > disk.STALL_MS for _at, ms in result["stalls_over_40_ms"])
