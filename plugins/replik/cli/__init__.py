@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..settings import Settings
+from ..storespec import StoreError, open_store
 
 # Modules that define ``commands``: a list of click commands or groups.
 COMMAND_MODULES = [
@@ -29,7 +30,15 @@ COMMAND_MODULES = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:  # a missing entry, a refused change: the message says it
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--settings", "settings_path", default="pelicanconf.py", show_default=True,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -61,8 +70,6 @@ def load(ctx: click.Context) -> Settings:
                 f"{obj['settings_path']}: {exc}") from None
         # Put back what a killed process left half done in the store (an edit's held
         # copy), so that no command misses an entry.
-        from ..storespec import open_store
-
         store = open_store(obj["settings"])
         try:
             store.sweep()

@@ -268,10 +268,7 @@ def forget_cmd(ctx: click.Context, email: str, delete: bool, build: bool, yes: b
     elif not yes:
         verb = "Delete" if delete else "Anonymise"
         click.confirm(f"{verb} {len(found)} entries of {email}?", abort=True)
-    try:
-        result = forget(settings, email, delete=delete, actor=actor)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = forget(settings, email, delete=delete, actor=actor)
     if result.deleted:
         click.echo(f"Deleted {len(result.deleted)} entries.")
     if result.changed:

@@ -13,7 +13,7 @@ import click
 from ..moderation import Moderation, Outcome
 from ..render import count_links
 from ..settings import Settings
-from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
+from ..store import STATES, TYPES, Entry, StoreError
 from ..storespec import open_store
 from . import load, rebuild
 
@@ -84,9 +84,7 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
     settings = load(ctx)
     store = open_store(settings)
     states = STATES if state == "all" else (state,)
-    entries = [e for s in states for e in store.entries(s)]
-    if article:
-        entries = [e for e in entries if e.article == article]
+    entries = [e for s in states for e in store.entries(s, article)]
     if entry_type:
         entries = [e for e in entries if e.type == entry_type]
     entries.sort(key=lambda e: (e.date, e.id), reverse=True)
@@ -119,10 +117,7 @@ def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
     """Everything about one entry, with its audit trail (times in the site's TIMEZONE)."""
     settings = load(ctx)
     store = open_store(settings)
-    try:
-        entry = store.get(entry_id)
-    except EntryNotFound as exc:
-        raise click.ClickException(str(exc)) from None
+    entry = store.get(entry_id)
     trail = list(store.audit_trail(entry_id))
     if as_json:
         data = entry_dict(entry)
@@ -239,10 +234,7 @@ def reply_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str, n
     if text is None:
         text = click.edit("\n# Write your answer above. Lines starting with # are dropped.\n")
         text = "\n".join(ln for ln in (text or "").splitlines() if not ln.startswith("#"))
-    try:
-        outcome = moderation.reply(entry_id, text, author=name)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    outcome = moderation.reply(entry_id, text, author=name)
     _report([outcome], as_json)
     if not as_json:
         _rebuild_hint(ctx, build)
@@ -258,19 +250,12 @@ def edit_cmd(ctx: click.Context, entry_id: str, text: str | None, actor: str,
              build: bool) -> None:
     """Edit an entry's text (opens $EDITOR)."""
     moderation = Moderation(load(ctx), actor)
-    try:
-        entry = moderation.store.get(entry_id)
-    except EntryNotFound as exc:
-        raise click.ClickException(str(exc)) from None
     if text is None:
-        text = click.edit(entry.body, extension=".md")
+        text = click.edit(moderation.store.get(entry_id).body, extension=".md")
         if text is None:
             click.echo("No change.")
             return
-    try:
-        outcome = moderation.edit(entry_id, text)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    outcome = moderation.edit(entry_id, text)
     if outcome.note == "unchanged":
         click.echo("No change.")
         return

@@ -74,7 +74,6 @@ def serve(ctx: click.Context, host: str, port: int, reload: bool) -> None:
     """
     from werkzeug.serving import run_simple
 
-
     settings = load(ctx)
     base = f"http://{host}:{port}"
     if _is_local(settings.siteurl):
