@@ -155,8 +155,6 @@ def blocked_reason(addr: IPAddress) -> str:
     for attr, reason in checks:
         if getattr(addr, attr):
             return reason
-    if isinstance(addr, ipaddress.IPv6Address) and addr in ipaddress.ip_network("fc00::/7"):
-        return "a unique-local address"
     for net in _EXTRA_BLOCKED:
         if addr.version == net.version and addr in net:
             return "a special-purpose address"
@@ -338,7 +336,7 @@ def fetch(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout),
     ) as client:
-        for hop in range(MAX_REDIRECTS + 1):
+        for _hop in range(MAX_REDIRECTS + 1):
             target = check_url(current, settings)
             result = _send_one(
                 client, current, target, method, data, json, base_headers,
@@ -346,8 +344,6 @@ def fetch(
             )
             if isinstance(result, FetchResult):
                 return result
-            if hop == MAX_REDIRECTS:
-                raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times: refused")
             status, location = result
             current = urljoin(current, location)
             if status == 303 or (status in (301, 302) and method == "POST"):
