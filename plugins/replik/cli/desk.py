@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ def passwd(ctx: click.Context, name: str) -> None:
     names for NAME, e.g. REPLIK_MODERATORS = {"anna": "REPLIK_PASSWORD_ANNA"}
     and REPLIK_PASSWORD_ANNA='<hash>'. The password itself is stored nowhere.
     """
-    from ..server.auth import make_hash
+    from ..server.auth import make_hash, moderator_variables
 
     password = click.prompt(f"Password for {name}", hide_input=True,
                             confirmation_prompt=True)
@@ -32,12 +33,8 @@ def passwd(ctx: click.Context, name: str) -> None:
         raise click.ClickException("use at least 10 characters for a moderator password")
     click.echo(make_hash(password))
     variable = None
-    try:
-        from ..server.auth import moderator_variables
-
+    with suppress(click.ClickException):  # no usable settings: the generic hint
         variable = moderator_variables(load(ctx)).get(name)
-    except click.ClickException:
-        pass
     hint = f"export {variable}='<the hash above>'" if variable else \
         f'add "{name}": "REPLIK_PASSWORD_{name.upper()}" to REPLIK_MODERATORS in pelicanconf.py'
     click.echo(f"Next: {hint}", err=True)
@@ -93,7 +90,6 @@ def report(ctx: click.Context, since: str | None, until: str | None, as_json: bo
            as_csv: bool) -> None:
     """The dialogue report: received, decided and answered entries, overall and per
     article, for the entries that arrived in the period."""
-
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
     now = datetime.now(UTC)

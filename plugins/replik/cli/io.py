@@ -30,16 +30,6 @@ def _state(settings: Settings, comments: Path | None) -> State:
     return open_state(settings) if comments is None else State(comments / FILE_NAME)
 
 
-def _report(summary: Summary, dry_run: bool, store: CommentStore, kind: str) -> None:
-    for line in summary.lines():
-        click.echo(line)
-    if dry_run:
-        click.echo("Dry run: nothing was written.")
-    elif summary.new_entries:
-        store.audit("cli", f"import-{kind}", source=Path(summary.source).name,
-                    new=summary.new_entries, existing=summary.existing_entries)
-
-
 class ImportProgress:
     """How a long import goes, on standard error (the summary goes to standard output).
 
@@ -106,7 +96,13 @@ def _import(ctx: click.Context, kind: str, comments_dir: Path | None, dry_run: b
                                    ) from None
     except ImportFailed as exc:
         raise click.ClickException(str(exc)) from None
-    _report(summary, dry_run, store, kind)
+    for line in summary.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif summary.new_entries:
+        store.audit("cli", f"import-{kind}", source=Path(summary.source).name,
+                    new=summary.new_entries, existing=summary.existing_entries)
     return summary
 
 
@@ -173,7 +169,7 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
     """Import a Disqus export (XML). Threads are matched to the blog's articles by URL,
     by Disqus identifier or by --map; threads that match no article are reported."""
     from ..importers.articles import ArticleMatcher, content_articles
-    from ..importers.disqus import import_disqus
+    from ..importers.disqus import DisqusImport
 
     explicit: dict[str, str] = {}
     for mapping in mappings:
@@ -183,8 +179,8 @@ def import_disqus_cmd(ctx: click.Context, export: Path, comments_dir: Path | Non
         explicit[url] = slug
     matcher = ArticleMatcher(content_articles(load(ctx)), explicit)
     _import(ctx, "disqus", comments_dir, dry_run, lambda settings, store, progress:
-            import_disqus(export, store, matcher, staging_parent=cache_path(settings),
-                          dry_run=dry_run, progress=progress))
+            DisqusImport(store, matcher, staging_parent=cache_path(settings),
+                         dry_run=dry_run).run(export, progress))
 
 
 @import_group.command("json")

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -197,7 +198,7 @@ def _remove_stale(parent: Path) -> None:
             continue
 
 
-class Staging:
+class Staging(AbstractContextManager["Staging"]):
     """A private scratch area: the entries and a content tree, filled while the input
     is read and validated, moved into the real store and content folder only when
     the whole input proved good. Removed afterwards in every case."""
@@ -221,7 +222,7 @@ class Staging:
         if state not in STATES:
             raise ValueError(f"unknown state {state!r}")
         if self._spool is None:
-            self._spool = open(self.entries, "xb")  # noqa: SIM115 - closed in cleanup()
+            self._spool = open(self.entries, "xb")  # noqa: SIM115 - closed in __exit__
         data = serialize(entry)
         self._spool.write(b"%s %d\n%s" % (state.encode(), len(data), data))
         self.count += 1
@@ -248,17 +249,11 @@ class Staging:
             if path.is_file():
                 yield path.relative_to(self.content).as_posix(), path
 
-    def cleanup(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Staging:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
 
 
 def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path | None,

@@ -226,10 +226,3 @@ class DisqusImport:
                     f"thread {thread.link or thread.identifier or '(no link)'!r}"
                     f" (line {thread.line}, {thread.posts} posts) matches no article;"
                     " map it with --map URL=SLUG")
-
-
-def import_disqus(path: Path, store: Store, matcher: ArticleMatcher, *,
-                  staging_parent: Path | None = None, dry_run: bool = False,
-                  progress: Progress | None = None) -> Summary:
-    return DisqusImport(store, matcher, staging_parent=staging_parent,
-                        dry_run=dry_run).run(path, progress)
