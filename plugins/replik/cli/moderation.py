@@ -84,9 +84,8 @@ def list_cmd(ctx: click.Context, state: str, article: str, entry_type: str | Non
     settings = load(ctx)
     store = open_store(settings)
     states = STATES if state == "all" else (state,)
-    entries = [e for s in states for e in store.entries(s, article)]
-    if entry_type:
-        entries = [e for e in entries if e.type == entry_type]
+    entries = [e for s in states for e in store.entries(s, article)
+               if not entry_type or e.type == entry_type]
     entries.sort(key=lambda e: (e.date, e.id), reverse=True)
     entries = entries[:limit] if limit > 0 else entries
     if as_json:

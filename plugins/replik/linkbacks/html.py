@@ -55,10 +55,6 @@ def normalize_source(url: str) -> str:
     return normalize_url(url) + (f"#{fragment}" if fragment else "")
 
 
-def same_source(a: str, b: str) -> bool:
-    return normalize_source(a) == normalize_source(b)
-
-
 @dataclass
 class Page:
     """A parsed linking page."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import mf2py
 
-from .html import clean, same_source, same_url
+from .html import clean, normalize_source, same_url
 
 _KIND_PROPERTIES = (("in-reply-to", "reply"), ("like-of", "like"), ("repost-of", "repost"))
 
@@ -68,8 +68,9 @@ def _pick_entry(entries: list[dict[str, Any]], source: str) -> dict[str, Any] | 
     """The entry whose u-url is the source, fragment included: on a post's page the
     comments are nested h-entries with u-urls like ``post#comment-3``, and none of
     them is the post. Without a match, the page's first entry (the post)."""
+    key = normalize_source(source)
     for entry in entries:
-        if any(same_source(u, source) for u in _urls(entry["properties"].get("url", []))):
+        if any(normalize_source(u) == key for u in _urls(entry["properties"].get("url", []))):
             return entry
     return entries[0] if entries else None
 

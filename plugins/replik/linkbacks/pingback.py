@@ -41,10 +41,6 @@ def fault(code: int, message: str) -> bytes:
     )
 
 
-def success(message: str) -> bytes:
-    return xmlrpc.client.dumps((message,), methodresponse=True).encode("utf-8")
-
-
 def handle(receiver: Receiver, body: bytes, ip: str, user_agent: str) -> bytes:
     """Answer one XML-RPC request body; never raises."""
     try:
@@ -94,4 +90,5 @@ def ping(receiver: Receiver, source: str, target: str, ip: str, user_agent: str)
     if receiver.pairs.find(source, article.slug) is not None:
         return fault(ALREADY_REGISTERED, "this pingback has already been registered")
     receiver.save("pingback", verified, target, article, ip=ip, user_agent=user_agent)
-    return success(f"Pingback from {source} to {target} registered; it awaits moderation.")
+    message = f"Pingback from {source} to {target} registered; it awaits moderation."
+    return xmlrpc.client.dumps((message,), methodresponse=True).encode("utf-8")
