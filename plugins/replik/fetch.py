@@ -251,15 +251,10 @@ def _host_header(target: _Target) -> str:
 
 
 def _accepts(media_type: str, accept_types: Iterable[str] | None) -> bool:
-    if accept_types is None:
-        return True
-    for allowed in accept_types:
-        allowed = allowed.lower()
-        if allowed == media_type or allowed == "*/*":
-            return True
-        if allowed.endswith("/*") and media_type.startswith(allowed[:-1]):
-            return True
-    return False
+    return accept_types is None or any(
+        allowed in (media_type, "*/*")
+        or (allowed.endswith("/*") and media_type.startswith(allowed[:-1]))
+        for allowed in (value.lower() for value in accept_types))
 
 
 def _decoded(chunks: Iterator[bytes], encoding: str, limit: int) -> Iterator[bytes]:

@@ -57,11 +57,8 @@ def host_of(url: str) -> str:
 def host_listed(host: str, listed: list[str] | tuple[str, ...]) -> bool:
     """Is ``host`` one of ``listed`` or below one of them (a.b.example counts for example)?"""
     host = host.lower().rstrip(".")
-    for item in listed:
-        item = str(item).strip().lower().rstrip(".").lstrip(".")
-        if item and (host == item or host.endswith("." + item)):
-            return True
-    return False
+    items = (str(item).strip().lower().strip(".") for item in listed)
+    return any(item and (host == item or host.endswith("." + item)) for item in items)
 
 
 def _record(entry: Entry) -> tuple[Any, ...]:

@@ -145,12 +145,8 @@ def external_links(post: Post, settings: Settings) -> list[str]:
     own = host_of(settings.siteurl)
     ignore = list(settings.linkback_send_ignore)
     page = Page.parse(post.url, f"<html><body>{post.content}</body></html>", "text/html")
-    found = []
-    for url in page.all_links():
-        host = host_of(url)
-        if host and host != own and not host_listed(host, ignore):
-            found.append(url)
-    return found
+    return [url for url in page.all_links()
+            if (host := host_of(url)) and host != own and not host_listed(host, ignore)]
 
 
 # -- discovery ------------------------------------------------------------------------
