@@ -9,7 +9,7 @@ file is validated first, and a bad file imports nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,22 +60,17 @@ class _Thread:
 
 @dataclass
 class _Post:
+    """A post as read: its entry (id, article and body are set when it is staged),
+    its state, and what ties it to its thread and its parent."""
+
     line: int
     dsq_id: str
     thread: str
     parent: str
-    body: str
-    date: datetime
-    deleted: bool
-    spam: bool
-    approved: bool
-    author: str
-    email: str
     username: str
     anonymous: bool
-    url: str
-    ip: str
-    extra: dict[str, str] = field(default_factory=dict)
+    state: str
+    entry: Entry
 
 
 class DisqusImport:
@@ -166,27 +161,27 @@ class DisqusImport:
         parent = _child(element, "parent")
         author = _child(element, "author")
         get = (lambda name: _text(author, name)) if author is not None else (lambda name: "")
-        approved_text = _text(element, "isApproved")
+        state = ("spam" if _flag(element, "isSpam") else "trash" if _flag(element, "isDeleted")
+                 else "pending" if _text(element, "isApproved").lower() == "false"
+                 else "approved")
+        entry = Entry(id="", article="", body=_text(element, "message"),
+                      date=date.astimezone(UTC), author=get("name"), url=get("link"),
+                      email=get("email"), ip=_text(element, "ipAddress"),
+                      extra={"Disqus-Post-Id": dsq_id, "Disqus-Thread-Id": thread_id,
+                             "Original-Offset": "+00:00"})
         self.posts.append(_Post(
             line=line, dsq_id=dsq_id, thread=thread_id,
             parent=(parent.get(_ID) or "").strip() if parent is not None else "",
-            body=_text(element, "message"), date=date.astimezone(UTC),
-            deleted=_flag(element, "isDeleted"), spam=_flag(element, "isSpam"),
-            approved=approved_text.lower() != "false",
-            author=get("name"), email=get("email"), username=get("username"),
-            anonymous=author is not None and _flag(author, "isAnonymous"),
-            url=get("link"), ip=_text(element, "ipAddress"),
-            extra={"Disqus-Post-Id": dsq_id, "Disqus-Thread-Id": thread_id,
-                   "Original-Offset": "+00:00"},
+            username=get("username"), anonymous=author is not None and _flag(author, "isAnonymous"),
+            state=state, entry=entry,
         ))
 
     # -- writing ----------------------------------------------------------------
     def _stage(self, staging: Staging, summary: Summary) -> None:
-        slugs: dict[str, str | None] = {}
-        for dsq_id, thread in self.threads.items():
-            slugs[dsq_id] = self.matcher.match(thread.link, thread.identifier)
-        ours = {p.dsq_id: stable_id(p.date, "disqus", getattr(self.threads.get(p.thread), "forum",
-                                                              "") or self.forum, p.dsq_id)
+        slugs = {dsq_id: self.matcher.match(thread.link, thread.identifier)
+                 for dsq_id, thread in self.threads.items()}
+        ours = {p.dsq_id: stable_id(p.entry.date, "disqus", getattr(
+                    self.threads.get(p.thread), "forum", "") or self.forum, p.dsq_id)
                 for p in self.posts}
         for post in self.posts:
             thread = self.threads.get(post.thread)
@@ -198,13 +193,10 @@ class DisqusImport:
             if slug is None:
                 summary.skip("post of a thread that matches no article")
                 continue
-            state = ("spam" if post.spam else "trash" if post.deleted
-                     else "approved" if post.approved else "pending")
-            entry = Entry(
-                id=ours[post.dsq_id], article=slug, body=htmlconv.comment_body(post.body),
-                date=post.date, author=post.author, url=post.url, email=post.email,
-                ip=post.ip, extra=dict(post.extra),
-            )
+            entry, state = post.entry, post.state
+            entry.id = ours[post.dsq_id]
+            entry.article = slug
+            entry.body = htmlconv.comment_body(entry.body)
             if post.parent:
                 if post.parent in ours:
                     entry.reply_to = ours[post.parent]
@@ -214,7 +206,7 @@ class DisqusImport:
             # The thread's (verified) author answering in their own thread is staff.
             entry.staff = not post.anonymous and bool(
                 (thread.author_username and post.username == thread.author_username)
-                or (thread.author_email and post.email.lower() == thread.author_email))
+                or (thread.author_email and entry.email.lower() == thread.author_email))
             if state == "spam":
                 entry.spam_verdict = "spam"
                 entry.spam_reason = "marked as spam in Disqus"
