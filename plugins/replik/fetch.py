@@ -244,12 +244,6 @@ def user_agent(settings: Settings) -> str:
     return f"Replik/{__version__} (+{site})" if site else f"Replik/{__version__}"
 
 
-def _host_header(target: _Target) -> str:
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    default = 443 if target.scheme == "https" else 80
-    return host if target.port == default else f"{host}:{target.port}"
-
-
 def _accepts(media_type: str, accept_types: Iterable[str] | None) -> bool:
     return accept_types is None or any(
         allowed in (media_type, "*/*")
@@ -333,10 +327,15 @@ def fetch(
     ) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             target = check_url(current, settings)
-            result = _send_one(
-                client, current, target, method, data, json, base_headers,
-                accept_list, max_bytes, deadline,
-            )
+            raw = isinstance(data, bytes | str)
+            # Built for the checked host name: the Host header and the TLS name are
+            # that name; _send_one then points the request at the checked addresses.
+            request = client.build_request(
+                method, httpx.URL(current).copy_with(host=target.host), headers=base_headers,
+                content=data if raw else None, data=None if raw else data, json=json,
+                extensions={"sni_hostname": target.host} if target.scheme == "https" else {})
+            result = _send_one(client, request, current, target, accept_list, max_bytes,
+                               deadline)
             if isinstance(result, FetchResult):
                 return result
             status, location = result
@@ -346,36 +345,19 @@ def fetch(
     raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times: refused")
 
 
-def _send_one(
-    client: httpx.Client,
-    url: str,
-    target: _Target,
-    method: str,
-    data: Any,
-    json: Any,
-    headers: dict[str, str],
-    accept_types: tuple[str, ...] | None,
-    max_bytes: int,
-    deadline: float,
-) -> FetchResult | tuple[int, str]:
-    """One request to the checked address; a redirect comes back as (status, Location)."""
-    hop_headers = {**headers, "Host": _host_header(target)}
-    extensions: dict[str, Any] = {}
-    if target.scheme == "https":
-        extensions["sni_hostname"] = target.host
+def _send_one(client: httpx.Client, request: httpx.Request, url: str, target: _Target,
+              accept_types: tuple[str, ...] | None, max_bytes: int, deadline: float
+              ) -> FetchResult | tuple[int, str]:
+    """``request`` (for ``url``) to the checked addresses in turn, until one answers; a
+    redirect comes back as (status, Location)."""
     last_error: Exception | None = None
     for addr in target.addresses:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        raw = isinstance(data, bytes | str)
-        request = client.build_request(
-            method, httpx.URL(url).copy_with(host=str(addr).split("%", 1)[0], port=target.port),
-            headers=hop_headers,
-            content=data if raw else None, data=None if raw else data, json=json,
-            extensions=extensions,
-            timeout=httpx.Timeout(min(remaining, client.timeout.read or remaining)),
-        )
+        request.url = request.url.copy_with(host=str(addr).split("%", 1)[0], port=target.port)
+        request.extensions["timeout"] = httpx.Timeout(
+            min(remaining, client.timeout.read or remaining)).as_dict()
         try:
             response = client.send(request, stream=True)
         except httpx.ConnectError as exc:
