@@ -32,9 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import lxml.html
-from lxml import etree
-
 from ..articles import read_content
 from ..fetch import FetchError, blocked_reason, fetch
 from ..gone import published_urls, sent_log
@@ -176,12 +173,8 @@ def discover(target: str, settings: Settings) -> Endpoint:
     for href, rels in _link_header_rels(result.headers.get_list("link")):
         if "webmention" in rels:
             return Endpoint("webmention", urljoin(base, href))
-    root: etree._Element | None = None
-    if result.media_type in DISCOVERY_TYPES and result.content.strip():
-        try:
-            root = lxml.html.document_fromstring(result.text)
-        except (etree.ParserError, ValueError):
-            root = None
+    root = (Page.parse(base, result.text, result.media_type).root
+            if result.media_type in DISCOVERY_TYPES else None)
     if root is not None:
         for element in root.iter("link", "a"):
             rels = set((element.get("rel") or "").lower().split())
