@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,7 +30,7 @@ def _state(settings: Settings, comments: Path | None) -> State:
     return open_state(settings) if comments is None else State(comments / FILE_NAME)
 
 
-class ImportProgress:
+class ImportProgress(AbstractContextManager["ImportProgress"]):
     """How a long import goes, on standard error (the summary goes to standard output).
 
     On a terminal: a bar for each phase (reading the export, writing into the store)
@@ -74,9 +74,6 @@ class ImportProgress:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
-
-    def __enter__(self) -> ImportProgress:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()

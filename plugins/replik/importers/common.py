@@ -149,10 +149,9 @@ class Summary:
     def lines(self) -> list[str]:
         out = [f"Imported from {self.source}:"]
         if self.posts or self.pages:
-            posts = ", ".join(f"{n} {s}" for s, n in sorted(self.posts.items())) or "none"
-            pages = ", ".join(f"{n} {s}" for s, n in sorted(self.pages.items())) or "none"
-            out.append(f"  posts: {sum(self.posts.values())} ({posts})")
-            out.append(f"  pages: {sum(self.pages.values())} ({pages})")
+            for name, counts in (("posts", self.posts), ("pages", self.pages)):
+                shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+                out.append(f"  {name}: {sum(counts.values())} ({shown})")
             out.append(
                 f"  content files: {len(self.files_written)} written, {self.files_unchanged}"
                 f" unchanged, {len(self.files_kept)} kept because they differ"
