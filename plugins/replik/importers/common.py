@@ -18,6 +18,7 @@ from typing import IO, Any, BinaryIO
 
 from lxml import etree
 
+from ..files import write_atomic
 from ..store import STATES, Entry, Store, new_id, parse, serialize
 
 #: How many problems an error message lists before it says "and N more".
@@ -310,6 +311,4 @@ def commit(staging: Staging, store: Store, summary: Summary, content_dir: Path |
         try:
             staged.replace(target)  # same file system: one atomic rename
         except OSError:
-            tmp = target.with_name(f".{target.name}.importing")
-            shutil.copyfile(staged, tmp)
-            tmp.replace(target)
+            write_atomic(target, staged.read_bytes(), durable=False)
