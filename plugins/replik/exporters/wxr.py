@@ -129,10 +129,8 @@ def _comment(item: Any, entry: Entry, numbers: dict[str, int]) -> None:
     _sub(node, "wp:comment_author_IP", entry.ip, cdata=True)
     _sub(node, "wp:comment_date", local.strftime(_WP_DATE), cdata=True)
     _sub(node, "wp:comment_date_gmt", entry.date.astimezone(UTC).strftime(_WP_DATE), cdata=True)
-    if entry.is_linkback:
-        content = f"[&#8230;] {entry.body} [&#8230;]"
-    else:
-        content = str(render_body(entry.body))
+    content = (f"[&#8230;] {entry.body} [&#8230;]" if entry.is_linkback
+               else str(render_body(entry.body)))
     _sub(node, "wp:comment_content", content, cdata=True)
     _sub(node, "wp:comment_approved", APPROVED[entry.state], cdata=True)
     _sub(node, "wp:comment_type", "comment" if entry.type == "comment" else entry.type,

@@ -110,11 +110,10 @@ def check_public_site(settings: Settings) -> str:
     return site
 
 
-class _QuietStaticLinks(logging.Filter):
+def _quiet_static_links(record: logging.LogRecord) -> bool:
     # Reading content without the static generator makes Pelican warn about every
     # {static} link; those warnings belong to the real build, not to us.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "skipping url replacement" not in record.getMessage()
+    return "skipping url replacement" not in record.getMessage()
 
 
 def published_posts(settings: Settings) -> list[Post]:
@@ -122,9 +121,8 @@ def published_posts(settings: Settings) -> list[Post]:
     from pelican.generators import ArticlesGenerator
 
     base = settings.siteurl.rstrip("/")
-    quiet = _QuietStaticLinks()
     pelican_log = logging.getLogger("pelican.contents")
-    pelican_log.addFilter(quiet)
+    pelican_log.addFilter(_quiet_static_links)
     try:
         (generator,) = read_content(settings, ArticlesGenerator)
         # ``content`` is rendered lazily: read it while the filter is on.
@@ -134,7 +132,7 @@ def published_posts(settings: Settings) -> list[Post]:
             for a in list(generator.articles) + list(generator.translations)
         ]
     finally:
-        pelican_log.removeFilter(quiet)
+        pelican_log.removeFilter(_quiet_static_links)
 
 
 def external_links(post: Post, settings: Settings) -> list[str]:
