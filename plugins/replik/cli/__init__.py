@@ -6,7 +6,6 @@ collected here. ``load(ctx)`` is the one way a command gets the blog's settings.
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -15,19 +14,6 @@ import click
 
 from ..settings import Settings
 from ..storespec import StoreError, open_store
-
-# Modules that define ``commands``: a list of click commands or groups.
-COMMAND_MODULES = [
-    "replik.cli.moderation",
-    "replik.cli.io",
-    "replik.cli.server",
-    "replik.cli.social",
-    "replik.cli.linkbacks",
-    "replik.cli.desk",
-    "replik.cli.mail",
-    "replik.cli.db",
-    "replik.cli.worker",
-]
 
 
 class _Group(click.Group):
@@ -94,6 +80,10 @@ def rebuild(ctx: click.Context, build: bool, hint: str, kept: str) -> None:
     click.echo("Site rebuilt.", err=True)
 
 
-for _name in COMMAND_MODULES:
-    for _command in importlib.import_module(_name).commands:
+# Each feature's module defines ``commands``, a list of click commands or groups
+# (imported last: they use load and rebuild from here).
+from . import db, desk, io, linkbacks, mail, moderation, server, social, worker  # noqa: E402
+
+for _module in (moderation, io, server, social, linkbacks, desk, mail, db, worker):
+    for _command in _module.commands:
         main.add_command(_command)
