@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,11 +191,9 @@ def _remove_stale(parent: Path) -> None:
     """Remove what killed imports left in ``parent``: it holds e-mail and IP addresses."""
     now = time.time()
     for old in parent.glob("replik-import-*"):
-        try:
+        with suppress(FileNotFoundError):  # removed by another import meanwhile
             if now - old.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
-        except FileNotFoundError:
-            continue
 
 
 class Staging(AbstractContextManager["Staging"]):
