@@ -119,9 +119,7 @@ def show_cmd(ctx: click.Context, entry_id: str, as_json: bool) -> None:
     entry = store.get(entry_id)
     trail = list(store.audit_trail(entry_id))
     if as_json:
-        data = entry_dict(entry)
-        data["audit"] = trail
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**entry_dict(entry), "audit": trail}, ensure_ascii=False, indent=2))
         return
     zone_name, zone = _zone(settings)
     rows = entry_dict(entry)

@@ -48,17 +48,13 @@ def entry_from_json(data: Any) -> Entry:
     for required in ("id", "article", "date", "body", "state"):
         if required not in data:
             raise ValueError(f"has no {required!r}")
-    values: dict[str, Any] = {}
-    for name in ENTRY_FIELDS:
-        if name not in data:
-            continue
-        value = data[name]
+    values: dict[str, Any] = {name: data[name] for name in ENTRY_FIELDS if name in data}
+    for name, value in values.items():
         if name == "staff":  # the one flag; every other field is text
             if not isinstance(value, bool):
                 raise ValueError(f"{name!r} must be true or false")
         elif not isinstance(value, str):
             raise ValueError(f"{name!r} must be a string")
-        values[name] = value
     if not is_valid_id(values["id"]):
         raise ValueError(f"has an invalid id {values['id']!r}")
     try:
