@@ -127,10 +127,8 @@ def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return addr.sixtofour
     if addr.teredo is not None:
         return addr.teredo[1]
-    if addr in _NAT64:
-        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-    # IPv4-compatible (deprecated) ::a.b.c.d
-    if int(addr) >> 32 == 0 and int(addr) > 1:
+    # NAT64, or IPv4-compatible (deprecated) ::a.b.c.d: the last 32 bits.
+    if addr in _NAT64 or (int(addr) >> 32 == 0 and int(addr) > 1):
         return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
 
@@ -314,8 +312,8 @@ def fetch(
         "Accept": ", ".join(accept_list) + ", */*;q=0.1" if accept_list else "*/*",
         # Asking for identity keeps decompression bombs out; see _decoded for the rest.
         "Accept-Encoding": "identity",
+        **(headers or {}),
     }
-    base_headers.update(headers or {})
     method = method.upper()
     current = url
     # trust_env=False: a proxy from the environment would defeat the address pinning.
