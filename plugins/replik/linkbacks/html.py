@@ -114,10 +114,9 @@ class Page:
             href = (element.get("href") or "").strip()
             if not href or _inside_invisible(element):
                 continue
-            url = urljoin(base, href)
-            scheme = urlsplit(url).scheme.lower()
-            url = urlunsplit(urlsplit(url)._replace(fragment=""))
-            if scheme in ("http", "https") and url not in found:
+            parts = urlsplit(urljoin(base, href))
+            url = urlunsplit(parts._replace(fragment=""))
+            if parts.scheme.lower() in ("http", "https") and url not in found:
                 found.append(url)
         return found
 
