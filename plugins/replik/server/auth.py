@@ -18,11 +18,9 @@ import hmac
 import logging
 import math
 import secrets
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -188,18 +186,6 @@ def require_csrf() -> None:
                     request.remote_addr)
         abort(403, description=desk_text(
             "The form was stale or not sent by the desk. Reload the page and try again."))
-
-
-def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None:
-            if request.method != "GET":
-                abort(403, description=desk_text("Your session has ended. Please log in again."))
-            return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped
 
 
 # -- login throttle ---------------------------------------------------------------

@@ -65,7 +65,6 @@ from .responses import json_response
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "/moderate"
 BULK_ACTIONS = ("approve", "spam", "ham", "trash", "restore")
 # Which actions make sense from which state (the buttons the desk shows).
 ACTIONS_FOR_STATE = {
@@ -91,8 +90,7 @@ class _DeskBlueprint(Blueprint):
     """Mounted at REPLIK_MODERATE_URL (read from the app's settings at registration)."""
 
     def register(self, app: Flask, options: dict[str, Any]) -> None:
-        prefix = app.config["REPLIK"].desk_path if "REPLIK" in app.config else DEFAULT_PREFIX
-        super().register(app, {**options, "url_prefix": prefix})
+        super().register(app, {**options, "url_prefix": app.config["REPLIK"].desk_path})
 
 
 bp = _DeskBlueprint("desk", __name__, template_folder="../templates",
@@ -104,7 +102,6 @@ def init_app(app: Flask) -> None:
     settings = app.config["REPLIK"]
     auth.init_sessions(app)
     install_into(app.jinja_env, settings)
-    app.config["REPLIK_DESK_PREFIX"] = settings.desk_path
     if settings.rebuild:
         app.extensions["replik_rebuilder"] = (
             RebuildQueue(settings) if separate_worker(settings)  # `replik worker` builds
@@ -112,12 +109,12 @@ def init_app(app: Flask) -> None:
     if not auth.accounts(settings):
         log.warning("replik: no moderator can log in to %s: set REPLIK_MODERATORS in "
                     "pelicanconf.py and the password hash variables (replik passwd NAME)",
-                    app.config["REPLIK_DESK_PREFIX"])
+                    settings.desk_path)
     app.after_request(_desk_headers)
 
 
 def _desk_headers(response: Response) -> Response:
-    prefix = current_app.config.get("REPLIK_DESK_PREFIX", DEFAULT_PREFIX)
+    prefix = settings().desk_path
     if request.path == prefix or request.path.startswith(prefix + "/"):
         for key, value in SECURITY_HEADERS.items():
             response.headers[key] = value
@@ -164,6 +161,17 @@ def _warm_up() -> None:
 def _csrf() -> None:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         auth.require_csrf()
+
+
+@bp.before_request
+def _login() -> Any:
+    """Every page but these needs a logged-in moderator (checked after the CSRF token)."""
+    if request.endpoint in ("desk.login", "desk.logout", "desk.static") \
+            or auth.current_user() is not None:
+        return None
+    if request.method != "GET":
+        abort(403, description=_("Your session has ended. Please log in again."))
+    return redirect(url_for("desk.login", next=request.full_path.rstrip("?")))
 
 
 @bp.context_processor
@@ -218,8 +226,8 @@ def page_link(entry: Entry) -> str:
 # -- login ----------------------------------------------------------------------------
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    prefix = current_app.config["REPLIK_DESK_PREFIX"]
-    target = auth.safe_next(request.values.get("next"), prefix) or url_for("desk.start")
+    target = auth.safe_next(request.values.get("next"), settings().desk_path) \
+        or url_for("desk.start")
     message = ""
     status = 200
     headers: dict[str, str] = {}
@@ -283,7 +291,6 @@ def _period(entries: list[Entry] | None = None) -> tuple[datetime, datetime, boo
 
 
 @bp.route("/")
-@auth.login_required
 def start() -> Any:
     entries = entry_cache(settings()).entries()
     since, until, moved = _period(entries)
@@ -304,7 +311,6 @@ def start() -> Any:
 
 
 @bp.route("/report.json")
-@auth.login_required
 def report_json() -> Any:
     since, until, _moved = _period()
     return json_response(build_report(settings(), since, until))
@@ -336,7 +342,6 @@ def _view(entry: Entry, history: dict[str, Counter[str]]) -> dict[str, Any]:
 
 
 @bp.route("/queue")
-@auth.login_required
 def queue() -> Any:
     state = request.args.get("state", "pending")
     if state not in STATES and state != "all":
@@ -389,7 +394,6 @@ def _find(entry_id: str) -> Entry:
 
 
 @bp.route("/entry/<entry_id>")
-@auth.login_required
 def entry(entry_id: str) -> Any:
     item = _find(entry_id)
     everything = entry_cache(settings()).entries()
@@ -422,7 +426,6 @@ def _shown(item: Entry, everything: list[Entry]) -> bool:
 
 
 @bp.route("/link/<token>")
-@auth.login_required
 def mail_link(token: str) -> Any:
     """A one-click link from a notification mail: the entry, action pre-selected."""
     try:
@@ -440,8 +443,7 @@ def mail_link(token: str) -> Any:
 
 
 def _back(default_id: str | None = None) -> Any:
-    prefix = current_app.config["REPLIK_DESK_PREFIX"]
-    target = auth.safe_next(request.form.get("next"), prefix)
+    target = auth.safe_next(request.form.get("next"), settings().desk_path)
     if target:
         return redirect(target)
     if default_id and open_store(settings()).find(default_id):
@@ -482,7 +484,6 @@ def _decide(moderation: Moderation, action: str, entry_id: str,
 
 
 @bp.route("/entry/<entry_id>/act", methods=["POST"])
-@auth.login_required
 def act(entry_id: str) -> Any:
     action = request.form.get("action", "")
     if action not in ACTIONS or action == "delete":
@@ -512,7 +513,6 @@ def act(entry_id: str) -> Any:
 
 
 @bp.route("/bulk", methods=["POST"])
-@auth.login_required
 def bulk() -> Any:
     action = request.form.get("action", "")
     if action not in BULK_ACTIONS:
@@ -532,7 +532,6 @@ def bulk() -> Any:
 
 
 @bp.route("/entry/<entry_id>/reply", methods=["POST"])
-@auth.login_required
 def reply(entry_id: str) -> Any:
     text = request.form.get("body", "")
     limit = settings().max_length
@@ -554,7 +553,6 @@ def reply(entry_id: str) -> Any:
 
 
 @bp.route("/entry/<entry_id>/edit", methods=["POST"])
-@auth.login_required
 def edit(entry_id: str) -> Any:
     text = request.form.get("body", "")
     limit = settings().max_length
@@ -576,7 +574,6 @@ def edit(entry_id: str) -> Any:
 
 
 @bp.route("/entry/<entry_id>/delete", methods=["GET", "POST"])
-@auth.login_required
 def delete(entry_id: str) -> Any:
     item = _find(entry_id)
     if request.method != "POST" or request.form.get("confirm") != "yes":
@@ -593,7 +590,6 @@ def delete(entry_id: str) -> Any:
 
 
 @bp.route("/live")
-@auth.login_required
 def live() -> Any:
     """Whether the decisions since ``since`` are on the published site (for desk.js)."""
     try:
@@ -606,7 +602,6 @@ def live() -> Any:
 
 
 @bp.route("/rebuild", methods=["POST"])
-@auth.login_required
 def rebuild_now() -> Any:
     """Retry a failed rebuild by hand."""
     if request_rebuild() is None:
