@@ -102,6 +102,11 @@ class Intake:
         self.gettext = i18n.gettext_for(settings)
         self.origins = configured_origins(settings)
 
+    def page(self, template: str, status: int = 200, **context: Any) -> Response:
+        """One of the server's pages in the site's look (see ``pages``)."""
+        return make_response(pages.render(self.settings, template, pages=self.index.pages,
+                                          **context), status)
+
 
 def intake() -> Intake:
     return current_app.extensions["replik_intake"]
@@ -292,13 +297,10 @@ def form_page(
     message: str = "", article: ArticleInfo | None = None,
 ) -> Response:
     values = {k: v for k, v in fields.items() if k != HONEYPOT}
-    html = pages.render(
-        ix.settings, "replik_form.html",
-        article=article, article_slug=fields.get("article", ""), values=values, errors=errors,
-        reply_to=fields.get("reply_to", ""), action=ix.settings.intake_url, message=message,
-        pages=ix.index.pages,
-    )
-    return make_response(html, status)
+    return ix.page("replik_form.html", status, article=article,
+                   article_slug=fields.get("article", ""), values=values, errors=errors,
+                   reply_to=fields.get("reply_to", ""), action=ix.settings.intake_url,
+                   message=message)
 
 
 def refuse(
@@ -336,21 +338,15 @@ def submit() -> Response:
     ix = intake()
     _ = ix.gettext
     settings = ix.settings
-    as_json = wants_json()
     problem = origin_problem(settings, ix.origins)
     if problem:
+        # The app's error handler answers JSON to a client that asks for it.
         log.warning("replik: refused a comment from another site: %s", problem)
-        message = _("Comments can only be sent from this site's own pages.")
-        if as_json:
-            return json_refusal(403, message)
-        abort(403, message)
+        abort(403, _("Comments can only be sent from this site's own pages."))
     try:
         fields = read_fields()
     except BadEncoding as exc:
-        message = _(str(exc))
-        if as_json:
-            return json_refusal(400, message)
-        abort(400, message)
+        abort(400, _(str(exc)))
     errors, article = validate(ix, fields)
     _ = words_for(ix, article)
     if article is None or not article.open:
@@ -416,7 +412,7 @@ def submit() -> Response:
                _("Thank you! Your comment awaits moderation and will appear once approved."))
     if subscription in SUBSCRIPTION_NOTES:
         message += " " + _(SUBSCRIPTION_NOTES[subscription])
-    if as_json:
+    if wants_json():
         return json_response({"ok": True, "id": entry.id, "message": message,
                               "state": "approved" if published else "pending",
                               "subscription": subscription}, 201)
@@ -489,10 +485,8 @@ def thanks() -> Response:
     article = ix.index.get(request.args.get("article", ""))
     published = request.args.get("published") == "1"
     note = SUBSCRIPTION_NOTES.get(request.args.get("subscription", ""), "")
-    html = pages.render(ix.settings, "replik_thanks.html", article=article,
-                        published=published, pages=ix.index.pages,
-                        subscription_note=words_for(ix, article)(note) if note else "")
-    return make_response(html, 200)
+    return ix.page("replik_thanks.html", article=article, published=published,
+                   subscription_note=words_for(ix, article)(note) if note else "")
 
 
 # -- one-click links from the notification email -----------------------------------------
@@ -509,9 +503,7 @@ class ActionLink(OneClick[tokens.Claim]):
         self.ix, self.settings, self.context = ix, ix.settings, {}
 
     def page(self, status: int, **context: Any) -> Response:
-        return make_response(pages.render(self.settings, "replik_action.html",
-                                          pages=self.ix.index.pages, **self.context, **context),
-                             status)
+        return self.ix.page("replik_action.html", status, **{**self.context, **context})
 
     def read(self, token: str) -> tokens.Claim:
         if request.method == "POST" and origin_problem(self.settings):

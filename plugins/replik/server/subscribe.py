@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, abort, make_response, request
+from flask import Blueprint, Flask, Response, abort, request
 from flask.blueprints import BlueprintSetupState
 
 from .. import notify, reader_mail, tokens
 from ..rebuild import separate_worker
 from ..state import open_state
 from ..subscriptions import Subscription
-from . import pages
 from .intake import SUBSCRIPTION_NOTES, intake, is_email, origin_problem, words_for
 from .links import OneClick
 from .responses import json_response, wants_json
@@ -48,11 +47,9 @@ def _routes(setup: BlueprintSetupState) -> None:
 
 
 def _page(status: int, lang: str = "", **context: Any) -> Response:
-    ix = intake()
-    html = pages.render(ix.settings, "replik_subscription.html", pages=ix.index.pages,
-                        lang=lang, values=context.pop("values", {}),
-                        errors=context.pop("errors", {}), **context)
-    response = make_response(html, status)
+    response = intake().page("replik_subscription.html", status, lang=lang,
+                             values=context.pop("values", {}),
+                             errors=context.pop("errors", {}), **context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
