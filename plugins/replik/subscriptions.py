@@ -32,10 +32,9 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .state import State
+from .state import Table
 
 SCOPES = ("replies", "all")
 #: How long unconfirmed requests and their links live.
@@ -80,12 +79,7 @@ class Subscription:
 _SUB_COLUMNS = ", ".join(f.name for f in fields(Subscription))
 
 
-class Subscriptions:
-    """The ``subscriptions`` table."""
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-
+class Subscriptions(Table):
     def request(self, *, email: str, name: str, article: str, scope: str, entry: str = "",
                 origin: str = "", title: str = "", permalink: str = "", lang: str = "",
                 now: float | None = None) -> tuple[Subscription | None, str]:
@@ -256,22 +250,25 @@ def _mail(row: tuple[Any, ...]) -> Mail:
     return Mail(*values)
 
 
-class Outbox:
-    """The ``outbox`` table: mails to send, claimed atomically by any process."""
+def _queue(db: Any, kind: str, sub: Subscription, entries: list[str], message_id: str,
+           due: float, now: float) -> int:
+    """A new queued row for ``sub``'s address and thread; returns its id."""
+    return int(db.execute(
+        "INSERT INTO outbox (kind, email, email_key, name, article, subscription, entries, "
+        "title, permalink, lang, message_id, status, due, created) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,'queued',?,?) RETURNING id",
+        (kind, sub.email, sub.key, sub.name, sub.article, sub.id, json.dumps(entries),
+         sub.title, sub.permalink, sub.lang, message_id, due, now)).fetchone()[0])
 
-    def __init__(self, state: State) -> None:
-        self.state = state
+
+class Outbox(Table):
+    """The ``outbox`` table: mails to send, claimed atomically by any process."""
 
     def add_confirmation(self, sub: Subscription, message_id: str,
                          now: float | None = None) -> int:
         now = time.time() if now is None else now
         with self.state.transaction() as db:
-            return int(db.execute(
-                "INSERT INTO outbox (kind, email, email_key, name, article, subscription, "
-                "entries, title, permalink, lang, message_id, status, due, created) "
-                "VALUES ('confirm',?,?,?,?,?,'[]',?,?,?,?,'queued',?,?) RETURNING id",
-                (sub.email, sub.key, sub.name, sub.article, sub.id, sub.title, sub.permalink,
-                 sub.lang, message_id, now, now)).fetchone()[0])
+            return _queue(db, "confirm", sub, [], message_id, now, now)
 
     def add_notices(self, subs: list[Subscription], entry_id: str, author_key: str, *,
                     batch_seconds: float, make_id: Any, now: float | None = None) -> int:
@@ -299,12 +296,7 @@ class Outbox:
                         db.execute("UPDATE outbox SET entries = ? WHERE id = ?",
                                    (json.dumps(entries), row[0]))
                     continue
-                db.execute(
-                    "INSERT INTO outbox (kind, email, email_key, name, article, subscription, "
-                    "entries, title, permalink, lang, message_id, status, due, created) "
-                    "VALUES ('notify',?,?,?,?,?,?,?,?,?,?,'queued',?,?)",
-                    (sub.email, key, sub.name, sub.article, sub.id, json.dumps([entry_id]),
-                     sub.title, sub.permalink, sub.lang, make_id(), now + batch_seconds, now))
+                _queue(db, "notify", sub, [entry_id], make_id(), now + batch_seconds, now)
         return reached
 
     def claim(self, *, limit: int, lease: float, now: float | None = None) -> list[Mail]:
