@@ -53,20 +53,15 @@ class _Labels:
     def __init__(self) -> None:
         self.boxes: list[tuple[float, float, float, float]] = []
 
-    def box(self, x: float, y: float, text: str, anchor: str = "middle",
-            size: float = FONT) -> tuple[float, float, float, float]:
-        width = text_width(text, size)
-        left = {"middle": x - width / 2, "end": x - width}.get(anchor, x)
-        return (left - LABEL_GAP / 2, y - size, left + width + LABEL_GAP / 2, y + size * 0.3)
-
     def place(self, x: float, y: float, text: str, anchor: str = "middle",
               size: float = FONT, force: bool = False) -> float | None:
         """``x`` where the text goes (moved inside the plot area), or None if it would
         overlap a label already placed."""
+        width = text_width(text, size)
         if anchor == "middle":
-            half = text_width(text, size) / 2
-            x = min(max(x, LEFT + half + 2), WIDTH - RIGHT - half)
-        box = self.box(x, y, text, anchor, size)
+            x = min(max(x, LEFT + width / 2 + 2), WIDTH - RIGHT - width / 2)
+        left = {"middle": x - width / 2, "end": x - width}.get(anchor, x)
+        box = (left - LABEL_GAP / 2, y - size, left + width + LABEL_GAP / 2, y + size * 0.3)
         if not force and any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
                              for b in self.boxes):
             return None

@@ -168,9 +168,7 @@ def log_out() -> None:
 
 
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
+    return str(session.setdefault("csrf", secrets.token_urlsafe(32)))
 
 
 def desk_text(text: str) -> str:

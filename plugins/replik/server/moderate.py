@@ -42,7 +42,7 @@ from ..moderation import (
     refusal_message,
 )
 from ..rebuild import Rebuilder, RebuildQueue, is_live, read_status, separate_worker
-from ..render import count_links, format_datetime_local, render_body, render_excerpt
+from ..render import count_links, render_body, render_excerpt
 from ..report import (
     DEFAULT_DAYS,
     MAX_PERIOD,
@@ -61,6 +61,7 @@ from ..storespec import last_decision, open_store
 from ..thread import shown_entries
 from . import auth
 from .app import request_rebuild as app_request_rebuild
+from .pages import local_date
 from .responses import json_response
 
 log = logging.getLogger(__name__)
@@ -187,19 +188,13 @@ def _template_globals() -> dict[str, Any]:
         "user": auth.current_user(),
         "hours": lambda seconds: hours(seconds, settings().lang),
         "percent": percent,
-        "local_time": _local_time,
+        "local_time": lambda when: local_date(settings(), when),
         "live_since": session.get("live_since"),
         "live_link": _live_link() if session.get("live_since") else "",
     }
 
 
 _ = auth.desk_text  # the desk's words in the site's language
-
-
-def _local_time(when: datetime | str) -> str:
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    return format_datetime_local(when, settings().lang, settings().timezone)
 
 
 # -- articles as the site knows them --------------------------------------------------
@@ -333,7 +328,7 @@ def _view(entry: Entry, history: dict[str, Counter[str]]) -> dict[str, Any]:
         "entry": entry,
         "html": render_excerpt(entry.body) if entry.is_linkback else render_body(entry.body),
         "links": count_links(entry.body),
-        "date": _local_time(entry.date),
+        "date": local_date(settings(), entry.date),
         "approved_before": max(0, seen["approved"] - (entry.state == "approved")),
         "spam_before": max(0, seen["spam"] - (entry.state == "spam")),
         "actions": ACTIONS_FOR_STATE.get(entry.state, ()),

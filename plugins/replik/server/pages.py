@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -121,5 +122,8 @@ def preview_comment(settings: Settings, entry: Entry, lang: str | None = None) -
     return Markup(html)
 
 
-def local_date(settings: Settings, when: Any) -> str:
+def local_date(settings: Settings, when: datetime | str) -> str:
+    """In the site's language and time zone; text is ISO (as the audit log has it)."""
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
     return format_datetime_local(when, settings.lang, settings.timezone)
