@@ -197,15 +197,10 @@ def webhook_payload(settings: Settings, notice: Notice) -> dict[str, Any]:
         "site": settings.sitename,
         "text": text,
         "entry": {
-            "id": entry.id,
-            "article": entry.article,
-            "type": entry.type,
-            "author": entry.author,
+            **{name: getattr(entry, name) for name in (
+                "id", "article", "type", "author", "state", "spam_verdict", "spam_reason")},
             "url": entry.url or entry.source,
             "date": entry.date.isoformat(),
-            "state": entry.state,
-            "spam_verdict": entry.spam_verdict,
-            "spam_reason": entry.spam_reason,
             "excerpt": excerpt,
         },
         "article_title": notice.article_title,

@@ -203,12 +203,10 @@ class Subscriptions(Table):
     def count_for(self, article: str, entry_id: str) -> tuple[int, int]:
         """Confirmed subscribers told about answers to ``entry_id``: (to this entry,
         to the whole thread)."""
-        replies = self.state.execute(
-            "SELECT count(*) FROM subscriptions WHERE article = ? AND scope = 'replies' AND "
-            "entry = ? AND confirmed IS NOT NULL", (article, entry_id)).fetchone()[0]
-        thread = self.state.execute(
-            "SELECT count(*) FROM subscriptions WHERE article = ? AND scope = 'all' AND "
-            "confirmed IS NOT NULL", (article,)).fetchone()[0]
+        replies, thread = self.state.execute(
+            "SELECT count(*) FILTER (WHERE scope = 'replies' AND entry = ?), count(*) FILTER "
+            "(WHERE scope = 'all') FROM subscriptions WHERE article = ? AND confirmed IS NOT "
+            "NULL", (entry_id, article)).fetchone()
         return int(replies), int(thread)
 
     def facts(self) -> dict[str, dict[str, int]]:

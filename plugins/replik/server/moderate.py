@@ -346,10 +346,7 @@ def queue() -> Any:
         abort(400, description=_("Unknown type."))
     article = request.args.get("article", "").strip()
     query = request.args.get("q", "").strip()[:200].lower()
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = max(1, request.args.get("page", 1, type=int))  # a page that is no number: 1
     everything = entry_cache(settings()).entries()
     chosen = [
         e for e in everything

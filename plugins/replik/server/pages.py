@@ -61,16 +61,13 @@ def environment(settings: Settings) -> Environment:
         cached = _envs.get(key)
         if cached is not None and cached[0] is settings:
             return cached[1]
-        options = dict(settings.pelican.get("JINJA_ENVIRONMENT") or {})
-        extensions = list(options.pop("extensions", []))
-        options.pop("loader", None)
-        options.pop("autoescape", None)
-        env = Environment(
-            loader=_loader(settings),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            extensions=extensions,
-            **options,
-        )
+        # The site's options, but the theme's look-up and our escaping.
+        options = {key: value for key, value in
+                   (settings.pelican.get("JINJA_ENVIRONMENT") or {}).items()
+                   if key not in ("loader", "autoescape")}
+        env = Environment(loader=_loader(settings),
+                          autoescape=select_autoescape(default=True, default_for_string=True),
+                          **options)
         env.globals.update({k: v for k, v in settings.pelican.items() if k.isupper()})
         env.globals.update(settings.pelican.get("JINJA_GLOBALS") or {})
         env.filters.update(settings.pelican.get("JINJA_FILTERS") or {})
