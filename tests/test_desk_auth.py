@@ -27,7 +27,7 @@ from test_intake_support import form, make_settings, write_conf
 
 from replik.server import auth
 from replik.server.app import create_app
-from replik.state import state_path
+from replik.state import address_key, state_path
 from replik.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,11 +215,11 @@ def test_ipv6_addresses_count_per_64(served) -> None:
 
 
 def test_address_keys() -> None:
-    assert auth.address_key("192.0.2.1") == "192.0.2.1"
-    assert auth.address_key("::ffff:192.0.2.1") == "192.0.2.1"
-    assert auth.address_key("2001:db8::1") == auth.address_key("2001:db8::ffff") \
+    assert address_key("192.0.2.1") == "192.0.2.1"
+    assert address_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert address_key("2001:db8::1") == address_key("2001:db8::ffff") \
         == "2001:db8::/64"
-    assert auth.address_key("unknown") == "unknown"
+    assert address_key("unknown") == "unknown"
 
 
 # -- item 4: logout ends the session on the server -------------------------------------

@@ -109,10 +109,8 @@ def weekly_chart(weeks: list[dict[str, Any]],
         f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="chart-title chart-desc">',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<desc id="chart-desc">{escape(described)}</desc>',
-        f'<line x1="{LEFT}" y1="{TOP1 + PANEL}" x2="{WIDTH - RIGHT}" y2="{TOP1 + PANEL}" '
-        'class="axis"/>',
-        f'<line x1="{LEFT}" y1="{TOP2 + PANEL}" x2="{WIDTH - RIGHT}" y2="{TOP2 + PANEL}" '
-        'class="axis"/>',
+        *(f'<line x1="{LEFT}" y1="{top + PANEL}" x2="{WIDTH - RIGHT}" y2="{top + PANEL}" '
+          'class="axis"/>' for top in (TOP1, TOP2)),
     ]
     for x, y, text, anchor, kind, size in fixed:
         labels.place(x, y, text, anchor, size, force=True)

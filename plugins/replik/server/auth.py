@@ -7,7 +7,7 @@ file (``state.py``) named by a random id in Flask's signed cookie (HttpOnly,
 SameSite=Strict, Secure over https): it ends after ``REPLIK_DESK_IDLE_MINUTES``
 without activity, ``REPLIK_DESK_SESSION_HOURS`` after login, or at logout, and
 then a copied cookie is worth nothing. Login attempts are counted in the state
-file too, before the password is checked (see ``LoginThrottle``); a refused
+file too, before the password is checked (``state.LoginAttempts``); a refused
 attempt is answered at once with 429 and Retry-After, never by sleeping in the
 worker.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import math
 import secrets
 from typing import Any
 
@@ -26,7 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..i18n import gettext_for
 from ..settings import Settings, secret
-from ..state import address_key, open_state
+from ..state import open_state
 from ..tokens import SECRET_ENV
 
 log = logging.getLogger("replik.auth")
@@ -184,42 +183,6 @@ def require_csrf() -> None:
                     request.remote_addr)
         abort(403, description=desk_text(
             "The form was stale or not sent by the desk. Reload the page and try again."))
-
-
-# -- login throttle ---------------------------------------------------------------
-class LoginThrottle:
-    """At most ``REPLIK_LOGIN_MAX_FAILURES`` password checks per address (and per
-    account, for addresses that already failed) within ``REPLIK_LOGIN_LOCK_MINUTES``.
-
-    Each attempt is counted before its password is checked, in one transaction
-    of the state file, so concurrent requests and several server processes
-    cannot check more than that. An address without failures may still try an
-    account that others are guessing at, so strangers cannot lock a moderator
-    out; IPv6 addresses count per /64 (one host's usual share).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.attempts = open_state(settings).logins
-        self.limit = settings.login_max_failures
-        self.window = settings.login_lock_minutes * 60
-
-    def reserve(self, name: str, address: str) -> tuple[int | None, int]:
-        """``(attempt, 0)`` if the password may be checked, else ``(None, seconds)``."""
-        attempt, wait = self.attempts.reserve(name, address_key(address), limit=self.limit,
-                                              window=self.window)
-        if attempt is None:
-            log.warning("replik: desk login for %r from %s refused for %d s (too many"
-                        " failures)", name, address, math.ceil(wait))
-            return None, max(1, math.ceil(wait))
-        return attempt, 0
-
-    def failed(self, attempt: int, name: str, address: str) -> None:
-        count = self.attempts.failed(attempt)
-        log.warning("replik: failed desk login for %r from %s (%d of %d allowed)", name,
-                    address, count, self.limit)
-
-    def succeeded(self, attempt: int, address: str) -> None:
-        self.attempts.succeeded(attempt, address_key(address))
 
 
 def safe_next(target: str | None, prefix: str) -> str | None:

@@ -9,6 +9,7 @@ ask the background ``Rebuilder`` to bring the site up to date; the desk polls
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -55,7 +56,7 @@ from ..report import (
     percent,
 )
 from ..settings import Settings
-from ..state import open_state
+from ..state import address_key, open_state
 from ..store import STATES, TYPES, Entry, EntryNotFound, StoreError
 from ..storespec import last_decision, open_store
 from ..thread import shown_entries
@@ -141,12 +142,8 @@ def request_rebuild(entry_id: str = "") -> float | None:
 def _live_link() -> str:
     """Where the last decided entry shows on the site (if it is approved)."""
     entry_id = session.get("live_entry")
-    if not entry_id:
-        return ""
-    found = open_store(settings()).find(entry_id)
-    if found is None or found.state != "approved":
-        return ""
-    return page_link(found)
+    found = open_store(settings()).find(entry_id) if entry_id else None
+    return page_link(found) if found is not None and found.state == "approved" else ""
 
 
 @bp.before_request
@@ -235,22 +232,28 @@ def login() -> Any:
     if request.method == "POST":
         name = request.form.get("name", "").strip()[:100]
         password = request.form.get("password", "")[:1000]
-        throttle = auth.LoginThrottle(settings())
         address = request.remote_addr or "unknown"
-        # Counted before the password is checked; a refusal is answered at once.
-        attempt, wait = throttle.reserve(name, address)
+        logins, limit = open_state(settings()).logins, settings().login_max_failures
+        # Counted before the password is checked (IPv6 addresses per /64, one host's
+        # usual share); a refusal is answered at once, never by sleeping in the worker.
+        attempt, wait = logins.reserve(name, address_key(address), limit=limit,
+                                       window=settings().login_lock_minutes * 60)
         if attempt is None:
+            wait = max(1, math.ceil(wait))
+            log.warning("replik: desk login for %r from %s refused for %d s (too many"
+                        " failures)", name, address, wait)
             message = _("Too many failed logins. Please wait {minutes} min and try again."
                         ).format(minutes=-(-wait // 60))
             status = 429
             headers["Retry-After"] = str(wait)
         elif auth.check_password(settings(), name, password):
-            throttle.succeeded(attempt, address)
+            logins.succeeded(attempt, address_key(address))
             auth.log_in(name)
             log.info("replik: %s logged in to the desk from %s", name, address)
             return redirect(target)
         else:
-            throttle.failed(attempt, name, address)
+            log.warning("replik: failed desk login for %r from %s (%d of %d allowed)", name,
+                        address, logins.failed(attempt), limit)
             message = _("Wrong name or password.")
             status = 401
     return render_template("desk/login.html", message=message, next=target), status, headers
