@@ -41,9 +41,6 @@ def site(path: str) -> Response:
         if path and not path.endswith("/"):
             return redirect("/" + path + "/", code=301)  # type: ignore[return-value]
         path = (path + "index.html") if path else "index.html"
-        target = target / "index.html"
-    if not target.is_file():
-        # The app's 404: the built 404.html for a browser (as nginx's error_page
-        # shows it), JSON for a script (see server/app.py).
-        abort(404)
+    # No such file: send_from_directory raises the app's 404 (the built 404.html for a
+    # browser, as nginx's error_page shows it; JSON for a script, see server/app.py).
     return send_from_directory(output, path)
