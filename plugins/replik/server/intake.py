@@ -495,15 +495,14 @@ class ActionLink(OneClick[tokens.Claim]):
     """A moderator's link: approve, spam or trash one entry, only from the state it
     was mailed in (once the entry left that state, the link is spent)."""
 
+    template = "replik_action.html"
+
     def __init__(self, ix: Intake) -> None:
         _ = ix.gettext
-        super().__init__(_, _("This link has expired. Please use the moderation desk."),
+        super().__init__(ix, _("This link has expired. Please use the moderation desk."),
                          _("One-click links are switched off on this server."))
         self.messages["gone"] = _("This comment no longer exists.")
-        self.ix, self.settings, self.context = ix, ix.settings, {}
-
-    def page(self, status: int, **context: Any) -> Response:
-        return self.ix.page("replik_action.html", status, **{**self.context, **context})
+        self.settings = ix.settings
 
     def read(self, token: str) -> tokens.Claim:
         if request.method == "POST" and origin_problem(self.settings):

@@ -6,17 +6,20 @@ do and a confirming button, and spends nothing, so a mail scanner that follows
 links does nothing. The POST reads the token again, spends the link (where it
 works once) and acts. A damaged, expired, used or foreign token gets the same
 page everywhere. No link page is ever framed (clickjacking the button), cached
-or indexed. A route's subclass supplies ``read``, ``page``, ``ask`` and ``act``.
+or indexed. A route's subclass supplies ``template``, ``read``, ``ask`` and ``act``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask import Response, g, request
 
 from ..tokens import TokenError
+
+if TYPE_CHECKING:
+    from .intake import Intake
 
 T = TypeVar("T")
 
@@ -37,15 +40,20 @@ def link_headers(response: Response) -> Response:
 
 
 class OneClick(Generic[T]):
+    template: str  # the link's page in the site's look
     read: Callable[[str], T]  # what the token is for; raises TokenError
-    page: Callable[..., Response]
     ask: Callable[[T], Response]
     act: Callable[[T], Response]
 
-    def __init__(self, _: Callable[[str], str], expired: str, nokey: str) -> None:
-        self._ = _  # gettext in the words of whoever opens the link
+    def __init__(self, ix: Intake, expired: str, nokey: str) -> None:
+        self.ix = ix
+        self._ = ix.gettext  # the site's words, until read() knows the post's
+        self.context: dict[str, Any] = {}  # what each page of this link shows
         self.messages = {"expired": expired, "nokey": nokey,
-                         "used": _("This link was used already.")}
+                         "used": self._("This link was used already.")}
+
+    def page(self, status: int, **context: Any) -> Response:
+        return self.ix.page(self.template, status, **{**self.context, **context})
 
     def settled(self, target: T) -> Response | None:
         """The answer when there is nothing left to do (decided, confirmed …)."""

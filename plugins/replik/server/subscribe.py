@@ -106,21 +106,20 @@ def subscribe() -> Response:
 class ReaderLink(OneClick[T]):
     """A reader's link: its pages in the post's language."""
 
-    def __init__(self) -> None:
-        self.ix = intake()
-        self.state = open_state(self.ix.settings)
-        _ = self.ix.gettext
-        super().__init__(_, _("This link has expired. Please ask again."),
-                         _("Email notifications are not available on this site."))
-        self.context: dict[str, Any] = {}
+    template = "replik_subscription.html"
 
-    def page(self, status: int, **context: Any) -> Response:
-        return _page(status, **{**self.context, **context})
+    def __init__(self) -> None:
+        ix = intake()
+        _ = ix.gettext
+        super().__init__(ix, _("This link has expired. Please ask again."),
+                         _("Email notifications are not available on this site."))
+        self.state = open_state(ix.settings)
+        self.context.update(values={}, errors={}, lang="")
 
     def for_article(self, slug: str) -> Any:
         """gettext in the post's language (see intake.words_for)."""
         article = self.ix.index.get(slug)
-        self.context = dict(article=article, lang=article.lang if article else "")
+        self.context.update(article=article, lang=article.lang if article else "")
         self._ = words_for(self.ix, article)
         return self._
 
