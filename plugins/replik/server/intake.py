@@ -123,8 +123,8 @@ def _routes(setup: BlueprintSetupState) -> None:
     setup.add_url_rule(settings.intake_url, "form", show_form, methods=["GET"])
     setup.add_url_rule(settings.intake_url, "submit", submit, methods=["POST"])
     setup.add_url_rule(settings.preview_url, "preview", preview, methods=["POST"])
-    setup.add_url_rule(settings.action_url.rstrip("/") + "/<token>", "one_click", one_click,
-                       methods=["GET", "POST"])
+    setup.add_url_rule(settings.action_url.rstrip("/") + "/<token>", "one_click",
+                       lambda token: ActionLink(intake()).answer(token), methods=["GET", "POST"])
 
 
 # -- request checks -----------------------------------------------------------------------
@@ -147,7 +147,7 @@ def configured_origins(settings: Settings) -> frozenset[str]:
     return frozenset(origins | {site} if site else origins)
 
 
-def origin_problem(settings: Settings, configured: frozenset[str] | None = None) -> str:
+def origin_problem(ix: Intake) -> str:
     """Why this request comes from another site ('' when it does not)."""
     origin = request.headers.get("Origin")
     referrer = None if origin is not None else request.headers.get("Referer")
@@ -155,8 +155,7 @@ def origin_problem(settings: Settings, configured: frozenset[str] | None = None)
         return ""
     # The settings' origins and the one this request was sent to (scheme and host, as
     # request.host_url would give them, without building that URL).
-    allowed = {*(configured_origins(settings) if configured is None else configured),
-               f"{request.scheme}://{request.host}".lower()}
+    allowed = {*ix.origins, f"{request.scheme}://{request.host}".lower()}
     if origin is not None:
         origin = origin.lower()
         return "" if origin in allowed else f"Origin {origin!r} is not this site"
@@ -338,7 +337,7 @@ def submit() -> Response:
     ix = intake()
     _ = ix.gettext
     settings = ix.settings
-    problem = origin_problem(settings, ix.origins)
+    problem = origin_problem(ix)
     if problem:
         # The app's error handler answers JSON to a client that asks for it.
         log.warning("replik: refused a comment from another site: %s", problem)
@@ -453,7 +452,7 @@ def _subscribe(settings: Settings, fields: dict[str, str], entry: Entry,
 def preview() -> Response:
     ix = intake()
     _ = ix.gettext
-    problem = origin_problem(ix.settings)
+    problem = origin_problem(ix)
     if problem:
         return json_refusal(403, problem)
     try:
@@ -505,7 +504,7 @@ class ActionLink(OneClick[tokens.Claim]):
         self.settings = ix.settings
 
     def read(self, token: str) -> tokens.Claim:
-        if request.method == "POST" and origin_problem(self.settings):
+        if request.method == "POST" and origin_problem(self.ix):
             abort(403, self._("Comments can only be moderated from this site's own pages."))
         claim = tokens.read_action(self.settings, token)
         entry = self.ix.store.find(claim.entry_id)
@@ -567,7 +566,3 @@ class ActionLink(OneClick[tokens.Claim]):
             " Please try again in a few minutes."))
         response.headers["Retry-After"] = "120"
         return response
-
-
-def one_click(token: str) -> Response:
-    return ActionLink(intake()).answer(token)

@@ -46,10 +46,9 @@ def _routes(setup: BlueprintSetupState) -> None:
                        lambda token: UnsubscribeLink().answer(token), methods=["GET", "POST"])
 
 
-def _page(status: int, lang: str = "", **context: Any) -> Response:
-    response = intake().page("replik_subscription.html", status, lang=lang,
-                             values=context.pop("values", {}),
-                             errors=context.pop("errors", {}), **context)
+def _page(status: int, **context: Any) -> Response:
+    response = intake().page("replik_subscription.html", status,
+                             **{"lang": "", "values": {}, "errors": {}, **context})
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -72,7 +71,7 @@ def subscribe() -> Response:
         return _page(200, message=_("We tell you by email when someone comments on this "
                                     "post. First we send you an email to confirm."),
                      **common)
-    if origin_problem(settings, ix.origins):
+    if origin_problem(ix):
         abort(403, _("Comments can only be sent from this site's own pages."))
     email = (request.form.get("email") or "").strip()
     errors: dict[str, str] = {}
