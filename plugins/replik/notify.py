@@ -123,10 +123,8 @@ def build_email(settings: Settings, notice: Notice) -> EmailMessage:
         lines.append(f"{_('Approve')}: {notice.links['approve']}")
         lines.append(f"{_('Mark as spam')}: {notice.links['spam']}")
     lines.append(f"{_('Moderation desk')}: {settings.siteurl.rstrip('/')}{settings.desk_path}")
-    message = new_mail(settings, subject, ", ".join(settings.notify_emails),
-                       make_msgid(domain="replik"))
-    message.set_content("\n".join(lines))
-    return message
+    return new_mail(settings, subject, ", ".join(settings.notify_emails),
+                    make_msgid(domain="replik"), "\n".join(lines))
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -134,7 +132,8 @@ def one_line(text: str, limit: int = 200) -> str:
     return _CONTROL.sub(" ", text).strip()[:limit]
 
 
-def new_mail(settings: Settings, subject: str, to: str, message_id: str) -> EmailMessage:
+def new_mail(settings: Settings, subject: str, to: str, message_id: str,
+             text: str) -> EmailMessage:
     """A mail from the site (REPLIK_SMTP_FROM) with the headers every mail of ours has."""
     message = EmailMessage(policy=_POLICY)
     message["Subject"] = one_line(subject, 250)
@@ -144,6 +143,7 @@ def new_mail(settings: Settings, subject: str, to: str, message_id: str) -> Emai
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
     return message
 
 

@@ -149,9 +149,9 @@ def thread_root(settings: Settings, key: str, article: str) -> str:
     return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
 
 
-def _headers(settings: Settings, mail: Mail, subject: str) -> EmailMessage:
+def _new_mail(settings: Settings, mail: Mail, subject: str, text: list[str]) -> EmailMessage:
     return notify.new_mail(settings, subject, formataddr((one_line(mail.name, 100), mail.email)),
-                           mail.message_id)
+                           mail.message_id, "\n".join(text))
 
 
 def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
@@ -171,9 +171,7 @@ def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
           "nothing will be sent and the request will be deleted."), "",
         mail.permalink,
     ]
-    message = _headers(settings, mail, subject)
-    message.set_content("\n".join(lines))
-    return message
+    return _new_mail(settings, mail, subject, lines)
 
 
 def _author_line(_: Any, entry: Entry) -> str:
@@ -216,13 +214,12 @@ def build_notification(settings: Settings, mail: Mail,
     text += [footer, f"{_('Unsubscribe')}: {unsubscribe}"]
     html.append(f'<p>{escape(footer)} <a href="{escape(unsubscribe)}">'
                 f"{escape(_('Unsubscribe'))}</a></p></body></html>")
-    message = _headers(settings, mail, subject)
+    message = _new_mail(settings, mail, subject, text)
     root = thread_root(settings, email_key(mail.email), mail.article)
     message["In-Reply-To"] = root
     message["References"] = root
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content("\n".join(text))
     message.add_alternative(str(Markup("".join(html))), subtype="html")
     return message
 
