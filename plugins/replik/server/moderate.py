@@ -431,10 +431,15 @@ def mail_link(token: str) -> Any:
     found = open_store(settings()).find(claim.entry_id)
     if found is not None and found.state != claim.state:
         # Decided since the mail was sent: the link acts only from the state it names.
-        flash(_message(StateChanged(claim.entry_id, claim.state, found.state)), "error")
-        return redirect(url_for("desk.entry", entry_id=claim.entry_id))
+        return _to_entry(claim.entry_id, _message(StateChanged(claim.entry_id, claim.state,
+                                                               found.state)))
     return redirect(url_for("desk.entry", entry_id=claim.entry_id, action=claim.action,
                             token=token, _anchor="confirm"))
+
+
+def _to_entry(entry_id: str, message: str, category: str = "error") -> Any:
+    flash(message, category)
+    return redirect(url_for("desk.entry", entry_id=entry_id))
 
 
 def _back(default_id: str | None = None) -> Any:
@@ -493,11 +498,9 @@ def act(entry_id: str) -> Any:
                 raise tokens.TokenError("invalid", _("This link is for another action."))
             tokens.spend(settings(), claim)
         except tokens.TokenError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("desk.entry", entry_id=entry_id))
+            return _to_entry(entry_id, str(exc))
         except OSError as exc:
-            flash(_message(NotSaved(exc.strerror or str(exc))), "error")
-            return redirect(url_for("desk.entry", entry_id=entry_id))
+            return _to_entry(entry_id, _message(NotSaved(exc.strerror or str(exc))))
         seen = claim.state  # the link acts only from the state it was mailed for
     if _decide(_moderation(), action, entry_id, seen):
         request_rebuild(entry_id)
@@ -531,8 +534,8 @@ def reply(entry_id: str) -> Any:
     text = request.form.get("body", "")
     limit = settings().max_length
     if len(text) > limit:
-        flash(_("The reply is longer than {limit} characters.").format(limit=limit), "error")
-        return redirect(url_for("desk.entry", entry_id=entry_id))
+        return _to_entry(entry_id, _("The reply is longer than {limit} characters.").format(
+            limit=limit))
     try:
         outcome = _moderation().reply(entry_id, text, expected=_seen())
     except EntryNotFound:
@@ -540,11 +543,9 @@ def reply(entry_id: str) -> Any:
     except StoreError as exc:
         if isinstance(exc, NotSaved) and exc.parent_approved:
             request_rebuild(entry_id)
-        flash(_message(exc), "error")
-        return redirect(url_for("desk.entry", entry_id=entry_id))
+        return _to_entry(entry_id, _message(exc))
     request_rebuild(outcome.entry.id)
-    flash(_("Your reply is published."), "ok")
-    return redirect(url_for("desk.entry", entry_id=outcome.entry.id))
+    return _to_entry(outcome.entry.id, _("Your reply is published."), "ok")
 
 
 @bp.route("/entry/<entry_id>/edit", methods=["POST"])
@@ -552,20 +553,17 @@ def edit(entry_id: str) -> Any:
     text = request.form.get("body", "")
     limit = settings().max_length
     if not text.strip() or len(text) > limit:
-        flash(_("The text must not be empty or longer than {limit} characters.").format(
-            limit=limit), "error")
-        return redirect(url_for("desk.entry", entry_id=entry_id))
+        return _to_entry(entry_id, _(
+            "The text must not be empty or longer than {limit} characters.").format(limit=limit))
     try:
         outcome = _moderation().edit(entry_id, text)
     except EntryNotFound:
         abort(404, description=_("There is no entry with this id (it may have been deleted)."))
     except StoreError as exc:
-        flash(_message(exc), "error")
-        return redirect(url_for("desk.entry", entry_id=entry_id))
+        return _to_entry(entry_id, _message(exc))
     if outcome.entry.state == "approved":
         request_rebuild(entry_id)
-    flash(_("The text is saved."), "ok")
-    return redirect(url_for("desk.entry", entry_id=entry_id))
+    return _to_entry(entry_id, _("The text is saved."), "ok")
 
 
 @bp.route("/entry/<entry_id>/delete", methods=["GET", "POST"])
