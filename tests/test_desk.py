@@ -78,6 +78,25 @@ def test_the_desk_lives_where_its_setting_says(tmp_path: Path, monkeypatch: pyte
         served.close()
 
 
+def test_desk_pages_name_the_site_in_its_language(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """<html lang>, the site's name in the title and absolute links to the posts come
+    from the settings (an English site's desk said lang="de", without name or address)."""
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site", DEFAULT_LANG="en")
+    try:
+        served.wait_built()
+        add_entry(served.store, "post-1", when=when())
+        client = logged_in(served)
+        page = lxml_html.fromstring(client.get("/moderate/queue").text)
+        assert page.get("lang") == "en"
+        assert page.findtext(".//title").endswith("– Testblog")
+        [link] = page.xpath('//span[@class="article"]/a/@href')
+        assert link.startswith(f"{served.url}/") and client.get(link).status_code == 200
+    finally:
+        served.close()
+
+
 def test_headers_on_every_desk_page(desk: Served) -> None:
     client = logged_in(desk)
     for path in ("/moderate/login", "/moderate/", "/moderate/queue", "/moderate/nowhere"):
