@@ -33,7 +33,7 @@ from flask import (
 
 from .. import tokens
 from ..chart import week_label, weekly_chart
-from ..i18n import gettext_for, install_into
+from ..i18n import install_into
 from ..moderation import (
     ACTIONS,
     Moderation,
@@ -118,8 +118,7 @@ def init_app(app: Flask) -> None:
 def _desk_headers(response: Response) -> Response:
     prefix = settings().desk_path
     if request.path == prefix or request.path.startswith(prefix + "/"):
-        for key, value in SECURITY_HEADERS.items():
-            response.headers[key] = value
+        response.headers.update(SECURITY_HEADERS)
     return response
 
 
@@ -302,7 +301,7 @@ def start() -> Any:
         "desk/start.html", report=report, counts=counts, since=since, until=until,
         moved=moved, days=DEFAULT_DAYS, known=known,
         moved_to=format_date(until - timedelta(seconds=1), "long", locale=lang),
-        chart=weekly_chart(report["weeks"], gettext_for(settings()), lang),
+        chart=weekly_chart(report["weeks"], _, lang),
         week_label=lambda week: week_label(week, lang),
         until_shown=(until - timedelta(seconds=1)).date(),
     )
