@@ -255,9 +255,44 @@ def deliver(settings: Settings, *, now: float | None = None, limit: int = 100,
     counts = {"sent": 0, "retry": 0, "failed": 0, "dropped": 0}
     if not notify.smtp_enabled():
         return counts
-    state = open_state(settings)
-    store = open_store(settings)
-    max_attempts = settings.notify_max_attempts
+    state, store = open_state(settings), open_store(settings)
+
+    def failed(mail: Mail, error: str, permanent: bool = False) -> None:
+        give_up = permanent or mail.attempts >= settings.notify_max_attempts
+        # A minute, doubled with each attempt, at most six hours.
+        delay = float(min(60 * 2 ** max(0, mail.attempts - 1), 6 * 3600))
+        state.outbox.failed(mail, error, retry_in=None if give_up else delay)
+        counts["failed" if give_up else "retry"] += 1
+        log.warning("replik: mail %s to a subscriber %s: %s", mail.id,
+                    "failed for good" if give_up else "will be retried", error)
+
+    def send(smtp: smtplib.SMTP, mail: Mail) -> None:
+        try:
+            message, delivered = _prepare(settings, state, store, mail)
+        except Exception as exc:  # noqa: BLE001 - one broken mail must not stop the rest
+            log.error("replik: cannot prepare mail %s: %s", mail.id, exc)
+            state.outbox.failed(mail, str(exc), retry_in=None)
+            counts["failed"] += 1
+            return
+        if message is None:
+            state.outbox.drop(mail, "nothing left to send")
+            counts["dropped"] += 1
+            return
+        if not state.outbox.sending(mail.id, LEASE_SECONDS):
+            return  # our claim ran out and another sender has it
+        try:
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            failed(mail, str(exc), permanent=True)
+            return
+        except smtplib.SMTPResponseException as exc:
+            failed(mail, f"{exc.smtp_code} {exc.smtp_error!r}", permanent=exc.smtp_code >= 500)
+            return
+        if after_accept is not None:
+            after_accept(mail)
+        state.outbox.sent(mail, delivered)
+        counts["sent"] += 1
+
     while True:
         mails = state.outbox.claim(limit=limit, lease=LEASE_SECONDS, now=now)
         if not mails:
@@ -265,57 +300,15 @@ def deliver(settings: Settings, *, now: float | None = None, limit: int = 100,
         try:
             with notify.smtp_session(settings) as smtp:
                 for mail in mails:
-                    _send_one(state, store, settings, smtp, mail, counts, max_attempts,
-                              after_accept)
+                    send(smtp, mail)
         except (smtplib.SMTPException, OSError) as exc:
             # The connection failed: whatever was not yet handed over goes back.
             for mail in mails:
                 current = state.execute(
                     "SELECT status FROM outbox WHERE id = ?", (mail.id,)).fetchone()
                 if current and current[0] in ("claimed", "sending"):
-                    _failed(state, mail, str(exc), counts, max_attempts)
+                    failed(mail, str(exc))
             return counts
-
-
-def _failed(state: State, mail: Mail, error: str, counts: dict[str, int],
-            max_attempts: int, permanent: bool = False) -> None:
-    give_up = permanent or mail.attempts >= max_attempts
-    # A minute, doubled with each attempt, at most six hours.
-    delay = float(min(60 * 2 ** max(0, mail.attempts - 1), 6 * 3600))
-    state.outbox.failed(mail, error, retry_in=None if give_up else delay)
-    counts["failed" if give_up else "retry"] += 1
-    log.warning("replik: mail %s to a subscriber %s: %s", mail.id,
-                "failed for good" if give_up else "will be retried", error)
-
-
-def _send_one(state: State, store: CommentStore, settings: Settings, smtp: smtplib.SMTP,
-              mail: Mail, counts: dict[str, int], max_attempts: int, after_accept: Any) -> None:
-    try:
-        message, delivered = _prepare(settings, state, store, mail)
-    except Exception as exc:  # noqa: BLE001 - one broken mail must not stop the rest
-        log.error("replik: cannot prepare mail %s: %s", mail.id, exc)
-        state.outbox.failed(mail, str(exc), retry_in=None)
-        counts["failed"] += 1
-        return
-    if message is None:
-        state.outbox.drop(mail, "nothing left to send")
-        counts["dropped"] += 1
-        return
-    if not state.outbox.sending(mail.id, LEASE_SECONDS):
-        return  # our claim ran out and another sender has it
-    try:
-        smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        _failed(state, mail, str(exc), counts, max_attempts, permanent=True)
-        return
-    except smtplib.SMTPResponseException as exc:
-        _failed(state, mail, f"{exc.smtp_code} {exc.smtp_error!r}", counts, max_attempts,
-                permanent=exc.smtp_code >= 500)
-        return
-    if after_accept is not None:
-        after_accept(mail)
-    state.outbox.sent(mail, delivered)
-    counts["sent"] += 1
 
 
 # -- in the server: a background sender -------------------------------------------------
