@@ -56,7 +56,7 @@ def measure(folder: Path, threads: int, seconds: float) -> dict[str, object]:
         "per_s": round(len(ordered) / seconds),
         "p50_ms": round(ordered[len(ordered) // 2], 2),
         "p99_ms": round(ordered[int(len(ordered) * 0.99)], 2),
-        "max_ms": round(ordered[-1], 1),
+        "max_ms": round(ordered[-1], 2),
         "stalls_over_40_ms": stalls,
     }
 
