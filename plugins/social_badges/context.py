@@ -98,7 +98,7 @@ def channel_views(channels: list[Channel], settings: dict[str, Any],
                   now: datetime | None = None, lang: str | None = None) -> list[ChannelView]:
     """The channels as a page in ``lang`` (default: the site's language) shows them.
     The SVG badge (``badge_message``), one file for all pages, is in the site's."""
-    site_lang = str(settings.get("DEFAULT_LANG") or "de")
+    site_lang = Settings.of(settings).lang
     lang = lang or site_lang
     translations = translations_for(Settings.of(settings), lang)
     site_translations = translations_for(Settings.of(settings), site_lang)
@@ -146,20 +146,15 @@ def feed_views(settings: dict[str, Any], lang: str | None = None) -> list[FeedVi
     badge_ = translations_for(Settings.of(settings)).gettext  # the SVG files: the site's language
     badges = str(settings["SOCIAL_BADGES_PATH"]).strip("/")
     feeds = []
-    post_feed = settings.get("FEED_ALL_ATOM") or settings.get("FEED_ALL_RSS")
-    if post_feed:
-        icon = bundled("rss")
-        feeds.append(FeedView(
-            "feed-posts", _("Post feed"), absolute(settings, str(post_feed)), icon.inline(),
-            f"{badges}/feed-posts.svg", absolute(settings, f"{badges}/feed-posts.svg"),
-            badge_("Posts"), icon))
-    comment_feed = settings.get("REPLIK_FEED_LATEST")
-    if comment_feed:
-        icon = bundled("comments")
-        feeds.append(FeedView(
-            "feed-comments", _("Comment feed"), absolute(settings, str(comment_feed)),
-            icon.inline(), f"{badges}/feed-comments.svg",
-            absolute(settings, f"{badges}/feed-comments.svg"), badge_("Comments"), icon))
+    for name, feed, icon, label, message in (
+            ("feed-posts", settings.get("FEED_ALL_ATOM") or settings.get("FEED_ALL_RSS"),
+             bundled("rss"), _("Post feed"), badge_("Posts")),
+            ("feed-comments", settings.get("REPLIK_FEED_LATEST"), bundled("comments"),
+             _("Comment feed"), badge_("Comments"))):
+        if feed:
+            path = f"{badges}/{name}.svg"
+            feeds.append(FeedView(name, label, absolute(settings, str(feed)), icon.inline(),
+                                  path, absolute(settings, path), message, icon))
     return feeds
 
 
@@ -171,7 +166,7 @@ def build_social(settings: dict[str, Any], now: datetime | None = None,
     channels = parse_channels(settings)
     page = str(settings.get("SOCIAL_CHANNELS_PAGE_URL") or "")
     page_on = bool(page and settings.get("SOCIAL_CHANNELS_PAGE_SAVE_AS"))
-    lang = lang or str(settings.get("DEFAULT_LANG") or "de")
+    lang = lang or Settings.of(settings).lang
     now = now or datetime.now(UTC)  # one moment for every language's counts
     return Social(
         channels=channel_views(channels, settings, now, lang),

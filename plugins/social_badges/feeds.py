@@ -97,7 +97,7 @@ def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
         social = build_social(context)
     if not social.channels:
         return
-    default = str(settings.get("DEFAULT_LANG") or "de")
+    default = Settings.of(settings).lang
     languages = context.get("social_post_languages")
     if languages is None:  # once per build (Pelican's context): every feed has the same posts
         languages = context["social_post_languages"] = post_languages(context)

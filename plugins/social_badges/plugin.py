@@ -13,7 +13,7 @@ from replik.files import write_atomic
 from replik.i18n import install_into, translations_for
 from replik.settings import Settings
 
-from .channels import SOCIAL_DEFAULTS, parse_channels, with_defaults
+from .channels import parse_channels, with_defaults
 from .context import Social, build_social
 from .feeds import add_channels_to_feed, validate_footer_setting
 from .svgbadge import render_badge
@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 
 def initialized(pelican: Any) -> None:
     """Fill in the defaults and fail the build early on a bad channel."""
-    for key, value in SOCIAL_DEFAULTS.items():
-        pelican.settings.setdefault(key, value)
+    pelican.settings.update(with_defaults(pelican.settings))
     parse_channels(pelican.settings)
     validate_footer_setting(pelican.settings)
 
