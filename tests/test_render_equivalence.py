@@ -27,7 +27,7 @@ from replik.render import (
     _OUTSIDE_SUBSET,
     _linkify,
     _markdown_fast,
-    _markdown_subset,
+    _subset_parser,
     render_body,
     sanitize,
 )
@@ -110,7 +110,7 @@ def _finish(html: str) -> str:
 def test_fast_path_and_subset_parser_agree(text):
     fast = _markdown_fast(text + "\n")
     assert not _OUTSIDE_SUBSET.search(fast), (text, fast)  # ordinary comments take the fast path
-    assert _finish(fast) == _finish(_markdown_subset(text + "\n")), text
+    assert _finish(fast) == _finish(_subset_parser().render(text + "\n")), text
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)

@@ -83,10 +83,6 @@ def _subset_parser() -> Any:
     return md.disable(["heading", "lheading", "hr", "image"])
 
 
-def _markdown_subset(text: str) -> str:
-    return _subset_parser().render(text)
-
-
 # --- Shared: bare URLs made clickable ------------------------------------------------
 
 # _BARE_URL as it reads in HTML text, where both parsers escape & < > " (and nothing
@@ -195,7 +191,7 @@ def _markdown(text: str) -> str:
         text += "\n"
     out = _markdown_fast(text)
     if _OUTSIDE_SUBSET.search(out):
-        out = _markdown_subset(text)
+        out = _subset_parser().render(text)
     return out
 
 
