@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import threading
 import time
 from functools import partial
 from itertools import chain
@@ -31,6 +30,7 @@ from pelican.generators import ArticlesGenerator
 
 from . import heap
 from .articles import generator_args
+from .background import Waker
 from .fingerprint import tree_fingerprint
 from .generators import attach_thread, commentable
 from .settings import Settings
@@ -196,10 +196,10 @@ class RebuildQueue:
     def request(self) -> float:
         return self.state.rebuilds.put()
 
-    def start(self, warm: bool = True) -> None:
+    def start(self) -> None:
         """Nothing to start here: the worker runs elsewhere."""
 
-    def stop(self, timeout: float = 0.0) -> None:
+    def stop(self) -> None:
         """Nothing to stop here."""
 
 
@@ -214,37 +214,25 @@ class Rebuilder:
         self.debounce = debounce
         self.retry_delays = retry_delays
         self.state = open_state(settings)
-        self._wanted = threading.Event()
-        self._warm = False  # a sync is due even without a request (the first build)
         self.claimed = 0  # requests in the last rebuild
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._guard = threading.Lock()
+        self.failures = 0  # failed rebuilds in a row (the thread's)
+        # Woken by each request; on its own only to retry, so its interval is the
+        # longest retry delay.
+        self._waker = Waker("replik-rebuild", self._run_once, max(retry_delays))
 
     # -- control ---------------------------------------------------------------
-    def start(self, warm: bool = True) -> None:
-        with self._guard:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            if warm:
-                self._warm = True
-                self._wanted.set()
-            self._thread = threading.Thread(target=self._loop, name="replik-rebuild",
-                                            daemon=True)
-            self._thread.start()
+    def start(self) -> None:
+        """Start the thread; its first turn builds the site (even without a request)."""
+        self._waker.start()
 
     def request(self) -> float:
         """Ask for a rebuild; returns the time to compare with ``is_live``."""
         asked = self.state.rebuilds.put()
-        self.start(warm=False)
-        self._wanted.set()
+        self._waker.wake()
         return asked
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self) -> None:
+        self._waker.stop()
 
     # -- work --------------------------------------------------------------------
     def rebuild_once(self, force: bool = True) -> list[str] | None:
@@ -272,21 +260,14 @@ class Rebuilder:
             requests.done(claimed)
         return written
 
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            self._wanted.wait()
-            if self._stop.is_set():
-                return
-            time.sleep(self.debounce)  # let a burst of decisions arrive
-            self._wanted.clear()
-            try:
-                self.rebuild_once(force=self._warm)
-                self._warm = False
-                failures = 0
-            except Exception:
-                delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-                failures += 1
-                if self._stop.wait(delay):
-                    return
-                self._wanted.set()
+    def _run_once(self) -> float | None:
+        """The thread's turn: one rebuild after ``debounce`` (a burst of decisions makes
+        one); after a failure, the seconds until it is tried again."""
+        time.sleep(self.debounce)
+        try:
+            self.rebuild_once(force=self.builder.pelican is None)
+        except Exception:  # noqa: BLE001 - recorded by rebuild_once; tried again
+            self.failures += 1
+            return self.retry_delays[min(self.failures, len(self.retry_delays)) - 1]
+        self.failures = 0
+        return None
