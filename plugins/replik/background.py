@@ -1,4 +1,4 @@
-"""The server's background threads (the mail sender, the webmention worker): each
+"""The server's background threads (the rebuilder, the mail sender, the webmention worker): each
 works when woken, and on its own every so often."""
 
 from __future__ import annotations
