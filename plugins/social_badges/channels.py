@@ -194,7 +194,8 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
     label = str(raw.get("label") or spec.label).strip()
     if not label:
         raise ChannelConfigError(f"{where}: a custom channel needs a label")
-    icon_path, color = raw.get("icon"), raw.get("color")
+    icon_path = raw.get("icon")
+    color = str(raw["color"]) if raw.get("color") else None
     try:
         if icon_path:
             icon = load_custom(Path(project_path(Settings.of(settings), str(icon_path))), color)
@@ -203,9 +204,7 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
                 f"{where}: a custom channel needs an icon (an SVG file, path relative to"
                 f" pelicanconf.py)")
         else:
-            icon = bundled(network)
-            if color:
-                icon = Icon(icon.view_box, icon.body, _color(color, where))
+            icon = bundled(network, color)
     except IconError as exc:
         raise ChannelConfigError(f"{where}: {exc}") from None
     followers, followers_date = _followers(raw, where)
@@ -214,13 +213,6 @@ def parse_channel(raw: Any, index: int, settings: dict[str, Any]) -> Channel:
         cta=str(raw.get("cta") or "").strip(), icon=icon, followers=followers,
         followers_date=followers_date, lookup=lookup,
     )
-
-
-def _color(value: Any, where: str) -> str:
-    text = str(value)
-    if re.fullmatch(r"#[0-9A-Fa-f]{6}", text) is None:
-        raise ChannelConfigError(f"{where}: color {text!r} is not of the form #RRGGBB")
-    return text.upper()
 
 
 def parse_channels(settings: dict[str, Any]) -> list[Channel]:

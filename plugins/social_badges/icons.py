@@ -88,14 +88,14 @@ def parse_icon(data: bytes, source: str, color: str | None = None) -> Icon:
         raise IconError(f"{source}: the SVG has no shapes")
     chosen = color or root.get("data-color") or "#4B5563"
     if not re.fullmatch(r"#[0-9A-Fa-f]{6}", chosen):
-        raise IconError(f"{source}: colour {chosen!r} is not of the form #RRGGBB")
+        raise IconError(f"{source}: color {chosen!r} is not of the form #RRGGBB")
     return Icon(" ".join(parts), body, chosen.upper())
 
 
 @lru_cache(maxsize=32)
-def bundled(name: str) -> Icon:
+def bundled(name: str, color: str | None = None) -> Icon:
     path = ICON_DIR / f"{name}.svg"
-    return parse_icon(path.read_bytes(), f"bundled icon {name!r}")
+    return parse_icon(path.read_bytes(), f"bundled icon {name!r}", color)
 
 
 def bundled_names() -> list[str]:
