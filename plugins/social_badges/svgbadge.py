@@ -12,28 +12,15 @@ from xml.sax.saxutils import escape, quoteattr
 from .icons import Icon
 
 FONT = "Verdana,Geneva,DejaVu Sans,sans-serif"
-NARROW = set("ijl.,:;'|!I ·\xa0")
-SEMI = set("frt()[]-/1")
-WIDE = set("mwMW@%")
+# Widths in px of the characters that are not as wide as most of their kind.
+_WIDTHS = {**dict.fromkeys("ijl.,:;'|!I ·\xa0", 3.6), **dict.fromkeys("frt()[]-/1", 4.9),
+           **dict.fromkeys("mwMW@%", 10.0)}
 
 
 def text_width(text: str) -> float:
     """Approximate width in px of ``text`` in Verdana 11px."""
-    width = 0.0
-    for ch in text:
-        if ch in NARROW:
-            width += 3.6
-        elif ch in SEMI:
-            width += 4.9
-        elif ch in WIDE:
-            width += 10.0
-        elif ch.isdigit():
-            width += 7.0
-        elif ch.isupper():
-            width += 7.6
-        else:
-            width += 6.5
-    return round(width, 1)
+    return round(sum(_WIDTHS.get(ch) or (7.0 if ch.isdigit() else 7.6 if ch.isupper() else 6.5)
+                     for ch in text), 1)
 
 
 def _luminance(color: str) -> float:
