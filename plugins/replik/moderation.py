@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .reader_mail import on_approved
 from .settings import Settings
 from .store import Entry, EntryNotFound, StateChanged, StoreError, new_id
 from .storespec import last_decision, open_store
@@ -133,7 +134,7 @@ class Moderation:
         outcome.entry = self._change(lambda: self.store.move(entry_id, target, expected=seen,
                                                               record=record))
         if action == "approve":
-            self._tell_subscribers(outcome.entry)
+            on_approved(self.settings, outcome.entry)
         return outcome
 
     def reply(self, parent_id: str, text: str, author: str | None = None,
@@ -175,7 +176,7 @@ class Moderation:
         self._change(lambda: self.store.add(reply, "approved", fresh=True,
                                             record=lambda: self._log(outcome)),
                      parent_approved=approved_now)
-        self._tell_subscribers(reply)
+        on_approved(self.settings, reply)
         return outcome
 
     def edit(self, entry_id: str, text: str) -> Outcome:
@@ -219,18 +220,11 @@ class Moderation:
         if parent.state != "approved" or parent.article != entry.article:
             raise ParentNotApproved(entry.id, parent.id, parent.state)
 
-    def _tell_subscribers(self, entry: Entry) -> None:
-        """Queue reply notifications for a newly approved entry (never for edits)."""
-        from .reader_mail import on_approved
-
-        on_approved(self.settings, entry)
-
     def _state_before_trash(self, entry_id: str) -> str:
-        last = "pending"
-        for item in self.store.audit_trail(entry_id):
-            if item.get("to") == "trash" and item.get("from") in ("pending", "approved", "spam"):
-                last = item["from"]
-        return last
+        came_from = [item["from"] for item in self.store.audit_trail(entry_id)
+                     if item.get("to") == "trash"
+                     and item.get("from") in ("pending", "approved", "spam")]
+        return came_from[-1] if came_from else "pending"
 
     def _log(self, outcome: Outcome) -> None:
         detail = {"note": outcome.note} if outcome.note else {}
