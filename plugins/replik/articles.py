@@ -80,7 +80,6 @@ class ArticleIndex:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.poll_seconds = settings.content_poll
         self._lock = threading.Lock()
         self._signature: tuple[int, int] | None = None
         self._checked = 0.0
@@ -97,7 +96,7 @@ class ArticleIndex:
         now = time.monotonic()
         first = self._signature is None  # at start: create_app() settles the heap after
         with self._lock:
-            if not force and (self._busy or now - self._checked < self.poll_seconds):
+            if not force and (self._busy or now - self._checked < self.settings.content_poll):
                 return
             self._checked, self._busy = now, True
         try:
