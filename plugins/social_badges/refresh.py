@@ -31,23 +31,20 @@ class Outcome:
     message: str
 
 
-def lookup_url(channel: Channel, settings: dict[str, Any]) -> str | None:
+def fetch_followers(channel: Channel, settings: dict[str, Any]) -> tuple[int, str]:
+    """The count in the channel's Mastodon account or Bluesky profile, and the address
+    it was read from; raises FetchError or ValueError with a message for people."""
     if channel.lookup is None:
-        return None
+        raise ValueError(f"{channel.label} offers no public follower count")
     kind, target = channel.lookup
     if kind == "mastodon":
-        origin, acct = target.split("|", 1)
-        return f"{origin}/api/v1/accounts/lookup?acct={quote(acct, safe='')}"
-    api = str(settings["SOCIAL_BLUESKY_API"]).rstrip("/")
-    return f"{api}/xrpc/app.bsky.actor.getProfile?actor={quote(target, safe='')}"
-
-
-def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
-    """The count in the channel's Mastodon account or Bluesky profile; raises FetchError
-    or ValueError with a message for people."""
-    url = lookup_url(channel, settings)
-    if url is None or channel.lookup is None:
-        raise ValueError(f"{channel.label} offers no public follower count")
+        origin, expected = target.split("|", 1)
+        url = f"{origin}/api/v1/accounts/lookup?acct={quote(expected, safe='')}"
+        field, name_key = "followers_count", "username"
+    else:
+        api = str(settings["SOCIAL_BLUESKY_API"]).rstrip("/")
+        url = f"{api}/xrpc/app.bsky.actor.getProfile?actor={quote(target, safe='')}"
+        expected, field, name_key = target, "followersCount", "handle"
     result = fetch(url, Settings.of(settings), accept_types=("application/json",),
                    max_bytes=MAX_ANSWER_BYTES)
     if result.status != 200:
@@ -59,17 +56,13 @@ def fetch_followers(channel: Channel, settings: dict[str, Any]) -> int:
         raise ValueError(f"{url} did not answer with valid JSON") from None
     if not isinstance(answer, dict):
         raise ValueError(f"{url}: the answer is not a JSON object")
-    kind, target = channel.lookup
-    expected = target.split("|", 1)[1] if kind == "mastodon" else target
-    field, name_key = ("followers_count", "username") if kind == "mastodon" else \
-        ("followersCount", "handle")
     name = answer.get(name_key)
     if isinstance(name, str) and name.lower() != expected.lower():
         raise ValueError(f"{url}: the answer is about {name!r}, not {expected!r}")
     count = answer.get(field)
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"{url}: the answer has no valid {field}")
-    return count
+    return count, url
 
 
 def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | None = None
@@ -92,12 +85,12 @@ def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | 
             outcomes.append(Outcome(channel.name, "skipped", why))
             continue
         try:
-            count = fetch_followers(channel, settings)
+            count, url = fetch_followers(channel, settings)
         except (FetchError, ValueError) as exc:
             outcomes.append(Outcome(channel.name, "failed", str(exc)))
             continue
         counts[channel.name] = {"followers": count, "fetched": datetime.now(UTC),
-                                "source": lookup_url(channel, settings)}
+                                "source": url}
         changed = True
         outcomes.append(Outcome(channel.name, "ok", f"{count} followers"))
     if changed:
