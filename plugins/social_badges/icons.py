@@ -46,12 +46,8 @@ class Icon:
         )
 
 
-def _local(tag: str) -> str:
-    return tag[len(SVG_NS):] if tag.startswith(SVG_NS) else tag
-
-
 def _serialize(element: Element, source: str) -> str:
-    name = _local(element.tag)
+    name = element.tag.removeprefix(SVG_NS)
     if name not in SHAPES:
         raise IconError(f"{source}: <{name}> is not allowed in an icon (only {sorted(SHAPES)})")
     attrs = []
@@ -72,7 +68,7 @@ def parse_icon(data: bytes, source: str, color: str | None = None) -> Icon:
         root = ElementTree.fromstring(data)
     except Exception as exc:  # defusedxml raises several types for bad or hostile XML
         raise IconError(f"{source}: not a well-formed SVG file ({exc})") from None
-    if _local(root.tag) != "svg":
+    if root.tag.removeprefix(SVG_NS) != "svg":
         raise IconError(f"{source}: the root element must be <svg>")
     view_box = root.get("viewBox") or "0 0 24 24"
     parts = view_box.replace(",", " ").split()
@@ -81,9 +77,8 @@ def parse_icon(data: bytes, source: str, color: str | None = None) -> Icon:
             raise ValueError
     except ValueError:
         raise IconError(f"{source}: viewBox {view_box!r} is not four numbers") from None
-    body = "".join(
-        _serialize(child, source) for child in root if _local(child.tag) not in ("title", "desc")
-    )
+    body = "".join(_serialize(child, source) for child in root
+                   if child.tag.removeprefix(SVG_NS) not in ("title", "desc"))
     if not body:
         raise IconError(f"{source}: the SVG has no shapes")
     chosen = color or root.get("data-color") or "#4B5563"
