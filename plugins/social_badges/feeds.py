@@ -83,10 +83,7 @@ def post_languages(context: dict[str, Any]) -> dict[str, str]:
 def entry_language(link: str, languages: dict[str, str], site: str, default: str) -> str:
     """The language of the post a feed entry links to (Pelican's items carry none)."""
     path = link.split("?", 1)[0]  # FEED_APPEND_REF adds "?ref=feed"
-    prefix = site.rstrip("/") + "/"
-    if path.startswith(prefix):
-        path = path[len(prefix):]
-    return languages.get(path) or default
+    return languages.get(path.removeprefix(site.rstrip("/") + "/")) or default
 
 
 def add_channels_to_feed(context: dict[str, Any], feed: Any) -> None:
