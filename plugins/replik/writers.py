@@ -22,7 +22,6 @@ from .store import read_bytes
 log = logging.getLogger(__name__)
 
 
-
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> bool:
     """Replace ``path`` with ``data`` (files.write_atomic); skip it if unchanged."""
     try:
