@@ -18,8 +18,8 @@ the receivers of the webmentions sent for it then delete their mention.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -107,9 +107,6 @@ class GoneList:
 
     def __init__(self, output: Path) -> None:
         self.output = output
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._paths: frozenset[str] = frozenset()
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and path in self.paths()
@@ -117,11 +114,12 @@ class GoneList:
     def paths(self) -> frozenset[str]:
         try:
             st = (self.output / FILENAME).stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_ino)
         except OSError:
-            stamp = None
-        with self._lock:
-            if stamp != self._stamp:
-                self._paths = read(self.output) if stamp is not None else frozenset()
-                self._stamp = stamp
-            return self._paths
+            return frozenset()
+        return _read_changed(self.output, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=8)
+def _read_changed(output: Path, _mtime_ns: int, _inode: int) -> frozenset[str]:
+    """``read``, again only when the file's stamp (the other arguments) changed."""
+    return read(output)
