@@ -30,9 +30,8 @@ def comments_open(article: Any, settings: Settings, now: datetime | None = None)
     if flag in ("closed", "off", "no", "false"):
         return False
     days = settings.close_after_days
-    if days > 0 and (now or datetime.now(UTC)) - as_aware(article.date) > timedelta(days=days):
-        return False
-    return True
+    return not (days > 0
+                and (now or datetime.now(UTC)) - as_aware(article.date) > timedelta(days=days))
 
 
 def generator_args(settings: Settings) -> dict[str, Any]:
