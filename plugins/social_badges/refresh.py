@@ -75,7 +75,6 @@ def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | 
     path = counts_path(settings)
     counts = read_counts(path)
     outcomes: list[Outcome] = []
-    changed = False
     for channel in channels:
         if only is not None and channel.name not in only:
             continue
@@ -91,9 +90,8 @@ def refresh(settings: dict[str, Any], channels: list[Channel], only: set[str] | 
             continue
         counts[channel.name] = {"followers": count, "fetched": datetime.now(UTC),
                                 "source": url}
-        changed = True
         outcomes.append(Outcome(channel.name, "ok", f"{count} followers"))
-    if changed:
+    if any(outcome.status == "ok" for outcome in outcomes):
         write_counts(path, counts)
     return outcomes
 
