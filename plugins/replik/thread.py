@@ -142,9 +142,8 @@ def shown_entries(entries: list[Entry], origin: str = "", warn: bool = True) -> 
         todo.extend(children.get(entry.id, ()))
     if len(shown) == len(entries):
         return entries
-    hidden = [e for e in entries if e.id not in shown]
     if warn:
-        for entry in hidden:
+        for entry in (e for e in entries if e.id not in shown):
             log.warning("replik: %s%s replies to %s, which is not approved on this article;"
                         " not shown until it is", origin, entry.id, entry.reply_to)
     return [e for e in entries if e.id in shown]
