@@ -100,10 +100,8 @@ class SiteBuilder:
         """
         write = partial(writer.write_file, relative_urls=gen.settings["RELATIVE_URLS"])
         wanted = {id(a) for a in changed}
-        for article in chain(gen.translations, gen.articles, gen.hidden_translations,
-                             gen.hidden_articles):
-            if id(article) not in wanted:
-                continue
+        for article in filter(lambda a: id(a) in wanted, chain(
+                gen.translations, gen.articles, gen.hidden_translations, gen.hidden_articles)):
             signals.article_generator_write_article.send(gen, content=article)
             write(article.save_as, gen.get_template(article.template), gen.context,
                   article=article, category=getattr(article, "category", None),
@@ -114,9 +112,7 @@ class SiteBuilder:
         gen.generate_tags(write)
         gen.generate_categories(write)
         gen.generate_authors(write)
-        for draft in chain(gen.drafts_translations, gen.drafts):
-            if id(draft) not in wanted:
-                continue
+        for draft in filter(lambda a: id(a) in wanted, chain(gen.drafts_translations, gen.drafts)):
             write(draft.save_as, gen.get_template(draft.template), gen.context,
                   article=draft, category=draft.category,
                   override_output=hasattr(draft, "override_save_as"), blog=True,
