@@ -235,7 +235,7 @@ class LazyThread:
 
     def _read_texts(self) -> dict[str, Any] | None:
         """Read the thread's texts from the store and render them; returns the HTML
-        by id (and to the cache to keep)."""
+        by id."""
         assert self.store is not None
         try:
             texts = self.store.bodies(self.slug)
@@ -245,10 +245,7 @@ class LazyThread:
         for entry in self.entries:
             entry.body = (texts[entry.id] if entry.id in texts
                           else self._missing(entry, "not approved here any more"))
-        html = render_entries(self.entries)
-        if self.cache is not None:
-            self.cache.keep(self.slug, texts, html)
-        return html
+        return render_entries(self.entries)
 
     def build(self) -> tuple[list[CommentNode], list[CommentNode]]:
         if self._built is None:

@@ -5,8 +5,9 @@ One file, ``REPLIK_CACHE/threads/threads.cache``: per thread a marshal of its
 entries' ``store.entry_record`` and one of their HTML by id; then the index (the
 code key and, per slug, its ``approved_stamps()`` stamp and where its two parts
 lie); then the index's length (8 bytes). A thread is reused when its stamp and the
-code key match; the others are read from the store. A thread's HTML is appended
-to the new file when its page is written (``keep``); ``finish`` copies the unchanged
+code key match; the others are read from the store, once each with their texts,
+and their entries and HTML are appended to the new file at once (``keep``), to be
+read back when the page is written; ``finish`` copies the unchanged
 threads over and puts the new file in the old one's place. (One file, not one per
 thread: a thousand files cost a cold build 0.3-0.7 s.) A thread with an entry that
 could not be read is never kept, so its warning comes in every build. Anything
@@ -26,8 +27,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from .store import Entry, entry_from_record, entry_record, write_all
+from .store import BadEntryFile, Entry, entry_from_record, entry_record, write_all
 from .storespec import CommentStore
+from .thread import render_entries
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +83,6 @@ class ThreadCache:
         self._new = os.path.join(self.folder, f".{NAME}.{os.getpid()}.tmp")
         self._new_fd: int | None = None
         self._size = 0
-        #: The threads' change stamps, and the entries of those read from the store.
-        self._stamps: dict[str, Any] = {}
-        self._read: dict[str, list[Entry]] = {}
         self.reused = 0  # threads whose entries came from the cache (for tests and logs)
 
     @classmethod
@@ -107,18 +106,26 @@ class ThreadCache:
     def read(self, store: CommentStore) -> dict[str, list[Entry]]:
         """Every approved entry by article, as ``approved_by_article(public_only=True,
         bodies=False)`` gives them: the unchanged threads from the cache, the others
-        from the store (all at once when none is kept)."""
-        self._stamps = store.approved_stamps()
-        grouped = {slug: found for slug, stamp in self._stamps.items()
-                   if (found := self.entries_for(slug, stamp)) is not None}
-        if not grouped:
-            grouped = store.approved_by_article(public_only=True, bodies=False)
-            self._read = dict(grouped)  # emptied by keep(); the caller's is left alone
-            return grouped
-        for slug in self._stamps.keys() - grouped.keys():
-            self._read[slug] = grouped[slug] = [replace(e.drop_private(), body="")
-                                                for e in store.entries("approved", slug)]
-        return {slug: grouped[slug] for slug in sorted(grouped) if grouped[slug]}
+        from the store, each read once with its texts, rendered and kept at once (so
+        its page needs no second reading of its files)."""
+        grouped: dict[str, list[Entry]] = {}
+        for slug, stamp in sorted(store.approved_stamps().items()):
+            found = self.entries_for(slug, stamp)
+            grouped[slug] = self._read_thread(store, slug, stamp) if found is None else found
+        return {slug: entries for slug, entries in grouped.items() if entries}
+
+    def _read_thread(self, store: CommentStore, slug: str, stamp: Any) -> list[Entry]:
+        try:
+            entries = [e.drop_private()
+                       for e in store.entries("approved", slug, on_error="raise")]
+        except BadEntryFile:
+            # Never kept, so its warning comes in every build; its page reads the
+            # texts of the others itself.
+            return [replace(e, body="") for e in store.entries("approved", slug)]
+        self.keep(slug, stamp, entries, render_entries(entries))
+        for entry in entries:
+            entry.body = ""
+        return entries
 
     def entries_for(self, slug: str, stamp: Any) -> list[Entry] | None:
         """The entries of a thread with change stamp ``stamp``, if the last build
@@ -166,13 +173,10 @@ class ThreadCache:
         offset, self._size = self._size, self._size + len(data)
         return offset, len(data)
 
-    def keep(self, slug: str, texts: dict[str, str], html: dict[str, Any]) -> None:
-        """Keep a thread this build read from the store (its entries' public fields)
-        and rendered (``html``, by id) once its ``texts`` are read: unless the store
-        holds a text for an entry the reading skipped (it could not be read)."""
-        entries, stamp = self._read.pop(slug, None), self._stamps.get(slug)
-        if entries is None or stamp is None or set(texts) != {e.id for e in entries}:
-            return
+    def keep(self, slug: str, stamp: Any, entries: list[Entry], html: dict[str, Any]
+             ) -> None:
+        """Keep a thread this build read from the store: its entries' public fields
+        and their HTML (by id)."""
         try:
             records = self._append(marshal.dumps([entry_record(e) for e in entries]))
             html = {key: str(value) for key, value in html.items()}
