@@ -116,16 +116,15 @@ class ThreadCache:
 
     def _read_thread(self, store: CommentStore, slug: str, stamp: Any) -> list[Entry]:
         try:
-            entries = [e.drop_private()
-                       for e in store.entries("approved", slug, on_error="raise")]
+            entries = list(store.entries("approved", slug, on_error="raise"))
         except BadEntryFile:
             # Never kept, so its warning comes in every build; its page reads the
             # texts of the others itself.
             return [replace(e, body="") for e in store.entries("approved", slug)]
-        self.keep(slug, stamp, entries, render_entries(entries))
-        for entry in entries:
-            entry.body = ""
-        return entries
+        records = [entry_record(e) for e in entries]
+        self.keep(slug, stamp, records, render_entries(entries))
+        # The entries a build holds, as a warm build has them from the cache.
+        return [entry_from_record(record) for record in records]
 
     def entries_for(self, slug: str, stamp: Any) -> list[Entry] | None:
         """The entries of a thread with change stamp ``stamp``, if the last build
@@ -173,14 +172,14 @@ class ThreadCache:
         offset, self._size = self._size, self._size + len(data)
         return offset, len(data)
 
-    def keep(self, slug: str, stamp: Any, entries: list[Entry], html: dict[str, Any]
-             ) -> None:
-        """Keep a thread this build read from the store: its entries' public fields
-        and their HTML (by id)."""
+    def keep(self, slug: str, stamp: Any, records: list[tuple[Any, ...]],
+             html: dict[str, Any]) -> None:
+        """Keep a thread this build read from the store: its entries' records
+        (``entry_record``) and their HTML (by id)."""
         try:
-            records = self._append(marshal.dumps([entry_record(e) for e in entries]))
-            html = {key: str(value) for key, value in html.items()}
-            self._kept[slug] = (stamp, *records, *self._append(marshal.dumps(html)))
+            parts = (marshal.dumps(records),
+                     marshal.dumps({key: str(value) for key, value in html.items()}))
+            self._kept[slug] = (stamp, *self._append(parts[0]), *self._append(parts[1]))
         except OSError as exc:
             log.warning("replik: could not write the thread cache in %s (%s)", self.folder, exc)
 
