@@ -110,3 +110,14 @@ def test_migrate_into_a_database_without_schema_says_what_to_do(blog: Path, pg_u
     result = run_cli(blog, "db", "migrate", "--from", str(blog.parent / "comments"),
                      "--to", pg_url, ok=False)
     assert result.exit_code != 0 and "replik db upgrade" in result.output
+
+
+def test_migrate_from_or_to_a_database_that_cannot_be_reached_says_so(blog: Path):
+    """A wrong password, host or port: one line that names the database, no traceback."""
+    from liveserver import free_port
+
+    url = f"postgresql://replik:geheim@127.0.0.1:{free_port()}/replik"  # nothing listens
+    for source, target in ((str(blog.parent / "comments"), url), (url, str(blog.parent / "b"))):
+        result = run_cli(blog, "db", "migrate", "--from", source, "--to", target, ok=False)
+        assert result.exit_code == 1, result.output
+        assert "cannot be used now" in result.output and "geheim" not in result.output

@@ -88,6 +88,35 @@ def test_a_database_outage_answers_503_and_loses_nothing(served: str, pg_cluster
     assert not any(bodies[body] for body in ("Während JSON", "Während Formular"))
 
 
+def test_a_node_started_while_the_database_is_down_serves_once_it_is_back(
+        tmp_path: Path, pg_cluster, pg_url, monkeypatch, caplog):
+    """A machine booting before its database (a power cut, a failover): the app starts,
+    answers 503 meanwhile, and takes comments once the database is back, without a
+    restart (systemd would give up a unit whose start failed five times in 10 s)."""
+    pg.upgrade(pg_url)
+    monkeypatch.setenv("REPLIK_DATABASE_URL", pg_url)
+    settings = make_settings(tmp_path / "site", REPLIK_REBUILD=False, REPLIK_FLOOD_PER_MINUTE=0)
+    pg_cluster.stop()
+    down = True
+    try:
+        app = create_app(settings=settings)
+        assert any("cannot be used now" in r.getMessage() for r in caplog.records)
+        with live_server(app) as (base, _holder), httpx.Client(base_url=base, timeout=60) as http:
+            _unavailable(http.post("/replik/comment", json=form(body="Zu früh"), headers=JSON),
+                         "application/json")
+            pg_cluster.start_again()
+            down = False
+            answer = http.post("/replik/comment", json=form(body="Danach"), headers=JSON)
+            assert answer.status_code == 201, answer.text[:300]
+        bodies = [e.body for e in PgStore(pg.database(pg_url)).all_entries(on_error="raise")]
+        assert bodies == ["Danach"]
+    finally:
+        if down:
+            pg_cluster.start_again()
+        state_module._open.pop(pg_url, None)
+        pg._databases.pop(pg_url).close()
+
+
 def test_the_worker_waits_out_a_database_outage(tmp_path: Path, pg_cluster, pg_url,
                                                 monkeypatch, caplog):
     pg.upgrade(pg_url)

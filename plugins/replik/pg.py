@@ -173,7 +173,11 @@ class PgDatabase:
                 if self._pool is not None:
                     # The parent's connections: never touched (nor closed) here.
                     self._inherited.append(self._pool)
-                check_schema(self.url)
+                try:
+                    check_schema(self.url)
+                except psycopg.OperationalError as exc:  # down: 503, as in ``connection``
+                    raise ConnectionError(
+                        f"the database {self} cannot be used now: {exc}") from exc
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self.max_size, open=True,
                     kwargs={"autocommit": True, "connect_timeout": max(2, int(self.timeout))},

@@ -13,6 +13,7 @@ stamps are read from the rows without their texts.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ _CLAIM_AND_INSERT = (
     "(fingerprint) DO UPDATE SET entry = body_claims.entry RETURNING entry), "
     f"added AS (INSERT INTO entries ({_COLUMNS}) SELECT {_VALUES} FROM claim "
     "WHERE claim.entry = ?) SELECT entry FROM claim")
+log = logging.getLogger(__name__)
 _SLUG_RE = re.compile(r"^[^/\\\x00]+$")  # as the file store files them
 
 
@@ -80,7 +82,13 @@ class PgStore:
 
     # -- setting up ----------------------------------------------------------
     def ensure(self) -> None:
-        self.db.pool()  # the tables are made by `replik db upgrade`; this checks them
+        """Check the schema (made by `replik db upgrade`). A database down while a node
+        starts is checked at its first use: the node starts, answers 503 meanwhile,
+        and needs no restart (systemd gives up a unit that fails five times in 10 s)."""
+        try:
+            self.db.pool()
+        except ConnectionError as exc:
+            log.warning("replik: %s; its schema is checked once it answers", exc)
 
     def sweep(self) -> list[Any]:
         return []  # a transaction that did not commit left nothing behind
