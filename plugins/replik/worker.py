@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from . import notify, reader_mail
-from .linkbacks import webmention
+from .linkbacks import send_after_build, webmention
 from .linkbacks.receive import Receiver
 from .rebuild import Rebuilder
 from .settings import Settings
@@ -34,7 +35,13 @@ class Worker:
         self.settings = settings
         self.poll = poll  # seconds between looks at the queues while they are empty
         self.state = open_state(settings)
-        self.rebuilder = Rebuilder(settings) if settings.rebuild else None
+        # Linkbacks go out after the publish hook has put the pages online (the linked
+        # blogs fetch our post at once), not from inside the build (`make rsync_upload`
+        # sends them after its upload, too).
+        self.send_linkbacks = settings.linkback_send_on_build
+        build = settings.replace(REPLIK_LINKBACK_SEND_ON_BUILD=False)
+        self.rebuilder = Rebuilder(build) if settings.rebuild else None
+        self.unannounced = False
         self.receiver = Receiver(settings) if settings.webmention_worker else None
         self.mail = settings.notify_readers and notify.smtp_enabled()
         self.stopping = threading.Event()
@@ -46,6 +53,7 @@ class Worker:
         if self.rebuilder is None or time.time() < self._retry_at:
             return 0
         started = time.perf_counter()
+        run = self.rebuilder.builder.pelican
         try:
             written = self.rebuilder.rebuild_once(force=force)
         except Exception as exc:  # noqa: BLE001 - recorded for the desk; retried later
@@ -55,11 +63,17 @@ class Worker:
             self._retry_at = time.time() + delay
             log.error("replik worker: rebuild failed (retry in %.0f s): %s", delay, exc)
             return 0
+        finally:  # a full build (new posts are in no other) has posts to announce
+            self.unannounced |= self.rebuilder.builder.pelican is not run
         if written is None:
             return 0
         self.failures = 0
         log.info("replik worker: rebuild of %d requests: %d files in %.2f s",
                  self.rebuilder.claimed, len(written), time.perf_counter() - started)
+        if self.unannounced and self.send_linkbacks:  # online now: the hook ran
+            self.unannounced = False
+            # The settings are all the build's signal receiver reads of Pelican.
+            send_after_build(SimpleNamespace(settings=dict(self.settings.pelican)))
         return 1
 
     def step(self, warm: bool = False) -> int:
