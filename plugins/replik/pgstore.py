@@ -184,10 +184,10 @@ class PgStore:
     def ids(self) -> set[str]:
         return {i for (i,) in self.db.execute("SELECT id FROM entries")}
 
-    def find(self, entry_id: str) -> Entry | None:
+    def find(self, entry_id: str, lock: str = "") -> Entry | None:
         if not is_valid_id(entry_id):
             return None
-        row = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?{lock}",
                               (entry_id,)).fetchone()
         return _entry(row) if row else None
 
@@ -199,12 +199,7 @@ class PgStore:
 
     def settled(self, entry_id: str) -> Entry | None:
         """A shared row lock waits for the change in progress (and its record) to commit."""
-        if not is_valid_id(entry_id):
-            return None
-        with self.db.transaction() as db:
-            row = db.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ? FOR SHARE",
-                             (entry_id,)).fetchone()
-        return _entry(row) if row else None
+        return self.find(entry_id, " FOR SHARE")
 
     def entries(self, state: str, article: str = "", *,
                 on_error: str = "warn") -> Iterator[Entry]:
