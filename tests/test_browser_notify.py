@@ -5,15 +5,16 @@ reader unsubscribes with one click, and the next answer sends nothing."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from test_desk_browser import Page
-from test_desk_site import PROJECT_THEME, Served, hash_env
+from test_desk_site import PROJECT_THEME, Served, add_entry, hash_env
 from test_notify import smtp  # noqa: F401 - the fixture
 
-from replik import reader_mail
+from replik import notify, reader_mail, tokens
 from replik.state import open_state
 
 pytestmark = pytest.mark.browser
@@ -115,3 +116,27 @@ def test_box_confirm_answer_mail_unsubscribe(browser, site: Served, smtp) -> Non
     assert state.outbox.listing("queued") == []
     assert reader_mail.deliver(site.settings)["sent"] == 0
     assert len(smtp.messages) == 2
+
+
+def test_follow_form_and_mailed_approve_link_work_in_the_browser(
+        browser, site: Served, smtp) -> None:  # noqa: F811
+    """A link page's referrer policy decides the Origin of its own form's POST: with
+    no-referrer Chromium sends "Origin: null", which the origin check refused (403)."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{site.url}/replik/subscribe?article=post-1")
+    page.fill("input[name=email]", "folgt@example.org")
+    page.check("input[name=consent]")
+    with page.expect_navigation() as sent:
+        page.click("main form button[type=submit]")
+    assert sent.value.status == 202  # a mail asks to confirm
+    [(to, _)] = smtp.wait(1)
+    assert to == ["folgt@example.org"]
+
+    entry = add_entry(site.store, "post-1", when=datetime.now(UTC))
+    link = notify.action_url(site.settings, tokens.make_action(site.settings, "approve", entry.id))
+    page.goto(link)
+    with page.expect_navigation() as done:
+        page.click("main form button[type=submit]")
+    assert done.value.status == 200
+    assert site.store.get(entry.id).state == "approved"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import feedparser
 import pytest
@@ -292,3 +293,19 @@ def test_a_post_in_english_gets_an_english_discussion(tmp_path):
     index = lxml_html.fromstring((out / "index.html").read_bytes())
     assert index.get("lang") == "de"
     assert "1 Kommentar" in index.text_content() and "1 comment" not in index.text_content()
+
+
+def test_drafts_and_hidden_posts_link_to_no_comment_feed_the_build_does_not_write(tmp_path):
+    from sitebuilder import ROOT
+
+    small_site(tmp_path, [("da", "Veröffentlicht", "2010-03-01 09:00"),
+                          ("entwurf", "Entwurf", "2010-03-02 09:00", "Status: draft\n"),
+                          ("versteckt", "Versteckt", "2010-03-03 09:00", "Status: hidden\n")],
+               theme=ROOT / "theme")
+    out = build(tmp_path)
+    pages = {p: p.read_text() for p in out.rglob("*.html")}
+    assert len([p for p in pages if "entwurf" in str(p) or "versteckt" in str(p)]) == 2
+    linked = {path for page in pages.values()
+              for path in re.findall(r'http://blog\.test/(feeds/comments/[^"]+)"', page)}
+    assert "feeds/comments/da.atom.xml" in linked
+    assert [path for path in linked if not (out / path).is_file()] == []

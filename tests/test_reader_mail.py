@@ -424,3 +424,7 @@ def test_cli_lists_removes_exports_forgets_and_sends(tmp_path, smtp):  # noqa: F
     max_id = state.subscriptions.listing()[0].id
     assert "Removed 1" in _cli(conf, "subscriptions", "remove", str(max_id)).output
     assert _cli(conf, "subscriptions", "list").output.strip() == "No subscriptions."
+    # A sent mail, or one that does not exist, is not queued again: the command says so.
+    sent = state.outbox.listing("sent")[0].id
+    refused = _cli(conf, "mail", "retry", str(sent), "999", ok=False).output
+    assert "Queued 0 mails again." in refused and f"{sent}, 999" in refused

@@ -110,3 +110,26 @@ def test_activating_the_venv_puts_replik_on_path(tmp_path: Path) -> None:
         capture_output=True, text=True)
     assert after.returncode == 0, after.stderr
     assert "moderate comments" in after.stdout
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_the_docs_reach_a_file_and_its_heading() -> None:
+    broken = []
+    for doc in DOCS:
+        for link in re.findall(r"\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", link):
+                continue
+            path, _, fragment = link.partition("#")
+            target = (doc.parent / path).resolve() if path else doc
+            if not target.exists():
+                broken.append(f"{doc.name}: {link}")
+                continue
+            text = target.read_text(encoding="utf-8") if target.suffix == ".md" else ""
+            if fragment and fragment not in {_anchor(h) for h in re.findall(r"^#+ (.+)$", text,
+                                                                         re.M)}:
+                broken.append(f"{doc.name}: {link}")
+    assert broken == []

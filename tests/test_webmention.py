@@ -433,3 +433,28 @@ def test_a_webmention_from_a_source_stored_as_a_pingback_makes_it_a_webmention(
         assert (reply.id, reply.type) == (entry.id, "webmention")
         assert reply.extra["Webmention-Kind"] == "reply"
         assert reply.body == "Meine Antwort darauf."
+
+
+def test_a_deleted_webmention_leaves_the_built_page(tmp_path, sources):
+    """The server's worker deletes an approved webmention whose source no longer links;
+    the rebuilder then takes it off the page, as after a moderator's decision."""
+    from sitebuilder import build_site
+
+    from replik.rebuild import read_status
+
+    with running_blog(tmp_path) as blog:
+        target = blog.permalink("offene-debatte")
+        source = sources.add("/w", h_entry("reply", target, content="Bald nicht mehr."))
+        send(blog, source, target)
+        [entry] = blog.wait_for(lambda: blog.entries("pending"))
+        blog.store.move(entry.id, "approved")
+        page = tmp_path / "output" / "offene-debatte" / "index.html"
+        build_site(blog.settings)
+        assert entry.id in page.read_text()
+        httpx.get(blog.base + blog.settings.desk_path + "/login", timeout=10)  # the rebuilder
+        blog.wait_for(lambda: read_status(blog.settings).get("ok_finished"), timeout=60)
+
+        sources.add("/w", plain_post(blog.base + "/impressum/"))
+        send(blog, source, target)
+        blog.wait_for(lambda: blog.store.find(entry.id) is None)
+        blog.wait_for(lambda: entry.id not in page.read_text(), timeout=30)

@@ -112,8 +112,10 @@ def attach_thread(article: Any, entries: list[Entry], settings: Settings,
     article.linkback_count = len(entries) - article.reply_count
     article.comments_open = (comments_open(article, settings) if open_for_comments is None
                              else open_for_comments)
-    article.comment_feed_atom = settings.feed_article.format(slug=article.slug)
-    article.comment_feed_rss = settings.feed_article_rss.format(slug=article.slug)
+    # Comment feeds are written for published posts only: drafts and hidden ones link to none.
+    listed = getattr(article, "status", "published") == "published"
+    article.comment_feed_atom = settings.feed_article.format(slug=article.slug) if listed else ""
+    article.comment_feed_rss = settings.feed_article_rss.format(slug=article.slug) if listed else ""
     if settings.babel_dates and getattr(article, "date", None):
         # Post dates in the same words as comment dates ("5. März 2010"), without
         # depending on the machine's installed C locales as strftime does.

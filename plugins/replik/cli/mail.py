@@ -105,8 +105,11 @@ def mail_list(ctx: click.Context, status: str) -> None:
 def mail_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
     """Queue failed or uncertain mails again (an uncertain one may then arrive twice)."""
     retry = _state(ctx).outbox.retry
-    done = sum(1 for mail_id in ids if retry(mail_id))
-    click.echo(f"Queued {done} mails again.")
+    refused = [str(mail_id) for mail_id in ids if not retry(mail_id)]
+    click.echo(f"Queued {len(ids) - len(refused)} mails again.")
+    if refused:
+        raise click.ClickException("not failed or uncertain, or no such mail: "
+                                   + ", ".join(refused))
 
 
 commands: list[click.Command] = [subscriptions_group, mail_group]

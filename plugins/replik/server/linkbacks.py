@@ -20,7 +20,7 @@ from ..linkbacks.receive import Receiver
 from ..rebuild import separate_worker
 from ..settings import Settings
 from ..state import open_state
-from .app import limit_body
+from .app import limit_body, request_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ _EXT = "replik_linkbacks"
 
 class Linkbacks:
     def __init__(self, app: Flask) -> None:
+        self.app = app
         settings = app.config["REPLIK"]
         intake = app.extensions.get("replik_intake")
         # One article index per app: reuse the comment intake's when it is there.
@@ -41,7 +42,11 @@ class Linkbacks:
         self.worker_enabled = settings.webmention_worker and not separate_worker(settings)
 
     def work(self) -> None:
-        webmention.work(self.receiver, self.queue)
+        outcomes = [outcome for _, outcome in webmention.work(self.receiver, self.queue)]
+        # A deleted or updated entry may have been on the site: bring its pages up to date.
+        if any(outcome.startswith(("deleted", "updated")) for outcome in outcomes):
+            with self.app.app_context():
+                request_rebuild()
 
 
 def state() -> Linkbacks:

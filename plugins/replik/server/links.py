@@ -25,7 +25,9 @@ T = TypeVar("T")
 
 LINK_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it the browser posts the page's own form with "Origin: null",
+    # which the origin check refuses; same-origin still tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
     "X-Robots-Tag": "noindex, nofollow",

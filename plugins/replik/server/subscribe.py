@@ -50,7 +50,7 @@ def _page(status: int, **context: Any) -> Response:
     response = intake().page("replik_subscription.html", status,
                              **{"lang": "", "values": {}, "errors": {}, **context})
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # see links.LINK_HEADERS
     return response
 
 
