@@ -37,7 +37,8 @@ def logged_in(desk: Served, name: str = "anna") -> httpx.Client:
     page = client.get("/moderate/login")
     answer = client.post("/moderate/login", data={
         "csrf": csrf(page.text), "name": name, "password": PASSWORD, "next": "/moderate/"})
-    assert answer.status_code == 200 and "Log out" in answer.text
+    # The link to log out, in either language (the desk speaks the site's).
+    assert answer.status_code == 200 and "/moderate/logout" in answer.text
     return client
 
 
@@ -93,6 +94,24 @@ def test_desk_pages_name_the_site_in_its_language(tmp_path: Path,
         assert page.findtext(".//title").endswith("– Testblog")
         [link] = page.xpath('//span[@class="article"]/a/@href')
         assert link.startswith(f"{served.url}/") and client.get(link).status_code == 200
+    finally:
+        served.close()
+
+
+def test_the_spam_verdict_is_shown_in_the_sites_language(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored verdict is a code word (ham, spam, discard, unchecked); the German
+    desk said "Spamprüfung: ham"."""
+    from test_desk_site import PROJECT_THEME
+
+    hash_env(monkeypatch)
+    served = Served(tmp_path / "site", posts=1, theme=PROJECT_THEME, REPLIK_REBUILD=False)
+    try:
+        for verdict in ("ham", "unchecked"):
+            add_entry(served.store, "post-1", when=when(), spam_verdict=verdict)
+        page = lxml_html.fromstring(logged_in(served).get("/moderate/queue").text)
+        shown = {fact.strip() for fact in page.xpath('//ul[@class="facts"]/li[1]/text()')}
+        assert {"Spamprüfung: kein Spam", "Spamprüfung: ungeprüft"} <= shown, shown
     finally:
         served.close()
 
