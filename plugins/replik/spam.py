@@ -60,20 +60,16 @@ class Verdict:
 # -- Akismet ---------------------------------------------------------------------
 
 
-def _client_class(settings: Settings) -> type[akismet.SyncClient]:
-    value = settings.akismet_client or akismet.SyncClient
-    if isinstance(value, str):
-        module, _, name = value.rpartition(".")
-        value = getattr(importlib.import_module(module), name)
-    if not (isinstance(value, type) and issubclass(value, akismet.SyncClient)):
-        raise TypeError(f"REPLIK_AKISMET_CLIENT must name an akismet.SyncClient class: {value!r}")
-    return value
-
-
 def akismet_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """An Akismet client for these settings, or None and the reason it is off."""
+    cls = settings.akismet_client or akismet.SyncClient
     try:
-        cls = _client_class(settings)
+        if isinstance(cls, str):
+            module, _, name = cls.rpartition(".")
+            cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, akismet.SyncClient)):
+            raise TypeError(f"REPLIK_AKISMET_CLIENT must name an akismet.SyncClient class:"
+                            f" {cls!r}")
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         return None, f"off: REPLIK_AKISMET_CLIENT is not usable ({exc})"
     key, url = secret(KEY_ENV), secret(URL_ENV)
@@ -193,17 +189,14 @@ def _keyword_hit(keys: Iterable[str], entry: Entry) -> str:
     return ""
 
 
-def normalized_text(text: str) -> str:
-    """The text as compared for duplicates: case, spacing and Unicode forms ignored."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 #: A text's fingerprint in the index: 128 bits of its SHA-256.
 _FINGERPRINT_CHARS = 32
 
 
 def body_fingerprint(article: str, text: str) -> str:
-    digest = hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
+    """The text as compared for duplicates: case, spacing and Unicode forms ignored."""
+    normalized = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    digest = hashlib.sha256(f"{article}\0{normalized}".encode()).hexdigest()
     return digest[:_FINGERPRINT_CHARS]
 
 
@@ -490,44 +483,27 @@ def known_author(settings: Settings, entry: Entry) -> bool:
             and (found.email.casefold(), found.author) == key)
 
 
-def local_verdict(settings: Settings, entry: Entry, honeypot: str = "") -> Verdict | None:
-    """Rules that decide on their own: honeypot and disallowed keywords (spam)."""
-    if honeypot.strip():
-        return Verdict("spam", "spam", "honeypot field filled in", notify=False)
-    hit = _keyword_hit(settings.disallowed_keys, entry)
-    if hit:
-        return Verdict("spam", "spam", f"disallowed keyword {hit!r}", notify=False)
-    return None
-
-
-def hold_reason(settings: Settings, entry: Entry) -> str:
-    """Why an entry must wait for a moderator even if it looks fine ('' if none)."""
-    limit = settings.hold_links
-    links = count_links(entry.body)
-    if limit > 0 and links >= limit:
-        return f"held: {links} links"
-    hit = _keyword_hit(settings.moderation_keys, entry)
-    if hit:
-        return f"held: moderation keyword {hit!r}"
-    return ""
-
-
 def screen(
     settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
     post_modified: datetime | None = None,
 ) -> Verdict:
-    """The full decision for a new entry: local rules, then Akismet, then holds."""
-    decided = local_verdict(settings, entry, honeypot)
-    if decided is not None:
-        return decided
+    """The full decision for a new entry: the rules that call it spam on their own
+    (honeypot, disallowed keywords), then Akismet, then the holds (links, moderation
+    keywords) that make even a fine entry wait for a moderator."""
+    if honeypot.strip():
+        return Verdict("spam", "spam", "honeypot field filled in", notify=False)
+    if hit := _keyword_hit(settings.disallowed_keys, entry):
+        return Verdict("spam", "spam", f"disallowed keyword {hit!r}", notify=False)
     verdict, reason = akismet_check(settings, entry, permalink, post_modified=post_modified)
     if verdict in ("spam", "discard"):
         return Verdict("spam", verdict, reason, notify=False)
     if verdict == "off":
         verdict, reason = "ham", f"local rules only ({reason})"
-    held = hold_reason(settings, entry)
-    if held:
-        return Verdict("pending", verdict, f"{reason}; {held}")
+    links = count_links(entry.body)
+    if 0 < settings.hold_links <= links:
+        return Verdict("pending", verdict, f"{reason}; held: {links} links")
+    if hit := _keyword_hit(settings.moderation_keys, entry):
+        return Verdict("pending", verdict, f"{reason}; held: moderation keyword {hit!r}")
     if verdict == "ham" and settings.auto_approve_known and known_author(settings, entry):
         return Verdict("approved", verdict, f"{reason}; known author", notify=False)
     return Verdict("pending", verdict, reason)
