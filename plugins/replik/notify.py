@@ -34,10 +34,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def action_url(settings: Settings, token: str) -> str:
-    """The absolute address of a one-click link."""
-    base = settings.siteurl.rstrip("/")
-    return f"{base}{settings.action_url.rstrip('/')}/{token}"
+def site_link(settings: Settings, path: str, token: str) -> str:
+    """The absolute address of a link that carries ``token`` under the site's ``path``."""
+    return f"{settings.siteurl.rstrip('/')}{path.rstrip('/')}/{token}"
 
 
 # -- the message ----------------------------------------------------------------
@@ -60,7 +59,7 @@ def build_notice(
     if tokens.enabled():
         for action in ("approve", "spam"):
             token = tokens.make_action(settings, action, entry.id, state=entry.state)
-            links[action] = action_url(settings, token)
+            links[action] = site_link(settings, settings.action_url, token)
     return Notice(entry, article_title or entry.article, permalink, links)
 
 
