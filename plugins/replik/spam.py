@@ -58,8 +58,6 @@ class Verdict:
 
 
 # -- Akismet ---------------------------------------------------------------------
-
-
 def akismet_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """An Akismet client for these settings, or None and the reason it is off."""
     cls = settings.akismet_client or akismet.SyncClient
@@ -95,20 +93,16 @@ _clients_lock = threading.Lock()
 
 def _cached_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """One client per configuration and process (its HTTP connections are reused)."""
-    key = (
-        repr(settings.akismet_client), secret(KEY_ENV), secret(URL_ENV),
-        settings.akismet_timeout, settings.siteurl,
-    )
+    key = (repr(settings.akismet_client), secret(KEY_ENV), secret(URL_ENV),
+           settings.akismet_timeout, settings.siteurl)
     with _clients_lock:
         if key not in _clients:
             _clients[key] = akismet_client(settings)
         return _clients[key]
 
 
-def akismet_arguments(
-    settings: Settings, entry: Entry, permalink: str = "",
-    post_modified: datetime | None = None,
-) -> dict[str, Any]:
+def akismet_arguments(settings: Settings, entry: Entry, permalink: str = "",
+                      post_modified: datetime | None = None) -> dict[str, Any]:
     """Every comment-check field Akismet uses, from a stored entry."""
     comment_type = "reply" if entry.reply_to else "comment"
     if entry.is_linkback:
@@ -133,10 +127,8 @@ def akismet_arguments(
     return {name: value for name, value in args.items() if value}
 
 
-def akismet_check(
-    settings: Settings, entry: Entry, permalink: str = "", recheck: bool = False,
-    post_modified: datetime | None = None,
-) -> tuple[str, str]:
+def akismet_check(settings: Settings, entry: Entry, permalink: str = "", recheck: bool = False,
+                  post_modified: datetime | None = None) -> tuple[str, str]:
     """Ask Akismet: returns (verdict, reason); verdict ham|spam|discard|unchecked|off."""
     client, status = _cached_client(settings)
     if client is None:
@@ -175,8 +167,6 @@ def send_feedback(settings: Settings, entry: Entry, is_spam: bool) -> str:
 
 
 # -- local rules -------------------------------------------------------------------
-
-
 def _keyword_hit(keys: Iterable[str], entry: Entry) -> str:
     """The first keyword found in any field WordPress looks at (case-insensitive)."""
     haystack = "\n".join(
@@ -483,10 +473,8 @@ def known_author(settings: Settings, entry: Entry) -> bool:
             and (found.email.casefold(), found.author) == key)
 
 
-def screen(
-    settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
-    post_modified: datetime | None = None,
-) -> Verdict:
+def screen(settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
+           post_modified: datetime | None = None) -> Verdict:
     """The full decision for a new entry: the rules that call it spam on their own
     (honeypot, disallowed keywords), then Akismet, then the holds (links, moderation
     keywords) that make even a fine entry wait for a moderator."""
@@ -510,8 +498,6 @@ def screen(
 
 
 # -- recheck -------------------------------------------------------------------------
-
-
 @dataclass
 class RecheckResult:
     entry_id: str

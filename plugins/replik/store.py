@@ -511,9 +511,8 @@ class Store(CommentStore):
                 pass  # moved between seeing it and reading it
         return None
 
-    def entries(
-        self, state: str, article: str = "", *, on_error: str = "warn"
-    ) -> Iterator[Entry]:
+    def entries(self, state: str, article: str = "", *,
+                on_error: str = "warn") -> Iterator[Entry]:
         found = sorted((name, folder) for _article, folder in self._folders(state, article)
                        for name in self._names(folder))
         for entry in self._load_all(state, (f"{folder}/{name}" for name, folder in found),
