@@ -223,11 +223,8 @@ def _prepare(settings: Settings, state: State, store: CommentStore,
         return build_confirmation(settings, mail, sub), []
     if not state.subscriptions.listing(email=mail.email, article=mail.article):
         return None, []  # unsubscribed meanwhile
-    entries = []
-    for entry_id in mail.entries:
-        found = store.find(entry_id)
-        if found is not None and found.state == "approved":
-            entries.append(found)
+    entries = [found for found in map(store.find, mail.entries)
+               if found is not None and found.state == "approved"]
     if not entries:
         return None, []
     return build_notification(settings, mail, entries), [e.id for e in entries]
