@@ -34,8 +34,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def site_link(settings: Settings, path: str, token: str) -> str:
-    """The absolute address of a link that carries ``token`` under the site's ``path``."""
+def action_url(settings: Settings, token: str, path: str | None = None) -> str:
+    """The absolute address of a link that carries ``token``: a one-click link, or one
+    under the site's ``path`` (the readers' confirm and unsubscribe links)."""
+    path = settings.action_url if path is None else path
     return f"{settings.siteurl.rstrip('/')}{path.rstrip('/')}/{token}"
 
 
@@ -56,7 +58,7 @@ def build_notice(settings: Settings, entry: Entry, article_title: str = "",
     if tokens.enabled():
         for action in ("approve", "spam"):
             token = tokens.make_action(settings, action, entry.id, state=entry.state)
-            links[action] = site_link(settings, settings.action_url, token)
+            links[action] = action_url(settings, token)
     return Notice(entry, article_title or entry.article, permalink, links)
 
 

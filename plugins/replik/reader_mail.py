@@ -150,8 +150,8 @@ def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
         _("Hello,"), "",
         _("someone – hopefully you – asked to be told by email about {what}.").format(what=what),
         "", _("To confirm, open this link and press the button on the page:"),
-        notify.site_link(settings, settings.subscribe_url.rstrip("/") + CONFIRM_PATH,
-                         confirm_token(sub, now)), "",
+        notify.action_url(settings, confirm_token(sub, now),
+                          settings.subscribe_url.rstrip("/") + CONFIRM_PATH), "",
         _("The link works for 7 days. If you did not ask for this, ignore this mail: "
           "nothing will be sent and the request will be deleted."), "",
         mail.permalink,
@@ -179,8 +179,8 @@ def build_notification(settings: Settings, mail: Mail,
     else:
         subject = _("[{site}] {count} new answers on “{title}”").format(
             site=site, count=len(entries), title=mail.title)
-    unsubscribe = notify.site_link(settings, settings.unsubscribe_url, unsubscribe_token(
-        email_key(mail.email), mail.article))
+    unsubscribe = notify.action_url(settings, unsubscribe_token(
+        email_key(mail.email), mail.article), settings.unsubscribe_url)
     text = [_("New on “{title}”:").format(title=mail.title), ""]
     html = [f'<!DOCTYPE html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
             f"<title>{escape(subject)}</title></head><body>",
