@@ -186,7 +186,8 @@ def test_tokens_work_once_across_processes(tmp_path, monkeypatch):
     with pytest.raises(tokens.TokenError) as caught:
         tokens.read_action(settings, token)
     assert caught.value.reason == "used"
-    assert open_state(settings).links.sweep(now=claim.expires + 1) == 1
+    assert open_state(settings).execute("SELECT expires FROM used_links").fetchall() == [
+        (claim.expires,)]  # the row may go when the link expires
 
 
 def _spend(settings, token, start, results):

@@ -361,7 +361,7 @@ def _decider(root, ids, target, start, queue):
     queue.put((target, won))
 
 
-def _full(*_args):
+def _full(*_args, **_kwargs):
     raise OSError(28, "No space left on device")
 
 
@@ -430,10 +430,7 @@ def test_a_killed_edit_is_put_back_and_a_live_one_is_left_alone(tmp_path):
 
 def audit_disk_full(monkeypatch) -> None:
     """Make every audit record fail to be written, as on a full disk."""
-    def full(*_args, **_kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(Store, "audit", full)
+    monkeypatch.setattr(Store, "audit", _full)
 
 
 def test_an_entry_moved_while_it_is_looked_up_is_found_where_it_went(tmp_path, monkeypatch):

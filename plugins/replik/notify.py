@@ -34,15 +34,14 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _POLICY = email.policy.default.clone(max_line_length=998)
 
 
-def action_url(settings: Settings, token: str) -> str:
-    """The absolute address of a one-click link."""
-    base = settings.siteurl.rstrip("/")
-    return f"{base}{settings.action_url.rstrip('/')}/{token}"
+def action_url(settings: Settings, token: str, path: str | None = None) -> str:
+    """The absolute address of a link that carries ``token``: a one-click link, or one
+    under the site's ``path`` (the readers' confirm and unsubscribe links)."""
+    path = settings.action_url if path is None else path
+    return f"{settings.siteurl.rstrip('/')}{path.rstrip('/')}/{token}"
 
 
 # -- the message ----------------------------------------------------------------
-
-
 @dataclass
 class Notice:
     """What moderators are told about one new entry."""
@@ -53,9 +52,8 @@ class Notice:
     links: dict[str, str]
 
 
-def build_notice(
-    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
-) -> Notice:
+def build_notice(settings: Settings, entry: Entry, article_title: str = "",
+                 permalink: str = "") -> Notice:
     links: dict[str, str] = {}
     if tokens.enabled():
         for action in ("approve", "spam"):
@@ -95,13 +93,10 @@ def build_email(settings: Settings, notice: Notice) -> EmailMessage:
     site = settings.sitename
     kind = _("comment") if entry.type == "comment" else entry.type
     subject = _("[{site}] New {kind} on “{title}” awaits moderation").format(
-        site=site, kind=kind, title=notice.article_title
-    )
+        site=site, kind=kind, title=notice.article_title)
     lines = [
         _("A new {kind} on “{title}” awaits moderation.").format(
-            kind=kind, title=notice.article_title
-        ),
-        "",
+            kind=kind, title=notice.article_title), "",
         f"{_('Author')}: {entry.author}",
         f"{_('Email')}: {entry.email or '-'}",
         f"{_('Website')}: {entry.url or entry.source or '-'}",
@@ -115,13 +110,11 @@ def build_email(settings: Settings, notice: Notice) -> EmailMessage:
         lines.append(f"{_('Article')}: {notice.permalink}")
     lines += ["", entry.body, ""]
     if notice.links:
-        lines.append(
+        lines += [
             _("One-click links (each works once and expires after {days} days):").format(
-                days=f"{settings.link_ttl_days:g}"
-            )
-        )
-        lines.append(f"{_('Approve')}: {notice.links['approve']}")
-        lines.append(f"{_('Mark as spam')}: {notice.links['spam']}")
+                days=f"{settings.link_ttl_days:g}"),
+            f"{_('Approve')}: {notice.links['approve']}",
+            f"{_('Mark as spam')}: {notice.links['spam']}"]
     lines.append(f"{_('Moderation desk')}: {settings.siteurl.rstrip('/')}{settings.desk_path}")
     return new_mail(settings, subject, ", ".join(settings.notify_emails),
                     make_msgid(domain="replik"), "\n".join(lines))
@@ -170,9 +163,8 @@ def smtp_session(settings: Settings) -> Iterator[smtplib.SMTP]:
     port = config["port"] or (465 if security == "ssl" else 587 if security == "starttls" else 25)
     timeout = settings.smtp_timeout
     if security == "ssl":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            config["host"], port, timeout=timeout, context=ssl.create_default_context()
-        )
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(config["host"], port, timeout=timeout,
+                                              context=ssl.create_default_context())
     else:
         smtp = smtplib.SMTP(config["host"], port, timeout=timeout)
     with smtp:
@@ -190,8 +182,7 @@ def webhook_payload(settings: Settings, notice: Notice) -> dict[str, Any]:
     excerpt = " ".join(entry.body.split())[:280]
     kind = _("comment") if entry.type == "comment" else entry.type
     text = _("New {kind} by {author} on “{title}”: {excerpt}").format(
-        kind=kind, author=entry.author or "-", title=notice.article_title, excerpt=excerpt
-    )
+        kind=kind, author=entry.author or "-", title=notice.article_title, excerpt=excerpt)
     return {
         "event": "replik.new_entry",
         "site": settings.sitename,
@@ -216,19 +207,16 @@ def send_webhook(settings: Settings, notice: Notice) -> bool:
         return False
     from .fetch import fetch
 
-    result = fetch(
-        url, settings, method="POST", json=webhook_payload(settings, notice),
-        accept_types=None,  # chat tools answer with anything; only the status matters
-        max_bytes=65536,
-    )
+    result = fetch(url, settings, method="POST", json=webhook_payload(settings, notice),
+                   accept_types=None,  # chat tools answer with anything; only the status matters
+                   max_bytes=65536)
     if not 200 <= result.status < 300:
         raise RuntimeError(f"webhook {url} answered HTTP {result.status}")
     return True
 
 
-def notify(
-    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
-) -> dict[str, str]:
+def notify(settings: Settings, entry: Entry, article_title: str = "",
+           permalink: str = "") -> dict[str, str]:
     """Email and webhook for one entry; never raises. Returns what happened per channel."""
     report: dict[str, str] = {}
     try:
@@ -252,13 +240,10 @@ def enabled(settings: Settings) -> bool:
     return bool(settings.webhook_url or (smtp_enabled() and settings.notify_emails))
 
 
-def notify_in_background(
-    settings: Settings, entry: Entry, article_title: str = "", permalink: str = ""
-) -> threading.Thread:
+def notify_in_background(settings: Settings, entry: Entry, article_title: str = "",
+                         permalink: str = "") -> threading.Thread:
     """Send the notices without holding up the reader's request."""
-    thread = threading.Thread(
-        target=notify, args=(settings, entry, article_title, permalink),
-        name=f"replik-notify-{entry.id}", daemon=False,
-    )
+    thread = threading.Thread(target=notify, args=(settings, entry, article_title, permalink),
+                              name=f"replik-notify-{entry.id}", daemon=False)
     thread.start()
     return thread

@@ -53,18 +53,8 @@ def confirm_token(sub: Subscription, now: float | None = None) -> str:
     return tokens.sign("confirm", sub.id, _bound(sub), now=now)
 
 
-def confirm_link(settings: Settings, sub: Subscription, now: float | None = None) -> str:
-    base = settings.siteurl.rstrip("/") + settings.subscribe_url.rstrip("/")
-    return f"{base}{CONFIRM_PATH}{confirm_token(sub, now)}"
-
-
 def unsubscribe_token(key: str, article: str, now: float | None = None) -> str:
     return tokens.sign("unsubscribe", [article, key_hash(key)], key, now=now)
-
-
-def unsubscribe_link(settings: Settings, key: str, article: str) -> str:
-    base = settings.siteurl.rstrip("/") + settings.unsubscribe_url.rstrip("/")
-    return f"{base}/{unsubscribe_token(key, article)}"
 
 
 def read_confirm_token(state: State, token: str, now: float | None = None) -> Subscription:
@@ -143,12 +133,6 @@ def _domain(settings: Settings) -> str:
     return urlsplit(settings.siteurl).hostname or "replik.invalid"
 
 
-def thread_root(settings: Settings, key: str, article: str) -> str:
-    """A Message-ID every mail of one subscriber's thread refers to, so mail
-    programs show them as one conversation."""
-    return f"<thread.{key_hash(article + '|' + key)}@{_domain(settings)}>"
-
-
 def _new_mail(settings: Settings, mail: Mail, subject: str, text: list[str]) -> EmailMessage:
     return notify.new_mail(settings, subject, formataddr((one_line(mail.name, 100), mail.email)),
                            mail.message_id, "\n".join(text))
@@ -166,7 +150,8 @@ def build_confirmation(settings: Settings, mail: Mail, sub: Subscription,
         _("Hello,"), "",
         _("someone – hopefully you – asked to be told by email about {what}.").format(what=what),
         "", _("To confirm, open this link and press the button on the page:"),
-        confirm_link(settings, sub, now), "",
+        notify.action_url(settings, confirm_token(sub, now),
+                          settings.subscribe_url.rstrip("/") + CONFIRM_PATH), "",
         _("The link works for 7 days. If you did not ask for this, ignore this mail: "
           "nothing will be sent and the request will be deleted."), "",
         mail.permalink,
@@ -194,7 +179,8 @@ def build_notification(settings: Settings, mail: Mail,
     else:
         subject = _("[{site}] {count} new answers on “{title}”").format(
             site=site, count=len(entries), title=mail.title)
-    unsubscribe = unsubscribe_link(settings, email_key(mail.email), mail.article)
+    unsubscribe = notify.action_url(settings, unsubscribe_token(
+        email_key(mail.email), mail.article), settings.unsubscribe_url)
     text = [_("New on “{title}”:").format(title=mail.title), ""]
     html = [f'<!DOCTYPE html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
             f"<title>{escape(subject)}</title></head><body>",
@@ -215,7 +201,9 @@ def build_notification(settings: Settings, mail: Mail,
     html.append(f'<p>{escape(footer)} <a href="{escape(unsubscribe)}">'
                 f"{escape(_('Unsubscribe'))}</a></p></body></html>")
     message = _new_mail(settings, mail, subject, text)
-    root = thread_root(settings, email_key(mail.email), mail.article)
+    # A Message-ID every mail of one subscriber's thread refers to, so mail programs
+    # show them as one conversation.
+    root = f"<thread.{key_hash(mail.article + '|' + email_key(mail.email))}@{_domain(settings)}>"
     message["In-Reply-To"] = root
     message["References"] = root
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
@@ -235,11 +223,8 @@ def _prepare(settings: Settings, state: State, store: CommentStore,
         return build_confirmation(settings, mail, sub), []
     if not state.subscriptions.listing(email=mail.email, article=mail.article):
         return None, []  # unsubscribed meanwhile
-    entries = []
-    for entry_id in mail.entries:
-        found = store.find(entry_id)
-        if found is not None and found.state == "approved":
-            entries.append(found)
+    entries = [found for found in map(store.find, mail.entries)
+               if found is not None and found.state == "approved"]
     if not entries:
         return None, []
     return build_notification(settings, mail, entries), [e.id for e in entries]

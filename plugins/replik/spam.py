@@ -58,22 +58,16 @@ class Verdict:
 
 
 # -- Akismet ---------------------------------------------------------------------
-
-
-def _client_class(settings: Settings) -> type[akismet.SyncClient]:
-    value = settings.akismet_client or akismet.SyncClient
-    if isinstance(value, str):
-        module, _, name = value.rpartition(".")
-        value = getattr(importlib.import_module(module), name)
-    if not (isinstance(value, type) and issubclass(value, akismet.SyncClient)):
-        raise TypeError(f"REPLIK_AKISMET_CLIENT must name an akismet.SyncClient class: {value!r}")
-    return value
-
-
 def akismet_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """An Akismet client for these settings, or None and the reason it is off."""
+    cls = settings.akismet_client or akismet.SyncClient
     try:
-        cls = _client_class(settings)
+        if isinstance(cls, str):
+            module, _, name = cls.rpartition(".")
+            cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, akismet.SyncClient)):
+            raise TypeError(f"REPLIK_AKISMET_CLIENT must name an akismet.SyncClient class:"
+                            f" {cls!r}")
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         return None, f"off: REPLIK_AKISMET_CLIENT is not usable ({exc})"
     key, url = secret(KEY_ENV), secret(URL_ENV)
@@ -99,20 +93,16 @@ _clients_lock = threading.Lock()
 
 def _cached_client(settings: Settings) -> tuple[akismet.SyncClient | None, str]:
     """One client per configuration and process (its HTTP connections are reused)."""
-    key = (
-        repr(settings.akismet_client), secret(KEY_ENV), secret(URL_ENV),
-        settings.akismet_timeout, settings.siteurl,
-    )
+    key = (repr(settings.akismet_client), secret(KEY_ENV), secret(URL_ENV),
+           settings.akismet_timeout, settings.siteurl)
     with _clients_lock:
         if key not in _clients:
             _clients[key] = akismet_client(settings)
         return _clients[key]
 
 
-def akismet_arguments(
-    settings: Settings, entry: Entry, permalink: str = "",
-    post_modified: datetime | None = None,
-) -> dict[str, Any]:
+def akismet_arguments(settings: Settings, entry: Entry, permalink: str = "",
+                      post_modified: datetime | None = None) -> dict[str, Any]:
     """Every comment-check field Akismet uses, from a stored entry."""
     comment_type = "reply" if entry.reply_to else "comment"
     if entry.is_linkback:
@@ -137,10 +127,8 @@ def akismet_arguments(
     return {name: value for name, value in args.items() if value}
 
 
-def akismet_check(
-    settings: Settings, entry: Entry, permalink: str = "", recheck: bool = False,
-    post_modified: datetime | None = None,
-) -> tuple[str, str]:
+def akismet_check(settings: Settings, entry: Entry, permalink: str = "", recheck: bool = False,
+                  post_modified: datetime | None = None) -> tuple[str, str]:
     """Ask Akismet: returns (verdict, reason); verdict ham|spam|discard|unchecked|off."""
     client, status = _cached_client(settings)
     if client is None:
@@ -179,8 +167,6 @@ def send_feedback(settings: Settings, entry: Entry, is_spam: bool) -> str:
 
 
 # -- local rules -------------------------------------------------------------------
-
-
 def _keyword_hit(keys: Iterable[str], entry: Entry) -> str:
     """The first keyword found in any field WordPress looks at (case-insensitive)."""
     haystack = "\n".join(
@@ -193,17 +179,14 @@ def _keyword_hit(keys: Iterable[str], entry: Entry) -> str:
     return ""
 
 
-def normalized_text(text: str) -> str:
-    """The text as compared for duplicates: case, spacing and Unicode forms ignored."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 #: A text's fingerprint in the index: 128 bits of its SHA-256.
 _FINGERPRINT_CHARS = 32
 
 
 def body_fingerprint(article: str, text: str) -> str:
-    digest = hashlib.sha256(f"{article}\0{normalized_text(text)}".encode()).hexdigest()
+    """The text as compared for duplicates: case, spacing and Unicode forms ignored."""
+    normalized = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    digest = hashlib.sha256(f"{article}\0{normalized}".encode()).hexdigest()
     return digest[:_FINGERPRINT_CHARS]
 
 
@@ -490,52 +473,31 @@ def known_author(settings: Settings, entry: Entry) -> bool:
             and (found.email.casefold(), found.author) == key)
 
 
-def local_verdict(settings: Settings, entry: Entry, honeypot: str = "") -> Verdict | None:
-    """Rules that decide on their own: honeypot and disallowed keywords (spam)."""
+def screen(settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
+           post_modified: datetime | None = None) -> Verdict:
+    """The full decision for a new entry: the rules that call it spam on their own
+    (honeypot, disallowed keywords), then Akismet, then the holds (links, moderation
+    keywords) that make even a fine entry wait for a moderator."""
     if honeypot.strip():
         return Verdict("spam", "spam", "honeypot field filled in", notify=False)
-    hit = _keyword_hit(settings.disallowed_keys, entry)
-    if hit:
+    if hit := _keyword_hit(settings.disallowed_keys, entry):
         return Verdict("spam", "spam", f"disallowed keyword {hit!r}", notify=False)
-    return None
-
-
-def hold_reason(settings: Settings, entry: Entry) -> str:
-    """Why an entry must wait for a moderator even if it looks fine ('' if none)."""
-    limit = settings.hold_links
-    links = count_links(entry.body)
-    if limit > 0 and links >= limit:
-        return f"held: {links} links"
-    hit = _keyword_hit(settings.moderation_keys, entry)
-    if hit:
-        return f"held: moderation keyword {hit!r}"
-    return ""
-
-
-def screen(
-    settings: Settings, entry: Entry, *, honeypot: str = "", permalink: str = "",
-    post_modified: datetime | None = None,
-) -> Verdict:
-    """The full decision for a new entry: local rules, then Akismet, then holds."""
-    decided = local_verdict(settings, entry, honeypot)
-    if decided is not None:
-        return decided
     verdict, reason = akismet_check(settings, entry, permalink, post_modified=post_modified)
     if verdict in ("spam", "discard"):
         return Verdict("spam", verdict, reason, notify=False)
     if verdict == "off":
         verdict, reason = "ham", f"local rules only ({reason})"
-    held = hold_reason(settings, entry)
-    if held:
-        return Verdict("pending", verdict, f"{reason}; {held}")
+    links = count_links(entry.body)
+    if 0 < settings.hold_links <= links:
+        return Verdict("pending", verdict, f"{reason}; held: {links} links")
+    if hit := _keyword_hit(settings.moderation_keys, entry):
+        return Verdict("pending", verdict, f"{reason}; held: moderation keyword {hit!r}")
     if verdict == "ham" and settings.auto_approve_known and known_author(settings, entry):
         return Verdict("approved", verdict, f"{reason}; known author", notify=False)
     return Verdict("pending", verdict, reason)
 
 
 # -- recheck -------------------------------------------------------------------------
-
-
 @dataclass
 class RecheckResult:
     entry_id: str

@@ -219,12 +219,8 @@ class SQLite:
         """An exclusive write transaction (whatever the lock's name)."""
         db = self.connection()
         db.execute("BEGIN IMMEDIATE")
-        try:
+        with db:  # commits, or rolls back on any exception
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def lock_path(self, name: str) -> Path:
         return self.path.with_name(f"{self.path.name}.{name}.lock")
@@ -491,12 +487,6 @@ class UsedLinks(Table):
         """Make a spent link usable again (its decision could not be saved)."""
         with self.state.transaction() as db:
             db.execute("DELETE FROM used_links WHERE nonce = ? AND entry = ?", (nonce, entry))
-
-    def sweep(self, now: float | None = None) -> int:
-        """Forget the links that have expired anyway; returns how many."""
-        now = time.time() if now is None else now
-        with self.state.transaction() as db:
-            return db.execute("DELETE FROM used_links WHERE expires < ?", (now,)).rowcount
 
 
 # -- the webmention queue ------------------------------------------------------------

@@ -28,15 +28,14 @@ from typing import Any, NamedTuple
 
 from .storespec import (  # noqa: F401 - the contract's names, imported from here too
     ENTRY_FIELDS,
-    LINKBACK_TYPES,
     PRIVATE_FIELDS,
     STATES,
     TYPES,
+    CommentStore,
     Entry,
     EntryNotFound,
     StateChanged,
     StoreError,
-    audit_record,
     is_valid_id,
     new_id,
 )
@@ -54,25 +53,10 @@ class BadEntryFile(StoreError):
     """A file in the store that cannot be read as an entry."""
 
 
-# Header name in the file -> attribute, in the order they are written.
-_HEADERS = {
-    "Id": "id",
-    "Article": "article",
-    "Type": "type",
-    "Date": "date",
-    "Author": "author",
-    "Url": "url",
-    "Reply-To": "reply_to",
-    "Staff": "staff",
-    "Title": "title",
-    "Source": "source",
-    "Spam-Verdict": "spam_verdict",
-    "Spam-Reason": "spam_reason",
-    "Email": "email",
-    "Ip": "ip",
-    "User-Agent": "user_agent",
-    "Referrer": "referrer",
-}
+# Header name in the file -> attribute, in the order they are written ("Reply-To": reply_to).
+_HEADERS = {attr.replace("_", "-").title(): attr for attr in (
+    "id", "article", "type", "date", "author", "url", "reply_to", "staff", "title", "source",
+    "spam_verdict", "spam_reason", "email", "ip", "user_agent", "referrer")}
 _ATTR_TO_HEADER = {attr: name for name, attr in _HEADERS.items()}
 _HEADER_LOOKUP = {name.lower(): attr for name, attr in _HEADERS.items()}
 
@@ -82,18 +66,12 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
 
 
+_ESCAPED = re.compile(r"\\([nr\\])")
+_UNESCAPED = {"n": "\n", "r": "\r", "\\": "\\"}
+
+
 def _unescape(value: str) -> str:
-    if "\\" not in value:
-        return value  # the common case: nothing escaped
-    out: list[str] = []
-    chars = iter(value)
-    for ch in chars:
-        if ch != "\\":
-            out.append(ch)
-            continue
-        nxt = next(chars, "")
-        out.append({"n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
-    return "".join(out)
+    return _ESCAPED.sub(lambda match: _UNESCAPED[match[1]], value)
 
 
 def serialize(entry: Entry) -> bytes:
@@ -247,16 +225,12 @@ def write_all(fd: int, data: bytes) -> None:
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Flush a folder's entries (a new or renamed name) to disk."""
-    try:
+    with suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 #: Numbers the temporary files of this process (pid + number: unique in tmp/).
@@ -335,7 +309,7 @@ class Located(NamedTuple):
     path: Path
 
 
-class Store:
+class Store(CommentStore):
     """The comment store rooted at ``root`` (usually ``comments/``)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -537,25 +511,14 @@ class Store:
                 pass  # moved between seeing it and reading it
         return None
 
-    def get(self, entry_id: str) -> Entry:
-        found = self.find(entry_id)
-        if found is None:
-            raise EntryNotFound(entry_id)
-        return found
-
-    def entries(
-        self, state: str, article: str = "", *, on_error: str = "warn"
-    ) -> Iterator[Entry]:
+    def entries(self, state: str, article: str = "", *,
+                on_error: str = "warn") -> Iterator[Entry]:
         found = sorted((name, folder) for _article, folder in self._folders(state, article)
                        for name in self._names(folder))
         for entry in self._load_all(state, (f"{folder}/{name}" for name, folder in found),
                                     on_error):
             if not article or entry.article == article:
                 yield entry
-
-    def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
-        for state in STATES:
-            yield from self.entries(state, on_error=on_error)
 
     def approved_by_article(self, *, public_only: bool = False,
                             bodies: bool = True) -> dict[str, list[Entry]]:
@@ -776,15 +739,9 @@ class Store:
             os.close(fd)
 
     # -- the audit log: one JSON object a line in audit.log -----------------
-    def audit(self, actor: str, action: str, entry_id: str = "", from_state: str = "",
-              to_state: str = "", **detail: Any) -> dict[str, Any]:
-        """Each record is one ``write()`` on a file opened with O_APPEND (lines from
-        many processes never interleave), fsync'd before it counts."""
-        item = audit_record(actor, action, entry_id, from_state, to_state, detail)
-        self.append_audit([item])
-        return item
-
     def append_audit(self, records: list[dict[str, Any]]) -> None:
+        """Each call is one ``write()`` on a file opened with O_APPEND (lines from
+        many processes never interleave), fsync'd before it counts."""
         if not records:
             return
         data = "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n"

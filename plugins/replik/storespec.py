@@ -131,7 +131,9 @@ Record = Callable[[], Any]
 
 
 class CommentStore(Protocol):
-    """The contract of a comment store (see the module's common rules)."""
+    """The contract of a comment store (see the module's common rules). An
+    implementation subclasses it to inherit ``get``, ``all_entries`` and ``audit``,
+    written here once on top of the other methods."""
 
     #: Where the store is, for messages ("comments/", a database without password).
     location: str
@@ -197,6 +199,9 @@ class CommentStore(Protocol):
 
     def get(self, entry_id: str) -> Entry:
         """``find``, but EntryNotFound instead of None."""
+        if (found := self.find(entry_id)) is None:
+            raise EntryNotFound(entry_id)
+        return found
 
     def settled(self, entry_id: str) -> Entry | None:
         """``find`` once a change of the entry in progress elsewhere (if any) is
@@ -211,6 +216,8 @@ class CommentStore(Protocol):
 
     def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
         """``entries`` of every state, in ``STATES`` order."""
+        for state in STATES:
+            yield from self.entries(state, on_error=on_error)
 
     def approved_by_article(self, *, public_only: bool = False,
                             bodies: bool = True) -> dict[str, list[Entry]]:
@@ -250,6 +257,9 @@ class CommentStore(Protocol):
         if given, ``detail`` (JSON values; never an e-mail or IP address). Raises
         OSError or StoreError when it cannot be written. Called in a change's
         ``record``, it is kept or lost with that change."""
+        item = audit_record(actor, action, entry_id, from_state, to_state, detail)
+        self.append_audit([item])
+        return item
 
     def audit_trail(self, entry_id: str | None = None) -> Iterator[dict[str, Any]]:
         """The audit records in the order appended (only those about
@@ -273,11 +283,9 @@ def audit_record(actor: str, action: str, entry_id: str, from_state: str, to_sta
 
 def last_decision(store: CommentStore, entry_id: str) -> dict[str, Any] | None:
     """The newest audit record that moved ``entry_id`` to another state."""
-    found = None
-    for item in store.audit_trail(entry_id):
-        if item.get("to") and item.get("to") != item.get("from"):
-            found = item
-    return found
+    moves = [item for item in store.audit_trail(entry_id)
+             if item.get("to") and item.get("to") != item.get("from")]
+    return moves[-1] if moves else None
 
 
 def open_store(settings: Settings) -> CommentStore:

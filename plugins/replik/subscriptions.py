@@ -370,13 +370,9 @@ class Outbox(Table):
                               (now, mail_id)).rowcount > 0
 
     def listing(self, status: str = "") -> list[Mail]:
-        query = f"SELECT {_MAIL_COLUMNS} FROM outbox"
-        args: tuple[Any, ...] = ()
-        if status:
-            query += " WHERE status = ?"
-            args = (status,)
-        return [_mail(row) for row in
-                self.state.execute(query + " ORDER BY id", args)]
+        where, args = (" WHERE status = ?", (status,)) if status else ("", ())
+        return [_mail(row) for row in self.state.execute(
+            f"SELECT {_MAIL_COLUMNS} FROM outbox{where} ORDER BY id", args)]
 
     def next_due(self) -> float | None:
         row = self.state.execute(
