@@ -68,7 +68,9 @@ def test_new_comment_mails_moderators_in_german_with_working_links(tmp_path, smt
         settings = make_settings(tmp_path, siteurl=base,
                                  REPLIK_NOTIFY_EMAILS=["mod@example.org", "chef@example.org"])
         holder.app = create_app(settings=settings)
-        assert notify.mail_status(settings).startswith("on: to mod@example.org")
+        status = notify.mail_status(settings)
+        assert status.startswith("on: to mod@example.org") and status.endswith(
+            ", with one-click links"), status
         with client(base) as http:
             entry_id = http.post("/replik/comment", headers=JSON, data=form(
                 body="Sehr interessant!", url="https://erika.example")).json()["id"]

@@ -81,7 +81,7 @@ def mail_status(settings: Settings) -> str:
         return "off: REPLIK_NOTIFY_EMAILS is empty"
     if not config["host"]:
         return "off: REPLIK_SMTP_HOST is not set"
-    links = ("with" if tokens.enabled()
+    links = ("with one-click links" if tokens.enabled()
              else f"without one-click links ({tokens.SECRET_ENV} unset)")
     return f"on: to {', '.join(recipients)} via {config['host']}, {links}"
 

@@ -27,12 +27,12 @@ from .storespec import (
     ENTRY_FIELDS,
     PRIVATE_FIELDS,
     STATES,
+    CommentStore,
     Entry,
     EntryNotFound,
     Record,
     StateChanged,
     StoreError,
-    audit_record,
     is_valid_id,
 )
 
@@ -73,7 +73,7 @@ def _check(state: str, article: str, entry_id: str | None = None) -> None:
         raise StoreError(f"cannot file an approved entry under article {article!r}")
 
 
-class PgStore:
+class PgStore(CommentStore):
     """The comment store in one PostgreSQL database."""
 
     def __init__(self, db: PgDatabase) -> None:
@@ -191,12 +191,6 @@ class PgStore:
                               (entry_id,)).fetchone()
         return _entry(row) if row else None
 
-    def get(self, entry_id: str) -> Entry:
-        found = self.find(entry_id)
-        if found is None:
-            raise EntryNotFound(entry_id)
-        return found
-
     def settled(self, entry_id: str) -> Entry | None:
         """A shared row lock waits for the change in progress (and its record) to commit."""
         return self.find(entry_id, " FOR SHARE")
@@ -209,10 +203,6 @@ class PgStore:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM entries WHERE {where} ORDER BY id",
                                args)
         return (_entry(row) for row in rows)
-
-    def all_entries(self, *, on_error: str = "warn") -> Iterator[Entry]:
-        for state in STATES:
-            yield from self.entries(state, on_error=on_error)
 
     def approved_by_article(self, *, public_only: bool = False,
                             bodies: bool = True) -> dict[str, list[Entry]]:
@@ -251,12 +241,6 @@ class PgStore:
             "SELECT id, state, version FROM entries")}
 
     # -- the audit log -------------------------------------------------------
-    def audit(self, actor: str, action: str, entry_id: str = "", from_state: str = "",
-              to_state: str = "", **detail: Any) -> dict[str, Any]:
-        item = audit_record(actor, action, entry_id, from_state, to_state, detail)
-        self.append_audit([item])
-        return item
-
     def append_audit(self, records: list[dict[str, Any]]) -> None:
         with self.db.transaction() as db:  # joins a change's open transaction
             db.executemany("INSERT INTO audit (entry, record) VALUES (?, ?)", [
